@@ -1,0 +1,89 @@
+//! `GET /livez` and `GET /readyz`, in the Kubernetes API server's style: plain text `ok`,
+//! or with `?verbose` one `[+]name ok` / `[-]name failed: reason` line per check and a
+//! closing verdict. `?exclude=name` (repeatable) leaves a check out of readiness.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::QueryParams;
+
+/// The process serves requests.
+pub async fn livez(params: QueryParams) -> Result<Response, ApiError> {
+    let body = if params.flag("verbose")? {
+        "[+]ping ok\nlivez check passed\n"
+    } else {
+        "ok"
+    };
+    Ok(text(StatusCode::OK, body.to_owned()))
+}
+
+/// Every required component is ok.
+pub async fn readyz(
+    State(state): State<Arc<AppState>>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let verbose = params.flag("verbose")?;
+    let monitor = &state.monitor;
+    let components = monitor.components();
+    let excluded: Vec<&str> = params.all("exclude").collect();
+    if let Some(unknown) = excluded
+        .iter()
+        .find(|name| !components.iter().any(|c| c.key.as_str() == **name))
+    {
+        return Err(ApiError::bad_parameter(
+            "exclude",
+            format!("parameter `exclude` names no check: {unknown}"),
+        ));
+    }
+    if monitor.snapshot().is_incomplete() {
+        monitor.refresh_missing().await;
+    }
+    let snapshot = monitor.snapshot();
+    let now = Instant::now();
+    let mut passed = true;
+    let mut lines = String::new();
+    for (index, component) in components.iter().enumerate() {
+        let key = component.key.as_str();
+        let verdict = snapshot.verdict(index, component, now);
+        if excluded.contains(&key) {
+            lines.push_str(&format!("[+]{key} excluded: ok\n"));
+        } else if verdict.status.is_ok() {
+            lines.push_str(&format!("[+]{key} ok\n"));
+        } else {
+            let optional = if component.required {
+                passed = false;
+                ""
+            } else {
+                " (not required)"
+            };
+            let error = verdict.error.unwrap_or_default();
+            lines.push_str(&format!("[-]{key} failed{optional}: {error}\n"));
+        }
+    }
+    let status = if passed {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let body = match (verbose, passed) {
+        (false, true) => "ok".to_owned(),
+        (_, true) => format!("{lines}readyz check passed\n"),
+        (_, false) => format!("{lines}readyz check failed\n"),
+    };
+    Ok(text(status, body))
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}

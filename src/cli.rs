@@ -1,0 +1,254 @@
+//! The command line: `serve` (the default), `check` and `config`. Exit codes carry
+//! meaning: 0 all ok, 1 something is not ok (or the server failed), 2 bad configuration.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, ConfigError};
+use crate::monitor::{Monitor, Verdict};
+use crate::{api, component};
+
+/// ragwatch: tells people and machines whether each service a RAG platform depends on works.
+#[derive(Debug, Parser)]
+#[command(name = "ragwatch", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Without one, defaults match a stock RAGFlow deployment.
+    #[arg(long, global = true, env = "RAGWATCH_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Format of the log lines written to stderr (filter them with RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Watch the components and serve the HTTP API (the default).
+    Serve,
+    /// Probe every component once, print the result and exit 0 (all ok), 1 or 2.
+    Check {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+/// Log line formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How a command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything ok.
+    Ok = 0,
+    /// Something is not ok, or the server failed.
+    NotOk = 1,
+    /// The configuration was refused.
+    BadConfig = 2,
+}
+
+/// A command that could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The configuration was refused (exit 2).
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// Anything else (exit 1).
+    #[error(transparent)]
+    Runtime(#[from] anyhow::Error),
+}
+
+impl Failure {
+    /// The exit code this failure maps to.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Failure::Config(_) => Exit::BadConfig,
+            Failure::Runtime(_) => Exit::NotOk,
+        }
+    }
+}
+
+impl Cli {
+    /// Logging for this command: stderr, `RUST_LOG` filtering, text or JSON. `check` and
+    /// `config` print their result on stdout, so they log only errors unless asked.
+    pub fn init_logging(&self) {
+        let default = match self.command {
+            None | Some(Command::Serve) => "info",
+            Some(_) => "error",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        let builder = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter);
+        match self.log_format {
+            LogFormat::Text => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+    }
+
+    /// Runs the command.
+    pub async fn run(self) -> Result<Exit, Failure> {
+        let config = crate::config::load(self.config.as_deref(), std::env::vars())?;
+        match self.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Check { json } => check(config, json).await,
+            Command::Config => print_config(&config),
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<Exit, Failure> {
+    let monitor = Monitor::new(component::from_config(&config)?, config.scrubber());
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let address = listener.local_addr().context("listener has no address")?;
+    let watched: Vec<&str> = monitor
+        .components()
+        .iter()
+        .map(|c| c.key.as_str())
+        .collect();
+    tracing::info!(%address, components = ?watched, "Serving.");
+    let mut tasks = monitor.start();
+    api::serve(listener, api::router(monitor), shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tasks.shutdown().await;
+    tracing::info!("Stopped.");
+    Ok(Exit::Ok)
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("Shutting down.");
+}
+
+/// One component's line in `check --json`.
+#[derive(Serialize)]
+struct CheckedComponent<'a> {
+    kind: &'a str,
+    required: bool,
+    status: &'a str,
+    elapsed_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checked_at: Option<jiff::Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    details: serde_json::Value,
+}
+
+async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
+    let monitor = Monitor::new(component::from_config(&config)?, config.scrubber());
+    monitor.refresh_all().await;
+    let snapshot = monitor.snapshot();
+    let now = Instant::now();
+    let verdicts: Vec<Verdict> = monitor
+        .components()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| snapshot.verdict(i, c, now))
+        .collect();
+    let ok = monitor
+        .components()
+        .iter()
+        .zip(&verdicts)
+        .all(|(c, v)| v.status.is_ok() || !c.required);
+    let mut out = String::new();
+    if json {
+        let components: serde_json::Map<String, serde_json::Value> = monitor
+            .components()
+            .iter()
+            .zip(verdicts)
+            .map(|(c, v)| {
+                let line = CheckedComponent {
+                    kind: c.kind,
+                    required: c.required,
+                    status: v.status.as_str(),
+                    elapsed_ms: v.elapsed_ms,
+                    checked_at: v.result.as_ref().map(|r| r.checked_at),
+                    details: v
+                        .result
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, |r| r.details.clone().into()),
+                    error: v.error,
+                };
+                (c.key.as_str().to_owned(), serde_json::json!(line))
+            })
+            .collect();
+        let body = serde_json::json!({
+            "status": if ok { "ok" } else { "nok" },
+            "components": components,
+        });
+        out = serde_json::to_string_pretty(&body).expect("JSON serialises");
+        out.push('\n');
+    } else {
+        out.push_str(&format!(
+            "{:<12} {:<14} {:<7} {:>10}  {}\n",
+            "COMPONENT", "KIND", "STATUS", "ELAPSED", "ERROR"
+        ));
+        for (c, v) in monitor.components().iter().zip(verdicts) {
+            let required = if c.required { "" } else { " (not required)" };
+            out.push_str(&format!(
+                "{:<12} {:<14} {:<7} {:>7.1} ms  {}{required}\n",
+                c.key.as_str(),
+                c.kind,
+                v.status.as_str(),
+                v.elapsed_ms,
+                v.error.as_deref().unwrap_or("-"),
+            ));
+        }
+        out.push_str(if ok { "status: ok\n" } else { "status: nok\n" });
+    }
+    write_stdout(&out)?;
+    Ok(if ok { Exit::Ok } else { Exit::NotOk })
+}
+
+fn print_config(config: &Config) -> Result<Exit, Failure> {
+    let text = toml::to_string_pretty(config).context("cannot print the configuration")?;
+    write_stdout(&text)?;
+    Ok(Exit::Ok)
+}
+
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("cannot write to stdout")?;
+    Ok(())
+}

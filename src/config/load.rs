@@ -1,0 +1,456 @@
+//! Loading: the TOML file, then `RAGWATCH_<SECTION>__<KEY>` environment overrides, then
+//! validation. Every error names where the offending value came from (file and line, or
+//! the environment variable) and the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use super::{Config, DbKind};
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "RAGWATCH_";
+
+/// Why a configuration was refused. Its text is what the operator sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A value is malformed, unknown or inconsistent.
+    #[error("{location}: {message}")]
+    Invalid {
+        /// `file:line`, `environment variable NAME`, or the file alone.
+        location: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// Where a key's value came from.
+#[derive(Clone, Debug)]
+enum Origin {
+    FileLine(usize),
+    Env(String),
+}
+
+/// Loads the configuration from an optional file and the given environment.
+pub fn load(
+    path: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+            path: p.to_owned(),
+            source,
+        })?,
+        None => String::new(),
+    };
+    let origins = Origins::new(path, &text)?;
+    let mut origins = origins;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| origins.syntax_error(&e))?;
+
+    let mut overrides: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name.contains("__"))
+        .collect();
+    overrides.sort();
+    for (name, raw) in overrides {
+        apply_override(&mut table, &name, &raw)?;
+        origins.set(env_key_path(&name), Origin::Env(name));
+    }
+
+    let input = toml::Value::Table(table);
+    let config: Config = serde_path_to_error::deserialize(input.clone()).map_err(|e| {
+        let key = e.path().to_string();
+        origins.invalid(&key, e.inner().message().to_owned())
+    })?;
+    if let Some(key) = first_unknown_key(&input, &config) {
+        return Err(origins.invalid(&key, format!("unknown key `{key}`")));
+    }
+    validate(&config).map_err(|(key, message)| origins.invalid(key, message))?;
+    Ok(config)
+}
+
+/// The key path an environment variable names: `RAGWATCH_DOC_ENGINE__URL` -> `doc_engine.url`.
+fn env_key_path(name: &str) -> String {
+    name[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Sets one override into the table. The value is read as a TOML value when it is one
+/// (`false`, `3`, `["a"]`), else taken as a string (URLs, durations, passwords).
+fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), ConfigError> {
+    let key = env_key_path(name);
+    let segments: Vec<&str> = key.split('.').collect();
+    let invalid = |message: String| ConfigError::Invalid {
+        location: format!("environment variable {name}"),
+        message,
+    };
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(invalid(format!(
+            "cannot tell which key it sets; write {ENV_PREFIX}<SECTION>__<KEY>"
+        )));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let (last, parents) = segments.split_last().expect("at least one segment");
+    let mut current = table;
+    for (depth, segment) in parents.iter().enumerate() {
+        let entry = current
+            .entry(segment.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| {
+            invalid(format!(
+                "`{}` is a value, not a section",
+                segments[..=depth].join(".")
+            ))
+        })?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// A key the input has that the typed configuration does not know. Serde skips unknown
+/// keys when a section flattens its shared settings, so compare against a round trip.
+fn first_unknown_key(input: &toml::Value, config: &Config) -> Option<String> {
+    let known = toml::Value::try_from(config).expect("the configuration serialises");
+    unknown_in(input, &known, "")
+}
+
+fn unknown_in(input: &toml::Value, known: &toml::Value, prefix: &str) -> Option<String> {
+    let join = |key: &str| {
+        if prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    };
+    match (input, known) {
+        (toml::Value::Table(input), toml::Value::Table(known)) => {
+            input.iter().find_map(|(key, value)| match known.get(key) {
+                None => Some(join(key)),
+                Some(known_value) => unknown_in(value, known_value, &join(key)),
+            })
+        }
+        (toml::Value::Array(input), toml::Value::Array(known)) => input
+            .iter()
+            .zip(known)
+            .enumerate()
+            .find_map(|(i, (a, b))| unknown_in(a, b, &format!("{prefix}[{i}]"))),
+        _ => None,
+    }
+}
+
+/// Consistency rules serde cannot express. Returns the key and what is wrong.
+fn validate(config: &Config) -> Result<(), (&'static str, String)> {
+    let db_scheme = config.db.url.expose().scheme();
+    let db_ok = match config.db.kind {
+        DbKind::Mysql => matches!(db_scheme, "mysql" | "mariadb"),
+        DbKind::Postgres => matches!(db_scheme, "postgres" | "postgresql"),
+    };
+    if !db_ok {
+        let kind = toml::Value::try_from(config.db.kind).expect("kind serialises");
+        return Err((
+            "db.url",
+            format!("URL scheme `{db_scheme}` does not match db.kind = {kind}"),
+        ));
+    }
+    let redis_scheme = config.redis.url.expose().scheme();
+    if redis_scheme != "redis" {
+        return Err((
+            "redis.url",
+            format!(
+                "URL scheme `{redis_scheme}` is not supported; write redis://[:password@]host:port/db"
+            ),
+        ));
+    }
+    for (key, url) in [
+        ("doc_engine.url", config.doc_engine.url.expose()),
+        ("storage.endpoint", &config.storage.endpoint),
+    ] {
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err((key, "must be an http:// or https:// URL with a host".into()));
+        }
+    }
+    if config.storage.region.trim().is_empty() {
+        return Err(("storage.region", "must not be empty".into()));
+    }
+    Ok(())
+}
+
+/// The origin of every key: the line it is written on, or the variable that overrode it.
+struct Origins {
+    file: Option<String>,
+    keys: BTreeMap<String, Origin>,
+}
+
+impl Origins {
+    fn new(path: Option<&Path>, text: &str) -> Result<Self, ConfigError> {
+        let mut origins = Self {
+            file: path.map(|p| p.display().to_string()),
+            keys: BTreeMap::new(),
+        };
+        let document = DeTable::parse(text).map_err(|e| origins.syntax_error(&e))?;
+        origins.record_table(document.get_ref(), "", text);
+        Ok(origins)
+    }
+
+    fn record_table(&mut self, table: &DeTable<'_>, prefix: &str, text: &str) {
+        for (key, value) in table {
+            let path = if prefix.is_empty() {
+                key.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", key.get_ref())
+            };
+            let line = line_of(text, key.span().start);
+            self.keys.insert(path.clone(), Origin::FileLine(line));
+            self.record_value(value.get_ref(), &path, text);
+        }
+    }
+
+    fn record_value(&mut self, value: &DeValue<'_>, path: &str, text: &str) {
+        match value {
+            DeValue::Table(table) => self.record_table(table, path, text),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let item_path = format!("{path}[{i}]");
+                    self.keys.insert(
+                        item_path.clone(),
+                        Origin::FileLine(line_of(text, item.span().start)),
+                    );
+                    self.record_value(item.get_ref(), &item_path, text);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set(&mut self, key: String, origin: Origin) {
+        self.keys.insert(key, origin);
+    }
+
+    /// Where the value of `key` (or its nearest enclosing section) came from.
+    fn location(&self, key: &str) -> String {
+        // A value set below this key (an override that made a section of it) is the cause.
+        let below = self.keys.iter().find(|(k, _)| {
+            k.strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        });
+        let mut probe = match below {
+            Some((k, _)) if !self.keys.contains_key(key) => k.as_str(),
+            _ => key,
+        };
+        loop {
+            match self.keys.get(probe) {
+                Some(Origin::Env(name)) => return format!("environment variable {name}"),
+                Some(Origin::FileLine(line)) => {
+                    return format!("{}:{line}", self.file.as_deref().unwrap_or("config"));
+                }
+                None => match probe.rfind(['.', '[']) {
+                    Some(cut) => probe = &probe[..cut],
+                    None => break,
+                },
+            }
+        }
+        self.file.clone().unwrap_or_else(|| "configuration".into())
+    }
+
+    fn invalid(&self, key: &str, message: String) -> ConfigError {
+        let message = if key.is_empty() || key == "." {
+            message
+        } else {
+            format!("{key}: {message}")
+        };
+        ConfigError::Invalid {
+            location: self.location(key),
+            message,
+        }
+    }
+
+    fn syntax_error(&self, error: &toml::de::Error) -> ConfigError {
+        let file = self.file.as_deref().unwrap_or("config");
+        let location = match (error.span(), &self.file) {
+            (Some(span), Some(path)) => std::fs::read_to_string(path)
+                .map(|text| format!("{file}:{}", line_of(&text, span.start)))
+                .unwrap_or_else(|_| file.to_owned()),
+            _ => file.to_owned(),
+        };
+        ConfigError::Invalid {
+            location,
+            message: format!("invalid TOML: {}", error.message()),
+        }
+    }
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{DocEngineKind, StorageKind};
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn error_text(text: &str, vars: &[(&str, &str)]) -> String {
+        let f = file(text);
+        let err = load(Some(f.path()), env(vars)).unwrap_err();
+        err.to_string()
+            .replace(&f.path().display().to_string(), "FILE")
+    }
+
+    #[test]
+    fn no_file_gives_ragflow_defaults() {
+        let config = load(None, env(&[])).unwrap();
+        assert_eq!(config.server.listen.to_string(), "0.0.0.0:9390");
+        assert_eq!(config.monitor.interval, Duration::from_secs(5));
+        assert_eq!(config.monitor.timeout, Duration::from_secs(3));
+        assert_eq!(config.db.kind, DbKind::Mysql);
+        assert_eq!(
+            config.db.url.expose().as_str(),
+            super::super::DEFAULT_DB_URL
+        );
+        assert_eq!(
+            config.redis.url.expose().as_str(),
+            super::super::DEFAULT_REDIS_URL
+        );
+        assert!(config.redis.write_check);
+        assert_eq!(config.doc_engine.kind, DocEngineKind::Elasticsearch);
+        assert_eq!(config.storage.kind, StorageKind::Minio);
+        assert!(config.db.settings.enabled && config.db.settings.required);
+    }
+
+    #[test]
+    fn file_values_and_component_settings_are_read() {
+        let f = file(
+            "[monitor]\ninterval = \"2s\"\n[db]\nkind = \"postgres\"\nurl = \"postgres://u@h/d\"\nrequired = false\ntimeout = \"750ms\"\nslow_ms = 200\n",
+        );
+        let config = load(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(config.monitor.interval, Duration::from_secs(2));
+        assert_eq!(config.db.kind, DbKind::Postgres);
+        assert!(!config.db.settings.required);
+        assert_eq!(config.db.settings.timeout, Some(Duration::from_millis(750)));
+        assert_eq!(config.db.settings.slow_ms, Some(200));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let f = file("[redis]\nurl = \"redis://file:6379/0\"\n");
+        let config = load(
+            Some(f.path()),
+            env(&[
+                ("RAGWATCH_REDIS__URL", "redis://:pw@env:6380/1"),
+                ("RAGWATCH_REDIS__WRITE_CHECK", "false"),
+                ("RAGWATCH_DB__SLOW_MS", "150"),
+                ("RAGWATCH_SERVER__TOKENS", "a, b"),
+                ("RAGWATCH_CONFIG", "ignored: no double underscore"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.redis.url.expose().host_str(), Some("env"));
+        assert!(!config.redis.write_check);
+        assert_eq!(config.db.settings.slow_ms, Some(150));
+        let tokens: Vec<&str> = config.server.tokens.iter().map(|t| t.expose()).collect();
+        assert_eq!(tokens, ["a", "b"]);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let cases = [
+            (
+                "unknown kind",
+                "[db]\nkind = \"mongo\"\n",
+                "FILE:2: db.kind: unknown variant `mongo`, expected `mysql` or `postgres`",
+            ),
+            (
+                "invalid url",
+                "\n[redis]\nurl = \"::nope\"\n",
+                "FILE:3: redis.url: invalid URL: relative URL without a base",
+            ),
+            (
+                "unknown key",
+                "[storage]\nbucket = \"b\"\nbukcet = \"typo\"\n",
+                "FILE:3: storage.bukcet: unknown key `storage.bukcet`",
+            ),
+            (
+                "unknown section",
+                "[nope]\nx = 1\n",
+                "FILE:1: nope: unknown key `nope`",
+            ),
+            (
+                "bad duration",
+                "[monitor]\ninterval = \"soon\"\n",
+                "FILE:2: monitor.interval: invalid duration \"soon\" (expected number at 0); write e.g. \"5s\" or \"500ms\"",
+            ),
+            (
+                "wrong type",
+                "[redis]\nwrite_check = \"yes\"\n",
+                "FILE:2: redis.write_check: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                "scheme mismatch",
+                "[db]\nkind = \"postgres\"\nurl = \"mysql://h/d\"\n",
+                "FILE:3: db.url: URL scheme `mysql` does not match db.kind = \"postgres\"",
+            ),
+            (
+                "malformed toml",
+                "[db\nkind = 1\n",
+                "FILE:1: invalid TOML: unclosed table, expected `]`",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            assert_eq!(error_text(text, &[]), expected, "case {name}");
+        }
+    }
+
+    #[test]
+    fn errors_from_the_environment_name_the_variable() {
+        let text = error_text("", &[("RAGWATCH_DB__KIND", "oracle")]);
+        assert_eq!(
+            text,
+            "environment variable RAGWATCH_DB__KIND: db.kind: unknown variant `oracle`, expected `mysql` or `postgres`"
+        );
+        let text = error_text("", &[("RAGWATCH_REDIS__URL__X", "1")]);
+        assert_eq!(
+            text,
+            "environment variable RAGWATCH_REDIS__URL__X: redis.url: invalid type: map, expected a string"
+        );
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = load(Some(Path::new("/nonexistent/ragwatch.toml")), env(&[])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read config file /nonexistent/ragwatch.toml")
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! The typed configuration: what ragwatch watches and how. Defaults match a stock RAGFlow
+//! docker compose deployment on localhost, so ragwatch runs beside one with no set-up.
+
+mod load;
+mod secret;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use url::Url;
+
+pub use load::{ConfigError, load};
+pub use secret::{REDACTED, Scrubber, Secret, SecretUrl, host_port, redact_url};
+
+/// The whole configuration (one TOML file plus `RAGWATCH_<SECTION>__<KEY>` overrides).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// Defaults shared by every component's schedule.
+    pub monitor: MonitorConfig,
+    /// The relational database (`db`).
+    pub db: DbConfig,
+    /// Redis (`redis`).
+    pub redis: RedisConfig,
+    /// The document engine (`doc_engine`).
+    pub doc_engine: DocEngineConfig,
+    /// Object storage (`storage`).
+    pub storage: StorageConfig,
+}
+
+impl Config {
+    /// Every secret value in the configuration, for the [`Scrubber`].
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self
+            .server
+            .tokens
+            .iter()
+            .map(|t| t.expose().to_owned())
+            .collect();
+        secrets.extend(self.db.url.password());
+        secrets.extend(self.redis.url.password());
+        secrets.extend(self.doc_engine.url.password());
+        secrets.push(self.doc_engine.password.expose().to_owned());
+        secrets.push(self.storage.secret_key.expose().to_owned());
+        secrets
+    }
+
+    /// The scrubber that removes this configuration's secrets from free text.
+    pub fn scrubber(&self) -> Scrubber {
+        Scrubber::new(self.secrets())
+    }
+}
+
+/// `[server]`: where ragwatch listens and who may read protected endpoints.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Bearer tokens for protected endpoints; empty means open. A single string is one token.
+    #[serde(deserialize_with = "one_or_many")]
+    pub tokens: Vec<Secret>,
+}
+
+/// Default listen address: every interface, port 9390.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9390";
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address parses"),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// `[monitor]`: the schedule every component uses unless its own section says otherwise.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MonitorConfig {
+    /// How often each component is probed.
+    #[serde(with = "duration_text")]
+    pub interval: Duration,
+    /// How long one probe may take before it counts as failed.
+    #[serde(with = "duration_text")]
+    pub timeout: Duration,
+}
+
+/// Default probe interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// Default probe timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            interval: DEFAULT_INTERVAL,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Settings every component section takes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ComponentSettings {
+    /// Probe this component at all.
+    pub enabled: bool,
+    /// Count it in the overall status; false shows it without counting it.
+    pub required: bool,
+    /// Its own probe interval (default: `monitor.interval`).
+    #[serde(
+        with = "optional_duration_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval: Option<Duration>,
+    /// Its own probe timeout (default: `monitor.timeout`).
+    #[serde(
+        with = "optional_duration_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    /// Latency in milliseconds above which a working component is yellow (default: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_ms: Option<u64>,
+}
+
+impl Default for ComponentSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            required: true,
+            interval: None,
+            timeout: None,
+            slow_ms: None,
+        }
+    }
+}
+
+/// Database kinds.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DbKind {
+    /// MySQL or MariaDB.
+    #[default]
+    Mysql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// `[db]`: RAGFlow's relational database.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DbConfig {
+    /// `mysql` (MySQL, MariaDB) or `postgres`.
+    pub kind: DbKind,
+    /// Connection URL, e.g. `mysql://root:pw@127.0.0.1:3306/rag_flow`.
+    pub url: SecretUrl,
+    /// Schedule and weight.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+/// Default database URL of a stock RAGFlow deployment.
+pub const DEFAULT_DB_URL: &str = "mysql://root:infini_rag_flow@127.0.0.1:3306/rag_flow";
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        Self {
+            kind: DbKind::Mysql,
+            url: SecretUrl::parse(DEFAULT_DB_URL).expect("default URL parses"),
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// `[redis]`: RAGFlow's Redis.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// Connection URL, e.g. `redis://:pw@127.0.0.1:6379/1`.
+    pub url: SecretUrl,
+    /// Also SET a probe key (3 s expiry) and GET it back, as RAGFlow does.
+    pub write_check: bool,
+    /// Schedule and weight.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+/// Default Redis URL of a stock RAGFlow deployment (database 1).
+pub const DEFAULT_REDIS_URL: &str = "redis://:infini_rag_flow@127.0.0.1:6379/1";
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: SecretUrl::parse(DEFAULT_REDIS_URL).expect("default URL parses"),
+            write_check: true,
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// Document engine kinds.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DocEngineKind {
+    /// Elasticsearch.
+    #[default]
+    Elasticsearch,
+    /// OpenSearch.
+    Opensearch,
+}
+
+/// `[doc_engine]`: the search cluster.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DocEngineConfig {
+    /// `elasticsearch` or `opensearch`.
+    pub kind: DocEngineKind,
+    /// Base URL of the cluster's HTTP API.
+    pub url: SecretUrl,
+    /// Basic-auth user; empty sends no credentials.
+    pub username: String,
+    /// Basic-auth password.
+    pub password: Secret,
+    /// Schedule and weight.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+/// Default document engine URL (Elasticsearch published on host port 1200).
+pub const DEFAULT_DOC_ENGINE_URL: &str = "http://127.0.0.1:1200";
+
+impl Default for DocEngineConfig {
+    fn default() -> Self {
+        Self {
+            kind: DocEngineKind::Elasticsearch,
+            url: SecretUrl::parse(DEFAULT_DOC_ENGINE_URL).expect("default URL parses"),
+            username: "elastic".into(),
+            password: Secret::new("infini_rag_flow"),
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// Object storage kinds.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageKind {
+    /// MinIO.
+    #[default]
+    Minio,
+    /// Any S3-compatible service.
+    S3,
+}
+
+/// `[storage]`: object storage, probed read-only with SigV4-signed requests.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct StorageConfig {
+    /// `minio` or `s3`.
+    pub kind: StorageKind,
+    /// S3 endpoint URL.
+    pub endpoint: Url,
+    /// Access key id (shown in messages; it is not a secret).
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: Secret,
+    /// Bucket to check with HeadBucket; empty lists buckets instead.
+    pub bucket: String,
+    /// Signing region.
+    pub region: String,
+    /// Schedule and weight.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+/// Default storage endpoint (MinIO on port 9000).
+pub const DEFAULT_STORAGE_ENDPOINT: &str = "http://127.0.0.1:9000";
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            kind: StorageKind::Minio,
+            endpoint: Url::parse(DEFAULT_STORAGE_ENDPOINT).expect("default URL parses"),
+            access_key: "rag_flow".into(),
+            secret_key: Secret::new("infini_rag_flow"),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// Accepts `"tok"`, `"a,b"` (handy in environment variables) or `["a", "b"]`.
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let values = match OneOrMany::deserialize(deserializer).map_err(|_| {
+        serde::de::Error::custom("expected a token string or an array of token strings")
+    })? {
+        OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
+        OneOrMany::Many(v) => v,
+    };
+    Ok(values
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+        .collect())
+}
+
+/// Durations written as text: `"5s"`, `"250ms"`, `"1m 30s"`.
+mod duration_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let duration = humantime::parse_duration(text).map_err(|e| {
+            format!("invalid duration {text:?} ({e}); write e.g. \"5s\" or \"500ms\"")
+        })?;
+        if duration.is_zero() {
+            return Err(format!("duration {text:?} must be greater than zero"));
+        }
+        Ok(duration)
+    }
+}
+
+/// Like `duration_text`, for optional per-component overrides.
+mod optional_duration_text {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => duration_text::serialize(d, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        duration_text::parse(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+}

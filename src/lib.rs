@@ -1,0 +1,8 @@
+//! ragwatch: a health monitor for the services a RAG platform depends on.
+
+pub mod api;
+pub mod cli;
+pub mod component;
+pub mod config;
+pub mod monitor;
+pub mod probe;

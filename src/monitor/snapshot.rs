@@ -1,0 +1,109 @@
+//! The snapshot: every component's latest result, replaced whole on each new result and
+//! read without locks by every request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::component::Component;
+use crate::probe::{ProbeResult, Status};
+
+/// A result and the monotonic instant it arrived, for the staleness rule.
+#[derive(Clone, Debug)]
+pub struct Timed {
+    /// The probe result.
+    pub result: Arc<ProbeResult>,
+    /// When it was published.
+    pub at: Instant,
+}
+
+/// The latest result of every component, indexed like the monitor's components.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Bumped on every change, so views rendered from it can be cached.
+    pub version: u64,
+    /// `None` until a component's first probe finishes.
+    pub results: Vec<Option<Timed>>,
+}
+
+/// What a component's state counts as right now.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// Its status, red when the result is missing or stale.
+    pub status: Status,
+    /// Why it is not green.
+    pub error: Option<String>,
+    /// Duration of the probe behind it, in milliseconds.
+    pub elapsed_ms: f64,
+    /// The result behind it, if any.
+    pub result: Option<Arc<ProbeResult>>,
+}
+
+impl Snapshot {
+    /// An empty snapshot for `count` components.
+    pub fn empty(count: usize) -> Self {
+        Self {
+            version: 0,
+            results: vec![None; count],
+        }
+    }
+
+    /// This snapshot with one component's result replaced.
+    pub fn with(&self, index: usize, timed: Timed) -> Self {
+        let mut results = self.results.clone();
+        results[index] = Some(timed);
+        Self {
+            version: self.version + 1,
+            results,
+        }
+    }
+
+    /// True until every component has a first result.
+    pub fn is_incomplete(&self) -> bool {
+        self.results.iter().any(Option::is_none)
+    }
+
+    /// The verdict on component `index` at instant `now`: a result older than twice the
+    /// interval plus the timeout counts as failed.
+    pub fn verdict(&self, index: usize, component: &Component, now: Instant) -> Verdict {
+        let Some(timed) = &self.results[index] else {
+            return Verdict {
+                status: Status::Red,
+                error: Some("not checked yet".into()),
+                elapsed_ms: 0.0,
+                result: None,
+            };
+        };
+        let age = now.saturating_duration_since(timed.at);
+        let result = &timed.result;
+        let (status, error) = if age > component.stale_after() {
+            (
+                Status::Red,
+                Some(format!(
+                    "stale: the last result is {} s old (limit {} s)",
+                    age.as_secs(),
+                    component.stale_after().as_secs()
+                )),
+            )
+        } else {
+            (result.status, result.error.clone())
+        };
+        Verdict {
+            status,
+            error,
+            elapsed_ms: result.elapsed_ms,
+            result: Some(result.clone()),
+        }
+    }
+
+    /// The instant at which the first current result goes stale: views rendered now stay
+    /// true until then (or until the next version). `None` while a result is missing.
+    pub fn fresh_until(&self, components: &[Component]) -> Option<Instant> {
+        self.results
+            .iter()
+            .zip(components)
+            .map(|(timed, c)| timed.as_ref().map(|t| t.at + c.stale_after()))
+            .try_fold(Instant::now() + Duration::from_secs(3600), |min, at| {
+                at.map(|at| min.min(at))
+            })
+    }
+}

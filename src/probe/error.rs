@@ -1,0 +1,214 @@
+//! Why a probe failed, in words an operator can act on. Each variant names the target.
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+/// A failed probe. The text is shown to operators (after secret scrubbing).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// No answer within the component's timeout.
+    #[error("timed out after {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// Nothing listens at the target.
+    #[error("connection refused to {0}")]
+    Refused(String),
+    /// The connection could not be made for another reason (DNS, reset, TLS, ...).
+    #[error("cannot connect to {target}: {reason}")]
+    Connect {
+        /// `host:port`.
+        target: String,
+        /// The root cause.
+        reason: String,
+    },
+    /// The service refused the credentials.
+    #[error("authentication failed for user {user}{}", detail_suffix(.detail))]
+    Auth {
+        /// The user ragwatch logged in as.
+        user: String,
+        /// What the service said, when it says something useful.
+        detail: Option<String>,
+    },
+    /// The service answered, and its answer says what is wrong ("database 'x' does not
+    /// exist", "bucket 'b' does not exist", "cluster has no elected master").
+    #[error("{0}")]
+    Rejected(String),
+    /// The service answered something this probe cannot read.
+    #[error("unexpected answer from {target}: {reason}")]
+    Protocol {
+        /// `host:port`.
+        target: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+fn detail_suffix(detail: &Option<String>) -> String {
+    detail
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default()
+}
+
+impl ProbeError {
+    /// Classifies a transport-level failure (the innermost I/O error decides).
+    pub fn transport(error: &(dyn StdError + 'static), target: &str) -> Self {
+        match io_error_kind(error) {
+            Some(io::ErrorKind::ConnectionRefused) => Self::Refused(target.to_owned()),
+            Some(io::ErrorKind::TimedOut) => Self::Connect {
+                target: target.to_owned(),
+                reason: "connection timed out".into(),
+            },
+            _ => Self::Connect {
+                target: target.to_owned(),
+                reason: root_cause(error),
+            },
+        }
+    }
+
+    /// Classifies an HTTP client failure. The URL is never included: it may carry a
+    /// signature or credentials.
+    pub fn http(error: reqwest::Error, target: &str, timeout: Duration) -> Self {
+        let error = error.without_url();
+        if error.is_timeout() {
+            Self::Timeout(timeout)
+        } else if error.is_connect() || error.is_request() {
+            Self::transport(&error, target)
+        } else {
+            Self::Protocol {
+                target: target.to_owned(),
+                reason: root_cause(&error),
+            }
+        }
+    }
+}
+
+/// What a SQL server's error code means, as each driver's probe reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlRefusal {
+    /// Wrong user or password.
+    Auth,
+    /// The database named in the URL does not exist.
+    UnknownDatabase,
+    /// Anything else the server said.
+    Other,
+}
+
+/// Who and what a SQL probe connects to, for error messages.
+#[derive(Clone, Debug)]
+pub struct SqlTarget {
+    /// `host:port`.
+    pub address: String,
+    /// The user logged in as.
+    pub user: String,
+    /// The database name from the URL.
+    pub database: String,
+}
+
+impl SqlTarget {
+    /// Reads the target from a database URL.
+    pub fn from_url(url: &url::Url, default_port: u16, default_user: &str) -> Self {
+        let user = match url.username() {
+            "" => default_user.to_owned(),
+            user => user.to_owned(),
+        };
+        Self {
+            address: crate::config::host_port(url, default_port),
+            user,
+            database: url.path().trim_start_matches('/').to_owned(),
+        }
+    }
+
+    /// Classifies a driver error; `refusal` reads the server's error code.
+    pub fn error(
+        &self,
+        error: sqlx::Error,
+        refusal: impl Fn(&dyn sqlx::error::DatabaseError) -> SqlRefusal,
+    ) -> ProbeError {
+        match error {
+            sqlx::Error::Database(db) => match refusal(db.as_ref()) {
+                SqlRefusal::Auth => ProbeError::Auth {
+                    user: self.user.clone(),
+                    detail: None,
+                },
+                SqlRefusal::UnknownDatabase => {
+                    ProbeError::Rejected(format!("database '{}' does not exist", self.database))
+                }
+                SqlRefusal::Other => {
+                    ProbeError::Rejected(format!("database error: {}", db.message()))
+                }
+            },
+            sqlx::Error::Io(io) => ProbeError::transport(&io, &self.address),
+            sqlx::Error::Tls(tls) => ProbeError::Connect {
+                target: self.address.clone(),
+                reason: format!("TLS: {tls}"),
+            },
+            other => ProbeError::Protocol {
+                target: self.address.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The kind of the innermost `io::Error` in an error's source chain.
+fn io_error_kind(error: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    let mut found = None;
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            found = Some(io.kind());
+        }
+        current = e.source();
+    }
+    found
+}
+
+/// The last message in an error's source chain: usually the one that says what happened.
+pub fn root_cause(error: &(dyn StdError + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] io::Error);
+
+    #[test]
+    fn refused_is_found_in_the_source_chain() {
+        let err = Outer(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            ProbeError::transport(&err, "127.0.0.1:1").to_string(),
+            "connection refused to 127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn other_transport_errors_keep_the_root_cause() {
+        let err = Outer(io::Error::other("no route to host"));
+        assert_eq!(
+            ProbeError::transport(&err, "10.0.0.1:5432").to_string(),
+            "cannot connect to 10.0.0.1:5432: no route to host"
+        );
+    }
+
+    #[test]
+    fn messages_read_as_operators_expect() {
+        assert_eq!(
+            ProbeError::Timeout(Duration::from_secs(3)).to_string(),
+            "timed out after 3000 ms"
+        );
+        let auth = ProbeError::Auth {
+            user: "root".into(),
+            detail: None,
+        };
+        assert_eq!(auth.to_string(), "authentication failed for user root");
+    }
+}

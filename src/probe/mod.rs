@@ -1,0 +1,258 @@
+//! Probes: one file per kind of service, all behind the [`Probe`] trait. [`run`] is the one
+//! wrapper that bounds a probe by its timeout, times it, turns slowness into yellow and
+//! scrubs secrets from what it reports. A probe's own body is protocol work only.
+
+mod elasticsearch;
+mod error;
+mod kept;
+mod mysql;
+mod postgres;
+mod redis;
+mod s3;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::component::ComponentKey;
+use crate::config::{Config, DbKind, Scrubber};
+
+pub use elasticsearch::ElasticsearchProbe;
+pub use error::ProbeError;
+pub use mysql::MysqlProbe;
+pub use postgres::PostgresProbe;
+pub use redis::RedisProbe;
+pub use s3::S3Probe;
+
+/// Health of a component, worst first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It cannot do its job.
+    Red,
+    /// It works but needs attention.
+    Yellow,
+    /// It works.
+    Green,
+}
+
+impl Status {
+    /// Green and yellow are "ok" in RAGFlow's healthz vocabulary.
+    pub fn is_ok(self) -> bool {
+        self != Status::Red
+    }
+
+    /// The lowercase name (`green`, `yellow`, `red`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Red => "red",
+            Status::Yellow => "yellow",
+            Status::Green => "green",
+        }
+    }
+}
+
+/// Kind-specific facts a probe learned (versions, counts, cluster health fields).
+pub type Details = serde_json::Map<String, serde_json::Value>;
+
+/// What a probe reports when the service answered.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Green, or yellow/red when the answer itself says something is wrong.
+    pub status: Status,
+    /// Why the status is not green.
+    pub problem: Option<String>,
+    /// Facts for the API and UI.
+    pub details: Details,
+}
+
+impl Outcome {
+    /// A working service.
+    pub fn green(details: Details) -> Self {
+        Self {
+            status: Status::Green,
+            problem: None,
+            details,
+        }
+    }
+
+    /// Green, or yellow for the given warning.
+    pub fn yellow_if(warning: Option<String>, details: Details) -> Self {
+        match warning {
+            Some(problem) => Self::degraded(Status::Yellow, problem, details),
+            None => Self::green(details),
+        }
+    }
+
+    /// A service that answered but is degraded (`Yellow`) or broken (`Red`).
+    pub fn degraded(status: Status, problem: String, details: Details) -> Self {
+        Self {
+            status,
+            problem: Some(problem),
+            details,
+        }
+    }
+}
+
+/// One probe result: the whole story of one check.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeResult {
+    /// Green, yellow or red.
+    pub status: Status,
+    /// How long the check took, in milliseconds.
+    pub elapsed_ms: f64,
+    /// When the check started.
+    pub checked_at: jiff::Timestamp,
+    /// Why it is not green; absent when green.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Kind-specific facts.
+    pub details: Details,
+}
+
+/// A check of one service over its real protocol.
+pub trait Probe: Send + Sync {
+    /// Checks the service once. It is cancelled when the component's timeout passes, so it
+    /// never sleeps, retries or waits on its own.
+    fn check(&self) -> impl Future<Output = Result<Outcome, ProbeError>> + Send;
+}
+
+/// Every probe kind; the `match` in [`AnyProbe::for_component`] is the only registry.
+pub enum AnyProbe {
+    /// `db` of kind `mysql`.
+    Mysql(MysqlProbe),
+    /// `db` of kind `postgres`.
+    Postgres(PostgresProbe),
+    /// `redis`.
+    Redis(RedisProbe),
+    /// `doc_engine` of kind `elasticsearch` or `opensearch`.
+    Elasticsearch(ElasticsearchProbe),
+    /// `storage` of kind `minio` or `s3`.
+    S3(S3Probe),
+}
+
+impl AnyProbe {
+    /// Builds the probe a component's configuration asks for.
+    pub fn for_component(
+        key: ComponentKey,
+        config: &Config,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        Ok(match key {
+            ComponentKey::Db => match config.db.kind {
+                DbKind::Mysql => Self::Mysql(MysqlProbe::new(&config.db)?),
+                DbKind::Postgres => Self::Postgres(PostgresProbe::new(&config.db)?),
+            },
+            ComponentKey::Redis => Self::Redis(RedisProbe::new(&config.redis, timeout)?),
+            ComponentKey::DocEngine => {
+                Self::Elasticsearch(ElasticsearchProbe::new(&config.doc_engine, timeout)?)
+            }
+            ComponentKey::Storage => Self::S3(S3Probe::new(&config.storage, timeout)?),
+        })
+    }
+
+    async fn check(&self) -> Result<Outcome, ProbeError> {
+        match self {
+            Self::Mysql(p) => p.check().await,
+            Self::Postgres(p) => p.check().await,
+            Self::Redis(p) => p.check().await,
+            Self::Elasticsearch(p) => p.check().await,
+            Self::S3(p) => p.check().await,
+        }
+    }
+}
+
+/// Limits one run of a probe obeys.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The probe is cancelled and red after this long.
+    pub timeout: Duration,
+    /// A green answer slower than this is yellow.
+    pub slow: Option<Duration>,
+}
+
+/// Runs a probe once under its limits: the only place that times, bounds and scrubs.
+pub async fn run(probe: &AnyProbe, limits: Limits, scrubber: &Scrubber) -> ProbeResult {
+    let checked_at = jiff::Timestamp::now();
+    let started = Instant::now();
+    let answer = tokio::time::timeout(limits.timeout, probe.check()).await;
+    let elapsed = started.elapsed();
+    let (status, problem, details) = match answer {
+        Err(_) => (
+            Status::Red,
+            Some(ProbeError::Timeout(limits.timeout).to_string()),
+            Details::new(),
+        ),
+        Ok(Err(error)) => (Status::Red, Some(error.to_string()), Details::new()),
+        Ok(Ok(outcome)) => match limits.slow {
+            Some(slow) if outcome.status == Status::Green && elapsed > slow => (
+                Status::Yellow,
+                Some(format!(
+                    "slow: answered in {} ms, above slow_ms = {}",
+                    elapsed.as_millis(),
+                    slow.as_millis()
+                )),
+                outcome.details,
+            ),
+            _ => (outcome.status, outcome.problem, outcome.details),
+        },
+    };
+    ProbeResult {
+        status,
+        elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+        checked_at,
+        error: problem.map(|p| scrubber.scrub(&p)),
+        details,
+    }
+}
+
+/// The HTTP client every HTTP probe uses: bounded connect and request time, no proxies
+/// from the environment (a health check must reach the service itself).
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The fields of a JSON object as [`Details`] (anything else gives none).
+pub fn into_details(value: serde_json::Value) -> Details {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => Details::new(),
+    }
+}
+
+/// Yellow when a used/limit ratio reaches 90 %: connections, memory.
+pub fn near_limit(what: &str, used: u64, limit: u64) -> Option<String> {
+    (limit > 0 && used * 10 >= limit * 9).then(|| {
+        format!(
+            "{what} at {}% of the limit ({used} of {limit})",
+            used * 100 / limit
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_order_is_worst_first() {
+        assert!(Status::Red < Status::Yellow && Status::Yellow < Status::Green);
+        assert!(Status::Yellow.is_ok() && !Status::Red.is_ok());
+    }
+
+    #[test]
+    fn near_limit_starts_at_ninety_percent() {
+        assert_eq!(near_limit("connections", 89, 100), None);
+        assert_eq!(
+            near_limit("connections", 90, 100).as_deref(),
+            Some("connections at 90% of the limit (90 of 100)")
+        );
+        assert_eq!(near_limit("memory", 5, 0), None);
+    }
+}

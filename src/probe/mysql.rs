@@ -1,0 +1,96 @@
+//! MySQL and MariaDB: `SELECT 1`, then version, connections in use / max and uptime.
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::{ConnectOptions, Connection, Row};
+
+use super::error::{SqlRefusal, SqlTarget};
+use super::kept::Kept;
+use super::{Outcome, Probe, ProbeError, into_details, near_limit};
+use crate::config::DbConfig;
+
+/// Default MySQL port.
+const MYSQL_PORT: u16 = 3306;
+
+/// Probes a MySQL-protocol server over one kept connection.
+pub struct MysqlProbe {
+    options: MySqlConnectOptions,
+    target: SqlTarget,
+    connection: Kept<MySqlConnection>,
+}
+
+impl MysqlProbe {
+    /// Reads connection options from `db.url`.
+    pub fn new(config: &DbConfig) -> Result<Self, String> {
+        let url = config.url.expose();
+        let options = MySqlConnectOptions::from_url(url)
+            .map_err(|e| format!("db.url: {e}"))?
+            .disable_statement_logging();
+        Ok(Self {
+            options,
+            target: SqlTarget::from_url(url, MYSQL_PORT, "root"),
+            connection: Kept::new(),
+        })
+    }
+
+    fn error(&self, error: sqlx::Error) -> ProbeError {
+        self.target.error(error, |db| {
+            match db
+                .try_downcast_ref::<MySqlDatabaseError>()
+                .map(|e| e.number())
+            {
+                // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+                Some(1045) => SqlRefusal::Auth,
+                // ER_BAD_DB_ERROR
+                Some(1049) => SqlRefusal::UnknownDatabase,
+                _ => SqlRefusal::Other,
+            }
+        })
+    }
+
+    async fn query(&self, conn: &mut MySqlConnection) -> Result<Outcome, sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        let row = sqlx::query("SELECT CAST(VERSION() AS CHAR), CAST(@@max_connections AS SIGNED)")
+            .fetch_one(&mut *conn)
+            .await?;
+        let version: String = row.try_get(0)?;
+        let max_connections: i64 = row.try_get(1)?;
+        let mut connections = 0_i64;
+        let mut uptime_s = 0_i64;
+        let status = sqlx::query(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Uptime')",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in status {
+            let name: String = row.try_get(0)?;
+            let value: String = row.try_get(1)?;
+            let value = value.parse().unwrap_or_default();
+            match name.as_str() {
+                "Threads_connected" => connections = value,
+                _ => uptime_s = value,
+            }
+        }
+        let details = into_details(serde_json::json!({
+            "version": version,
+            "connections": connections,
+            "max_connections": max_connections,
+            "uptime_s": uptime_s,
+        }));
+        let warning = near_limit("connections", connections as u64, max_connections as u64);
+        Ok(Outcome::yellow_if(warning, details))
+    }
+}
+
+impl Probe for MysqlProbe {
+    async fn check(&self) -> Result<Outcome, ProbeError> {
+        let connect = async {
+            MySqlConnection::connect_with(&self.options)
+                .await
+                .map_err(|e| self.error(e))
+        };
+        let mut conn = self.connection.take_or(connect).await?;
+        let outcome = self.query(&mut conn).await.map_err(|e| self.error(e))?;
+        self.connection.put_back(conn);
+        Ok(outcome)
+    }
+}

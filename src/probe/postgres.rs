@@ -1,0 +1,82 @@
+//! PostgreSQL: `SELECT 1`, then version, connections in use / max and uptime.
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection, Row};
+
+use super::error::{SqlRefusal, SqlTarget};
+use super::kept::Kept;
+use super::{Outcome, Probe, ProbeError, into_details, near_limit};
+use crate::config::DbConfig;
+
+/// Default PostgreSQL port.
+const POSTGRES_PORT: u16 = 5432;
+
+/// Facts read in one round trip after `SELECT 1`.
+const DETAILS_QUERY: &str = "SELECT current_setting('server_version'), \
+     current_setting('max_connections')::bigint, \
+     (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), \
+     extract(epoch FROM now() - pg_postmaster_start_time())::bigint";
+
+/// Probes a PostgreSQL server over one kept connection.
+pub struct PostgresProbe {
+    options: PgConnectOptions,
+    target: SqlTarget,
+    connection: Kept<PgConnection>,
+}
+
+impl PostgresProbe {
+    /// Reads connection options from `db.url`.
+    pub fn new(config: &DbConfig) -> Result<Self, String> {
+        let url = config.url.expose();
+        let options = PgConnectOptions::from_url(url)
+            .map_err(|e| format!("db.url: {e}"))?
+            .application_name("ragwatch")
+            .disable_statement_logging();
+        Ok(Self {
+            options,
+            target: SqlTarget::from_url(url, POSTGRES_PORT, "postgres"),
+            connection: Kept::new(),
+        })
+    }
+
+    fn error(&self, error: sqlx::Error) -> ProbeError {
+        self.target.error(error, |db| match db.code().as_deref() {
+            // invalid_password, invalid_authorization_specification
+            Some("28P01" | "28000") => SqlRefusal::Auth,
+            // invalid_catalog_name
+            Some("3D000") => SqlRefusal::UnknownDatabase,
+            _ => SqlRefusal::Other,
+        })
+    }
+
+    async fn query(&self, conn: &mut PgConnection) -> Result<Outcome, sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        let row = sqlx::query(DETAILS_QUERY).fetch_one(&mut *conn).await?;
+        let version: String = row.try_get(0)?;
+        let max_connections: i64 = row.try_get(1)?;
+        let connections: i64 = row.try_get(2)?;
+        let uptime_s: i64 = row.try_get(3)?;
+        let details = into_details(serde_json::json!({
+            "version": version,
+            "connections": connections,
+            "max_connections": max_connections,
+            "uptime_s": uptime_s,
+        }));
+        let warning = near_limit("connections", connections as u64, max_connections as u64);
+        Ok(Outcome::yellow_if(warning, details))
+    }
+}
+
+impl Probe for PostgresProbe {
+    async fn check(&self) -> Result<Outcome, ProbeError> {
+        let connect = async {
+            PgConnection::connect_with(&self.options)
+                .await
+                .map_err(|e| self.error(e))
+        };
+        let mut conn = self.connection.take_or(connect).await?;
+        let outcome = self.query(&mut conn).await.map_err(|e| self.error(e))?;
+        self.connection.put_back(conn);
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,196 @@
+//! S3 and MinIO, read-only: HeadBucket on the configured bucket, else ListBuckets, each
+//! signed with SigV4 by rusty-s3. A 403 is diagnosed (wrong secret, unknown access key,
+//! or a key that may not read the bucket); a 404 is a missing bucket.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rusty_s3::actions::HeadBucket;
+use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
+use url::Url;
+
+use super::{Outcome, Probe, ProbeError, http_client, into_details};
+use crate::config::{StorageConfig, host_port};
+
+/// How long a signed request stays valid: long enough for any probe timeout.
+const SIGNATURE_TTL: Duration = Duration::from_secs(60);
+
+/// Probes object storage without writing anything.
+pub struct S3Probe {
+    client: reqwest::Client,
+    endpoint: Url,
+    region: String,
+    credentials: Credentials,
+    bucket: Option<Bucket>,
+    target: String,
+    timeout: Duration,
+}
+
+impl S3Probe {
+    /// Reads endpoint, credentials and bucket from `[storage]`.
+    pub fn new(config: &StorageConfig, timeout: Duration) -> Result<Self, String> {
+        let bucket = match config.bucket.trim() {
+            "" => None,
+            name => Some(
+                Bucket::new(
+                    config.endpoint.clone(),
+                    UrlStyle::Path,
+                    name.to_owned(),
+                    config.region.clone(),
+                )
+                .map_err(|e| format!("storage.bucket: {e}"))?,
+            ),
+        };
+        Ok(Self {
+            client: http_client(timeout)?,
+            endpoint: config.endpoint.clone(),
+            region: config.region.clone(),
+            credentials: Credentials::new(&config.access_key, config.secret_key.expose()),
+            bucket,
+            target: host_port(&config.endpoint, 80),
+            timeout,
+        })
+    }
+
+    /// A signed ListBuckets request (`GET /`).
+    fn list_buckets_url(&self) -> Url {
+        rusty_s3::signing::sign(
+            &jiff::Timestamp::now(),
+            Method::Get,
+            self.endpoint.clone(),
+            self.credentials.key(),
+            self.credentials.secret(),
+            None,
+            &self.region,
+            SIGNATURE_TTL.as_secs(),
+            std::iter::empty(),
+            std::iter::empty(),
+        )
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+    ) -> Result<(StatusCode, String), ProbeError> {
+        let http_error = |e| ProbeError::http(e, &self.target, self.timeout);
+        let response = self
+            .client
+            .request(method, url)
+            .send()
+            .await
+            .map_err(http_error)?;
+        let status = response.status();
+        let body = response.text().await.map_err(http_error)?;
+        Ok((status, body))
+    }
+
+    async fn head_bucket(&self, bucket: &Bucket) -> Result<Outcome, ProbeError> {
+        let url = HeadBucket::new(bucket, Some(&self.credentials)).sign(SIGNATURE_TTL);
+        let (status, _) = self.send(reqwest::Method::HEAD, url).await?;
+        match status {
+            s if s.is_success() => Ok(Outcome::green(into_details(serde_json::json!({
+                "bucket": bucket.name(),
+            })))),
+            StatusCode::NOT_FOUND => Err(ProbeError::Rejected(format!(
+                "bucket '{}' does not exist",
+                bucket.name()
+            ))),
+            StatusCode::FORBIDDEN => {
+                // HEAD answers carry no error code; ask ListBuckets why access was denied.
+                let (_, body) = self
+                    .send(reqwest::Method::GET, self.list_buckets_url())
+                    .await?;
+                Err(self.denied(&body, Some(bucket.name())))
+            }
+            other => Err(self.unexpected(other, "")),
+        }
+    }
+
+    async fn list_buckets(&self) -> Result<Outcome, ProbeError> {
+        let (status, body) = self
+            .send(reqwest::Method::GET, self.list_buckets_url())
+            .await?;
+        match status {
+            s if s.is_success() => Ok(Outcome::green(into_details(serde_json::json!({
+                "buckets": body.matches("<Bucket>").count(),
+            })))),
+            StatusCode::FORBIDDEN => Err(self.denied(&body, None)),
+            other => Err(self.unexpected(other, &body)),
+        }
+    }
+
+    /// Says which part of the credentials S3 refused, from its error code.
+    fn denied(&self, body: &str, bucket: Option<&str>) -> ProbeError {
+        let key = self.credentials.key();
+        let message = match xml_field(body, "Code").as_deref() {
+            Some("SignatureDoesNotMatch") => format!(
+                "S3 rejected the secret key of access key '{key}' (SignatureDoesNotMatch): check storage.secret_key"
+            ),
+            Some("InvalidAccessKeyId") => format!(
+                "S3 does not know access key '{key}' (InvalidAccessKeyId): check storage.access_key"
+            ),
+            Some("RequestTimeTooSkewed") => {
+                "S3 refused the request: this machine's clock is too far off (RequestTimeTooSkewed)"
+                    .into()
+            }
+            code => {
+                let what = match bucket {
+                    Some(b) => format!("read bucket '{b}'"),
+                    None => "list buckets".into(),
+                };
+                format!(
+                    "access key '{key}' may not {what} ({})",
+                    code.unwrap_or("HTTP 403")
+                )
+            }
+        };
+        ProbeError::Rejected(message)
+    }
+
+    fn unexpected(&self, status: StatusCode, body: &str) -> ProbeError {
+        let detail = match (xml_field(body, "Code"), xml_field(body, "Message")) {
+            (Some(code), Some(message)) => format!(": {code}: {message}"),
+            (Some(code), None) => format!(": {code}"),
+            _ => String::new(),
+        };
+        ProbeError::Rejected(format!(
+            "HTTP {} from {}{detail}",
+            status.as_u16(),
+            self.target
+        ))
+    }
+}
+
+/// The text of the first `<name>` element of an S3 XML error document.
+fn xml_field(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{name}>"))?;
+    Some(body[start..start + end].trim().to_owned())
+}
+
+impl Probe for S3Probe {
+    async fn check(&self) -> Result<Outcome, ProbeError> {
+        match &self.bucket {
+            Some(bucket) => self.head_bucket(bucket).await,
+            None => self.list_buckets().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_field_reads_s3_error_documents() {
+        let body = "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>";
+        assert_eq!(xml_field(body, "Code").as_deref(), Some("NoSuchBucket"));
+        assert_eq!(
+            xml_field(body, "Message").as_deref(),
+            Some("The specified bucket does not exist")
+        );
+        assert_eq!(xml_field(body, "Resource"), None);
+    }
+}
