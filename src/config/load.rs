@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use super::{Config, DbKind};
+use super::{ComponentSettings, Config, DbKind};
+use crate::component::ComponentKey;
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "RAGWATCH_";
@@ -66,13 +67,14 @@ pub fn load(
         origins.set(env_key_path(&name), Origin::Env(name));
     }
 
+    check_component_settings(&table, &origins)?;
     let input = toml::Value::Table(table);
     let config: Config = serde_path_to_error::deserialize(input.clone()).map_err(|e| {
         let key = e.path().to_string();
         origins.invalid(&key, e.inner().message().to_owned())
     })?;
     if let Some(key) = first_unknown_key(&input, &config) {
-        return Err(origins.invalid(&key, format!("unknown key `{key}`")));
+        return Err(origins.invalid(&key, "unknown key".into()));
     }
     validate(&config).map_err(|(key, message)| origins.invalid(key, message))?;
     Ok(config)
@@ -119,6 +121,27 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
         })?;
     }
     current.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Reads each component section's shared settings on their own first: inside the full
+/// configuration they are flattened, and serde loses the key of a flattened field's error.
+fn check_component_settings(table: &toml::Table, origins: &Origins) -> Result<(), ConfigError> {
+    for section in ComponentKey::ALL.map(ComponentKey::as_str) {
+        let Some(toml::Value::Table(fields)) = table.get(section) else {
+            continue;
+        };
+        let shared: toml::Table = fields
+            .iter()
+            .filter(|(key, _)| ComponentSettings::KEYS.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        serde_path_to_error::deserialize::<_, ComponentSettings>(toml::Value::Table(shared))
+            .map_err(|e| {
+                let key = format!("{section}.{}", e.path());
+                origins.invalid(&key, e.inner().message().to_owned())
+            })?;
+    }
     Ok(())
 }
 
@@ -393,17 +416,17 @@ mod tests {
             (
                 "invalid url",
                 "\n[redis]\nurl = \"::nope\"\n",
-                "FILE:3: redis.url: invalid URL: relative URL without a base",
+                "FILE:3: redis.url: invalid URL (relative URL without a base); write it as scheme://[user:password@]host:port/...",
             ),
             (
                 "unknown key",
                 "[storage]\nbucket = \"b\"\nbukcet = \"typo\"\n",
-                "FILE:3: storage.bukcet: unknown key `storage.bukcet`",
+                "FILE:3: storage.bukcet: unknown key",
             ),
             (
                 "unknown section",
                 "[nope]\nx = 1\n",
-                "FILE:1: nope: unknown key `nope`",
+                "FILE:1: nope: unknown key",
             ),
             (
                 "bad duration",

@@ -130,6 +130,11 @@ pub struct ComponentSettings {
     pub slow_ms: Option<u64>,
 }
 
+impl ComponentSettings {
+    /// The keys these settings take in every component section.
+    pub const KEYS: [&'static str; 5] = ["enabled", "required", "interval", "timeout", "slow_ms"];
+}
+
 impl Default for ComponentSettings {
     fn default() -> Self {
         Self {

@@ -63,7 +63,7 @@ impl SecretUrl {
     pub fn parse(input: &str) -> Result<Self, String> {
         Url::parse(input)
             .map(SecretUrl)
-            .map_err(|e| format!("invalid URL: {e}"))
+            .map_err(|e| format!("invalid URL ({e}); write it as scheme://[user:password@]host:port/..."))
     }
 
     /// The real URL, for a client library. Never format it.
@@ -278,8 +278,8 @@ mod tests {
 
     #[test]
     fn invalid_url_error_does_not_repeat_input() {
-        let err = SecretUrl::parse("not a url with pw hunter2").unwrap_err();
+        let err = SecretUrl::parse("hunter2@127.0.0.1:6379").unwrap_err();
         assert!(!err.contains("hunter2"), "{err}");
-        assert!(err.starts_with("invalid URL"), "{err}");
+        assert!(err.starts_with("invalid URL (relative URL without a base)"), "{err}");
     }
 }

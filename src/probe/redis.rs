@@ -64,7 +64,9 @@ impl RedisProbe {
         }
         if error.is_timeout() {
             ProbeError::Timeout(self.timeout)
-        } else if error.is_connection_refusal() || error.is_io_error() {
+        } else if error.is_connection_refusal() {
+            ProbeError::Refused(self.target.clone())
+        } else if error.is_io_error() {
             ProbeError::transport(&error, &self.target)
         } else {
             ProbeError::Rejected(format!("redis error: {error}"))

@@ -1,0 +1,169 @@
+//! The command line as an operator meets it: exit codes, error messages, redaction.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ragwatch");
+
+fn ragwatch(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RAGWATCH_CONFIG")
+        .env_remove("RUST_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("ragwatch runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every file in tests/data/config/ is refused with exit 2 and exactly the message in the
+/// `.err` file beside it, whichever command reads it and wherever `--config` stands.
+#[test]
+fn every_bad_config_exits_2_with_its_exact_message() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let relative = format!("tests/data/config/{name}");
+        let expected = std::fs::read_to_string(path.with_extension("err")).unwrap();
+        for args in [
+            vec!["--config", relative.as_str(), "check"],
+            vec!["config", "--config", relative.as_str()],
+            vec!["serve", "--config", relative.as_str()],
+        ] {
+            let out = ragwatch(&args, &[]);
+            assert_eq!(out.status.code(), Some(2), "{name} {args:?}");
+            assert_eq!(text(&out.stderr), expected, "{name} {args:?}");
+            assert!(out.stdout.is_empty(), "{name} printed on stdout");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10, "only {seen} bad configs found");
+}
+
+#[test]
+fn config_file_named_by_the_environment_is_read() {
+    let out = ragwatch(
+        &["config"],
+        &[("RAGWATCH_CONFIG", "tests/data/config/unknown_kind.toml")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown_kind.toml:3: db.kind"));
+}
+
+#[test]
+fn missing_config_file_exits_2() {
+    let out = ragwatch(&["check", "--config", "/nonexistent/ragwatch.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "ragwatch: invalid configuration: cannot read config file /nonexistent/ragwatch.toml: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn config_prints_effective_values_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    std::fs::write(
+        &file,
+        "[server]\ntokens = [\"tok-file-1\"]\n[db]\nurl = \"mysql://root:db-pass-1@10.0.0.5:3306/rag_flow\"\n[doc_engine]\npassword = \"es-pass-1\"\n[storage]\nsecret_key = \"s3-secret-1\"\nbucket = \"ragflow\"\n",
+    )
+    .unwrap();
+    let out = ragwatch(
+        &["config", "--config", file.to_str().unwrap()],
+        &[("RAGWATCH_REDIS__URL", "redis://:redis-pass-1@10.0.0.6:6379/1")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    for secret in ["tok-file-1", "db-pass-1", "es-pass-1", "s3-secret-1", "redis-pass-1"] {
+        assert!(!printed.contains(secret), "{secret} leaked:\n{printed}");
+    }
+    // The effective values are there, credentials replaced.
+    assert!(printed.contains("url = \"mysql://root:***@10.0.0.5:3306/rag_flow\""), "{printed}");
+    assert!(printed.contains("url = \"redis://:***@10.0.0.6:6379/1\""), "{printed}");
+    assert!(printed.contains("bucket = \"ragflow\""), "{printed}");
+    assert!(printed.contains("secret_key = \"***\""), "{printed}");
+    // What it prints is itself a valid configuration with the same shape.
+    let reparsed: toml::Table = toml::from_str(&printed).unwrap();
+    assert_eq!(reparsed["monitor"]["interval"].as_str(), Some("5s"));
+}
+
+#[test]
+fn check_exits_1_and_names_each_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    // Port 1 on loopback: nothing listens there.
+    std::fs::write(
+        &file,
+        "[db]\nurl = \"mysql://root:db-pass-2@127.0.0.1:1/rag_flow\"\n[redis]\nurl = \"redis://:redis-pass-2@127.0.0.1:1/1\"\n[doc_engine]\nurl = \"http://127.0.0.1:1\"\npassword = \"es-pass-2\"\n[storage]\nendpoint = \"http://127.0.0.1:1\"\nsecret_key = \"s3-secret-2\"\nrequired = false\n",
+    )
+    .unwrap();
+    let table = ragwatch(&["check", "--config", file.to_str().unwrap()], &[]);
+    assert_eq!(table.status.code(), Some(1), "{}", text(&table.stderr));
+    let printed = text(&table.stdout);
+    assert!(printed.lines().next().unwrap().starts_with("COMPONENT"), "{printed}");
+    assert!(printed.contains("connection refused to 127.0.0.1:1"), "{printed}");
+    assert!(printed.contains("(not required)"), "{printed}");
+    assert!(printed.ends_with("status: nok\n"), "{printed}");
+
+    let json = ragwatch(&["--config", file.to_str().unwrap(), "check", "--json"], &[]);
+    assert_eq!(json.status.code(), Some(1));
+    let out = text(&json.stdout);
+    for secret in ["db-pass-2", "redis-pass-2", "es-pass-2", "s3-secret-2"] {
+        assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        assert!(!text(&json.stderr).contains(secret), "{secret} leaked on stderr");
+    }
+    let body: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(body["status"], "nok");
+    for key in ["db", "redis", "doc_engine", "storage"] {
+        assert_eq!(body["components"][key]["status"], "red", "{key}");
+        assert_eq!(
+            body["components"][key]["error"],
+            "connection refused to 127.0.0.1:1",
+            "{key}"
+        );
+    }
+    assert_eq!(body["components"]["storage"]["required"], false);
+}
+
+#[test]
+fn check_exits_0_when_every_required_component_is_ok() {
+    let out = ragwatch(
+        &["check", "--json"],
+        &[
+            ("RAGWATCH_DB__URL", "mysql://root@127.0.0.1:3306/mysql"),
+            ("RAGWATCH_REDIS__URL", "redis://127.0.0.1:6379/1"),
+            ("RAGWATCH_DOC_ENGINE__ENABLED", "false"),
+            ("RAGWATCH_STORAGE__REQUIRED", "false"),
+            ("RAGWATCH_STORAGE__ENDPOINT", "http://127.0.0.1:1"),
+        ],
+    );
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{body:#}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["components"]["db"]["status"], "green");
+    assert!(body["components"]["db"]["details"]["version"].is_string());
+    assert_eq!(body["components"]["storage"]["status"], "red");
+    assert!(body["components"].get("doc_engine").is_none(), "disabled components are not listed");
+}
+
+#[test]
+fn help_describes_every_command() {
+    let out = ragwatch(&["--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for word in ["serve", "check", "config", "--config"] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+}
