@@ -61,9 +61,9 @@ pub struct SecretUrl(Url);
 impl SecretUrl {
     /// Parses a URL; the error never repeats the input, which may hold a password.
     pub fn parse(input: &str) -> Result<Self, String> {
-        Url::parse(input)
-            .map(SecretUrl)
-            .map_err(|e| format!("invalid URL ({e}); write it as scheme://[user:password@]host:port/..."))
+        Url::parse(input).map(SecretUrl).map_err(|e| {
+            format!("invalid URL ({e}); write it as scheme://[user:password@]host:port/...")
+        })
     }
 
     /// The real URL, for a client library. Never format it.
@@ -280,6 +280,9 @@ mod tests {
     fn invalid_url_error_does_not_repeat_input() {
         let err = SecretUrl::parse("hunter2@127.0.0.1:6379").unwrap_err();
         assert!(!err.contains("hunter2"), "{err}");
-        assert!(err.starts_with("invalid URL (relative URL without a base)"), "{err}");
+        assert!(
+            err.starts_with("invalid URL (relative URL without a base)"),
+            "{err}"
+        );
     }
 }

@@ -130,17 +130,21 @@ fn outcome_from_health(body: &[u8], target: &str) -> Result<Outcome, ProbeError>
         Some("green") => Outcome::green(health),
         Some("yellow") => Outcome::degraded(
             Status::Yellow,
-            format!("cluster status is yellow: {unassigned} unassigned replica shards{timed_out}"),
+            format!(
+                "cluster status is yellow: {} unassigned{timed_out}",
+                shards(unassigned, "replica shard")
+            ),
             health,
         ),
         Some("red") => {
             let primaries = count("unassigned_primary_shards")
-                .map(|n| format!(", {n} of them primary"))
+                .map(|n| format!(" ({n} primary)"))
                 .unwrap_or_default();
             Outcome::degraded(
                 Status::Red,
                 format!(
-                    "cluster status is red: {unassigned} unassigned shards{primaries}{timed_out}"
+                    "cluster status is red: {} unassigned{primaries}{timed_out}",
+                    shards(unassigned, "shard")
                 ),
                 health,
             )
@@ -152,6 +156,15 @@ fn outcome_from_health(body: &[u8], target: &str) -> Result<Outcome, ProbeError>
         }
     };
     Ok(outcome)
+}
+
+/// "1 shard", "5 shards".
+fn shards(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 impl Probe for ElasticsearchProbe {
