@@ -82,16 +82,31 @@ fn config_prints_effective_values_with_secrets_redacted() {
     .unwrap();
     let out = ragwatch(
         &["config", "--config", file.to_str().unwrap()],
-        &[("RAGWATCH_REDIS__URL", "redis://:redis-pass-1@10.0.0.6:6379/1")],
+        &[(
+            "RAGWATCH_REDIS__URL",
+            "redis://:redis-pass-1@10.0.0.6:6379/1",
+        )],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
-    for secret in ["tok-file-1", "db-pass-1", "es-pass-1", "s3-secret-1", "redis-pass-1"] {
+    for secret in [
+        "tok-file-1",
+        "db-pass-1",
+        "es-pass-1",
+        "s3-secret-1",
+        "redis-pass-1",
+    ] {
         assert!(!printed.contains(secret), "{secret} leaked:\n{printed}");
     }
     // The effective values are there, credentials replaced.
-    assert!(printed.contains("url = \"mysql://root:***@10.0.0.5:3306/rag_flow\""), "{printed}");
-    assert!(printed.contains("url = \"redis://:***@10.0.0.6:6379/1\""), "{printed}");
+    assert!(
+        printed.contains("url = \"mysql://root:***@10.0.0.5:3306/rag_flow\""),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("url = \"redis://:***@10.0.0.6:6379/1\""),
+        "{printed}"
+    );
     assert!(printed.contains("bucket = \"ragflow\""), "{printed}");
     assert!(printed.contains("secret_key = \"***\""), "{printed}");
     // What it prints is itself a valid configuration with the same shape.
@@ -112,25 +127,36 @@ fn check_exits_1_and_names_each_failure() {
     let table = ragwatch(&["check", "--config", file.to_str().unwrap()], &[]);
     assert_eq!(table.status.code(), Some(1), "{}", text(&table.stderr));
     let printed = text(&table.stdout);
-    assert!(printed.lines().next().unwrap().starts_with("COMPONENT"), "{printed}");
-    assert!(printed.contains("connection refused to 127.0.0.1:1"), "{printed}");
+    assert!(
+        printed.lines().next().unwrap().starts_with("COMPONENT"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("connection refused to 127.0.0.1:1"),
+        "{printed}"
+    );
     assert!(printed.contains("(not required)"), "{printed}");
     assert!(printed.ends_with("status: nok\n"), "{printed}");
 
-    let json = ragwatch(&["--config", file.to_str().unwrap(), "check", "--json"], &[]);
+    let json = ragwatch(
+        &["--config", file.to_str().unwrap(), "check", "--json"],
+        &[],
+    );
     assert_eq!(json.status.code(), Some(1));
     let out = text(&json.stdout);
     for secret in ["db-pass-2", "redis-pass-2", "es-pass-2", "s3-secret-2"] {
         assert!(!out.contains(secret), "{secret} leaked:\n{out}");
-        assert!(!text(&json.stderr).contains(secret), "{secret} leaked on stderr");
+        assert!(
+            !text(&json.stderr).contains(secret),
+            "{secret} leaked on stderr"
+        );
     }
     let body: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(body["status"], "nok");
     for key in ["db", "redis", "doc_engine", "storage"] {
         assert_eq!(body["components"][key]["status"], "red", "{key}");
         assert_eq!(
-            body["components"][key]["error"],
-            "connection refused to 127.0.0.1:1",
+            body["components"][key]["error"], "connection refused to 127.0.0.1:1",
             "{key}"
         );
     }
@@ -155,7 +181,10 @@ fn check_exits_0_when_every_required_component_is_ok() {
     assert_eq!(body["components"]["db"]["status"], "green");
     assert!(body["components"]["db"]["details"]["version"].is_string());
     assert_eq!(body["components"]["storage"]["status"], "red");
-    assert!(body["components"].get("doc_engine").is_none(), "disabled components are not listed");
+    assert!(
+        body["components"].get("doc_engine").is_none(),
+        "disabled components are not listed"
+    );
 }
 
 #[test]

@@ -107,3 +107,78 @@ impl Snapshot {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn result(status: Status) -> Arc<ProbeResult> {
+        Arc::new(ProbeResult {
+            status,
+            elapsed_ms: 1.5,
+            checked_at: jiff::Timestamp::now(),
+            error: None,
+            details: Default::default(),
+        })
+    }
+
+    #[test]
+    fn a_result_older_than_twice_the_interval_plus_the_timeout_is_stale() {
+        // Defaults: interval 5 s, timeout 3 s, so results go stale after 13 s.
+        let components = crate::component::from_config(&Config::default()).unwrap();
+        let now = Instant::now();
+        let at = |age: u64| now.checked_sub(Duration::from_secs(age)).unwrap();
+        let snapshot = Snapshot::empty(components.len())
+            .with(
+                0,
+                Timed {
+                    result: result(Status::Green),
+                    at: at(12),
+                },
+            )
+            .with(
+                1,
+                Timed {
+                    result: result(Status::Green),
+                    at: at(14),
+                },
+            );
+        let fresh = snapshot.verdict(0, &components[0], now);
+        assert_eq!(fresh.status, Status::Green);
+        assert_eq!(fresh.error, None);
+        let stale = snapshot.verdict(1, &components[1], now);
+        assert_eq!(stale.status, Status::Red);
+        assert_eq!(
+            stale.error.as_deref(),
+            Some("stale: the last result is 14 s old (limit 13 s)")
+        );
+        let missing = snapshot.verdict(2, &components[2], now);
+        assert_eq!(missing.error.as_deref(), Some("not checked yet"));
+        assert_eq!(snapshot.version, 2);
+        assert!(snapshot.is_incomplete());
+    }
+
+    #[test]
+    fn fresh_until_is_the_first_expiry_once_complete() {
+        let components = crate::component::from_config(&Config::default()).unwrap();
+        let now = Instant::now();
+        let mut snapshot = Snapshot::empty(components.len());
+        assert_eq!(snapshot.fresh_until(&components), None);
+        for (index, age) in [(0, 1), (1, 4), (2, 2), (3, 0)] {
+            let at = now.checked_sub(Duration::from_secs(age)).unwrap();
+            snapshot = snapshot.with(
+                index,
+                Timed {
+                    result: result(Status::Yellow),
+                    at,
+                },
+            );
+        }
+        let until = snapshot.fresh_until(&components).unwrap();
+        assert_eq!(
+            until,
+            now - Duration::from_secs(4) + Duration::from_secs(13)
+        );
+    }
+}

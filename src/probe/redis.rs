@@ -49,18 +49,16 @@ impl RedisProbe {
                 detail: error.detail().map(str::to_owned),
             };
         }
-        match error.code() {
-            Some("NOAUTH") => {
-                return ProbeError::Rejected(
-                    "authentication required (NOAUTH): put the password in redis.url".into(),
-                );
-            }
-            Some("READONLY") => {
-                return ProbeError::Rejected(
-                    "write check failed: the server is a read-only replica (READONLY)".into(),
-                );
-            }
-            _ => {}
+        // A missing password can also surface wrapped, from the SELECT made on connect.
+        if error.code() == Some("NOAUTH") || error.to_string().contains("Authentication required") {
+            return ProbeError::Rejected(
+                "authentication required (NOAUTH): put the password in redis.url".into(),
+            );
+        }
+        if error.code() == Some("READONLY") {
+            return ProbeError::Rejected(
+                "write check failed: the server is a read-only replica (READONLY)".into(),
+            );
         }
         if error.is_timeout() {
             ProbeError::Timeout(self.timeout)

@@ -1,0 +1,128 @@
+//! [`TestApp`]: ragwatch itself, built from a TOML configuration and served in-process on a
+//! free port, the way `ragwatch serve` runs it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ragwatch::monitor::Monitor;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// A running ragwatch: monitor (optionally scheduled) and HTTP API on 127.0.0.1.
+pub struct TestApp {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The monitor behind the API.
+    pub monitor: Arc<Monitor>,
+    schedule: Option<JoinSet<()>>,
+    server: JoinHandle<()>,
+    client: reqwest::Client,
+}
+
+/// Loads a configuration from TOML text exactly as the binary loads a file.
+pub fn config(toml: &str) -> ragwatch::config::Config {
+    let file = tempfile::NamedTempFile::new().expect("temp config file");
+    std::fs::write(file.path(), toml).expect("write config");
+    ragwatch::config::load(Some(file.path()), std::iter::empty())
+        .unwrap_or_else(|e| panic!("test config refused: {e}\n{toml}"))
+}
+
+impl TestApp {
+    /// Starts ragwatch with every component on its schedule.
+    pub async fn start(toml: &str) -> Self {
+        Self::build(toml, true).await
+    }
+
+    /// Starts ragwatch without schedules: probes run only through refreshes.
+    pub async fn start_unscheduled(toml: &str) -> Self {
+        Self::build(toml, false).await
+    }
+
+    async fn build(toml: &str, scheduled: bool) -> Self {
+        let config = config(toml);
+        let components = ragwatch::component::from_config(&config).expect("components build");
+        let monitor = Monitor::new(components, config.scrubber());
+        let schedule = scheduled.then(|| monitor.start());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = ragwatch::api::router(Arc::clone(&monitor));
+        let server = tokio::spawn(async move {
+            let _ = ragwatch::api::serve(listener, router, std::future::pending()).await;
+        });
+        Self {
+            addr,
+            monitor,
+            schedule,
+            server,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// GETs a path; returns status, content type and body.
+    pub async fn get(&self, path: &str) -> (u16, String, String) {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, content_type, response.text().await.unwrap())
+    }
+
+    /// GETs a path and parses the JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, _, body) = self.get(path).await;
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path} answered non-JSON ({e}): {body}"));
+        (status, json)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(schedule) = &mut self.schedule {
+            schedule.abort_all();
+        }
+    }
+}
+
+/// Probes every enabled component of a configuration once, as `ragwatch check` does, and
+/// returns each key with its result.
+pub async fn probe_once(toml: &str) -> Vec<(&'static str, ragwatch::probe::ProbeResult)> {
+    let config = config(toml);
+    let components = ragwatch::component::from_config(&config).expect("components build");
+    let monitor = Monitor::new(components, config.scrubber());
+    monitor.refresh_all().await;
+    let snapshot = monitor.snapshot();
+    monitor
+        .components()
+        .iter()
+        .zip(&snapshot.results)
+        .map(|(c, timed)| {
+            let timed = timed.as_ref().expect("every component was probed");
+            (c.key.as_str(), (*timed.result).clone())
+        })
+        .collect()
+}
+
+/// The one result of a configuration with exactly one enabled component.
+pub async fn probe_only(toml: &str) -> ragwatch::probe::ProbeResult {
+    let mut results = probe_once(toml).await;
+    assert_eq!(results.len(), 1, "expected one enabled component");
+    results.remove(0).1
+}
+
+/// TOML that disables every component except `keep` (a section name).
+pub fn only(keep: &str) -> String {
+    ["db", "redis", "doc_engine", "storage"]
+        .iter()
+        .filter(|s| **s != keep)
+        .map(|s| format!("[{s}]\nenabled = false\n"))
+        .collect()
+}
