@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -127,8 +128,9 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
         .map(|c| c.key.as_str())
         .collect();
     tracing::info!(%address, components = ?watched, "Serving.");
+    let router = api::router(Arc::clone(&monitor), &config)?;
     let mut tasks = monitor.start();
-    api::serve(listener, api::router(monitor), shutdown_signal())
+    api::serve(listener, router, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     tasks.shutdown().await;

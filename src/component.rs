@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{ComponentSettings, Config, ConfigError, DbKind, DocEngineKind, StorageKind};
+use crate::config::{
+    ComponentSettings, Config, ConfigError, DbKind, DocEngineKind, MessageQueueKind, StorageKind,
+};
 use crate::probe::{AnyProbe, Limits};
 
 /// A component's key, in the order RAGFlow's healthz lists them.
@@ -19,11 +21,22 @@ pub enum ComponentKey {
     DocEngine,
     /// Object storage.
     Storage,
+    /// The message queue (only when configured).
+    MessageQueue,
+    /// RAGFlow's task executors, from their heartbeats.
+    TaskExecutors,
 }
 
 impl ComponentKey {
     /// Every key, in healthz order.
-    pub const ALL: [ComponentKey; 4] = [Self::Db, Self::Redis, Self::DocEngine, Self::Storage];
+    pub const ALL: [ComponentKey; 6] = [
+        Self::Db,
+        Self::Redis,
+        Self::DocEngine,
+        Self::Storage,
+        Self::MessageQueue,
+        Self::TaskExecutors,
+    ];
 
     /// The key as written in config, healthz and the API.
     pub fn as_str(self) -> &'static str {
@@ -32,12 +45,14 @@ impl ComponentKey {
             Self::Redis => "redis",
             Self::DocEngine => "doc_engine",
             Self::Storage => "storage",
+            Self::MessageQueue => "message_queue",
+            Self::TaskExecutors => "task_executors",
         }
     }
 
-    /// Its section's settings and kind name.
-    fn settings(self, config: &Config) -> (&ComponentSettings, &'static str) {
-        match self {
+    /// Its section's settings and kind name; `None` when the section is absent.
+    fn settings(self, config: &Config) -> Option<(&ComponentSettings, &'static str)> {
+        Some(match self {
             Self::Db => (
                 &config.db.settings,
                 match config.db.kind {
@@ -60,7 +75,23 @@ impl ComponentKey {
                     StorageKind::S3 => "s3",
                 },
             ),
-        }
+            Self::MessageQueue => {
+                let queue = config.message_queue.as_ref()?;
+                (
+                    &queue.settings,
+                    match queue.kind {
+                        MessageQueueKind::Nats => "nats",
+                        MessageQueueKind::RedisStream => "redis_stream",
+                    },
+                )
+            }
+            Self::TaskExecutors => (&config.task_executors.settings, "redis"),
+        })
+    }
+
+    /// Whether healthz lists it (the executor summary only when asked for).
+    fn in_healthz(self, config: &Config) -> bool {
+        self != Self::TaskExecutors || config.task_executors.healthz
     }
 }
 
@@ -72,6 +103,8 @@ pub struct Component {
     pub kind: &'static str,
     /// Counted in the overall status.
     pub required: bool,
+    /// Listed in healthz (readyz and the API list every component).
+    pub in_healthz: bool,
     /// Time between probes.
     pub interval: Duration,
     /// Timeout and slowness threshold of each probe.
@@ -93,7 +126,7 @@ pub fn from_config(config: &Config) -> Result<Vec<Component>, ConfigError> {
     ComponentKey::ALL
         .into_iter()
         .filter_map(|key| {
-            let (settings, kind) = key.settings(config);
+            let (settings, kind) = key.settings(config)?;
             settings.enabled.then_some((key, settings, kind))
         })
         .map(|(key, settings, kind)| {
@@ -107,7 +140,10 @@ pub fn from_config(config: &Config) -> Result<Vec<Component>, ConfigError> {
             Ok(Component {
                 key,
                 kind,
-                required: settings.required,
+                required: settings
+                    .required
+                    .unwrap_or(key != ComponentKey::TaskExecutors),
+                in_healthz: key.in_healthz(config),
                 interval: settings.interval.unwrap_or(config.monitor.interval),
                 limits: Limits {
                     timeout,

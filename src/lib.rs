@@ -4,5 +4,6 @@ pub mod api;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod executors;
 pub mod monitor;
 pub mod probe;

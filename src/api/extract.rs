@@ -26,9 +26,9 @@ impl QueryParams {
     /// A yes/no parameter: absent is false; present bare (`?verbose`), `1` or `true` is
     /// true; `0` or `false` is false; anything else is a 400 naming it.
     pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
-        match self.0.iter().rev().find(|(k, _)| k == name) {
+        match self.last(name) {
             None => Ok(false),
-            Some((_, value)) => match value.as_str() {
+            Some(value) => match value {
                 "" | "1" | "true" => Ok(true),
                 "0" | "false" => Ok(false),
                 _ => Err(ApiError::bad_parameter(
@@ -37,6 +37,15 @@ impl QueryParams {
                 )),
             },
         }
+    }
+
+    /// The last value of a parameter, if present.
+    pub fn last(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeatable parameter.

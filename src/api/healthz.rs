@@ -75,7 +75,7 @@ fn render(components: &[Component], snapshot: &Snapshot) -> Rendered {
     let mut body = Map::new();
     let mut meta = Map::new();
     let mut ok = true;
-    for (index, component) in components.iter().enumerate() {
+    for (index, component) in components.iter().enumerate().filter(|(_, c)| c.in_healthz) {
         let verdict = snapshot.verdict(index, component, now);
         let key = component.key.as_str().to_owned();
         if verdict.status.is_ok() {

@@ -1,20 +1,26 @@
 //! The HTTP API. [`router`] builds every route from the monitor; handlers only read the
 //! monitor's snapshot (and join its single-flight refresh for `?fresh=1`).
 
+mod auth;
 mod error;
+mod executors;
 mod extract;
 mod healthz;
 mod kube;
+mod status;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use axum::Router;
 use axum::routing::get;
+use axum::{Router, middleware};
 use tokio::net::TcpListener;
 
+use crate::config::{Config, ConfigError, Scrubber, Secret};
+use crate::executors::TaskSource;
 use crate::monitor::Monitor;
+use crate::probe::{AnyProbe, TaskExecutorsProbe};
 
 pub use error::ApiError;
 
@@ -22,22 +28,69 @@ pub use error::ApiError;
 pub struct AppState {
     monitor: Arc<Monitor>,
     healthz: ArcSwapOption<healthz::Rendered>,
+    tokens: Vec<Secret>,
+    tasks: Option<TaskSource>,
+    scrubber: Scrubber,
 }
 
-/// Every route of ragwatch.
-pub fn router(monitor: Arc<Monitor>) -> Router {
+impl AppState {
+    /// The task-executor probe, when the executors are watched.
+    fn executors(&self) -> Option<&TaskExecutorsProbe> {
+        self.monitor
+            .components()
+            .iter()
+            .find_map(|c| match &c.probe {
+                AnyProbe::TaskExecutors(probe) => Some(probe),
+                _ => None,
+            })
+    }
+}
+
+/// Every route of ragwatch, for a monitor built from `config`.
+pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigError> {
+    let tasks = if config.db.settings.enabled {
+        let timeout = config.db.settings.timeout.unwrap_or(config.monitor.timeout);
+        let source =
+            TaskSource::new(&config.db, timeout).map_err(|message| ConfigError::Invalid {
+                location: "db".into(),
+                message: config.scrubber().scrub(&message),
+            })?;
+        Some(source)
+    } else {
+        None
+    };
     let state = Arc::new(AppState {
         monitor,
         healthz: ArcSwapOption::empty(),
+        tokens: config.server.tokens.clone(),
+        tasks,
+        scrubber: config.scrubber(),
     });
-    Router::new()
+    let protected = Router::new()
+        .route("/v1/system/status", get(status::status))
+        .route("/api/v1/system/status", get(status::status))
+        .route("/api/v1/executors", get(executors::list))
+        .route(
+            "/api/v1/executors/{name}/intervals",
+            get(executors::intervals),
+        )
+        .route(
+            "/api/v1/executors/{name}/intervals/{end}",
+            get(executors::interval),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require_token,
+        ));
+    Ok(Router::new()
         .route("/v1/system/healthz", get(healthz::healthz))
         .route("/api/v1/system/healthz", get(healthz::healthz))
         .route("/livez", get(kube::livez))
         .route("/readyz", get(kube::readyz))
+        .merge(protected)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(state)
+        .with_state(state))
 }
 
 /// Serves the router until `shutdown` completes, then finishes in-flight requests.

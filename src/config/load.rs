@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use super::{ComponentSettings, Config, DbKind};
+use super::{ComponentSettings, Config, DbKind, MessageQueueKind};
 use crate::component::ComponentKey;
 
 /// Prefix of environment variables that override configuration keys.
@@ -210,6 +210,44 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
     if config.storage.region.trim().is_empty() {
         return Err(("storage.region", "must not be empty".into()));
     }
+    if let Some(queue) = &config.message_queue {
+        let scheme = config.message_queue_url(queue).expose().scheme().to_owned();
+        let fits = match queue.kind {
+            MessageQueueKind::Nats => matches!(scheme.as_str(), "nats" | "tls"),
+            MessageQueueKind::RedisStream => scheme == "redis",
+        };
+        if !fits {
+            let kind = toml::Value::try_from(queue.kind).expect("kind serialises");
+            return Err((
+                "message_queue.url",
+                format!("URL scheme `{scheme}` does not match message_queue.kind = {kind}"),
+            ));
+        }
+        if queue.kind == MessageQueueKind::RedisStream && queue.streams.is_empty() {
+            return Err((
+                "message_queue.streams",
+                "must name at least one stream".into(),
+            ));
+        }
+    }
+    let executors = &config.task_executors;
+    if !(0.0..=1.0).contains(&executors.max_failure_rate) {
+        return Err((
+            "task_executors.max_failure_rate",
+            "must be between 0 and 1 (a share of tasks)".into(),
+        ));
+    }
+    if executors.heartbeat_timeout <= executors.heartbeat_period {
+        return Err((
+            "task_executors.heartbeat_timeout",
+            "must be longer than task_executors.heartbeat_period".into(),
+        ));
+    }
+    if let Some(url) = &executors.redis_url
+        && url.expose().scheme() != "redis"
+    {
+        return Err(("task_executors.redis_url", "must be a redis:// URL".into()));
+    }
     Ok(())
 }
 
@@ -368,7 +406,8 @@ mod tests {
         assert!(config.redis.write_check);
         assert_eq!(config.doc_engine.kind, DocEngineKind::Elasticsearch);
         assert_eq!(config.storage.kind, StorageKind::Minio);
-        assert!(config.db.settings.enabled && config.db.settings.required);
+        assert!(config.db.settings.enabled);
+        assert_eq!(config.db.settings.required, None);
     }
 
     #[test]
@@ -379,7 +418,7 @@ mod tests {
         let config = load(Some(f.path()), env(&[])).unwrap();
         assert_eq!(config.monitor.interval, Duration::from_secs(2));
         assert_eq!(config.db.kind, DbKind::Postgres);
-        assert!(!config.db.settings.required);
+        assert_eq!(config.db.settings.required, Some(false));
         assert_eq!(config.db.settings.timeout, Some(Duration::from_millis(750)));
         assert_eq!(config.db.settings.slow_ms, Some(200));
     }

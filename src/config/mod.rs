@@ -29,6 +29,11 @@ pub struct Config {
     pub doc_engine: DocEngineConfig,
     /// Object storage (`storage`).
     pub storage: StorageConfig,
+    /// The message queue (`message_queue`); watched only when the section is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_queue: Option<MessageQueueConfig>,
+    /// RAGFlow's task executors (`task_executors`), read from their Redis heartbeats.
+    pub task_executors: TaskExecutorsConfig,
 }
 
 impl Config {
@@ -45,7 +50,36 @@ impl Config {
         secrets.extend(self.doc_engine.url.password());
         secrets.push(self.doc_engine.password.expose().to_owned());
         secrets.push(self.storage.secret_key.expose().to_owned());
+        if let Some(queue) = &self.message_queue {
+            secrets.extend(queue.url.as_ref().and_then(SecretUrl::password));
+        }
+        secrets.extend(
+            self.task_executors
+                .redis_url
+                .as_ref()
+                .and_then(SecretUrl::password),
+        );
         secrets
+    }
+
+    /// The Redis the task executors write their heartbeats to.
+    pub fn heartbeat_redis(&self) -> &SecretUrl {
+        self.task_executors
+            .redis_url
+            .as_ref()
+            .unwrap_or(&self.redis.url)
+    }
+
+    /// The message queue's URL: its own, else the kind's default (NATS on localhost, or
+    /// the Redis of `redis.url` for Redis streams).
+    pub fn message_queue_url(&self, queue: &MessageQueueConfig) -> SecretUrl {
+        match (&queue.url, queue.kind) {
+            (Some(url), _) => url.clone(),
+            (None, MessageQueueKind::Nats) => {
+                SecretUrl::parse(DEFAULT_NATS_URL).expect("default URL parses")
+            }
+            (None, MessageQueueKind::RedisStream) => self.redis.url.clone(),
+        }
     }
 
     /// The scrubber that removes this configuration's secrets from free text.
@@ -111,8 +145,10 @@ impl Default for MonitorConfig {
 pub struct ComponentSettings {
     /// Probe this component at all.
     pub enabled: bool,
-    /// Count it in the overall status; false shows it without counting it.
-    pub required: bool,
+    /// Count it in the overall status; false shows it without counting it. Unset: the
+    /// component's default (true, except for `task_executors`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
     /// Its own probe interval (default: `monitor.interval`).
     #[serde(
         with = "optional_duration_text",
@@ -139,7 +175,7 @@ impl Default for ComponentSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            required: true,
+            required: None,
             interval: None,
             timeout: None,
             slow_ms: None,
@@ -297,6 +333,100 @@ impl Default for StorageConfig {
             secret_key: Secret::new("infini_rag_flow"),
             bucket: String::new(),
             region: "us-east-1".into(),
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// Message queue kinds.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageQueueKind {
+    /// NATS (with JetStream).
+    #[default]
+    Nats,
+    /// RAGFlow's Redis stream task queue.
+    RedisStream,
+}
+
+/// Default NATS URL.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// `[message_queue]`: the platform's message queue.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MessageQueueConfig {
+    /// `nats` or `redis_stream`.
+    pub kind: MessageQueueKind,
+    /// Server URL; default `nats://127.0.0.1:4222` for NATS, `redis.url` for Redis streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<SecretUrl>,
+    /// NATS: also read the JetStream account (streams, consumers, storage).
+    pub jetstream: bool,
+    /// Redis streams: the task queues to read, high priority first.
+    pub streams: Vec<String>,
+    /// Redis streams: the consumer group the task executors read with.
+    pub group: String,
+    /// Redis streams: yellow when a group has more pending (delivered, unacknowledged) tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_pending: Option<u64>,
+    /// Redis streams: yellow when a group lags more tasks behind the stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<u64>,
+    /// Schedule and weight.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+impl Default for MessageQueueConfig {
+    fn default() -> Self {
+        Self {
+            kind: MessageQueueKind::Nats,
+            url: None,
+            jetstream: true,
+            streams: vec!["te.1.common".into(), "te.0.common".into()],
+            group: "rag_flow_svr_task_broker".into(),
+            max_pending: None,
+            max_lag: None,
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// `[task_executors]`: RAGFlow's task executors, from the heartbeats they write to Redis.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TaskExecutorsConfig {
+    /// The Redis holding the heartbeats (default: `redis.url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<SecretUrl>,
+    /// Red when fewer executors are alive.
+    pub min_alive: u32,
+    /// Yellow when more than this share of the tasks of the last 30 minutes failed.
+    pub max_failure_rate: f64,
+    /// Add a `task_executors` key to healthz.
+    pub healthz: bool,
+    /// How often an executor writes a heartbeat (RAGFlow: 30 s); two periods without one
+    /// make it stale.
+    #[serde(with = "duration_text")]
+    pub heartbeat_period: Duration,
+    /// After this long without a heartbeat an executor is dead (RAGFlow: 120 s).
+    #[serde(with = "duration_text")]
+    pub heartbeat_timeout: Duration,
+    /// Schedule and weight; not required unless `required = true`.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+impl Default for TaskExecutorsConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            min_alive: 1,
+            max_failure_rate: 0.5,
+            healthz: false,
+            heartbeat_period: Duration::from_secs(30),
+            heartbeat_timeout: Duration::from_secs(120),
             settings: ComponentSettings::default(),
         }
     }

@@ -165,7 +165,12 @@ mod tests {
         let now = Instant::now();
         let mut snapshot = Snapshot::empty(components.len());
         assert_eq!(snapshot.fresh_until(&components), None);
-        for (index, age) in [(0, 1), (1, 4), (2, 2), (3, 0)] {
+        assert_eq!(
+            components.len(),
+            5,
+            "db, redis, doc_engine, storage, task_executors"
+        );
+        for (index, age) in [(0, 1), (1, 4), (2, 2), (3, 0), (4, 3)] {
             let at = now.checked_sub(Duration::from_secs(age)).unwrap();
             snapshot = snapshot.with(
                 index,

@@ -6,9 +6,12 @@ mod elasticsearch;
 mod error;
 mod kept;
 mod mysql;
+mod nats;
 mod postgres;
 mod redis;
+mod redis_stream;
 mod s3;
+mod task_executors;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -16,14 +19,17 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::component::ComponentKey;
-use crate::config::{Config, DbKind, Scrubber};
+use crate::config::{Config, DbKind, MessageQueueKind, Scrubber};
 
 pub use elasticsearch::ElasticsearchProbe;
 pub use error::ProbeError;
 pub use mysql::MysqlProbe;
+pub use nats::NatsProbe;
 pub use postgres::PostgresProbe;
 pub use redis::RedisProbe;
+pub use redis_stream::RedisStreamProbe;
 pub use s3::S3Probe;
+pub use task_executors::TaskExecutorsProbe;
 
 /// Health of a component, worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -130,6 +136,12 @@ pub enum AnyProbe {
     Elasticsearch(ElasticsearchProbe),
     /// `storage` of kind `minio` or `s3`.
     S3(S3Probe),
+    /// `message_queue` of kind `nats`.
+    Nats(NatsProbe),
+    /// `message_queue` of kind `redis_stream`.
+    RedisStream(RedisStreamProbe),
+    /// `task_executors`.
+    TaskExecutors(TaskExecutorsProbe),
 }
 
 impl AnyProbe {
@@ -149,6 +161,22 @@ impl AnyProbe {
                 Self::Elasticsearch(ElasticsearchProbe::new(&config.doc_engine, timeout)?)
             }
             ComponentKey::Storage => Self::S3(S3Probe::new(&config.storage, timeout)?),
+            ComponentKey::MessageQueue => {
+                let queue = config
+                    .message_queue
+                    .as_ref()
+                    .ok_or("message_queue: the section is missing")?;
+                let url = config.message_queue_url(queue);
+                match queue.kind {
+                    MessageQueueKind::Nats => Self::Nats(NatsProbe::new(queue, &url, timeout)?),
+                    MessageQueueKind::RedisStream => {
+                        Self::RedisStream(RedisStreamProbe::new(queue, &url, timeout)?)
+                    }
+                }
+            }
+            ComponentKey::TaskExecutors => {
+                Self::TaskExecutors(TaskExecutorsProbe::new(config, timeout)?)
+            }
         })
     }
 
@@ -159,6 +187,9 @@ impl AnyProbe {
             Self::Redis(p) => p.check().await,
             Self::Elasticsearch(p) => p.check().await,
             Self::S3(p) => p.check().await,
+            Self::Nats(p) => p.check().await,
+            Self::RedisStream(p) => p.check().await,
+            Self::TaskExecutors(p) => p.check().await,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError};
+use url::Url;
 
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, Status, into_details, near_limit};
@@ -13,28 +14,26 @@ use crate::config::{RedisConfig, host_port};
 /// Key the write check sets; it expires by itself after 3 s.
 pub const PROBE_KEY: &str = "ragwatch:probe";
 
-/// Probes Redis over one kept multiplexed connection.
-pub struct RedisProbe {
+/// A Redis server a probe talks to: one kept connection and the error wording. The Redis,
+/// Redis-stream and task-executor probes share it.
+pub struct RedisServer {
     client: redis::Client,
-    write_check: bool,
     timeout: Duration,
     target: String,
     user: String,
     connection: Kept<MultiplexedConnection>,
 }
 
-impl RedisProbe {
-    /// Reads the connection from `redis.url`.
-    pub fn new(config: &RedisConfig, timeout: Duration) -> Result<Self, String> {
-        let url = config.url.expose();
-        let client = redis::Client::open(url.as_str()).map_err(|e| format!("redis.url: {e}"))?;
+impl RedisServer {
+    /// A server at `url`; `key` names the config key in errors.
+    pub fn new(url: &Url, timeout: Duration, key: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url.as_str()).map_err(|e| format!("{key}: {e}"))?;
         let user = match url.username() {
             "" => "default".to_owned(),
             user => user.to_owned(),
         };
         Ok(Self {
             client,
-            write_check: config.write_check,
             timeout,
             target: host_port(url, 6379),
             user,
@@ -42,7 +41,28 @@ impl RedisProbe {
         })
     }
 
-    fn error(&self, error: RedisError) -> ProbeError {
+    /// The kept connection, or a new one. Give it back with [`RedisServer::keep`] after it
+    /// worked.
+    pub async fn connection(&self) -> Result<MultiplexedConnection, ProbeError> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let connect = async {
+            self.client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|e| self.error(e))
+        };
+        self.connection.take_or(connect).await
+    }
+
+    /// Keeps a connection that just worked.
+    pub fn keep(&self, connection: MultiplexedConnection) {
+        self.connection.put_back(connection);
+    }
+
+    /// What a Redis error means for an operator.
+    pub fn error(&self, error: RedisError) -> ProbeError {
         if error.kind() == ErrorKind::AuthenticationFailed {
             return ProbeError::Auth {
                 user: self.user.clone(),
@@ -52,7 +72,7 @@ impl RedisProbe {
         // A missing password can also surface wrapped, from the SELECT made on connect.
         if error.code() == Some("NOAUTH") || error.to_string().contains("Authentication required") {
             return ProbeError::Rejected(
-                "authentication required (NOAUTH): put the password in redis.url".into(),
+                "authentication required (NOAUTH): put the password in the Redis URL".into(),
             );
         }
         if error.code() == Some("READONLY") {
@@ -69,6 +89,22 @@ impl RedisProbe {
         } else {
             ProbeError::Rejected(format!("redis error: {error}"))
         }
+    }
+}
+
+/// Probes the Redis that RAGFlow uses for its cache, locks and heartbeats.
+pub struct RedisProbe {
+    server: RedisServer,
+    write_check: bool,
+}
+
+impl RedisProbe {
+    /// Reads the connection from `redis.url`.
+    pub fn new(config: &RedisConfig, timeout: Duration) -> Result<Self, String> {
+        Ok(Self {
+            server: RedisServer::new(config.url.expose(), timeout, "redis.url")?,
+            write_check: config.write_check,
+        })
     }
 
     async fn query(&self, conn: &mut MultiplexedConnection) -> Result<Outcome, RedisError> {
@@ -123,18 +159,12 @@ fn outcome_from_info(info: &str) -> Outcome {
 
 impl Probe for RedisProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        let connect = async {
-            self.client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-                .map_err(|e| self.error(e))
-        };
-        let mut conn = self.connection.take_or(connect).await?;
-        let outcome = self.query(&mut conn).await.map_err(|e| self.error(e))?;
-        self.connection.put_back(conn);
+        let mut conn = self.server.connection().await?;
+        let outcome = self
+            .query(&mut conn)
+            .await
+            .map_err(|e| self.server.error(e))?;
+        self.server.keep(conn);
         Ok(outcome)
     }
 }

@@ -44,7 +44,7 @@ impl TestApp {
         let schedule = scheduled.then(|| monitor.start());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = ragwatch::api::router(Arc::clone(&monitor));
+        let router = ragwatch::api::router(Arc::clone(&monitor), &config).expect("router builds");
         let server = tokio::spawn(async move {
             let _ = ragwatch::api::serve(listener, router, std::future::pending()).await;
         });
@@ -120,7 +120,7 @@ pub async fn probe_only(toml: &str) -> ragwatch::probe::ProbeResult {
 
 /// TOML that disables every component except `keep` (a section name).
 pub fn only(keep: &str) -> String {
-    ["db", "redis", "doc_engine", "storage"]
+    ["db", "redis", "doc_engine", "storage", "task_executors"]
         .iter()
         .filter(|s| **s != keep)
         .map(|s| format!("[{s}]\nenabled = false\n"))

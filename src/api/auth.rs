@@ -1,0 +1,49 @@
+//! Bearer tokens for protected endpoints. With no `server.tokens` configured every endpoint
+//! is open; otherwise a request needs `Authorization: Bearer <token>` naming one of them,
+//! compared in constant time.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// Lets a request through when it carries a configured token (or none are configured).
+pub async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.tokens.is_empty() {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let message = match presented {
+        None => "missing bearer token: send the header Authorization: Bearer <token>",
+        Some(token) => {
+            // Check every token, so the time taken does not tell which one nearly matched.
+            let known = state.tokens.iter().fold(false, |found, candidate| {
+                found | bool::from(candidate.expose().as_bytes().ct_eq(token.as_bytes()))
+            });
+            if known {
+                return next.run(request).await;
+            }
+            "invalid bearer token"
+        }
+    };
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}

@@ -1,0 +1,241 @@
+//! `GET /api/v1/executors`, `/api/v1/executors/{name}/intervals?since=` and
+//! `/api/v1/executors/{name}/intervals/{end}`: every executor ragwatch has seen, its
+//! 30-second intervals, and one interval's details with the tasks that ended in it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::QueryParams;
+use crate::executors::{self, EndedTask, Executor, Interval, State as ExecutorState, Summary};
+use crate::probe::TaskExecutorsProbe;
+
+/// One executor in the list.
+#[derive(Serialize)]
+struct ExecutorView<'a> {
+    name: &'a str,
+    state: ExecutorState,
+    listed: bool,
+    last_heartbeat: Option<jiff::Timestamp>,
+    age_s: Option<f64>,
+    boot_at: Option<&'a str>,
+    ip_address: Option<String>,
+    pid: Option<i64>,
+    current_tasks: usize,
+    pending: Option<u64>,
+    lag: Option<u64>,
+    done_total: Option<u64>,
+    failed_total: Option<u64>,
+    done_30m: u64,
+    failed_30m: u64,
+    heartbeats_30m: usize,
+    malformed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_malformed: Option<&'a str>,
+}
+
+fn view<'a>(executor: &'a Executor, now: f64, probe: &TaskExecutorsProbe) -> ExecutorView<'a> {
+    let last = executor.last.as_ref();
+    let identity = last.map(|b| b.identity()).unwrap_or_default();
+    let (done_30m, failed_30m) = executor.window_counts();
+    ExecutorView {
+        name: &executor.name,
+        state: executor.state(now, probe.liveness()),
+        listed: executor.listed,
+        last_heartbeat: last.and_then(|b| timestamp(b.at)),
+        age_s: executor.age(now),
+        boot_at: last.map(|b| &*b.boot_at),
+        ip_address: identity.ip_address,
+        pid: identity.pid,
+        current_tasks: identity.current.len(),
+        pending: last.map(|b| b.pending),
+        lag: last.map(|b| b.lag),
+        done_total: last.map(|b| b.done),
+        failed_total: last.map(|b| b.failed),
+        done_30m,
+        failed_30m,
+        heartbeats_30m: executor.beats.len(),
+        malformed: executor.malformed,
+        last_malformed: executor.last_malformed.as_deref(),
+    }
+}
+
+fn timestamp(unix_s: f64) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::from_millisecond((unix_s * 1000.0).round() as i64).ok()
+}
+
+fn watched(state: &AppState) -> Result<&TaskExecutorsProbe, ApiError> {
+    state.executors().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "task executors are not watched (task_executors.enabled = false)",
+        )
+    })
+}
+
+fn find(board: &executors::Board, name: &str) -> Result<Arc<Executor>, ApiError> {
+    board.executors.get(name).cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no task executor named {name}"),
+        )
+    })
+}
+
+/// Every executor seen, with the summary counts.
+pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let probe = watched(&state)?;
+    let board = probe.board();
+    let now = executors::unix_now();
+    let summary = Summary::of(&board, now, probe.liveness());
+    let views: Vec<ExecutorView> = board
+        .executors
+        .values()
+        .map(|e| view(e, now, probe))
+        .collect();
+    Ok(Json(json!({
+        "summary": {
+            "alive": summary.alive,
+            "stale": summary.stale,
+            "dead": summary.dead,
+            "done_30m": summary.done,
+            "failed_30m": summary.failed,
+            "failure_rate": summary.failure_rate(),
+            "malformed": summary.malformed,
+        },
+        "executors": views,
+    })))
+}
+
+/// An executor's intervals, optionally only those ending at or after `since` (unix
+/// seconds or RFC 3339).
+pub async fn intervals(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let since = match params.last("since") {
+        None => f64::MIN,
+        Some(raw) => parse_time(raw).ok_or_else(|| {
+            ApiError::bad_parameter(
+                "since",
+                format!("parameter `since` must be unix seconds or an RFC 3339 time, not {raw:?}"),
+            )
+        })?,
+    };
+    let probe = watched(&state)?;
+    let executor = find(&probe.board(), &name)?;
+    let intervals: Vec<Interval> = executors::intervals(&executor.beats)
+        .into_iter()
+        .filter(|i| i.end >= since)
+        .collect();
+    Ok(Json(json!({
+        "name": executor.name,
+        "state": executor.state(executors::unix_now(), probe.liveness()),
+        "intervals": intervals,
+    })))
+}
+
+/// One interval (named by its end, unix milliseconds): both heartbeats, and the tasks that
+/// ended in it from RAGFlow's database, marked `ran_here` when the executor was working on
+/// them at the interval's start.
+pub async fn interval(
+    State(state): State<Arc<AppState>>,
+    Path((name, end)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let end_ms: i64 = end.parse().map_err(|_| {
+        ApiError::bad_parameter(
+            "end",
+            format!("`end` must be the interval's end in unix milliseconds, not {end:?}"),
+        )
+    })?;
+    let probe = watched(&state)?;
+    let executor = find(&probe.board(), &name)?;
+    let position = executors::intervals(&executor.beats)
+        .iter()
+        .position(|i| i.end_ms() == end_ms)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "{name} has no interval ending at {end_ms} (it may be older than 30 minutes)"
+                ),
+            )
+        })?;
+    let opening = &executor.beats[position];
+    let interval = executors::intervals(&executor.beats[position..=position + 1]).remove(0);
+    let running_at_start = opening.identity().current;
+    let (tasks, tasks_error) = match &state.tasks {
+        None => (None, Some("the db component is disabled".to_owned())),
+        Some(source) => {
+            let from = (interval.start * 1000.0).round() as i64;
+            match source.ended_between(from, interval.end_ms()).await {
+                Ok(tasks) => (Some(mark_ran_here(tasks, &running_at_start)), None),
+                Err(error) => (
+                    None,
+                    Some(
+                        state
+                            .scrubber
+                            .scrub(&format!("cannot read RAGFlow's task table: {error}")),
+                    ),
+                ),
+            }
+        }
+    };
+    Ok(Json(json!({
+        "name": executor.name,
+        "interval": interval,
+        "opening_heartbeat": opening.raw,
+        "running_at_start": running_at_start.keys().collect::<Vec<_>>(),
+        "tasks": tasks,
+        "tasks_error": tasks_error,
+    })))
+}
+
+fn mark_ran_here(tasks: Vec<EndedTask>, running: &serde_json::Map<String, Value>) -> Vec<Value> {
+    tasks
+        .into_iter()
+        .map(|task| {
+            let ran_here = running.contains_key(&task.id);
+            let outcome = if task.progress < 0.0 {
+                "failed"
+            } else {
+                "done"
+            };
+            let mut value = json!(task);
+            value["ran_here"] = json!(ran_here);
+            value["outcome"] = json!(outcome);
+            value
+        })
+        .collect()
+}
+
+/// Unix seconds (`1735785062.5`) or RFC 3339 (`2025-01-02T02:31:02Z`).
+fn parse_time(raw: &str) -> Option<f64> {
+    if let Ok(seconds) = raw.parse::<f64>() {
+        return seconds.is_finite().then_some(seconds);
+    }
+    raw.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond() as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_unix_seconds_or_rfc3339() {
+        assert_eq!(parse_time("1735785062.5"), Some(1735785062.5));
+        assert_eq!(parse_time("2025-01-02T02:31:02Z"), Some(1735785062.0));
+        assert_eq!(parse_time("2025-01-02T10:31:02+08:00"), Some(1735785062.0));
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("NaN"), None);
+    }
+}

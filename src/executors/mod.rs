@@ -1,0 +1,190 @@
+//! RAGFlow's task executors, from the heartbeats they write to Redis: the set `TASKEXE`
+//! names them, and each name is a sorted set of heartbeat JSON members scored by unix time
+//! (one about every 30 s, trimmed after 30 minutes). The [`Board`] is what ragwatch knows
+//! of every executor it has seen, swapped whole on each read; executors that vanish from
+//! Redis stay on it as dead.
+
+mod heartbeat;
+mod intervals;
+mod reader;
+mod tasks;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use heartbeat::{Heartbeat, Identity, MAX_HEARTBEAT_BYTES};
+pub use intervals::{Interval, intervals};
+pub use reader::{EXECUTOR_SET, WINDOW, refresh};
+pub use tasks::{EndedTask, TaskSource};
+
+/// Everything known about every executor seen since ragwatch started.
+#[derive(Clone, Debug, Default)]
+pub struct Board {
+    /// Executors by name.
+    pub executors: BTreeMap<String, Arc<Executor>>,
+}
+
+/// One executor.
+#[derive(Clone, Debug, Default)]
+pub struct Executor {
+    /// Its name (`task_executor_<type>_<host>_<n>`).
+    pub name: String,
+    /// Heartbeats of the last 30 minutes, oldest first.
+    pub beats: Vec<Heartbeat>,
+    /// The newest heartbeat ever seen, kept after it leaves the window or Redis.
+    pub last: Option<Heartbeat>,
+    /// Members skipped as malformed since ragwatch started.
+    pub malformed: u64,
+    /// Why the last member was skipped.
+    pub last_malformed: Option<String>,
+    /// Named in `TASKEXE` at the last read.
+    pub listed: bool,
+}
+
+/// Whether an executor is working.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// A heartbeat within two heartbeat periods.
+    Alive,
+    /// Older, but within the heartbeat timeout: RAGFlow has not given up on it yet.
+    Stale,
+    /// No heartbeat within the timeout (or none at all).
+    Dead,
+}
+
+/// The heartbeat timing that decides [`State`].
+#[derive(Clone, Copy, Debug)]
+pub struct Liveness {
+    /// How often an executor writes a heartbeat.
+    pub period: Duration,
+    /// After this long without one, it is dead.
+    pub timeout: Duration,
+}
+
+impl Executor {
+    /// Seconds since the last heartbeat at unix time `now`.
+    pub fn age(&self, now: f64) -> Option<f64> {
+        self.last.as_ref().map(|b| (now - b.at).max(0.0))
+    }
+
+    /// Its state at unix time `now`.
+    pub fn state(&self, now: f64, liveness: Liveness) -> State {
+        match self.age(now) {
+            Some(age) if age <= 2.0 * liveness.period.as_secs_f64() => State::Alive,
+            Some(age) if age <= liveness.timeout.as_secs_f64() => State::Stale,
+            _ => State::Dead,
+        }
+    }
+
+    /// Tasks done and failed over its window.
+    pub fn window_counts(&self) -> (u64, u64) {
+        intervals(&self.beats)
+            .iter()
+            .fold((0, 0), |(d, f), i| (d + i.done, f + i.failed))
+    }
+}
+
+/// Counts over every executor, for the summary status.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Summary {
+    /// Executors alive.
+    pub alive: u32,
+    /// Executors stale.
+    pub stale: u32,
+    /// Executors dead (including those gone from Redis).
+    pub dead: u32,
+    /// Tasks done in the last 30 minutes, all executors.
+    pub done: u64,
+    /// Tasks failed in the last 30 minutes, all executors.
+    pub failed: u64,
+    /// Heartbeats skipped as malformed since ragwatch started.
+    pub malformed: u64,
+}
+
+impl Summary {
+    /// Counts a board at unix time `now`.
+    pub fn of(board: &Board, now: f64, liveness: Liveness) -> Self {
+        let mut summary = Self::default();
+        for executor in board.executors.values() {
+            match executor.state(now, liveness) {
+                State::Alive => summary.alive += 1,
+                State::Stale => summary.stale += 1,
+                State::Dead => summary.dead += 1,
+            }
+            let (done, failed) = executor.window_counts();
+            summary.done += done;
+            summary.failed += failed;
+            summary.malformed += executor.malformed;
+        }
+        summary
+    }
+
+    /// Failed share of the tasks that ended in the window (0 when none ended).
+    pub fn failure_rate(&self) -> f64 {
+        match self.done + self.failed {
+            0 => 0.0,
+            ended => self.failed as f64 / ended as f64,
+        }
+    }
+}
+
+/// Unix time now, in seconds, as heartbeat scores are written.
+pub fn unix_now() -> f64 {
+    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIVENESS: Liveness = Liveness {
+        period: Duration::from_secs(30),
+        timeout: Duration::from_secs(120),
+    };
+
+    fn executor_last_seen(at: Option<f64>) -> Executor {
+        let last = at.map(|at| {
+            let json = r#"{"boot_at": "b", "done": 0, "failed": 0, "pending": 0, "lag": 0}"#;
+            Heartbeat::parse(json.as_bytes(), at).unwrap()
+        });
+        Executor {
+            last,
+            ..Executor::default()
+        }
+    }
+
+    #[test]
+    fn state_follows_the_age_of_the_last_heartbeat() {
+        let now = 1000.0;
+        let cases = [
+            ("just now", Some(999.0), State::Alive),
+            ("two periods", Some(940.0), State::Alive),
+            ("past two periods", Some(939.0), State::Stale),
+            ("at the timeout", Some(880.0), State::Stale),
+            ("past the timeout", Some(879.0), State::Dead),
+            ("never", None, State::Dead),
+        ];
+        for (name, at, expected) in cases {
+            assert_eq!(
+                executor_last_seen(at).state(now, LIVENESS),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn failure_rate_is_a_share_of_ended_tasks() {
+        let summary = Summary {
+            done: 3,
+            failed: 1,
+            ..Summary::default()
+        };
+        assert_eq!(summary.failure_rate(), 0.25);
+        assert_eq!(Summary::default().failure_rate(), 0.0);
+    }
+}

@@ -1,0 +1,118 @@
+//! RAGFlow's task executors as one component: each run reads the new heartbeats from Redis
+//! into the executor board (which the API serves) and judges the whole: red when fewer
+//! executors are alive than `min_alive`, yellow when one is stale or too many tasks fail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use super::redis::RedisServer;
+use super::{Outcome, Probe, ProbeError, Status, into_details};
+use crate::config::Config;
+use crate::executors::{self, Board, Liveness, State, Summary};
+
+/// Keeps the executor board current and summarises it.
+pub struct TaskExecutorsProbe {
+    server: RedisServer,
+    board: ArcSwap<Board>,
+    liveness: Liveness,
+    min_alive: u32,
+    max_failure_rate: f64,
+}
+
+impl TaskExecutorsProbe {
+    /// Reads the heartbeat Redis and thresholds from `[task_executors]`.
+    pub fn new(config: &Config, timeout: Duration) -> Result<Self, String> {
+        let settings = &config.task_executors;
+        Ok(Self {
+            server: RedisServer::new(
+                config.heartbeat_redis().expose(),
+                timeout,
+                "task_executors.redis_url",
+            )?,
+            board: ArcSwap::from_pointee(Board::default()),
+            liveness: Liveness {
+                period: settings.heartbeat_period,
+                timeout: settings.heartbeat_timeout,
+            },
+            min_alive: settings.min_alive,
+            max_failure_rate: settings.max_failure_rate,
+        })
+    }
+
+    /// The board as of the last run.
+    pub fn board(&self) -> Arc<Board> {
+        self.board.load_full()
+    }
+
+    /// The timing that decides alive, stale and dead.
+    pub fn liveness(&self) -> Liveness {
+        self.liveness
+    }
+
+    fn judge(&self, board: &Board, now: f64) -> Outcome {
+        let summary = Summary::of(board, now, self.liveness);
+        let rate = summary.failure_rate();
+        let details = into_details(serde_json::json!({
+            "executors": board.executors.len(),
+            "alive": summary.alive,
+            "stale": summary.stale,
+            "dead": summary.dead,
+            "done_30m": summary.done,
+            "failed_30m": summary.failed,
+            "failure_rate": rate,
+            "malformed": summary.malformed,
+        }));
+        if summary.alive < self.min_alive {
+            let problem = if board.executors.is_empty() {
+                format!(
+                    "no task executor is registered in {}",
+                    executors::EXECUTOR_SET
+                )
+            } else {
+                format!(
+                    "{} of {} task executors alive, at least {} needed",
+                    summary.alive,
+                    board.executors.len(),
+                    self.min_alive
+                )
+            };
+            return Outcome::degraded(Status::Red, problem, details);
+        }
+        let mut warnings = Vec::new();
+        let stale: Vec<String> = board
+            .executors
+            .values()
+            .filter(|e| e.state(now, self.liveness) == State::Stale)
+            .map(|e| format!("{} ({:.0} s)", e.name, e.age(now).unwrap_or_default()))
+            .collect();
+        if !stale.is_empty() {
+            warnings.push(format!("no recent heartbeat from {}", stale.join(", ")));
+        }
+        if rate > self.max_failure_rate {
+            warnings.push(format!(
+                "{:.0}% of the tasks of the last 30 minutes failed ({} failed, {} done)",
+                rate * 100.0,
+                summary.failed,
+                summary.done
+            ));
+        }
+        let warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+        Outcome::yellow_if(warning, details)
+    }
+}
+
+impl Probe for TaskExecutorsProbe {
+    async fn check(&self) -> Result<Outcome, ProbeError> {
+        let mut conn = self.server.connection().await?;
+        let now = executors::unix_now();
+        let board = executors::refresh(&mut conn, &self.board.load(), now)
+            .await
+            .map_err(|e| self.server.error(e))?;
+        self.server.keep(conn);
+        let outcome = self.judge(&board, now);
+        self.board.store(Arc::new(board));
+        Ok(outcome)
+    }
+}
