@@ -18,6 +18,9 @@ pub const EXECUTOR_SET: &str = "TASKEXE";
 /// How far back heartbeats are kept (RAGFlow trims its own after 30 minutes).
 pub const WINDOW: Duration = Duration::from_secs(30 * 60);
 
+/// One executor's reply: `(member, score)` pairs, or why its key could not be read.
+type Members = RedisResult<Vec<(Vec<u8>, f64)>>;
+
 /// The board after one read of Redis at unix time `now`.
 pub async fn refresh(
     conn: &mut MultiplexedConnection,
@@ -33,7 +36,7 @@ pub async fn refresh(
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .collect();
     let window_start = now - WINDOW.as_secs_f64();
-    let replies: Vec<RedisResult<Vec<(Vec<u8>, f64)>>> = if listed.is_empty() {
+    let replies: Vec<Members> = if listed.is_empty() {
         Vec::new()
     } else {
         let mut pipe = redis::pipe();
@@ -81,7 +84,7 @@ pub async fn refresh(
 fn updated(
     old: Option<&Executor>,
     name: &str,
-    reply: RedisResult<Vec<(Vec<u8>, f64)>>,
+    reply: Members,
     listed: bool,
     window_start: f64,
 ) -> Executor {
