@@ -80,7 +80,7 @@ pub async fn refresh(
 }
 
 /// An executor with new members added and the window trimmed. A reply that is an error
-/// (the key is not a sorted set) counts as one malformed entry.
+/// (the key is not a sorted set) counts as one malformed entry while it lasts.
 fn updated(
     old: Option<&Executor>,
     name: &str,
@@ -109,8 +109,12 @@ fn updated(
             }
         }
         Err(error) => {
-            executor.malformed += 1;
-            executor.last_malformed = Some(format!("unreadable key: {error}"));
+            // The same broken key is read again every time: count it once.
+            let why = format!("unreadable key: {error}");
+            if executor.last_malformed.as_deref() != Some(why.as_str()) {
+                executor.malformed += 1;
+                executor.last_malformed = Some(why);
+            }
         }
     }
     executor.beats.retain(|b| b.at >= window_start);

@@ -64,7 +64,16 @@ impl TestApp {
 
     /// GETs a path; returns status, content type and body.
     pub async fn get(&self, path: &str) -> (u16, String, String) {
-        let response = self.client.get(self.url(path)).send().await.unwrap();
+        self.get_as(path, None).await
+    }
+
+    /// GETs a path with `Authorization: Bearer <token>` when a token is given.
+    pub async fn get_as(&self, path: &str, token: Option<&str>) -> (u16, String, String) {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -76,7 +85,12 @@ impl TestApp {
 
     /// GETs a path and parses the JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let (status, _, body) = self.get(path).await;
+        self.get_json_as(path, None).await
+    }
+
+    /// GETs a path with an optional bearer token and parses the JSON body.
+    pub async fn get_json_as(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let (status, _, body) = self.get_as(path, token).await;
         let json = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("{path} answered non-JSON ({e}): {body}"));
         (status, json)

@@ -1,6 +1,8 @@
 //! Shared harness for the integration tests in `tests/*.rs` (each test file says `mod common;`).
 //!
 //! What is here:
+//! - [`ragflow`]: RAGFlow's side: task-executor heartbeats written to Redis as RAGFlow writes
+//!   them, and its `task`/`document` tables.
 //! - [`app`]: ragwatch itself served in-process on a free port ([`app::TestApp`]), and one-shot
 //!   probing of a configuration ([`app::probe_once`]).
 //! - [`free_port`]: a loopback TCP port nobody listens on (never handed out twice per process).
@@ -19,6 +21,7 @@ pub mod app;
 pub mod fixtures;
 pub mod instances;
 pub mod proxy;
+pub mod ragflow;
 
 use std::collections::HashSet;
 use std::net::TcpListener;
