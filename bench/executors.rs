@@ -27,7 +27,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// A heartbeat as RAGFlow writes it (Python json.dumps separators); every fifth one is busy
 /// with a task, as in the recorded fixture.
 fn member(name: &str, at: f64, index: usize) -> String {
-    let current = if index % 5 == 0 {
+    let current = if index.is_multiple_of(5) {
         r#"{"4f1c2d3e5a6b47c8a9d0e1f2a3b4c5d6": {"id": "4f1c2d3e5a6b47c8a9d0e1f2a3b4c5d6", "doc_id": "9a8b7c6d5e4f40312a3b4c5d6e7f8091", "from_page": 0, "to_page": 12, "task_type": "", "retry_count": 0, "kb_id": "c1d2e3f4a5b64c7d8e9f0a1b2c3d4e5f", "parser_id": "naive", "parser_config": {"pages": [[1, 1000000]], "table_context_size": 0, "image_context_size": 0}, "name": "annual_report_2024.pdf", "type": "pdf", "location": "annual_report_2024.pdf", "size": 2483921, "tenant_id": "7e6d5c4b3a2940f1e0d9c8b7a6f5e4d3", "language": "English", "embd_id": "BAAI/bge-large-zh-v1.5@BAAI", "pagerank": 0, "update_time": 1735785061123}}"#
     } else {
         "{}"
@@ -68,9 +68,10 @@ fn start_redis() -> RedisServer {
         .stdout(Stdio::null())
         .spawn()
         .expect("redis-server runs (scripts/test-services.sh installs it)");
+    let server = RedisServer(child, port);
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return RedisServer(child, port);
+            return server;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -161,7 +162,7 @@ async fn main() {
         std::future::pending(),
     ));
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut endpoint = |path: &'static str| {
+    let endpoint = |path: &'static str| {
         let http = http.clone();
         async move {
             let mut samples = Vec::new();
