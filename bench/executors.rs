@@ -142,7 +142,7 @@ async fn main() {
     std::fs::write(
         &file,
         format!(
-            "[monitor]\ninterval = \"1h\"\ntimeout = \"10s\"\n[db]\nenabled = false\n[redis]\nurl = \"{url}\"\n[doc_engine]\nenabled = false\n[storage]\nenabled = false\n"
+            "[monitor]\ninterval = \"1h\"\ntimeout = \"10s\"\n[db]\nenabled = false\n[redis]\nurl = \"{url}\"\n[doc_engine]\nenabled = false\n[storage]\nenabled = false\n[history]\nenabled = false\n"
         ),
     )
     .unwrap();
@@ -151,6 +151,7 @@ async fn main() {
     let monitor = Monitor::new(
         ragwatch::component::from_config(&config).unwrap(),
         config.scrubber(),
+        None,
     );
     monitor.refresh_all().await;
     let router = ragwatch::api::router(Arc::clone(&monitor), &config).unwrap();

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError};
+use crate::history::writer::History;
 use crate::monitor::{Monitor, Verdict};
 use crate::{api, component};
 
@@ -117,7 +118,12 @@ impl Cli {
 }
 
 async fn serve(config: Config) -> Result<Exit, Failure> {
-    let monitor = Monitor::new(component::from_config(&config)?, config.scrubber());
+    let history = open_history(&config)?;
+    let monitor = Monitor::new(
+        component::from_config(&config)?,
+        config.scrubber(),
+        history.clone(),
+    );
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -130,12 +136,28 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
     tracing::info!(%address, components = ?watched, "Serving.");
     let router = api::router(Arc::clone(&monitor), &config)?;
     let mut tasks = monitor.start();
+    if let Some(history) = &history {
+        history.start(&mut tasks).await;
+    }
     api::serve(listener, router, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     tasks.shutdown().await;
     tracing::info!("Stopped.");
     Ok(Exit::Ok)
+}
+
+/// The history `serve` records into, when enabled.
+pub fn open_history(config: &Config) -> Result<Option<Arc<History>>, Failure> {
+    if !config.history.enabled {
+        return Ok(None);
+    }
+    let history = History::open(&config.history, config.monitor.timeout, config.scrubber())
+        .map_err(|message| ConfigError::Invalid {
+            location: "history".into(),
+            message: config.scrubber().scrub(&message),
+        })?;
+    Ok(Some(Arc::new(history)))
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -176,7 +198,7 @@ struct CheckedComponent<'a> {
 }
 
 async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
-    let monitor = Monitor::new(component::from_config(&config)?, config.scrubber());
+    let monitor = Monitor::new(component::from_config(&config)?, config.scrubber(), None);
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();
     let now = Instant::now();

@@ -5,5 +5,6 @@ pub mod cli;
 pub mod component;
 pub mod config;
 pub mod executors;
+pub mod history;
 pub mod monitor;
 pub mod probe;

@@ -39,7 +39,7 @@ impl Deps {
              [db]\nurl = \"mysql://root@127.0.0.1:3306/mysql\"\n\
              [redis]\nurl = \"redis://{redis}/1\"\n\
              [doc_engine]\nurl = \"{es}\"\n\
-             [task_executors]\nenabled = false\n\
+             [task_executors]\nenabled = false\n[history]\nenabled = false\n\
              [storage]\nendpoint = \"{s3}\"\naccess_key = \"ragwatch\"\nsecret_key = \"ragwatch-secret-key\"\nbucket = \"ragflow\"\n{extra}",
             es = self.es.url(),
             s3 = self.s3.endpoint(),

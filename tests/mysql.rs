@@ -88,3 +88,19 @@ async fn slow_answers_are_yellow() {
         "the reason names the threshold"
     );
 }
+
+#[tokio::test]
+async fn a_server_restarted_between_probes_is_green_at_once() {
+    let mut db = MariadbInstance::start().await;
+    let toml = format!(
+        "{}[db]\nurl = \"{}\"\ntimeout = \"5s\"\n",
+        only("db"),
+        db.url()
+    );
+    let app = common::app::TestApp::start_unscheduled(&toml).await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
+    // The kept connection dies with the old server; the next probe must not report that.
+    db.restart().await;
+    let (status, body) = app.get_json("/v1/system/healthz?fresh=1").await;
+    assert_eq!(status, 200, "{body}");
+}

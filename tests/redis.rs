@@ -151,3 +151,18 @@ async fn a_killed_and_restarted_server_is_reconnected() {
     let (status, body) = app.get_json("/v1/system/healthz?fresh=1").await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn a_server_restarted_between_probes_is_green_at_once() {
+    let mut server = RedisInstance::start(None).await;
+    let toml = format!(
+        "{}[redis]\nurl = \"redis://127.0.0.1:{}/1\"\ntimeout = \"2s\"\n",
+        only("redis"),
+        server.port()
+    );
+    let app = common::app::TestApp::start_unscheduled(&toml).await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
+    server.restart().await;
+    let (status, body) = app.get_json("/v1/system/healthz?fresh=1").await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -11,13 +11,23 @@ use common::{FixtureResponse, FixtureServer, S3Server, free_port};
 use tokio::io::AsyncReadExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ragwatch");
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 6] = [
     "db-Secret-4711",
     "redis-Secret-4711",
     "es-Secret-4711",
     "s3-Secret-4711",
     "token-Secret-4711",
+    "history-Secret-4711",
 ];
+
+async fn app_get(client: &reqwest::Client, base: &str, path: &str) -> (u16, (), String) {
+    let response = client.get(format!("{base}{path}")).send().await.unwrap();
+    (
+        response.status().as_u16(),
+        (),
+        response.text().await.unwrap(),
+    )
+}
 
 fn assert_clean(what: &str, text: &str) {
     for secret in SECRETS {
@@ -48,12 +58,15 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
              [db]\nurl = \"mysql://root:{db}@127.0.0.1:3306/mysql\"\n\
              [redis]\nurl = \"redis://:{redis}@127.0.0.1:6379/1\"\n\
              [doc_engine]\nurl = \"{es_url}\"\npassword = \"{es}\"\n\
-             [storage]\nendpoint = \"{s3_url}\"\naccess_key = \"ragwatch\"\nsecret_key = \"{s3}\"\nbucket = \"ragflow\"\n",
+             [storage]\nendpoint = \"{s3_url}\"\naccess_key = \"ragwatch\"\nsecret_key = \"{s3}\"\nbucket = \"ragflow\"\n\
+             [history]\nurl = \"postgres://ragwatch:{history}@127.0.0.1:{closed}/history\"\n",
             token = SECRETS[4],
             db = SECRETS[0],
             redis = SECRETS[1],
             es = SECRETS[2],
             s3 = SECRETS[3],
+            history = SECRETS[5],
+            closed = free_port(),
             es_url = es.url(),
             s3_url = s3.endpoint(),
         ),
@@ -93,6 +106,19 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
     assert_clean("healthz", &healthz);
     // Let a few rounds of probes (and their logs) happen.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // The history store cannot be reached either; readyz names it once it has tried.
+    let mut readyz = String::new();
+    for _ in 0..100 {
+        readyz = app_get(&client, &base, "/readyz?verbose").await.2;
+        if readyz.contains("history store postgres 127.0.0.1:") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        readyz.contains("[-]history failed (not required): history store postgres 127.0.0.1:"),
+        "{readyz}"
+    );
     for path in ["/readyz?verbose", "/v1/system/healthz?fresh=1", "/nope"] {
         let text = client
             .get(format!("{base}{path}"))

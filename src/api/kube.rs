@@ -54,7 +54,10 @@ pub async fn readyz(
         if excluded.contains(&key) {
             lines.push_str(&format!("[+]{key} excluded: ok\n"));
         } else if verdict.status.is_ok() {
-            lines.push_str(&format!("[+]{key} ok\n"));
+            match verdict.error {
+                Some(why) => lines.push_str(&format!("[+]{key} ok (yellow: {why})\n")),
+                None => lines.push_str(&format!("[+]{key} ok\n")),
+            }
         } else {
             let optional = if component.required {
                 passed = false;
@@ -64,6 +67,17 @@ pub async fn readyz(
             };
             let error = verdict.error.unwrap_or_default();
             lines.push_str(&format!("[-]{key} failed{optional}: {error}\n"));
+        }
+    }
+    if let Some(history) = monitor.history() {
+        let required = state.history_required;
+        match &history.health().error {
+            None => lines.push_str("[+]history ok\n"),
+            Some(error) => {
+                passed &= !required;
+                let optional = if required { "" } else { " (not required)" };
+                lines.push_str(&format!("[-]history failed{optional}: {error}\n"));
+            }
         }
     }
     let status = if passed {

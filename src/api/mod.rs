@@ -31,6 +31,7 @@ pub struct AppState {
     tokens: Vec<Secret>,
     tasks: Option<TaskSource>,
     scrubber: Scrubber,
+    history_required: bool,
 }
 
 impl AppState {
@@ -65,6 +66,7 @@ pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigEr
         tokens: config.server.tokens.clone(),
         tasks,
         scrubber: config.scrubber(),
+        history_required: config.history.required,
     });
     let protected = Router::new()
         .route("/v1/system/status", get(status::status))

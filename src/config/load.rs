@@ -243,6 +243,15 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
             "must be longer than task_executors.heartbeat_period".into(),
         ));
     }
+    if !matches!(
+        config.history.url.expose().scheme(),
+        "sqlite" | "postgres" | "postgresql"
+    ) {
+        return Err((
+            "history.url",
+            "must be a sqlite://path or postgres:// URL".into(),
+        ));
+    }
     if let Some(url) = &executors.redis_url
         && url.expose().scheme() != "redis"
     {

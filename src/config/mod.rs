@@ -34,6 +34,8 @@ pub struct Config {
     pub message_queue: Option<MessageQueueConfig>,
     /// RAGFlow's task executors (`task_executors`), read from their Redis heartbeats.
     pub task_executors: TaskExecutorsConfig,
+    /// Where results and incidents are kept.
+    pub history: HistoryConfig,
 }
 
 impl Config {
@@ -429,6 +431,57 @@ impl Default for TaskExecutorsConfig {
             heartbeat_timeout: Duration::from_secs(120),
             settings: ComponentSettings::default(),
         }
+    }
+}
+
+/// `[history]`: the store of results and incidents.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct HistoryConfig {
+    /// Keep history at all (`ragwatch serve` only).
+    pub enabled: bool,
+    /// `sqlite://path` (created if missing) or `postgres://user:pw@host/db`.
+    pub url: SecretUrl,
+    /// How long raw results and minute roll-ups are kept.
+    #[serde(with = "duration_text")]
+    pub results_retention: Duration,
+    /// How long incidents, status changes and hour roll-ups are kept.
+    #[serde(with = "duration_text")]
+    pub incidents_retention: Duration,
+    /// The name this ragwatch records under in a shared history (default: the host name).
+    pub observer: String,
+    /// Fail readyz while the store cannot be written.
+    pub required: bool,
+}
+
+/// Default history location: a SQLite file in the working directory.
+pub const DEFAULT_HISTORY_URL: &str = "sqlite://ragwatch.db";
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            url: SecretUrl::parse(DEFAULT_HISTORY_URL).expect("default URL parses"),
+            results_retention: Duration::from_secs(7 * 24 * 3600),
+            incidents_retention: Duration::from_secs(90 * 24 * 3600),
+            observer: String::new(),
+            required: false,
+        }
+    }
+}
+
+impl HistoryConfig {
+    /// `observer`, or the host name when it is empty.
+    pub fn observer_name(&self) -> String {
+        if !self.observer.is_empty() {
+            return self.observer.clone();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "ragwatch".into())
     }
 }
 

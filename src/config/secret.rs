@@ -71,9 +71,10 @@ impl SecretUrl {
         &self.0
     }
 
-    /// The password inside the URL, if any (percent-decoded), so the scrubber knows it.
+    /// The credential inside the URL, if any (percent-decoded), so the scrubber knows it:
+    /// the password, or the token of a `nats://TOKEN@host` URL.
     pub fn password(&self) -> Option<String> {
-        self.0.password().map(|p| {
+        secret_part(&self.0).map(|p| {
             url::form_urlencoded::parse(format!("p={p}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())
@@ -119,13 +120,25 @@ impl<'de> Deserialize<'de> for SecretUrl {
     }
 }
 
-/// A URL with its password (and any query parameter that looks like a credential)
-/// replaced by [`REDACTED`].
+/// The secret part of a URL's user info: its password, or for NATS a lone user name,
+/// which NATS reads as an authentication token.
+fn secret_part(url: &Url) -> Option<&str> {
+    match url.password() {
+        Some(password) => Some(password),
+        None if url.scheme() == "nats" && !url.username().is_empty() => Some(url.username()),
+        None => None,
+    }
+}
+
+/// A URL with its password or token (and any query parameter that looks like a
+/// credential) replaced by [`REDACTED`].
 pub fn redact_url(url: &Url) -> String {
     let mut shown = url.clone();
+    // Setting fails only for URLs that cannot carry credentials, which have none.
     if shown.password().is_some() {
-        // Only fails for URLs that cannot have credentials, which have no password either.
         let _ = shown.set_password(Some(REDACTED));
+    } else if secret_part(url).is_some() {
+        let _ = shown.set_username(REDACTED);
     }
     if shown.query().is_some() {
         let pairs: Vec<(String, String)> = shown
@@ -249,6 +262,19 @@ mod tests {
             );
         }
         assert_eq!(url.password().as_deref(), Some("p@ss"));
+    }
+
+    #[test]
+    fn a_nats_token_is_a_secret() {
+        let url = SecretUrl::parse("nats://s3cr3t-token@queue:4222").unwrap();
+        assert_eq!(url.to_string(), format!("nats://{REDACTED}@queue:4222"));
+        assert_eq!(url.password().as_deref(), Some("s3cr3t-token"));
+        let user = SecretUrl::parse("redis://someuser@cache:6379/1").unwrap();
+        assert_eq!(
+            user.password(),
+            None,
+            "other schemes' user names are not secret"
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ use tracing::Instrument;
 
 use crate::component::Component;
 use crate::config::Scrubber;
+use crate::history::writer::{History, Record};
+use crate::history::{ChangeRecord, ResultRecord};
 use crate::probe::{self, ProbeResult, Status};
 
 pub use snapshot::{Snapshot, Timed, Verdict};
@@ -33,11 +35,17 @@ pub struct Monitor {
     flights: Vec<Flight>,
     snapshot: ArcSwap<Snapshot>,
     scrubber: Scrubber,
+    history: Option<Arc<History>>,
 }
 
 impl Monitor {
-    /// A monitor of these components; nothing runs until [`Monitor::start`] or a refresh.
-    pub fn new(components: Vec<Component>, scrubber: Scrubber) -> Arc<Self> {
+    /// A monitor of these components, recording into `history` when given; nothing runs
+    /// until [`Monitor::start`] or a refresh.
+    pub fn new(
+        components: Vec<Component>,
+        scrubber: Scrubber,
+        history: Option<Arc<History>>,
+    ) -> Arc<Self> {
         let flights = components
             .iter()
             .map(|_| Flight {
@@ -50,7 +58,13 @@ impl Monitor {
             components,
             flights,
             scrubber,
+            history,
         })
+    }
+
+    /// The history results are recorded into, if any.
+    pub fn history(&self) -> Option<&Arc<History>> {
+        self.history.as_ref()
     }
 
     /// The watched components, in healthz order.
@@ -101,8 +115,29 @@ impl Monitor {
         let previous = self.snapshot().results[index]
             .as_ref()
             .map(|t| t.result.status);
-        if previous != Some(result.status) {
+        let changed = previous != Some(result.status);
+        if changed {
             log_change(component, previous, &result);
+        }
+        if let Some(history) = &self.history {
+            let checked_at_ms = result.checked_at.as_millisecond();
+            let key = component.key.as_str();
+            if changed {
+                history.record(Record::Change(ChangeRecord {
+                    component: key,
+                    at_ms: checked_at_ms,
+                    from: previous,
+                    to: result.status,
+                    error: result.error.clone(),
+                }));
+            }
+            history.record(Record::Result(ResultRecord {
+                component: key,
+                checked_at_ms,
+                status: result.status,
+                elapsed_ms: result.elapsed_ms,
+                error: result.error.clone(),
+            }));
         }
         let timed = Timed {
             result: Arc::new(result),

@@ -11,7 +11,7 @@ pub struct Kept<C> {
     slot: Mutex<Option<C>>,
 }
 
-impl<C> Kept<C> {
+impl<C: Send> Kept<C> {
     /// No connection yet.
     pub fn new() -> Self {
         Self {
@@ -19,19 +19,41 @@ impl<C> Kept<C> {
         }
     }
 
-    /// The kept connection, or a new one from `connect`. Give it back with [`Kept::put_back`]
-    /// once it has worked; a connection that failed, or whose probe was cancelled by the
-    /// timeout, is simply dropped, so the next probe reconnects.
-    pub async fn take_or<E>(&self, connect: impl Future<Output = Result<C, E>>) -> Result<C, E> {
+    /// Runs `work` on the kept connection, or on a new one from `connect`; `work` takes the
+    /// connection and hands it back with its result. A kept connection that fails at the
+    /// transport level (`dead`: the server restarted since, or something dropped it) says
+    /// nothing about the server now, so the work runs once more on a new connection. A
+    /// connection that failed, or whose probe the timeout cancelled, is dropped; one that
+    /// worked is kept.
+    pub async fn run<T, E, F, W>(
+        &self,
+        connect: impl Fn() -> F,
+        work: impl Fn(C) -> W,
+        dead: impl Fn(&E) -> bool,
+    ) -> Result<T, E>
+    where
+        F: Future<Output = Result<C, E>>,
+        W: Future<Output = (C, Result<T, E>)>,
+    {
         let kept = self.slot.lock().expect("kept connection lock").take();
-        match kept {
-            Some(connection) => Ok(connection),
-            None => connect.await,
-        }
+        let connection = match kept {
+            Some(connection) => match work(connection).await {
+                (connection, Ok(value)) => {
+                    self.put_back(connection);
+                    return Ok(value);
+                }
+                (_, Err(error)) if dead(&error) => connect().await?,
+                (_, Err(error)) => return Err(error),
+            },
+            None => connect().await?,
+        };
+        let (connection, result) = work(connection).await;
+        let value = result?;
+        self.put_back(connection);
+        Ok(value)
     }
 
-    /// Keeps a connection that just worked for the next probe.
-    pub fn put_back(&self, connection: C) {
+    fn put_back(&self, connection: C) {
         *self.slot.lock().expect("kept connection lock") = Some(connection);
     }
 }

@@ -83,14 +83,16 @@ impl MysqlProbe {
 
 impl Probe for MysqlProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let connect = async {
-            MySqlConnection::connect_with(&self.options)
-                .await
-                .map_err(|e| self.error(e))
-        };
-        let mut conn = self.connection.take_or(connect).await?;
-        let outcome = self.query(&mut conn).await.map_err(|e| self.error(e))?;
-        self.connection.put_back(conn);
-        Ok(outcome)
+        self.connection
+            .run(
+                || MySqlConnection::connect_with(&self.options),
+                |mut conn| async move {
+                    let result = self.query(&mut conn).await;
+                    (conn, result)
+                },
+                |error| matches!(error, sqlx::Error::Io(_)),
+            )
+            .await
+            .map_err(|e| self.error(e))
     }
 }

@@ -7,6 +7,8 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError};
 use url::Url;
 
+use std::future::Future;
+
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, Status, into_details, near_limit};
 use crate::config::{RedisConfig, host_port};
@@ -41,24 +43,28 @@ impl RedisServer {
         })
     }
 
-    /// The kept connection, or a new one. Give it back with [`RedisServer::keep`] after it
-    /// worked.
-    pub async fn connection(&self) -> Result<MultiplexedConnection, ProbeError> {
+    /// Runs `query` on the kept connection (or a new one), as [`Kept::run`] does.
+    pub async fn run<T, Q>(
+        &self,
+        query: impl Fn(MultiplexedConnection) -> Q,
+    ) -> Result<T, ProbeError>
+    where
+        Q: Future<Output = (MultiplexedConnection, Result<T, RedisError>)>,
+    {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
-        let connect = async {
-            self.client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-                .map_err(|e| self.error(e))
-        };
-        self.connection.take_or(connect).await
-    }
-
-    /// Keeps a connection that just worked.
-    pub fn keep(&self, connection: MultiplexedConnection) {
-        self.connection.put_back(connection);
+        self.connection
+            .run(
+                || {
+                    self.client
+                        .get_multiplexed_async_connection_with_config(&config)
+                },
+                query,
+                |error| error.is_io_error() || error.is_connection_dropped(),
+            )
+            .await
+            .map_err(|e| self.error(e))
     }
 
     /// What a Redis error means for an operator.
@@ -159,13 +165,12 @@ fn outcome_from_info(info: &str) -> Outcome {
 
 impl Probe for RedisProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let mut conn = self.server.connection().await?;
-        let outcome = self
-            .query(&mut conn)
+        self.server
+            .run(|mut conn| async move {
+                let result = self.query(&mut conn).await;
+                (conn, result)
+            })
             .await
-            .map_err(|e| self.server.error(e))?;
-        self.server.keep(conn);
-        Ok(outcome)
     }
 }
 

@@ -87,12 +87,11 @@ impl RedisStreamProbe {
 
 impl Probe for RedisStreamProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let mut conn = self.server.connection().await?;
-        let outcome = self
-            .query(&mut conn)
+        self.server
+            .run(|mut conn| async move {
+                let result = self.query(&mut conn).await;
+                (conn, result)
+            })
             .await
-            .map_err(|e| self.server.error(e))?;
-        self.server.keep(conn);
-        Ok(outcome)
     }
 }

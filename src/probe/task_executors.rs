@@ -105,12 +105,18 @@ impl TaskExecutorsProbe {
 
 impl Probe for TaskExecutorsProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let mut conn = self.server.connection().await?;
         let now = executors::unix_now();
-        let board = executors::refresh(&mut conn, &self.board.load(), now)
-            .await
-            .map_err(|e| self.server.error(e))?;
-        self.server.keep(conn);
+        let previous = self.board.load_full();
+        let board = self
+            .server
+            .run(|mut conn| {
+                let previous = &previous;
+                async move {
+                    let result = executors::refresh(&mut conn, previous, now).await;
+                    (conn, result)
+                }
+            })
+            .await?;
         let outcome = self.judge(&board, now);
         self.board.store(Arc::new(board));
         Ok(outcome)

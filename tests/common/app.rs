@@ -7,15 +7,17 @@ use std::sync::Arc;
 use ragwatch::monitor::Monitor;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// A running ragwatch: monitor (optionally scheduled) and HTTP API on 127.0.0.1.
+/// A running ragwatch: monitor (optionally scheduled), history and HTTP API on 127.0.0.1.
 pub struct TestApp {
     /// Where the API listens.
     pub addr: SocketAddr,
     /// The monitor behind the API.
     pub monitor: Arc<Monitor>,
     schedule: Option<JoinSet<()>>,
+    history_tasks: JoinSet<()>,
     server: JoinHandle<()>,
     client: reqwest::Client,
+    _history_dir: tempfile::TempDir,
 }
 
 /// Loads a configuration from TOML text exactly as the binary loads a file.
@@ -24,6 +26,17 @@ pub fn config(toml: &str) -> ragwatch::config::Config {
     std::fs::write(file.path(), toml).expect("write config");
     ragwatch::config::load(Some(file.path()), std::iter::empty())
         .unwrap_or_else(|e| panic!("test config refused: {e}\n{toml}"))
+}
+
+/// The configuration, with the default history file moved into `dir` (tests never write
+/// into the working directory).
+fn with_private_history(toml: &str, dir: &std::path::Path) -> ragwatch::config::Config {
+    let mut config = config(toml);
+    if config.history.url.expose().as_str() == ragwatch::config::DEFAULT_HISTORY_URL {
+        let url = format!("sqlite://{}/history.db", dir.display());
+        config.history.url = ragwatch::config::SecretUrl::parse(&url).unwrap();
+    }
+    config
 }
 
 impl TestApp {
@@ -38,10 +51,16 @@ impl TestApp {
     }
 
     async fn build(toml: &str, scheduled: bool) -> Self {
-        let config = config(toml);
+        let history_dir = tempfile::tempdir().unwrap();
+        let config = with_private_history(toml, history_dir.path());
         let components = ragwatch::component::from_config(&config).expect("components build");
-        let monitor = Monitor::new(components, config.scrubber());
+        let history = ragwatch::cli::open_history(&config).expect("history opens");
+        let monitor = Monitor::new(components, config.scrubber(), history.clone());
         let schedule = scheduled.then(|| monitor.start());
+        let mut history_tasks = JoinSet::new();
+        if let Some(history) = &history {
+            history.start(&mut history_tasks).await;
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = ragwatch::api::router(Arc::clone(&monitor), &config).expect("router builds");
@@ -52,8 +71,10 @@ impl TestApp {
             addr,
             monitor,
             schedule,
+            history_tasks,
             server,
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            _history_dir: history_dir,
         }
     }
 
@@ -103,6 +124,7 @@ impl Drop for TestApp {
         if let Some(schedule) = &mut self.schedule {
             schedule.abort_all();
         }
+        self.history_tasks.abort_all();
     }
 }
 
@@ -111,7 +133,7 @@ impl Drop for TestApp {
 pub async fn probe_once(toml: &str) -> Vec<(&'static str, ragwatch::probe::ProbeResult)> {
     let config = config(toml);
     let components = ragwatch::component::from_config(&config).expect("components build");
-    let monitor = Monitor::new(components, config.scrubber());
+    let monitor = Monitor::new(components, config.scrubber(), None);
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();
     monitor

@@ -20,6 +20,7 @@
 pub mod app;
 pub mod fixtures;
 pub mod instances;
+pub mod nats;
 pub mod proxy;
 pub mod ragflow;
 
@@ -36,6 +37,7 @@ pub use instances::{
     MariadbInstance, PostgresInstance, RedisInstance, S3Server, mysql_greeting, pg_ssl_request,
     redis_ping,
 };
+pub use nats::{NatsInstance, NatsOptions};
 pub use proxy::{FaultProxy, ProxyMode};
 
 /// How long [`instances`] wait for a server to become ready before panicking.

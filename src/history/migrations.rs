@@ -1,0 +1,56 @@
+//! The schema's versioned migrations, embedded in the binary and applied by sqlx's migrator
+//! (which records them in `_sqlx_migrations`, so re-running is a no-op).
+
+use std::borrow::Cow;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+/// Which dialect's migrations.
+#[derive(Clone, Copy, Debug)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Every migration, oldest first: (version, description, SQLite SQL, PostgreSQL SQL).
+const MIGRATIONS: [(i64, &str, &str, &str); 1] = [(
+    1,
+    "history",
+    include_str!("migrations/sqlite/0001_history.sql"),
+    include_str!("migrations/postgres/0001_history.sql"),
+)];
+
+#[derive(Debug)]
+struct Embedded(Dialect);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> futures_util::future::BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(version, description, sqlite, postgres)| {
+                let sql = match self.0 {
+                    Dialect::Sqlite => sqlite,
+                    Dialect::Postgres => postgres,
+                };
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(*sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+/// The migrator for a dialect.
+pub async fn migrator(dialect: Dialect) -> Result<Migrator, sqlx::migrate::MigrateError> {
+    Migrator::new(Embedded(dialect)).await
+}

@@ -1,0 +1,287 @@
+//! What both databases run, written once: statements use `$n` placeholders in first-use
+//! order (PostgreSQL's syntax, which SQLite reads as named parameters bound in that order),
+//! and the functions are generic over sqlx's `Database`.
+
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+
+use super::{
+    Batch, Bucket, Incident, IncidentAction, IncidentQuery, OpenIncident, Rollup, incident_action,
+    parse_status, rollups,
+};
+
+/// Rows per multi-row INSERT (6 parameters each).
+const INSERT_CHUNK: usize = 1000;
+
+const INSERT_CHANGE: &str = "INSERT INTO status_changes (observer, component, at_ms, from_status, to_status, error) VALUES ($1, $2, $3, $4, $5, $6)";
+const OPEN_INCIDENT: &str = "SELECT id, worst_status, last_status FROM incidents WHERE observer = $1 AND component = $2 AND ended_at_ms IS NULL ORDER BY id DESC LIMIT 1";
+const OPEN: &str = "INSERT INTO incidents (observer, component, from_status, worst_status, last_status, started_at_ms, first_error, changes) VALUES ($1, $2, $3, $4, $4, $5, $6, 1)";
+const UPDATE: &str =
+    "UPDATE incidents SET worst_status = $1, last_status = $2, changes = changes + 1 WHERE id = $3";
+const CLOSE: &str = "UPDATE incidents SET ended_at_ms = $1, last_status = 'green', changes = changes + 1 WHERE id = $2";
+const INCIDENTS: &str = "SELECT id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes \
+     FROM incidents WHERE (ended_at_ms IS NULL OR ended_at_ms >= $1) AND ($2 IS NULL OR component = $2) \
+     ORDER BY ended_at_ms IS NOT NULL, started_at_ms DESC LIMIT $3";
+const CHANGES_SINCE: &str = "SELECT COUNT(*) FROM status_changes WHERE component = $1 AND at_ms >= $2 AND from_status IS NOT NULL";
+
+/// Bounded deletes, each with (cut-off, limit): raw results and minute roll-ups follow the
+/// results retention, the rest the incidents retention.
+const PRUNE: [(&str, bool); 5] = [
+    (
+        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE checked_at_ms < $1 LIMIT $2)",
+        true,
+    ),
+    (
+        "DELETE FROM rollups WHERE (component, resolution_s, bucket_ms) IN (SELECT component, resolution_s, bucket_ms FROM rollups WHERE resolution_s = 60 AND bucket_ms < $1 LIMIT $2)",
+        true,
+    ),
+    (
+        "DELETE FROM rollups WHERE (component, resolution_s, bucket_ms) IN (SELECT component, resolution_s, bucket_ms FROM rollups WHERE resolution_s = 3600 AND bucket_ms < $1 LIMIT $2)",
+        false,
+    ),
+    (
+        "DELETE FROM status_changes WHERE id IN (SELECT id FROM status_changes WHERE at_ms < $1 LIMIT $2)",
+        false,
+    ),
+    (
+        "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE ended_at_ms < $1 LIMIT $2)",
+        false,
+    ),
+];
+
+/// A `$n` placeholder.
+pub fn param(n: usize) -> String {
+    format!("${n}")
+}
+
+/// Writes a batch in one transaction.
+pub async fn write<DB>(
+    pool: &Pool<DB>,
+    upsert: &str,
+    observer: &str,
+    batch: &Batch,
+) -> Result<(), sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> f64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB>,
+    for<'r> &'r str: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let mut tx = pool.begin().await?;
+    for chunk in batch.results.chunks(INSERT_CHUNK) {
+        let statement = super::insert_results_sql(param, chunk.len());
+        let mut insert = sqlx::query::<DB>(&statement);
+        for r in chunk {
+            insert = insert
+                .bind(observer)
+                .bind(r.component)
+                .bind(r.checked_at_ms)
+                .bind(r.status.as_str())
+                .bind(r.elapsed_ms)
+                .bind(r.error.as_deref());
+        }
+        insert.execute(&mut *tx).await?;
+    }
+    for rollup in rollups(&batch.results) {
+        let mut query = sqlx::query::<DB>(upsert)
+            .bind(rollup.component)
+            .bind(rollup.resolution_s)
+            .bind(rollup.bucket_ms)
+            .bind(rollup.green)
+            .bind(rollup.yellow)
+            .bind(rollup.red)
+            .bind(rollup.latency_sum_ms)
+            .bind(rollup.latency_max_ms);
+        for count in rollup.histogram {
+            query = query.bind(count);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for change in &batch.changes {
+        sqlx::query::<DB>(INSERT_CHANGE)
+            .bind(observer)
+            .bind(change.component)
+            .bind(change.at_ms)
+            .bind(change.from.map(|s| s.as_str()))
+            .bind(change.to.as_str())
+            .bind(change.error.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        let open = match sqlx::query::<DB>(OPEN_INCIDENT)
+            .bind(observer)
+            .bind(change.component)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            Some(row) => Some(OpenIncident {
+                id: row.try_get(0)?,
+                worst: parse_status(row.try_get(1)?),
+                last: parse_status(row.try_get(2)?),
+            }),
+            None => None,
+        };
+        let statement = match incident_action(open.as_ref(), change) {
+            IncidentAction::Open { from, to } => sqlx::query::<DB>(OPEN)
+                .bind(observer)
+                .bind(change.component)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(change.at_ms)
+                .bind(change.error.as_deref()),
+            IncidentAction::Update { id, worst, last } => sqlx::query::<DB>(UPDATE)
+                .bind(worst.as_str())
+                .bind(last.as_str())
+                .bind(id),
+            IncidentAction::Close { id } => sqlx::query::<DB>(CLOSE).bind(change.at_ms).bind(id),
+            IncidentAction::Nothing => continue,
+        };
+        statement.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// Summed roll-ups per step.
+pub async fn buckets<DB>(
+    pool: &Pool<DB>,
+    query: &str,
+    component: &str,
+    resolution_s: i64,
+    since_ms: i64,
+    until_ms: i64,
+    step_ms: i64,
+) -> Result<Vec<Bucket>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB>,
+    for<'r> f64: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let rows = sqlx::query::<DB>(query)
+        .bind(step_ms)
+        .bind(component)
+        .bind(resolution_s)
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut rollup = Rollup {
+                green: row.try_get(1)?,
+                yellow: row.try_get(2)?,
+                red: row.try_get(3)?,
+                latency_sum_ms: row.try_get(4)?,
+                latency_max_ms: row.try_get(5)?,
+                ..Rollup::default()
+            };
+            for (slot, count) in rollup.histogram.iter_mut().enumerate() {
+                *count = row.try_get(6 + slot)?;
+            }
+            Ok(Bucket::from_sums(row.try_get(0)?, &rollup))
+        })
+        .collect()
+}
+
+/// Incidents, open first, then newest first.
+pub async fn incidents<DB>(
+    pool: &Pool<DB>,
+    query: &IncidentQuery,
+) -> Result<Vec<Incident>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB>,
+    for<'r> Option<i64>: Decode<'r, DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let rows = sqlx::query::<DB>(INCIDENTS)
+        .bind(query.since_ms)
+        .bind(query.component.as_deref())
+        .bind(query.limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Incident {
+                id: row.try_get(0)?,
+                observer: row.try_get(1)?,
+                component: row.try_get(2)?,
+                from: row.try_get(3)?,
+                worst: row.try_get(4)?,
+                last: row.try_get(5)?,
+                started_at_ms: row.try_get(6)?,
+                ended_at_ms: row.try_get(7)?,
+                first_error: row.try_get(8)?,
+                changes: row.try_get(9)?,
+            })
+        })
+        .collect()
+}
+
+/// Status changes of a component since a time, not counting first results after starts.
+pub async fn changes_since<DB>(
+    pool: &Pool<DB>,
+    component: &str,
+    since_ms: i64,
+) -> Result<i64, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    sqlx::query_scalar::<DB, i64>(CHANGES_SINCE)
+        .bind(component)
+        .bind(since_ms)
+        .fetch_one(pool)
+        .await
+}
+
+/// Deletes at most `limit` rows per table older than the cut-offs; `affected` reads a
+/// driver's row count.
+pub async fn prune<DB>(
+    pool: &Pool<DB>,
+    results_before_ms: i64,
+    incidents_before_ms: i64,
+    limit: i64,
+    affected: impl Fn(&DB::QueryResult) -> u64,
+) -> Result<u64, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    let mut deleted = 0;
+    for (sql, by_results) in PRUNE {
+        let before = if by_results {
+            results_before_ms
+        } else {
+            incidents_before_ms
+        };
+        let done = sqlx::query::<DB>(sql)
+            .bind(before)
+            .bind(limit)
+            .execute(pool)
+            .await?;
+        deleted += affected(&done);
+    }
+    Ok(deleted)
+}
