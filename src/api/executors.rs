@@ -120,15 +120,9 @@ pub async fn intervals(
     Path(name): Path<String>,
     params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    let since = match params.last("since") {
-        None => f64::MIN,
-        Some(raw) => parse_time(raw).ok_or_else(|| {
-            ApiError::bad_parameter(
-                "since",
-                format!("parameter `since` must be unix seconds or an RFC 3339 time, not {raw:?}"),
-            )
-        })?,
-    };
+    let since = params
+        .time_ms("since")?
+        .map_or(f64::MIN, |ms| ms as f64 / 1000.0);
     let probe = watched(&state)?;
     let executor = find(&probe.board(), &name)?;
     let intervals: Vec<Interval> = executors::intervals(&executor.beats)
@@ -214,28 +208,4 @@ fn mark_ran_here(tasks: Vec<EndedTask>, running: &serde_json::Map<String, Value>
             value
         })
         .collect()
-}
-
-/// Unix seconds (`1735785062.5`) or RFC 3339 (`2025-01-02T02:31:02Z`).
-fn parse_time(raw: &str) -> Option<f64> {
-    if let Ok(seconds) = raw.parse::<f64>() {
-        return seconds.is_finite().then_some(seconds);
-    }
-    raw.parse::<jiff::Timestamp>()
-        .ok()
-        .map(|t| t.as_millisecond() as f64 / 1000.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_unix_seconds_or_rfc3339() {
-        assert_eq!(parse_time("1735785062.5"), Some(1735785062.5));
-        assert_eq!(parse_time("2025-01-02T02:31:02Z"), Some(1735785062.0));
-        assert_eq!(parse_time("2025-01-02T10:31:02+08:00"), Some(1735785062.0));
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time("NaN"), None);
-    }
 }

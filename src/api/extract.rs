@@ -1,5 +1,7 @@
 //! Query-string reading that answers bad input with our JSON 400 naming the parameter.
 
+use std::time::Duration;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
@@ -48,6 +50,67 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A time, as unix seconds (`1735785062.5`) or RFC 3339 (`2025-01-02T02:31:02Z`), in
+    /// unix milliseconds.
+    pub fn time_ms(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        let Some(raw) = self.last(name) else {
+            return Ok(None);
+        };
+        let parsed = match raw.parse::<f64>() {
+            Ok(seconds) if seconds.is_finite() && seconds.abs() < 1e11 => {
+                Some((seconds * 1000.0).round() as i64)
+            }
+            Ok(_) => None,
+            Err(_) => raw
+                .parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond()),
+        };
+        parsed.map(Some).ok_or_else(|| {
+            ApiError::bad_parameter(
+                name,
+                format!("parameter `{name}` must be unix seconds or an RFC 3339 time, not {raw:?}"),
+            )
+        })
+    }
+
+    /// A duration, as text (`5m`, `1h`) or seconds (`300`), at least `min`.
+    pub fn duration(&self, name: &str, min: Duration) -> Result<Option<Duration>, ApiError> {
+        let Some(raw) = self.last(name) else {
+            return Ok(None);
+        };
+        let parsed = match raw.parse::<u64>() {
+            Ok(seconds) => Some(Duration::from_secs(seconds)),
+            Err(_) => humantime::parse_duration(raw).ok(),
+        };
+        match parsed {
+            Some(duration) if duration >= min => Ok(Some(duration)),
+            _ => Err(ApiError::bad_parameter(
+                name,
+                format!(
+                    "parameter `{name}` must be a duration of at least {} (e.g. \"5m\" or 300), not {raw:?}",
+                    humantime::format_duration(min)
+                ),
+            )),
+        }
+    }
+
+    /// A whole number between `min` and `max`.
+    pub fn number(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        let Some(raw) = self.last(name) else {
+            return Ok(None);
+        };
+        match raw.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::bad_parameter(
+                name,
+                format!(
+                    "parameter `{name}` must be a whole number from {min} to {max}, not {raw:?}"
+                ),
+            )),
+        }
+    }
+
     /// Every value of a repeatable parameter.
     pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
         self.0
@@ -68,6 +131,45 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn times_are_unix_seconds_or_rfc3339() {
+        let cases = [
+            ("unix seconds", "1735785062.5", Some(1_735_785_062_500)),
+            ("utc", "2025-01-02T02:31:02Z", Some(1_735_785_062_000)),
+            (
+                "offset",
+                "2025-01-02T10:31:02+08:00",
+                Some(1_735_785_062_000),
+            ),
+            ("words", "yesterday", None),
+            ("nan", "NaN", None),
+            ("absurd", "1e300", None),
+        ];
+        for (name, raw, expected) in cases {
+            let got = params(&[("since", raw)]).time_ms("since").ok().flatten();
+            assert_eq!(got, expected, "case {name}");
+        }
+    }
+
+    #[test]
+    fn durations_are_text_or_seconds_above_a_minimum() {
+        let minute = Duration::from_secs(60);
+        let cases = [
+            ("text", "5m", Some(300)),
+            ("seconds", "3600", Some(3600)),
+            ("too short", "10s", None),
+            ("garbage", "often", None),
+        ];
+        for (name, raw, expected) in cases {
+            let got = params(&[("step", raw)])
+                .duration("step", minute)
+                .ok()
+                .flatten()
+                .map(|d| d.as_secs());
+            assert_eq!(got, expected, "case {name}");
+        }
     }
 
     #[test]

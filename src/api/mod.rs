@@ -2,10 +2,12 @@
 //! monitor's snapshot (and join its single-flight refresh for `?fresh=1`).
 
 mod auth;
+mod components;
 mod error;
 mod executors;
 mod extract;
 mod healthz;
+mod incidents;
 mod kube;
 mod status;
 
@@ -71,6 +73,10 @@ pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigEr
     let protected = Router::new()
         .route("/v1/system/status", get(status::status))
         .route("/api/v1/system/status", get(status::status))
+        .route("/api/v1/components", get(components::list))
+        .route("/api/v1/components/{key}", get(components::one))
+        .route("/api/v1/components/{key}/history", get(components::history))
+        .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/executors", get(executors::list))
         .route(
             "/api/v1/executors/{name}/intervals",

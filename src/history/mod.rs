@@ -321,6 +321,8 @@ pub struct Bucket {
     pub latency_p95_ms: Option<f64>,
     /// Largest latency, ms.
     pub latency_max_ms: Option<f64>,
+    /// Share of results that were ok (green or yellow); absent when there were none.
+    pub uptime: Option<f64>,
 }
 
 impl Bucket {
@@ -337,13 +339,8 @@ impl Bucket {
             latency_p50_ms: percentile(&rollup.histogram, 0.50, rollup.latency_max_ms),
             latency_p95_ms: percentile(&rollup.histogram, 0.95, rollup.latency_max_ms),
             latency_max_ms: latency(rollup.latency_max_ms),
+            uptime: (total > 0).then(|| (rollup.green + rollup.yellow) as f64 / total as f64),
         }
-    }
-
-    /// Share of results that were ok (green or yellow), if any.
-    pub fn uptime(&self) -> Option<f64> {
-        let total = self.green + self.yellow + self.red;
-        (total > 0).then(|| (self.green + self.yellow) as f64 / total as f64)
     }
 }
 
@@ -601,7 +598,7 @@ mod tests {
             Some(180.0),
             "capped by the real maximum"
         );
-        assert_eq!(bucket.uptime(), Some(1.0));
+        assert_eq!(bucket.uptime, Some(1.0));
         assert_eq!(
             Bucket::from_sums(0, &Rollup::default()).latency_p50_ms,
             None

@@ -6,7 +6,7 @@
 //! store is doing, for readyz.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -54,6 +54,7 @@ pub struct History {
     sender: mpsc::Sender<Record>,
     receiver: Mutex<Option<mpsc::Receiver<Record>>>,
     health: ArcSwap<Health>,
+    migrated: AtomicBool,
     dropped: AtomicU64,
     results_retention: Duration,
     incidents_retention: Duration,
@@ -77,6 +78,7 @@ impl History {
                 error: Some("not opened yet".into()),
                 ..Health::default()
             }),
+            migrated: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             results_retention: config.results_retention,
             incidents_retention: config.incidents_retention,
@@ -84,9 +86,14 @@ impl History {
         })
     }
 
-    /// The store, for queries.
-    pub fn store(&self) -> &AnyStore {
-        &self.store
+    /// The store, for queries, once its schema is in place; else why not.
+    pub fn store(&self) -> Result<&AnyStore, String> {
+        if self.migrated.load(Ordering::Acquire) {
+            Ok(&self.store)
+        } else {
+            let why = self.health().error.clone().unwrap_or_default();
+            Err(format!("the history store is not open yet ({why})"))
+        }
     }
 
     /// The name this ragwatch writes under.
@@ -152,6 +159,7 @@ impl History {
             self.set_health(Some(error.to_string()), 0, false);
             tokio::time::sleep(backoff.next()).await;
         }
+        self.migrated.store(true, Ordering::Release);
         self.set_health(None, 0, false);
         let mut pending = Batch::default();
         let mut next_prune = tokio::time::Instant::now();

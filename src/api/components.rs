@@ -1,0 +1,214 @@
+//! `GET /api/v1/components`, `/api/v1/components/{key}` and
+//! `/api/v1/components/{key}/history?since=&until=&step=`: the latest result of every
+//! component, one component with its uptime and flapping, and its history as a strip of
+//! buckets from the roll-ups.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::QueryParams;
+use crate::component::Component;
+use crate::history::{AnyStore, Store};
+use crate::monitor::Snapshot;
+use crate::probe::Details;
+
+/// Buckets one history answer may hold.
+pub const MAX_BUCKETS: i64 = 10_000;
+/// Buckets a history answer aims for when no step is given (a 24 h strip of 5 minutes).
+pub const DEFAULT_BUCKETS: i64 = 288;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+const HOUR_MS: i64 = 3600 * 1000;
+
+/// A component and its latest result.
+#[derive(Serialize)]
+pub struct ComponentView<'a> {
+    key: &'static str,
+    kind: &'static str,
+    required: bool,
+    status: &'static str,
+    elapsed_ms: f64,
+    checked_at: Option<jiff::Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    details: Option<&'a Details>,
+}
+
+fn view<'a>(
+    snapshot: &'a Snapshot,
+    index: usize,
+    component: &Component,
+    now: Instant,
+) -> ComponentView<'a> {
+    let verdict = snapshot.verdict(index, component, now);
+    let result = snapshot.results[index].as_ref().map(|t| &t.result);
+    ComponentView {
+        key: component.key.as_str(),
+        kind: component.kind,
+        required: component.required,
+        status: verdict.status.as_str(),
+        elapsed_ms: verdict.elapsed_ms,
+        checked_at: result.map(|r| r.checked_at),
+        error: verdict.error,
+        details: result.map(|r| &r.details),
+    }
+}
+
+/// Every component with its latest result.
+pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let snapshot = state.monitor.snapshot();
+    let now = Instant::now();
+    let components: Vec<ComponentView> = state
+        .monitor
+        .components()
+        .iter()
+        .enumerate()
+        .map(|(index, component)| view(&snapshot, index, component, now))
+        .collect();
+    Json(json!({ "components": components }))
+}
+
+fn find(state: &AppState, key: &str) -> Result<usize, ApiError> {
+    state
+        .monitor
+        .components()
+        .iter()
+        .position(|c| c.key.as_str() == key)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no component {key} is watched"),
+            )
+        })
+}
+
+/// The history store, or 503 saying why there is none.
+pub fn history_of(state: &AppState) -> Result<&AnyStore, ApiError> {
+    let history = state.monitor.history().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "history is disabled (history.enabled = false)",
+        )
+    })?;
+    history.store().map_err(|why| unavailable(state, why))
+}
+
+/// A failed history query as a 503 naming the store's problem.
+pub fn unavailable(state: &AppState, error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        state
+            .scrubber
+            .scrub(&format!("history unavailable: {error}")),
+    )
+}
+
+/// One component: its latest result, uptime over 24 h and 7 days, and the status changes
+/// of the last hour (flapping).
+pub async fn one(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let index = find(&state, &key)?;
+    let snapshot = state.monitor.snapshot();
+    let component = &state.monitor.components()[index];
+    let mut body = json!(view(&snapshot, index, component, Instant::now()));
+    if state.monitor.history().is_some() {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let store = history_of(&state)?;
+        let uptime = |resolution_s: i64, span_ms: i64| async move {
+            store
+                .buckets(
+                    component.key.as_str(),
+                    resolution_s,
+                    now - span_ms,
+                    now + 1,
+                    span_ms,
+                )
+                .await
+                .map(|buckets| buckets.first().and_then(|b| b.uptime))
+        };
+        let answers = (
+            uptime(60, DAY_MS).await,
+            uptime(3600, 7 * DAY_MS).await,
+            store
+                .changes_since(component.key.as_str(), now - HOUR_MS)
+                .await,
+        );
+        match answers {
+            (Ok(day), Ok(week), Ok(changes)) => {
+                body["uptime"] = json!({ "last_24h": day, "last_7d": week });
+                body["changes_last_hour"] = json!(changes);
+            }
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                body["history_error"] = json!(state.scrubber.scrub(&e.to_string()));
+            }
+        }
+    }
+    Ok(Json(body))
+}
+
+/// The component's history in buckets of `step` between `since` and `until` (default: the
+/// last 24 hours in 288 buckets). Steps of whole hours read the hour roll-ups; other steps
+/// must be whole minutes.
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    params: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let index = find(&state, &key)?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let until = params.time_ms("until")?.unwrap_or(now);
+    let since = params.time_ms("since")?.unwrap_or(until - DAY_MS);
+    if since >= until {
+        return Err(ApiError::bad_parameter(
+            "since",
+            "parameter `since` must be before `until`",
+        ));
+    }
+    let span = until - since;
+    let step_ms = match params.duration("step", Duration::from_secs(60))? {
+        Some(step) => {
+            let step_ms = step.as_millis() as i64;
+            if step_ms % 60_000 != 0 {
+                return Err(ApiError::bad_parameter(
+                    "step",
+                    "parameter `step` must be whole minutes",
+                ));
+            }
+            if span / step_ms > MAX_BUCKETS {
+                return Err(ApiError::bad_parameter(
+                    "step",
+                    format!(
+                        "parameter `step` makes more than {MAX_BUCKETS} buckets; choose a longer step or a shorter span"
+                    ),
+                ));
+            }
+            step_ms
+        }
+        None => ((span / DEFAULT_BUCKETS).max(60_000) + 59_999) / 60_000 * 60_000,
+    };
+    let resolution_s = if step_ms % HOUR_MS == 0 { 3600 } else { 60 };
+    let store = history_of(&state)?;
+    let component = state.monitor.components()[index].key.as_str();
+    let buckets = store
+        .buckets(component, resolution_s, since, until, step_ms)
+        .await
+        .map_err(|e| unavailable(&state, e))?;
+    Ok(Json(json!({
+        "component": component,
+        "since_ms": since,
+        "until_ms": until,
+        "step_s": step_ms / 1000,
+        "resolution_s": resolution_s,
+        "buckets": buckets,
+    })))
+}

@@ -1,0 +1,57 @@
+//! `GET /api/v1/incidents?since=&component=&limit=`: stretches of time components were not
+//! green, open ones first, then newest first, with their durations.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::components::{history_of, unavailable};
+use super::error::ApiError;
+use super::extract::QueryParams;
+use crate::history::{IncidentQuery, Store};
+
+const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Incidents open or ended since `since` (default: 7 days ago).
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    params: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let since_ms = params.time_ms("since")?.unwrap_or(now - WEEK_MS);
+    let component = params.last("component").map(str::to_owned);
+    if let Some(key) = &component
+        && !crate::component::ComponentKey::ALL
+            .iter()
+            .any(|k| k.as_str() == key)
+    {
+        return Err(ApiError::bad_parameter(
+            "component",
+            format!("parameter `component` names no component: {key}"),
+        ));
+    }
+    let limit = params.number("limit", 1, 1000)?.unwrap_or(100);
+    let incidents = history_of(&state)?
+        .incidents(&IncidentQuery {
+            since_ms,
+            component,
+            limit,
+        })
+        .await
+        .map_err(|e| unavailable(&state, e))?;
+    let incidents: Vec<Value> = incidents
+        .into_iter()
+        .map(|incident| {
+            let duration_ms = incident.ended_at_ms.unwrap_or(now) - incident.started_at_ms;
+            let open = incident.ended_at_ms.is_none();
+            let mut value = json!(incident);
+            value["open"] = json!(open);
+            value["duration_ms"] = json!(duration_ms);
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "incidents": incidents })))
+}
