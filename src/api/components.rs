@@ -16,7 +16,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
 use crate::component::Component;
-use crate::history::{AnyStore, Store};
+use crate::history::{AnyStore, Bucket, Store};
 use crate::monitor::Snapshot;
 use crate::probe::Details;
 
@@ -63,6 +63,16 @@ fn view<'a>(
 }
 
 /// Every component with its latest result.
+#[utoipa::path(
+    get,
+    path = "/api/v1/components",
+    tag = "components",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{components: [{key, kind, required, status, elapsed_ms, checked_at, error, details}]}`", body = Object),
+        (status = 401, description = "Missing or wrong token", body = ApiError),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let snapshot = state.monitor.snapshot();
     let now = Instant::now();
@@ -113,6 +123,18 @@ pub fn unavailable(state: &AppState, error: impl std::fmt::Display) -> ApiError 
 
 /// One component: its latest result, uptime over 24 h and 7 days, and the status changes
 /// of the last hour (flapping).
+#[utoipa::path(
+    get,
+    path = "/api/v1/components/{key}",
+    tag = "components",
+    security(("bearer" = [])),
+    params(("key" = String, Path, description = "db, redis, doc_engine, storage, message_queue or task_executors")),
+    responses(
+        (status = 200, description = "The latest result plus `uptime: {last_24h, last_7d}` and `changes_last_hour`", body = Object),
+        (status = 404, description = "No such component is watched", body = ApiError),
+        (status = 401, description = "Missing or wrong token", body = ApiError),
+    )
+)]
 pub async fn one(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
@@ -156,6 +178,24 @@ pub async fn one(
     Ok(Json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/components/{key}/history",
+    tag = "components",
+    security(("bearer" = [])),
+    params(
+        ("key" = String, Path, description = "Component key"),
+        ("since" = Option<String>, Query, description = "Start: unix seconds or RFC 3339 (default: 24 h before `until`)"),
+        ("until" = Option<String>, Query, description = "End: unix seconds or RFC 3339 (default: now)"),
+        ("step" = Option<String>, Query, description = "Bucket size in whole minutes, as `5m` or seconds (default: 288 buckets)"),
+    ),
+    responses(
+        (status = 200, description = "`{component, since_ms, until_ms, step_s, resolution_s, buckets}`", body = Vec<Bucket>),
+        (status = 400, description = "Bad parameter, named in `parameter`", body = ApiError),
+        (status = 404, description = "No such component is watched", body = ApiError),
+        (status = 503, description = "History disabled or its store unavailable", body = ApiError),
+    )
+)]
 /// The component's history in buckets of `step` between `since` and `until` (default: the
 /// last 24 hours in 288 buckets). Steps of whole hours read the hour roll-ups; other steps
 /// must be whole minutes.

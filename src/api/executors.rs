@@ -89,6 +89,16 @@ fn find(board: &executors::Board, name: &str) -> Result<Arc<Executor>, ApiError>
 }
 
 /// Every executor seen, with the summary counts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executors",
+    tag = "executors",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{summary, executors: [{name, state, listed, last_heartbeat, age_s, ...}]}`", body = Object),
+        (status = 404, description = "Task executors are not watched", body = ApiError),
+    )
+)]
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let probe = watched(&state)?;
     let board = probe.board();
@@ -113,6 +123,21 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/executors/{name}/intervals",
+    tag = "executors",
+    security(("bearer" = [])),
+    params(
+        ("name" = String, Path, description = "Executor name"),
+        ("since" = Option<String>, Query, description = "Only intervals ending at or after this: unix seconds or RFC 3339"),
+    ),
+    responses(
+        (status = 200, description = "`{name, state, intervals: [{start, end, done, failed, done_total, failed_total, pending, lag, restarted, heartbeat}]}`", body = Object),
+        (status = 400, description = "Bad parameter", body = ApiError),
+        (status = 404, description = "No such executor", body = ApiError),
+    )
+)]
 /// An executor's intervals, optionally only those ending at or after `since` (unix
 /// seconds or RFC 3339).
 pub async fn intervals(
@@ -136,6 +161,21 @@ pub async fn intervals(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/executors/{name}/intervals/{end}",
+    tag = "executors",
+    security(("bearer" = [])),
+    params(
+        ("name" = String, Path, description = "Executor name"),
+        ("end" = i64, Path, description = "The interval's end, unix milliseconds"),
+    ),
+    responses(
+        (status = 200, description = "`{name, interval, opening_heartbeat, running_at_start, tasks, tasks_error}`", body = Object),
+        (status = 400, description = "Bad `end`", body = ApiError),
+        (status = 404, description = "No such executor or interval", body = ApiError),
+    )
+)]
 /// One interval (named by its end, unix milliseconds): both heartbeats, and the tasks that
 /// ended in it from RAGFlow's database, marked `ran_here` when the executor was working on
 /// them at the interval's start.

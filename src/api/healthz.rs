@@ -31,6 +31,21 @@ pub struct Rendered {
 
 /// Serves healthz from the latest results; `?fresh=1` first joins or starts a probe of
 /// every component (bounded by their timeouts).
+#[utoipa::path(
+    get,
+    path = "/v1/system/healthz",
+    tag = "ragflow",
+    summary = "RAGFlow's healthz: each component ok or nok, 500 when one required is not ok",
+    params(("fresh" = Option<bool>, Query, description = "Probe every component first (single-flight), at most their timeout")),
+    responses(
+        (status = 200, description = "Every required component ok", body = Object,
+         example = json!({"db": "ok", "redis": "ok", "doc_engine": "ok", "storage": "ok", "status": "ok"})),
+        (status = 500, description = "A required component is not ok; `_meta` says why", body = Object,
+         example = json!({"db": "ok", "redis": "nok", "doc_engine": "ok", "storage": "ok", "status": "nok",
+                          "_meta": {"redis": {"elapsed": "0.4", "error": "connection refused to 127.0.0.1:6379"}}})),
+        (status = 400, description = "Bad parameter", body = ApiError),
+    )
+)]
 pub async fn healthz(
     State(state): State<Arc<AppState>>,
     params: QueryParams,

@@ -11,11 +11,27 @@ use super::AppState;
 use super::components::{history_of, unavailable};
 use super::error::ApiError;
 use super::extract::QueryParams;
-use crate::history::{IncidentQuery, Store};
+use crate::history::{Incident, IncidentQuery, Store};
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Incidents open or ended since `since` (default: 7 days ago).
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "components",
+    security(("bearer" = [])),
+    params(
+        ("since" = Option<String>, Query, description = "Open, or ended at or after this: unix seconds or RFC 3339 (default: 7 days ago)"),
+        ("component" = Option<String>, Query, description = "Only this component"),
+        ("limit" = Option<i64>, Query, description = "At most this many, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "`{incidents: [...]}`, each with `open` and `duration_ms`", body = Vec<Incident>),
+        (status = 400, description = "Bad parameter, named in `parameter`", body = ApiError),
+        (status = 503, description = "History disabled or its store unavailable", body = ApiError),
+    )
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     params: QueryParams,

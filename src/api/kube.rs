@@ -14,6 +14,13 @@ use super::error::ApiError;
 use super::extract::QueryParams;
 
 /// The process serves requests.
+#[utoipa::path(
+    get,
+    path = "/livez",
+    tag = "kubernetes",
+    params(("verbose" = Option<bool>, Query, description = "List the check")),
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String))
+)]
 pub async fn livez(params: QueryParams) -> Result<Response, ApiError> {
     let body = if params.flag("verbose")? {
         "[+]ping ok\nlivez check passed\n"
@@ -24,6 +31,20 @@ pub async fn livez(params: QueryParams) -> Result<Response, ApiError> {
 }
 
 /// Every required component is ok.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "kubernetes",
+    params(
+        ("verbose" = Option<bool>, Query, description = "List every check with its reason"),
+        ("exclude" = Option<Vec<String>>, Query, description = "Leave these components out (repeatable)"),
+    ),
+    responses(
+        (status = 200, description = "`ok`, or the checks", content_type = "text/plain", body = String),
+        (status = 500, description = "The checks, `[-]` for the failed ones", content_type = "text/plain", body = String),
+        (status = 400, description = "Bad parameter", body = ApiError),
+    )
+)]
 pub async fn readyz(
     State(state): State<Arc<AppState>>,
     params: QueryParams,

@@ -9,6 +9,7 @@ mod extract;
 mod healthz;
 mod incidents;
 mod kube;
+mod openapi;
 mod status;
 
 use std::future::Future;
@@ -95,6 +96,7 @@ pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigEr
         .route("/api/v1/system/healthz", get(healthz::healthz))
         .route("/livez", get(kube::livez))
         .route("/readyz", get(kube::readyz))
+        .route("/api/v1/openapi.json", get(openapi::openapi))
         .merge(protected)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::error::ApiError;
 use crate::component::ComponentKey;
 
 #[derive(Serialize)]
@@ -39,6 +40,17 @@ struct StatusData {
 }
 
 /// The System page's data from the latest results.
+#[utoipa::path(
+    get,
+    path = "/v1/system/status",
+    tag = "ragflow",
+    summary = "RAGFlow's System page data: components and task-executor heartbeats",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{code, message, data: {doc_engine, storage, database, redis, task_executor_heartbeats}}`", body = Object),
+        (status = 401, description = "Missing or wrong token", body = ApiError),
+    )
+)]
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<impl Serialize> {
     let monitor = &state.monitor;
     if monitor.snapshot().is_incomplete() {

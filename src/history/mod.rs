@@ -303,7 +303,7 @@ pub fn parse_status(name: &str) -> Status {
 }
 
 /// A span of history: the aggregated roll-ups (or results) of one step.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Bucket {
     /// Start of the step, unix milliseconds.
     pub start_ms: i64,
@@ -372,7 +372,7 @@ pub struct Uptime {
 }
 
 /// A stored incident.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Incident {
     /// Row id.
     pub id: i64,
