@@ -1,0 +1,116 @@
+//! Benchmark: 7 days of results for 6 components at a 5 s interval (~725,000 rows), written
+//! the way ragwatch's writer writes them (batches of 1,000 with their roll-ups), into the
+//! embedded SQLite file and into PostgreSQL (a fresh database on the machine's server,
+//! dropped afterwards). Prints the insert rate and the time of a 24 h strip (288 buckets of
+//! 5 minutes from the minute roll-ups) and of a 7-day uptime (from the hour roll-ups).
+//!
+//! Run with `cargo bench --bench history`; `DAYS` changes the span.
+
+#![allow(clippy::print_stdout, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use ragwatch::config::SecretUrl;
+use ragwatch::history::{AnyStore, Batch, ChangeRecord, IncidentQuery, ResultRecord, Store};
+use ragwatch::probe::Status;
+use sqlx::Connection;
+
+const COMPONENTS: [&str; 6] = ["db", "redis", "doc_engine", "storage", "message_queue", "task_executors"];
+const BATCH: usize = 1000;
+const INTERVAL_MS: i64 = 5_000;
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Results of every component every 5 s over `days`, in write order; 1 % red, 2 % yellow.
+fn batches(days: i64, now: i64) -> Vec<Batch> {
+    let start = now - days * 24 * 3600 * 1000;
+    let mut batches = vec![Batch::default()];
+    let mut previous = [Status::Green; 6];
+    let mut at = start;
+    let mut n: u64 = 0;
+    while at < now {
+        for (i, component) in COMPONENTS.iter().enumerate() {
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let status = match (n >> 33) % 100 {
+                0 => Status::Red,
+                1 | 2 => Status::Yellow,
+                _ => Status::Green,
+            };
+            let batch = batches.last_mut().unwrap();
+            if status != previous[i] {
+                batch.changes.push(ChangeRecord { component, at_ms: at, from: Some(previous[i]), to: status, error: None });
+                previous[i] = status;
+            }
+            let error = (status == Status::Red).then(|| "connection refused to 127.0.0.1:6379".to_owned());
+            batch.results.push(ResultRecord { component, checked_at_ms: at, status, elapsed_ms: ((n >> 40) % 50) as f64 + 0.5, error });
+            if batch.results.len() == BATCH {
+                batches.push(Batch::default());
+            }
+        }
+        at += INTERVAL_MS;
+    }
+    batches
+}
+
+async fn run(name: &str, store: &AnyStore, batches: &[Batch], now: i64) {
+    store.migrate().await.unwrap();
+    let rows: usize = batches.iter().map(|b| b.results.len()).sum();
+    let started = Instant::now();
+    for batch in batches {
+        store.write("bench", batch).await.unwrap();
+    }
+    let insert = started.elapsed();
+    let time = |reps: usize| async move {
+        let mut strip = Vec::new();
+        let mut uptime = Vec::new();
+        let mut incidents = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            let buckets = store.buckets("redis", 60, now - 24 * 3600 * 1000, now, 300_000).await.unwrap();
+            strip.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(buckets.len() >= 287, "{} buckets", buckets.len());
+            let t = Instant::now();
+            let week = store.buckets("redis", 3600, now - 7 * 24 * 3600 * 1000, now + 1, 7 * 24 * 3600 * 1000).await.unwrap();
+            uptime.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(week[0].uptime.unwrap() > 0.9);
+            let t = Instant::now();
+            store.incidents(&IncidentQuery { since_ms: now - 7 * 24 * 3600 * 1000, component: None, limit: 100 }).await.unwrap();
+            incidents.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        (median(strip), median(uptime), median(incidents))
+    };
+    let (strip, uptime, incidents) = time(15).await;
+    println!(
+        "{name:>8}: insert {rows} results in {:.1} s = {:>7.0} results/s | 24 h strip (288 buckets) {strip:6.2} ms | 7 d uptime {uptime:6.2} ms | 100 newest incidents {incidents:6.2} ms",
+        insert.as_secs_f64(),
+        rows as f64 / insert.as_secs_f64(),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let days: i64 = std::env::var("DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(7);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let batches = batches(days, now);
+    let rows: usize = batches.iter().map(|b| b.results.len()).sum();
+    let changes: usize = batches.iter().map(|b| b.changes.len()).sum();
+    println!("data: {days} days x {} components at 5 s = {rows} results, {changes} status changes, batches of {BATCH}", COMPONENTS.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SecretUrl::parse(&format!("sqlite://{}/history.db", dir.path().display())).unwrap();
+    run("sqlite", &AnyStore::open(&sqlite, Duration::from_secs(10)).unwrap(), &batches, now).await;
+
+    let name = format!("ragwatch_bench_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.expect("the machine's PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let postgres = SecretUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{name}")).unwrap();
+    {
+        let store = AnyStore::open(&postgres, Duration::from_secs(10)).unwrap();
+        run("postgres", &store, &batches, now).await;
+    }
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+}
