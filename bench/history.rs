@@ -15,7 +15,14 @@ use ragwatch::history::{AnyStore, Batch, ChangeRecord, IncidentQuery, ResultReco
 use ragwatch::probe::Status;
 use sqlx::Connection;
 
-const COMPONENTS: [&str; 6] = ["db", "redis", "doc_engine", "storage", "message_queue", "task_executors"];
+const COMPONENTS: [&str; 6] = [
+    "db",
+    "redis",
+    "doc_engine",
+    "storage",
+    "message_queue",
+    "task_executors",
+];
 const BATCH: usize = 1000;
 const INTERVAL_MS: i64 = 5_000;
 const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -34,7 +41,9 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
     let mut n: u64 = 0;
     while at < now {
         for (i, component) in COMPONENTS.iter().enumerate() {
-            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let status = match (n >> 33) % 100 {
                 0 => Status::Red,
                 1 | 2 => Status::Yellow,
@@ -42,11 +51,24 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
             };
             let batch = batches.last_mut().unwrap();
             if status != previous[i] {
-                batch.changes.push(ChangeRecord { component, at_ms: at, from: Some(previous[i]), to: status, error: None });
+                batch.changes.push(ChangeRecord {
+                    component,
+                    at_ms: at,
+                    from: Some(previous[i]),
+                    to: status,
+                    error: None,
+                });
                 previous[i] = status;
             }
-            let error = (status == Status::Red).then(|| "connection refused to 127.0.0.1:6379".to_owned());
-            batch.results.push(ResultRecord { component, checked_at_ms: at, status, elapsed_ms: ((n >> 40) % 50) as f64 + 0.5, error });
+            let error =
+                (status == Status::Red).then(|| "connection refused to 127.0.0.1:6379".to_owned());
+            batch.results.push(ResultRecord {
+                component,
+                checked_at_ms: at,
+                status,
+                elapsed_ms: ((n >> 40) % 50) as f64 + 0.5,
+                error,
+            });
             if batch.results.len() == BATCH {
                 batches.push(Batch::default());
             }
@@ -70,15 +92,34 @@ async fn run(name: &str, store: &AnyStore, batches: &[Batch], now: i64) {
         let mut incidents = Vec::new();
         for _ in 0..reps {
             let t = Instant::now();
-            let buckets = store.buckets("redis", 60, now - 24 * 3600 * 1000, now, 300_000).await.unwrap();
+            let buckets = store
+                .buckets("redis", 60, now - 24 * 3600 * 1000, now, 300_000)
+                .await
+                .unwrap();
             strip.push(t.elapsed().as_secs_f64() * 1000.0);
             assert!(buckets.len() >= 287, "{} buckets", buckets.len());
             let t = Instant::now();
-            let week = store.buckets("redis", 3600, now - 7 * 24 * 3600 * 1000, now + 1, 7 * 24 * 3600 * 1000).await.unwrap();
+            let week = store
+                .buckets(
+                    "redis",
+                    3600,
+                    now - 7 * 24 * 3600 * 1000,
+                    now + 1,
+                    7 * 24 * 3600 * 1000,
+                )
+                .await
+                .unwrap();
             uptime.push(t.elapsed().as_secs_f64() * 1000.0);
             assert!(week[0].uptime.unwrap() > 0.9);
             let t = Instant::now();
-            store.incidents(&IncidentQuery { since_ms: now - 7 * 24 * 3600 * 1000, component: None, limit: 100 }).await.unwrap();
+            store
+                .incidents(&IncidentQuery {
+                    since_ms: now - 7 * 24 * 3600 * 1000,
+                    component: None,
+                    limit: 100,
+                })
+                .await
+                .unwrap();
             incidents.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         (median(strip), median(uptime), median(incidents))
@@ -93,24 +134,45 @@ async fn run(name: &str, store: &AnyStore, batches: &[Batch], now: i64) {
 
 #[tokio::main]
 async fn main() {
-    let days: i64 = std::env::var("DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(7);
+    let days: i64 = std::env::var("DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(7);
     let now = jiff::Timestamp::now().as_millisecond();
     let batches = batches(days, now);
     let rows: usize = batches.iter().map(|b| b.results.len()).sum();
     let changes: usize = batches.iter().map(|b| b.changes.len()).sum();
-    println!("data: {days} days x {} components at 5 s = {rows} results, {changes} status changes, batches of {BATCH}", COMPONENTS.len());
+    println!(
+        "data: {days} days x {} components at 5 s = {rows} results, {changes} status changes, batches of {BATCH}",
+        COMPONENTS.len()
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SecretUrl::parse(&format!("sqlite://{}/history.db", dir.path().display())).unwrap();
-    run("sqlite", &AnyStore::open(&sqlite, Duration::from_secs(10)).unwrap(), &batches, now).await;
+    let sqlite =
+        SecretUrl::parse(&format!("sqlite://{}/history.db", dir.path().display())).unwrap();
+    run(
+        "sqlite",
+        &AnyStore::open(&sqlite, Duration::from_secs(10)).unwrap(),
+        &batches,
+        now,
+    )
+    .await;
 
     let name = format!("ragwatch_bench_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.expect("the machine's PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN)
+        .await
+        .expect("the machine's PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let postgres = SecretUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{name}")).unwrap();
     {
         let store = AnyStore::open(&postgres, Duration::from_secs(10)).unwrap();
         run("postgres", &store, &batches, now).await;
     }
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
 }
