@@ -135,10 +135,7 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
         .collect();
     tracing::info!(%address, components = ?watched, "Serving.");
     let router = api::router(Arc::clone(&monitor), &config)?;
-    let mut tasks = monitor.start();
-    if let Some(history) = &history {
-        history.start(&mut tasks).await;
-    }
+    let mut tasks = monitor.start(true).await;
     api::serve(listener, router, shutdown_signal())
         .await
         .context("the HTTP server failed")?;

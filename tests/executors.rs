@@ -352,3 +352,67 @@ async fn failures_and_stale_executors_make_the_summary_yellow() {
         )
     );
 }
+
+#[tokio::test]
+async fn an_executor_that_vanishes_while_ragwatch_is_down_is_remembered() {
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    let now = unix_now();
+    write_beats(&mut conn, "te_leaving", &[Beat::new(now - 130.0, 11, 2)]).await;
+    write_beats(&mut conn, "te_staying", &[Beat::new(now - 2.0, 1, 0)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let history = format!(
+        "[history]\nurl = \"sqlite://{}/history.db\"\n",
+        dir.path().display()
+    );
+    let config = format!(
+        "[monitor]\ninterval = \"1h\"\ntimeout = \"2s\"\n[db]\nenabled = false\n[redis]\nurl = \"{}\"\n\
+         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n{history}",
+        server.url()
+    );
+    let first = TestApp::start_unscheduled(&config).await;
+    first.get_json("/v1/system/healthz?fresh=1").await;
+    // Wait until both executors are in the history file.
+    let db = format!("sqlite://{}/history.db", dir.path().display());
+    let mut stored = 0;
+    for _ in 0..60 {
+        if let Ok(mut c) = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await {
+            stored = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM executors")
+                .fetch_one(&mut c)
+                .await
+                .unwrap_or(0);
+        }
+        if stored == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(stored, 2, "both executors remembered");
+    drop(first);
+
+    // While ragwatch is down, another executor reaps te_leaving, as RAGFlow does.
+    redis::pipe()
+        .cmd("SREM")
+        .arg("TASKEXE")
+        .arg("te_leaving")
+        .cmd("DEL")
+        .arg("te_leaving")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let second = TestApp::start_unscheduled(&config).await;
+    let mut list = Value::Null;
+    for _ in 0..50 {
+        second.get_json("/v1/system/healthz?fresh=1").await;
+        list = second.get_json("/api/v1/executors").await.1;
+        if list["executors"].as_array().is_some_and(|e| e.len() == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let gone = find(&list, "te_leaving");
+    assert_eq!(gone["listed"], false);
+    assert_eq!(gone["state"], "dead");
+    assert_eq!(gone["done_total"], 11);
+    assert_eq!(find(&list, "te_staying")["state"], "alive");
+}

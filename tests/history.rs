@@ -10,7 +10,9 @@ use std::time::Duration;
 use common::app::TestApp;
 use common::{FaultProxy, PostgresInstance, ProxyMode};
 use ragwatch::config::SecretUrl;
-use ragwatch::history::{AnyStore, Batch, ChangeRecord, IncidentQuery, ResultRecord, Store};
+use ragwatch::history::{
+    AnyStore, Batch, ChangeRecord, ExecutorRecord, IncidentQuery, ResultRecord, Store,
+};
 use ragwatch::probe::Status;
 use serde_json::Value;
 use sqlx::Connection;
@@ -34,6 +36,16 @@ fn change(at: i64, from: Option<Status>, to: Status, error: &str) -> ChangeRecor
         from,
         to,
         error: (!error.is_empty()).then(|| error.to_owned()),
+    }
+}
+
+fn executor(name: &str, at_ms: i64, done: u64) -> ExecutorRecord {
+    ExecutorRecord {
+        name: name.to_owned(),
+        at_ms,
+        heartbeat: format!(
+            r#"{{"boot_at": "b", "done": {done}, "failed": 0, "pending": 0, "lag": 0}}"#
+        ),
     }
 }
 
@@ -132,6 +144,10 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                     "",
                 ),
             ],
+            executors: vec![
+                executor("te_a", t0 + 1_000, 1),
+                executor("te_b", t0 + 2_000, 2),
+            ],
         };
         store
             .write("observer-a", &batch)
@@ -175,6 +191,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                 &Batch {
                     results: vec![result(t0 + 2_000, Status::Red, 1.0)],
                     changes: vec![],
+                    executors: vec![],
                 },
             )
             .await
@@ -231,6 +248,26 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
             .unwrap();
         assert!(other.is_empty(), "{name}");
 
+        // Executors: the newest heartbeat wins, an older one never overwrites it.
+        let late = Batch {
+            executors: vec![executor("te_a", t0 + 5_000, 9), executor("te_b", t0, 0)],
+            ..Batch::default()
+        };
+        store.write("observer-a", &late).await.unwrap();
+        let remembered = store.executors("observer-a").await.unwrap();
+        assert_eq!(
+            remembered,
+            [
+                executor("te_a", t0 + 5_000, 9),
+                executor("te_b", t0 + 2_000, 2)
+            ],
+            "{name}"
+        );
+        assert!(
+            store.executors("observer-b").await.unwrap().is_empty(),
+            "{name}"
+        );
+
         // Retention: bounded deletes, repeated until nothing is left to delete.
         let mut rounds = 0;
         loop {
@@ -274,6 +311,7 @@ async fn a_restart_continues_the_open_incident() {
         let first = Batch {
             results: vec![],
             changes: vec![change(t0, Some(Status::Green), Status::Red, "down")],
+            executors: vec![],
         };
         store.write("me", &first).await.unwrap();
         // ragwatch restarts: its first result repeats red, then the service recovers.
@@ -283,6 +321,7 @@ async fn a_restart_continues_the_open_incident() {
                 change(t0 + 10_000, None, Status::Red, "still down"),
                 change(t0 + 20_000, Some(Status::Red), Status::Green, ""),
             ],
+            executors: vec![],
         };
         store.write("me", &after).await.unwrap();
         let incidents = store

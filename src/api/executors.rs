@@ -71,7 +71,7 @@ fn timestamp(unix_s: f64) -> Option<jiff::Timestamp> {
 }
 
 fn watched(state: &AppState) -> Result<&TaskExecutorsProbe, ApiError> {
-    state.executors().ok_or_else(|| {
+    state.monitor.task_executors().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "task executors are not watched (task_executors.enabled = false)",

@@ -23,7 +23,6 @@ use tokio::net::TcpListener;
 use crate::config::{Config, ConfigError, Scrubber, Secret};
 use crate::executors::TaskSource;
 use crate::monitor::Monitor;
-use crate::probe::{AnyProbe, TaskExecutorsProbe};
 
 pub use error::ApiError;
 
@@ -35,19 +34,6 @@ pub struct AppState {
     tasks: Option<TaskSource>,
     scrubber: Scrubber,
     history_required: bool,
-}
-
-impl AppState {
-    /// The task-executor probe, when the executors are watched.
-    fn executors(&self) -> Option<&TaskExecutorsProbe> {
-        self.monitor
-            .components()
-            .iter()
-            .find_map(|c| match &c.probe {
-                AnyProbe::TaskExecutors(probe) => Some(probe),
-                _ => None,
-            })
-    }
 }
 
 /// Every route of ragwatch, for a monitor built from `config`.

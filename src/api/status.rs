@@ -97,7 +97,7 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<impl Serialize> 
         }
         *slot = Some(entry);
     }
-    if let Some(probe) = state.executors() {
+    if let Some(probe) = state.monitor.task_executors() {
         for executor in probe.board().executors.values().filter(|e| e.listed) {
             let beats = executor.beats.iter().map(|b| Arc::clone(&b.raw)).collect();
             data.task_executor_heartbeats

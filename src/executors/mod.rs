@@ -6,6 +6,7 @@
 
 mod heartbeat;
 mod intervals;
+pub mod memory;
 mod reader;
 mod tasks;
 
@@ -66,6 +67,15 @@ pub struct Liveness {
 }
 
 impl Executor {
+    /// An executor known only from its last heartbeat, remembered from an earlier run.
+    pub fn remembered(name: String, last: Heartbeat) -> Self {
+        Self {
+            name,
+            last: Some(last),
+            ..Self::default()
+        }
+    }
+
     /// Seconds since the last heartbeat at unix time `now`.
     pub fn age(&self, now: f64) -> Option<f64> {
         self.last.as_ref().map(|b| (now - b.at).max(0.0))

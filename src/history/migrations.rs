@@ -16,12 +16,20 @@ pub enum Dialect {
 }
 
 /// Every migration, oldest first: (version, description, SQLite SQL, PostgreSQL SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 1] = [(
-    1,
-    "history",
-    include_str!("migrations/sqlite/0001_history.sql"),
-    include_str!("migrations/postgres/0001_history.sql"),
-)];
+const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+    (
+        1,
+        "history",
+        include_str!("migrations/sqlite/0001_history.sql"),
+        include_str!("migrations/postgres/0001_history.sql"),
+    ),
+    (
+        2,
+        "executors",
+        include_str!("migrations/sqlite/0002_executors.sql"),
+        include_str!("migrations/postgres/0002_executors.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(Dialect);

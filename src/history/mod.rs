@@ -78,19 +78,37 @@ pub struct ChangeRecord {
     pub error: Option<String>,
 }
 
-/// What one write carries: results and changes of one observer.
+/// A task executor's newest heartbeat, to remember it across restarts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutorRecord {
+    /// Executor name.
+    pub name: String,
+    /// Heartbeat time, unix milliseconds.
+    pub at_ms: i64,
+    /// The heartbeat as the executor wrote it.
+    pub heartbeat: String,
+}
+
+/// What one write carries: results, changes and executors of one observer.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     /// Results, oldest first.
     pub results: Vec<ResultRecord>,
     /// Status changes, oldest first.
     pub changes: Vec<ChangeRecord>,
+    /// Executors whose newest heartbeat changed.
+    pub executors: Vec<ExecutorRecord>,
 }
 
 impl Batch {
+    /// How many records it holds.
+    pub fn len(&self) -> usize {
+        self.results.len() + self.changes.len() + self.executors.len()
+    }
+
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.results.is_empty() && self.changes.is_empty()
+        self.len() == 0
     }
 }
 
@@ -481,6 +499,13 @@ impl Store for AnyStore {
         }
     }
 
+    async fn executors(&self, observer: &str) -> Result<Vec<ExecutorRecord>, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.executors(observer).await,
+            Self::Postgres(s) => s.executors(observer).await,
+        }
+    }
+
     async fn prune(
         &self,
         results_before_ms: i64,
@@ -529,6 +554,12 @@ pub trait Store: Send + Sync {
         component: &str,
         since_ms: i64,
     ) -> impl Future<Output = Result<i64, HistoryError>> + Send;
+
+    /// The executors an observer remembers.
+    fn executors(
+        &self,
+        observer: &str,
+    ) -> impl Future<Output = Result<Vec<ExecutorRecord>, HistoryError>> + Send;
 
     /// Deletes at most `limit` rows older than the cut-offs; returns how many went.
     fn prune(

@@ -7,7 +7,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::migrations::{Dialect, migrator};
-use super::{Batch, Bucket, HistoryError, Incident, IncidentQuery, Store, sql};
+use super::{Batch, Bucket, ExecutorRecord, HistoryError, Incident, IncidentQuery, Store, sql};
 
 /// History in a PostgreSQL database.
 pub struct PostgresStore {
@@ -94,6 +94,12 @@ impl Store for PostgresStore {
 
     async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
         sql::changes_since(&self.pool, component, since_ms)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn executors(&self, observer: &str) -> Result<Vec<ExecutorRecord>, HistoryError> {
+        sql::executors(&self.pool, observer)
             .await
             .map_err(|e| self.error(e))
     }

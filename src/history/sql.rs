@@ -5,8 +5,8 @@
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::{
-    Batch, Bucket, Incident, IncidentAction, IncidentQuery, OpenIncident, Rollup, incident_action,
-    parse_status, rollups,
+    Batch, Bucket, ExecutorRecord, Incident, IncidentAction, IncidentQuery, OpenIncident, Rollup,
+    incident_action, parse_status, rollups,
 };
 
 /// Rows per multi-row INSERT (6 parameters each).
@@ -21,11 +21,16 @@ const CLOSE: &str = "UPDATE incidents SET ended_at_ms = $1, last_status = 'green
 const INCIDENTS: &str = "SELECT id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes \
      FROM incidents WHERE (ended_at_ms IS NULL OR ended_at_ms >= $1) AND ($2 IS NULL OR component = $2) \
      ORDER BY ended_at_ms IS NOT NULL, started_at_ms DESC LIMIT $3";
+const REMEMBER_EXECUTOR: &str = "INSERT INTO executors (observer, name, last_at_ms, heartbeat) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (observer, name) DO UPDATE SET last_at_ms = excluded.last_at_ms, heartbeat = excluded.heartbeat \
+     WHERE excluded.last_at_ms > executors.last_at_ms";
+const EXECUTORS: &str =
+    "SELECT name, last_at_ms, heartbeat FROM executors WHERE observer = $1 ORDER BY name";
 const CHANGES_SINCE: &str = "SELECT COUNT(*) FROM status_changes WHERE component = $1 AND at_ms >= $2 AND from_status IS NOT NULL";
 
 /// Bounded deletes, each with (cut-off, limit): raw results and minute roll-ups follow the
 /// results retention, the rest the incidents retention.
-const PRUNE: [(&str, bool); 5] = [
+const PRUNE: [(&str, bool); 6] = [
     (
         "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE checked_at_ms < $1 LIMIT $2)",
         true,
@@ -44,6 +49,10 @@ const PRUNE: [(&str, bool); 5] = [
     ),
     (
         "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE ended_at_ms < $1 LIMIT $2)",
+        false,
+    ),
+    (
+        "DELETE FROM executors WHERE (observer, name) IN (SELECT observer, name FROM executors WHERE last_at_ms < $1 LIMIT $2)",
         false,
     ),
 ];
@@ -142,7 +151,45 @@ where
         };
         statement.execute(&mut *tx).await?;
     }
+    for executor in &batch.executors {
+        sqlx::query::<DB>(REMEMBER_EXECUTOR)
+            .bind(observer)
+            .bind(executor.name.as_str())
+            .bind(executor.at_ms)
+            .bind(executor.heartbeat.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
+}
+
+/// The executors an observer remembers.
+pub async fn executors<DB>(
+    pool: &Pool<DB>,
+    observer: &str,
+) -> Result<Vec<ExecutorRecord>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let rows = sqlx::query::<DB>(EXECUTORS)
+        .bind(observer)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ExecutorRecord {
+                name: row.try_get(0)?,
+                at_ms: row.try_get(1)?,
+                heartbeat: row.try_get(2)?,
+            })
+        })
+        .collect()
 }
 
 /// Summed roll-ups per step.

@@ -9,7 +9,7 @@ use sqlx::sqlite::{
 };
 
 use super::migrations::{Dialect, migrator};
-use super::{Batch, Bucket, HistoryError, Incident, IncidentQuery, Store, sql};
+use super::{Batch, Bucket, ExecutorRecord, HistoryError, Incident, IncidentQuery, Store, sql};
 
 /// History in a SQLite file.
 pub struct SqliteStore {
@@ -98,6 +98,12 @@ impl Store for SqliteStore {
 
     async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
         sql::changes_since(&self.pool, component, since_ms)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn executors(&self, observer: &str) -> Result<Vec<ExecutorRecord>, HistoryError> {
+        sql::executors(&self.pool, observer)
             .await
             .map_err(|e| self.error(e))
     }

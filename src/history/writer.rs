@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
-use super::{AnyStore, Batch, ChangeRecord, ResultRecord, Store};
+use super::{AnyStore, Batch, ChangeRecord, ExecutorRecord, ResultRecord, Store};
 use crate::config::{HistoryConfig, Scrubber};
 
 /// Records waiting in the channel before `record` starts dropping.
@@ -34,6 +34,8 @@ pub enum Record {
     Result(ResultRecord),
     /// A status change.
     Change(ChangeRecord),
+    /// A task executor's newest heartbeat.
+    Executor(ExecutorRecord),
 }
 
 /// How the store is doing.
@@ -172,7 +174,7 @@ impl History {
             }
             // Gather what arrives within the flush period.
             let deadline = tokio::time::Instant::now() + FLUSH_EVERY;
-            while len(&pending) < MAX_PENDING {
+            while pending.len() < MAX_PENDING {
                 match tokio::time::timeout_at(deadline, receiver.recv()).await {
                     Ok(Some(record)) => push(&mut pending, record),
                     Ok(None) | Err(_) => break,
@@ -186,7 +188,7 @@ impl History {
                 }
                 Err(error) => {
                     trim(&mut pending, &self.dropped);
-                    self.set_health(Some(error.to_string()), len(&pending), false);
+                    self.set_health(Some(error.to_string()), pending.len(), false);
                     tokio::time::sleep(backoff.next()).await;
                 }
             }
@@ -226,17 +228,14 @@ fn push(batch: &mut Batch, record: Record) {
     match record {
         Record::Result(result) => batch.results.push(result),
         Record::Change(change) => batch.changes.push(change),
+        Record::Executor(executor) => batch.executors.push(executor),
     }
-}
-
-fn len(batch: &Batch) -> usize {
-    batch.results.len() + batch.changes.len()
 }
 
 /// Keeps a failing batch within [`MAX_PENDING`], dropping the oldest results (status
 /// changes are few and carry the incidents, so they stay).
 fn trim(batch: &mut Batch, dropped: &AtomicU64) {
-    let excess = len(batch).saturating_sub(MAX_PENDING);
+    let excess = batch.len().saturating_sub(MAX_PENDING);
     if excess > 0 {
         let cut = excess.min(batch.results.len());
         batch.results.drain(..cut);

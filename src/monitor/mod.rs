@@ -17,7 +17,7 @@ use crate::component::Component;
 use crate::config::Scrubber;
 use crate::history::writer::{History, Record};
 use crate::history::{ChangeRecord, ResultRecord};
-use crate::probe::{self, ProbeResult, Status};
+use crate::probe::{self, AnyProbe, ProbeResult, Status, TaskExecutorsProbe};
 
 pub use snapshot::{Snapshot, Timed, Verdict};
 
@@ -59,6 +59,14 @@ impl Monitor {
             flights,
             scrubber,
             history,
+        })
+    }
+
+    /// The task-executor probe, when the executors are watched.
+    pub fn task_executors(&self) -> Option<&TaskExecutorsProbe> {
+        self.components.iter().find_map(|c| match &c.probe {
+            AnyProbe::TaskExecutors(probe) => Some(probe),
+            _ => None,
         })
     }
 
@@ -147,10 +155,21 @@ impl Monitor {
             .rcu(|current| current.with(index, timed.clone()));
     }
 
-    /// Starts every component's schedule. The tasks stop when the returned set is
+    /// Starts the background work: every component's schedule (when `scheduled`), the
+    /// history writer and the executor memory. The tasks stop when the returned set is
     /// dropped or shut down.
-    pub fn start(self: &Arc<Self>) -> JoinSet<()> {
+    pub async fn start(self: &Arc<Self>, scheduled: bool) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
+        if let Some(history) = &self.history {
+            history.start(&mut tasks).await;
+            tasks.spawn(crate::executors::memory::run(
+                Arc::clone(self),
+                Arc::clone(history),
+            ));
+        }
+        if !scheduled {
+            return tasks;
+        }
         for (index, component) in self.components.iter().enumerate() {
             let monitor = Arc::clone(self);
             let period = component.interval;

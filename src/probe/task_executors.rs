@@ -2,7 +2,7 @@
 //! into the executor board (which the API serves) and judges the whole: red when fewer
 //! executors are alive than `min_alive`, yellow when one is stale or too many tasks fail.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -10,12 +10,14 @@ use arc_swap::ArcSwap;
 use super::redis::RedisServer;
 use super::{Outcome, Probe, ProbeError, Status, into_details};
 use crate::config::Config;
-use crate::executors::{self, Board, Liveness, State, Summary};
+use crate::executors::{self, Board, Executor, Liveness, State, Summary};
 
 /// Keeps the executor board current and summarises it.
 pub struct TaskExecutorsProbe {
     server: RedisServer,
     board: ArcSwap<Board>,
+    /// Executors remembered from an earlier run, added to the board by the next check.
+    remembered: Mutex<Vec<Executor>>,
     liveness: Liveness,
     min_alive: u32,
     max_failure_rate: f64,
@@ -32,6 +34,7 @@ impl TaskExecutorsProbe {
                 "task_executors.redis_url",
             )?,
             board: ArcSwap::from_pointee(Board::default()),
+            remembered: Mutex::new(Vec::new()),
             liveness: Liveness {
                 period: settings.heartbeat_period,
                 timeout: settings.heartbeat_timeout,
@@ -44,6 +47,15 @@ impl TaskExecutorsProbe {
     /// The board as of the last run.
     pub fn board(&self) -> Arc<Board> {
         self.board.load_full()
+    }
+
+    /// Adds executors remembered from the history to the board (at the next check, which is
+    /// single-flight), unless Redis has them already.
+    pub fn remember(&self, executors: Vec<Executor>) {
+        self.remembered
+            .lock()
+            .expect("remembered executors lock")
+            .extend(executors);
     }
 
     /// The timing that decides alive, stale and dead.
@@ -106,7 +118,18 @@ impl TaskExecutorsProbe {
 impl Probe for TaskExecutorsProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
         let now = executors::unix_now();
-        let previous = self.board.load_full();
+        let mut previous = Board::clone(&self.board.load_full());
+        for executor in self
+            .remembered
+            .lock()
+            .expect("remembered executors lock")
+            .drain(..)
+        {
+            previous
+                .executors
+                .entry(executor.name.clone())
+                .or_insert_with(|| Arc::new(executor));
+        }
         let board = self
             .server
             .run(|mut conn| {

@@ -13,8 +13,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The monitor behind the API.
     pub monitor: Arc<Monitor>,
-    schedule: Option<JoinSet<()>>,
-    history_tasks: JoinSet<()>,
+    tasks: JoinSet<()>,
     server: JoinHandle<()>,
     client: reqwest::Client,
     _history_dir: tempfile::TempDir,
@@ -55,12 +54,8 @@ impl TestApp {
         let config = with_private_history(toml, history_dir.path());
         let components = ragwatch::component::from_config(&config).expect("components build");
         let history = ragwatch::cli::open_history(&config).expect("history opens");
-        let monitor = Monitor::new(components, config.scrubber(), history.clone());
-        let schedule = scheduled.then(|| monitor.start());
-        let mut history_tasks = JoinSet::new();
-        if let Some(history) = &history {
-            history.start(&mut history_tasks).await;
-        }
+        let monitor = Monitor::new(components, config.scrubber(), history);
+        let tasks = monitor.start(scheduled).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = ragwatch::api::router(Arc::clone(&monitor), &config).expect("router builds");
@@ -70,8 +65,7 @@ impl TestApp {
         Self {
             addr,
             monitor,
-            schedule,
-            history_tasks,
+            tasks,
             server,
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
             _history_dir: history_dir,
@@ -121,10 +115,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        if let Some(schedule) = &mut self.schedule {
-            schedule.abort_all();
-        }
-        self.history_tasks.abort_all();
+        self.tasks.abort_all();
     }
 }
 
