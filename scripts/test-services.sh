@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure everything the tests need is on this machine; idempotent, silent when nothing to do.
-# - Debian packages: redis-server, postgresql, mariadb-server, nats-server (the tests start their
-#   own redis-server, initdb/postgres and mariadb-install-db/mariadbd instances on free ports).
+# - Debian packages: redis-server, postgresql, mariadb-server, nats-server, prometheus and
+#   prometheus-alertmanager (the tests start their own redis-server, initdb/postgres,
+#   mariadb-install-db/mariadbd, nats-server, prometheus and alertmanager on free ports).
 # - The machine's shared services answer on 6379 (Redis), 5432 (PostgreSQL), 3306 (MariaDB) and
 #   4222 (NATS); one that does not is started with the machine's own start command.
 # - s3s-fs (S3 server on a directory) from crates.io; the tests start their own, not this script.
@@ -47,6 +48,8 @@ have redis-server || missing+=(redis-server)
 { have_postgres && have pg_ctlcluster; } || missing+=(postgresql)
 { have mariadbd && have mariadb-install-db; } || missing+=(mariadb-server)
 have nats-server || missing+=(nats-server)
+have prometheus || missing+=(prometheus)
+have prometheus-alertmanager || missing+=(prometheus-alertmanager)
 if ((${#missing[@]})); then
   say "apt-get update"
   quietly apt-get update

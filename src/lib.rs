@@ -6,5 +6,6 @@ pub mod component;
 pub mod config;
 pub mod executors;
 pub mod history;
+pub mod metrics;
 pub mod monitor;
 pub mod probe;

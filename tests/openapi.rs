@@ -7,7 +7,7 @@ use common::app::TestApp;
 use serde_json::Value;
 
 /// Every route of the router, as the document must name it.
-const ROUTES: [&str; 14] = [
+const ROUTES: [&str; 15] = [
     "/v1/system/healthz",
     "/api/v1/system/healthz",
     "/v1/system/status",
@@ -22,6 +22,7 @@ const ROUTES: [&str; 14] = [
     "/api/v1/executors/{name}/intervals",
     "/api/v1/executors/{name}/intervals/{end}",
     "/api/v1/openapi.json",
+    "/metrics",
 ];
 
 #[tokio::test]

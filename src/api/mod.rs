@@ -9,6 +9,7 @@ mod extract;
 mod healthz;
 mod incidents;
 mod kube;
+mod metrics;
 mod openapi;
 mod status;
 
@@ -60,6 +61,7 @@ pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigEr
     let protected = Router::new()
         .route("/v1/system/status", get(status::status))
         .route("/api/v1/system/status", get(status::status))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/components", get(components::list))
         .route("/api/v1/components/{key}", get(components::one))
         .route("/api/v1/components/{key}/history", get(components::history))

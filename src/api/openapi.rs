@@ -7,7 +7,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ApiError;
-use super::{components, executors, healthz, incidents, kube, status};
+use super::{components, executors, healthz, incidents, kube, metrics, status};
 use crate::history::{Bucket, Incident};
 
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use crate::history::{Bucket, Incident};
         executors::list,
         executors::intervals,
         executors::interval,
+        metrics::metrics,
         openapi,
     ),
     components(schemas(ApiError, Bucket, Incident)),

@@ -17,6 +17,7 @@ use crate::component::Component;
 use crate::config::Scrubber;
 use crate::history::writer::{History, Record};
 use crate::history::{ChangeRecord, ResultRecord};
+use crate::metrics::Metrics;
 use crate::probe::{self, AnyProbe, ProbeResult, Status, TaskExecutorsProbe};
 
 pub use snapshot::{Snapshot, Timed, Verdict};
@@ -36,6 +37,7 @@ pub struct Monitor {
     snapshot: ArcSwap<Snapshot>,
     scrubber: Scrubber,
     history: Option<Arc<History>>,
+    metrics: Metrics,
 }
 
 impl Monitor {
@@ -55,6 +57,7 @@ impl Monitor {
             .collect();
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(Snapshot::empty(components.len())),
+            metrics: Metrics::new(&components),
             components,
             flights,
             scrubber,
@@ -68,6 +71,11 @@ impl Monitor {
             AnyProbe::TaskExecutors(probe) => Some(probe),
             _ => None,
         })
+    }
+
+    /// The probe counters and durations.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The history results are recorded into, if any.
@@ -123,6 +131,7 @@ impl Monitor {
         let previous = self.snapshot().results[index]
             .as_ref()
             .map(|t| t.result.status);
+        self.metrics.observe(component, &result);
         let changed = previous != Some(result.status);
         if changed {
             log_change(component, previous, &result);

@@ -1,0 +1,330 @@
+//! Prometheus metrics. Probe counts, failures and durations accumulate as the monitor
+//! publishes results; everything that describes the present (component status, executors,
+//! the history store) is read from the snapshot and the executor board at scrape time, so
+//! it can never disagree with the API. Names carry the `ragwatch_` prefix and base units;
+//! labels are the component key and kind, or the executor name.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::component::Component;
+use crate::executors::{self, State, Summary};
+use crate::monitor::Monitor;
+use crate::probe::{ProbeResult, Status};
+
+/// Probes run, per component (`_total` is added by the encoder).
+pub const PROBES: &str = "ragwatch_probes";
+/// Probes that ended red, per component.
+pub const PROBE_FAILURES: &str = "ragwatch_probe_failures";
+/// Probe duration histogram, per component.
+pub const PROBE_DURATION: &str = "ragwatch_probe_duration";
+/// 1 when the component is ok (green or yellow).
+pub const COMPONENT_UP: &str = "ragwatch_component_up";
+/// 0 red, 1 yellow, 2 green.
+pub const COMPONENT_STATUS: &str = "ragwatch_component_status";
+/// 1 when the component counts in the overall status.
+pub const COMPONENT_REQUIRED: &str = "ragwatch_component_required";
+/// When the component was last checked.
+pub const COMPONENT_LAST_CHECK: &str = "ragwatch_component_last_check_timestamp";
+/// 1 when an executor is alive.
+pub const EXECUTOR_ALIVE: &str = "ragwatch_task_executor_alive";
+/// An executor's last heartbeat time.
+pub const EXECUTOR_LAST_HEARTBEAT: &str = "ragwatch_task_executor_last_heartbeat_timestamp";
+/// Tasks an executor finished since it started.
+pub const EXECUTOR_DONE: &str = "ragwatch_task_executor_done";
+/// Tasks an executor failed since it started.
+pub const EXECUTOR_FAILED: &str = "ragwatch_task_executor_failed";
+/// Pending tasks of an executor's consumer group.
+pub const EXECUTOR_PENDING: &str = "ragwatch_task_executor_pending";
+/// Lag of an executor's consumer group.
+pub const EXECUTOR_LAG: &str = "ragwatch_task_executor_lag";
+/// Executors per state.
+pub const EXECUTORS: &str = "ragwatch_task_executors";
+/// 1 when the history store is being written.
+pub const HISTORY_UP: &str = "ragwatch_history_up";
+/// Records the history writer dropped because it was behind.
+pub const HISTORY_DROPPED: &str = "ragwatch_history_dropped_records";
+
+/// Latency buckets in seconds, 1 ms to 10 s.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// A component's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabels {
+    /// Component key.
+    pub component: &'static str,
+    /// Its kind.
+    pub kind: &'static str,
+}
+
+impl ComponentLabels {
+    fn of(component: &Component) -> Self {
+        Self {
+            component: component.key.as_str(),
+            kind: component.kind,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExecutorLabels {
+    executor: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+/// What accumulates between scrapes.
+pub struct Metrics {
+    registry: Registry,
+    probes: Family<ComponentLabels, Counter>,
+    failures: Family<ComponentLabels, Counter>,
+    durations: Family<ComponentLabels, Histogram>,
+}
+
+impl Metrics {
+    /// Counters for these components, each series starting at zero.
+    pub fn new(components: &[Component]) -> Self {
+        let mut registry = Registry::default();
+        let probes = Family::<ComponentLabels, Counter>::default();
+        let failures = Family::<ComponentLabels, Counter>::default();
+        let durations = Family::<ComponentLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(DURATION_BUCKETS)) as fn() -> Histogram,
+        );
+        registry.register(PROBES, "Probes run", probes.clone());
+        registry.register(PROBE_FAILURES, "Probes that ended red", failures.clone());
+        registry.register_with_unit(
+            PROBE_DURATION,
+            "How long probes took",
+            Unit::Seconds,
+            durations.clone(),
+        );
+        // Every series exists from the start, at zero.
+        for component in components {
+            let labels = ComponentLabels::of(component);
+            drop(probes.get_or_create(&labels));
+            drop(failures.get_or_create(&labels));
+            drop(durations.get_or_create(&labels));
+        }
+        Self {
+            registry,
+            probes,
+            failures,
+            durations,
+        }
+    }
+
+    /// Counts a published result.
+    pub fn observe(&self, component: &Component, result: &ProbeResult) {
+        let labels = ComponentLabels::of(component);
+        self.probes.get_or_create(&labels).inc();
+        if result.status == Status::Red {
+            self.failures.get_or_create(&labels).inc();
+        }
+        self.durations
+            .get_or_create(&labels)
+            .observe(result.elapsed_ms / 1000.0);
+    }
+}
+
+/// The OpenMetrics text of a monitor: its counters plus the present read now.
+pub fn render(monitor: &Monitor) -> String {
+    let mut live = Registry::default();
+    register_components(&mut live, monitor);
+    if let Some(probe) = monitor.task_executors() {
+        register_executors(&mut live, &probe.board(), probe.liveness());
+    }
+    if let Some(history) = monitor.history() {
+        let up = Gauge::<i64>::default();
+        up.set(i64::from(history.health().error.is_none()));
+        live.register(
+            HISTORY_UP,
+            "Whether the history store is being written (1) or failing (0)",
+            up,
+        );
+        let dropped = Counter::<u64>::default();
+        dropped.inc_by(history.dropped());
+        live.register(
+            HISTORY_DROPPED,
+            "Records the history writer dropped because it was behind",
+            dropped,
+        );
+    }
+    let mut text = String::new();
+    encode_registry(&mut text, &monitor.metrics().registry).expect("writing to a String");
+    encode_registry(&mut text, &live).expect("writing to a String");
+    encode_eof(&mut text).expect("writing to a String");
+    text
+}
+
+fn register_components(registry: &mut Registry, monitor: &Monitor) {
+    let snapshot = monitor.snapshot();
+    let now = Instant::now();
+    let up = Family::<ComponentLabels, Gauge>::default();
+    let status = Family::<ComponentLabels, Gauge>::default();
+    let required = Family::<ComponentLabels, Gauge>::default();
+    let checked = Family::<ComponentLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for (index, component) in monitor.components().iter().enumerate() {
+        let labels = ComponentLabels::of(component);
+        let verdict = snapshot.verdict(index, component, now);
+        up.get_or_create(&labels)
+            .set(i64::from(verdict.status.is_ok()));
+        status.get_or_create(&labels).set(match verdict.status {
+            Status::Red => 0,
+            Status::Yellow => 1,
+            Status::Green => 2,
+        });
+        required
+            .get_or_create(&labels)
+            .set(i64::from(component.required));
+        if let Some(result) = &verdict.result {
+            checked
+                .get_or_create(&labels)
+                .set(result.checked_at.as_millisecond() as f64 / 1000.0);
+        }
+    }
+    registry.register(
+        COMPONENT_UP,
+        "Whether the component is ok, green or yellow (1), or red (0)",
+        up,
+    );
+    registry.register(
+        COMPONENT_STATUS,
+        "The component's status: red 0, yellow 1, green 2",
+        status,
+    );
+    registry.register(
+        COMPONENT_REQUIRED,
+        "Whether the component counts in the overall status (1) or not (0)",
+        required,
+    );
+    registry.register_with_unit(
+        COMPONENT_LAST_CHECK,
+        "When the component was last checked",
+        Unit::Seconds,
+        checked,
+    );
+}
+
+fn register_executors(
+    registry: &mut Registry,
+    board: &executors::Board,
+    liveness: executors::Liveness,
+) {
+    let now = executors::unix_now();
+    let alive = Family::<ExecutorLabels, Gauge>::default();
+    let last = Family::<ExecutorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let done = Family::<ExecutorLabels, Counter>::default();
+    let failed = Family::<ExecutorLabels, Counter>::default();
+    let pending = Family::<ExecutorLabels, Gauge>::default();
+    let lag = Family::<ExecutorLabels, Gauge>::default();
+    for executor in board.executors.values() {
+        let labels = ExecutorLabels {
+            executor: executor.name.clone(),
+        };
+        let state = executor.state(now, liveness);
+        alive
+            .get_or_create(&labels)
+            .set(i64::from(state == State::Alive));
+        if let Some(beat) = &executor.last {
+            last.get_or_create(&labels).set(beat.at);
+            done.get_or_create(&labels).inc_by(beat.done);
+            failed.get_or_create(&labels).inc_by(beat.failed);
+            pending.get_or_create(&labels).set(beat.pending as i64);
+            lag.get_or_create(&labels).set(beat.lag as i64);
+        }
+    }
+    let summary = Summary::of(board, now, liveness);
+    let states = Family::<StateLabels, Gauge>::default();
+    for (state, count) in [
+        ("alive", summary.alive),
+        ("stale", summary.stale),
+        ("dead", summary.dead),
+    ] {
+        states
+            .get_or_create(&StateLabels { state })
+            .set(i64::from(count));
+    }
+    registry.register(
+        EXECUTOR_ALIVE,
+        "Whether the task executor is alive (1) or stale or dead (0)",
+        alive,
+    );
+    registry.register_with_unit(
+        EXECUTOR_LAST_HEARTBEAT,
+        "When the task executor last wrote a heartbeat",
+        Unit::Seconds,
+        last,
+    );
+    registry.register(
+        EXECUTOR_DONE,
+        "Tasks the executor finished since it started",
+        done,
+    );
+    registry.register(
+        EXECUTOR_FAILED,
+        "Tasks the executor failed since it started",
+        failed,
+    );
+    registry.register(
+        EXECUTOR_PENDING,
+        "Pending tasks of the executor's consumer group",
+        pending,
+    );
+    registry.register(EXECUTOR_LAG, "Lag of the executor's consumer group", lag);
+    registry.register(EXECUTORS, "Task executors per state", states);
+}
+
+/// The classic Prometheus text format (0.0.4) of OpenMetrics text: counters are typed under
+/// their `_total` sample name, and the `# UNIT` and `# EOF` lines go.
+pub fn classic_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => writeln!(out, "{line}"),
+            None => writeln!(out, "{line}"),
+        }
+        .expect("writing to a String");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_text_names_counters_by_their_samples() {
+        let openmetrics = "# HELP ragwatch_probes Probes run.\n# TYPE ragwatch_probes counter\nragwatch_probes_total{component=\"db\"} 3\n# HELP ragwatch_probe_duration_seconds How long.\n# TYPE ragwatch_probe_duration_seconds histogram\n# UNIT ragwatch_probe_duration_seconds seconds\nragwatch_probe_duration_seconds_sum 0.5\n# EOF\n";
+        assert_eq!(
+            classic_text(openmetrics),
+            "# HELP ragwatch_probes_total Probes run.\n# TYPE ragwatch_probes_total counter\nragwatch_probes_total{component=\"db\"} 3\n# HELP ragwatch_probe_duration_seconds How long.\n# TYPE ragwatch_probe_duration_seconds histogram\nragwatch_probe_duration_seconds_sum 0.5\n"
+        );
+    }
+}
