@@ -1,7 +1,8 @@
 //! History: every probe result, per-minute and per-hour roll-ups, status changes and
 //! incidents, kept in an embedded SQLite file (the default) or PostgreSQL (so replicas
-//! can share it). The [`Store`] trait has one implementation per database; what they share
-//! (roll-up arithmetic, incident decisions, percentiles) is plain code in this module.
+//! can share it). The [`Store`] trait is implemented once, generic over the sqlx database
+//! (`sql.rs`), and each database's file says only how it connects; roll-up arithmetic,
+//! incident decisions and percentiles are plain code in this module.
 //! Results reach the store through the [`writer`], in batches, off the probing path.
 
 mod migrations;
@@ -441,8 +442,8 @@ impl AnyStore {
     ) -> Result<Self, String> {
         let url = url.expose();
         match url.scheme() {
-            "sqlite" => SqliteStore::open(url.as_str()).map(Self::Sqlite),
-            "postgres" | "postgresql" => PostgresStore::open(url, timeout).map(Self::Postgres),
+            "sqlite" => sqlite::open(url.as_str()).map(Self::Sqlite),
+            "postgres" | "postgresql" => postgres::open(url, timeout).map(Self::Postgres),
             other => Err(format!(
                 "history.url: scheme `{other}` is not supported; use sqlite:// or postgres://"
             )),

@@ -4,9 +4,10 @@
 
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
+use super::migrations::{Dialect, migrator};
 use super::{
-    Batch, Bucket, ExecutorRecord, Incident, IncidentAction, IncidentQuery, OpenIncident, Rollup,
-    incident_action, parse_status, rollups,
+    Batch, Bucket, ExecutorRecord, HistoryError, Incident, IncidentAction, IncidentQuery,
+    OpenIncident, Rollup, Store, incident_action, parse_status, rollups,
 };
 
 /// Rows per multi-row INSERT (6 parameters each).
@@ -56,6 +57,140 @@ const PRUNE: [(&str, bool); 6] = [
         false,
     ),
 ];
+
+/// A history store on a sqlx database: the pool, the dialect's statements, and how to read
+/// a driver's affected-row count. SQLite and PostgreSQL differ only in how they connect.
+pub struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+    name: String,
+    dialect: Dialect,
+    upsert: String,
+    buckets: String,
+    affected: fn(&DB::QueryResult) -> u64,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// A store on `pool`; `name` says which in errors, `greatest` is the dialect's
+    /// two-argument maximum.
+    pub fn new(
+        pool: Pool<DB>,
+        name: String,
+        dialect: Dialect,
+        greatest: &str,
+        affected: fn(&DB::QueryResult) -> u64,
+    ) -> Self {
+        Self {
+            pool,
+            name,
+            dialect,
+            upsert: super::rollup_upsert_sql(param, greatest),
+            buckets: super::bucket_query_sql(param),
+            affected,
+        }
+    }
+
+    fn error(&self, source: sqlx::Error) -> HistoryError {
+        HistoryError::Database {
+            store: self.name.clone(),
+            source,
+        }
+    }
+}
+
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Database,
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> f64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB>,
+    for<'r> Option<i64>: Decode<'r, DB>,
+    for<'r> f64: Decode<'r, DB>,
+    for<'r> &'r str: Decode<'r, DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn migrate(&self) -> Result<(), HistoryError> {
+        let failed = |source| HistoryError::Migrate {
+            store: self.name.clone(),
+            source,
+        };
+        migrator(self.dialect)
+            .await
+            .map_err(failed)?
+            .run(&self.pool)
+            .await
+            .map_err(failed)
+    }
+
+    async fn write(&self, observer: &str, batch: &Batch) -> Result<(), HistoryError> {
+        write(&self.pool, &self.upsert, observer, batch)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn buckets(
+        &self,
+        component: &str,
+        resolution_s: i64,
+        since_ms: i64,
+        until_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<Bucket>, HistoryError> {
+        buckets(
+            &self.pool,
+            &self.buckets,
+            component,
+            resolution_s,
+            since_ms,
+            until_ms,
+            step_ms,
+        )
+        .await
+        .map_err(|e| self.error(e))
+    }
+
+    async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, HistoryError> {
+        incidents(&self.pool, query)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
+        changes_since(&self.pool, component, since_ms)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn executors(&self, observer: &str) -> Result<Vec<ExecutorRecord>, HistoryError> {
+        executors(&self.pool, observer)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn prune(
+        &self,
+        results_before_ms: i64,
+        incidents_before_ms: i64,
+        limit: i64,
+    ) -> Result<u64, HistoryError> {
+        prune(
+            &self.pool,
+            results_before_ms,
+            incidents_before_ms,
+            limit,
+            self.affected,
+        )
+        .await
+        .map_err(|e| self.error(e))
+    }
+}
 
 /// A `$n` placeholder.
 pub fn param(n: usize) -> String {
