@@ -11,6 +11,7 @@ mod postgres;
 mod redis;
 mod redis_stream;
 mod s3;
+mod sql;
 mod task_executors;
 
 use std::future::Future;

@@ -3,9 +3,9 @@
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Connection, Row};
 
-use super::error::{SqlRefusal, SqlTarget};
 use super::kept::Kept;
-use super::{Outcome, Probe, ProbeError, into_details, near_limit};
+use super::sql::{self, SqlRefusal, SqlTarget};
+use super::{Outcome, Probe, ProbeError};
 use crate::config::DbConfig;
 
 /// Default MySQL port.
@@ -70,14 +70,12 @@ impl MysqlProbe {
                 _ => uptime_s = value,
             }
         }
-        let details = into_details(serde_json::json!({
-            "version": version,
-            "connections": connections,
-            "max_connections": max_connections,
-            "uptime_s": uptime_s,
-        }));
-        let warning = near_limit("connections", connections as u64, max_connections as u64);
-        Ok(Outcome::yellow_if(warning, details))
+        Ok(sql::outcome(
+            version,
+            connections,
+            max_connections,
+            uptime_s,
+        ))
     }
 }
 

@@ -3,9 +3,9 @@
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Row};
 
-use super::error::{SqlRefusal, SqlTarget};
 use super::kept::Kept;
-use super::{Outcome, Probe, ProbeError, into_details, near_limit};
+use super::sql::{self, SqlRefusal, SqlTarget};
+use super::{Outcome, Probe, ProbeError};
 use crate::config::DbConfig;
 
 /// Default PostgreSQL port.
@@ -56,14 +56,12 @@ impl PostgresProbe {
         let max_connections: i64 = row.try_get(1)?;
         let connections: i64 = row.try_get(2)?;
         let uptime_s: i64 = row.try_get(3)?;
-        let details = into_details(serde_json::json!({
-            "version": version,
-            "connections": connections,
-            "max_connections": max_connections,
-            "uptime_s": uptime_s,
-        }));
-        let warning = near_limit("connections", connections as u64, max_connections as u64);
-        Ok(Outcome::yellow_if(warning, details))
+        Ok(sql::outcome(
+            version,
+            connections,
+            max_connections,
+            uptime_s,
+        ))
     }
 }
 

@@ -1,0 +1,84 @@
+//! What the MySQL and PostgreSQL probes share: who they connect to, how a driver error reads
+//! to an operator, and the verdict on what the server told them.
+
+use super::{Outcome, ProbeError, into_details, near_limit};
+
+/// What a SQL server's error code means, as each driver's probe reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlRefusal {
+    /// Wrong user or password.
+    Auth,
+    /// The database named in the URL does not exist.
+    UnknownDatabase,
+    /// Anything else the server said.
+    Other,
+}
+
+/// Who and what a SQL probe connects to, for error messages.
+#[derive(Clone, Debug)]
+pub struct SqlTarget {
+    /// `host:port`.
+    pub address: String,
+    /// The user logged in as.
+    pub user: String,
+    /// The database name from the URL.
+    pub database: String,
+}
+
+impl SqlTarget {
+    /// Reads the target from a database URL.
+    pub fn from_url(url: &url::Url, default_port: u16, default_user: &str) -> Self {
+        let user = match url.username() {
+            "" => default_user.to_owned(),
+            user => user.to_owned(),
+        };
+        Self {
+            address: crate::config::host_port(url, default_port),
+            user,
+            database: url.path().trim_start_matches('/').to_owned(),
+        }
+    }
+
+    /// Classifies a driver error; `refusal` reads the server's error code.
+    pub fn error(
+        &self,
+        error: sqlx::Error,
+        refusal: impl Fn(&dyn sqlx::error::DatabaseError) -> SqlRefusal,
+    ) -> ProbeError {
+        match error {
+            sqlx::Error::Database(db) => match refusal(db.as_ref()) {
+                SqlRefusal::Auth => ProbeError::Auth {
+                    user: self.user.clone(),
+                    detail: None,
+                },
+                SqlRefusal::UnknownDatabase => {
+                    ProbeError::Rejected(format!("database '{}' does not exist", self.database))
+                }
+                SqlRefusal::Other => {
+                    ProbeError::Rejected(format!("database error: {}", db.message()))
+                }
+            },
+            sqlx::Error::Io(io) => ProbeError::transport(&io, &self.address),
+            sqlx::Error::Tls(tls) => ProbeError::Connect {
+                target: self.address.clone(),
+                reason: format!("TLS: {tls}"),
+            },
+            other => ProbeError::Protocol {
+                target: self.address.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Green with the server's facts, or yellow when its connections near their limit.
+pub fn outcome(version: String, connections: i64, max_connections: i64, uptime_s: i64) -> Outcome {
+    let details = into_details(serde_json::json!({
+        "version": version,
+        "connections": connections,
+        "max_connections": max_connections,
+        "uptime_s": uptime_s,
+    }));
+    let warning = near_limit("connections", connections as u64, max_connections as u64);
+    Outcome::yellow_if(warning, details)
+}
