@@ -1,5 +1,6 @@
 //! ragwatch: a health monitor for the services a RAG platform depends on.
 
+pub mod alert;
 pub mod api;
 pub mod cli;
 pub mod component;

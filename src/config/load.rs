@@ -252,6 +252,29 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
             "must be a sqlite://path or postgres:// URL".into(),
         ));
     }
+    if let Some(alerts) = &config.alerts {
+        if alerts.failure_threshold == 0 {
+            return Err(("alerts.failure_threshold", "must be at least 1".into()));
+        }
+        if alerts.success_threshold == 0 {
+            return Err(("alerts.success_threshold", "must be at least 1".into()));
+        }
+        let urls = alerts
+            .webhook
+            .iter()
+            .map(|w| ("alerts.webhook", &w.url))
+            .chain(
+                alerts
+                    .alertmanager
+                    .iter()
+                    .map(|a| ("alerts.alertmanager", &a.url)),
+            );
+        for (key, url) in urls {
+            if !matches!(url.expose().scheme(), "http" | "https") {
+                return Err((key, "url must be an http:// or https:// URL".into()));
+            }
+        }
+    }
     if let Some(url) = &executors.redis_url
         && url.expose().scheme() != "redis"
     {

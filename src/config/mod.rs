@@ -36,6 +36,9 @@ pub struct Config {
     pub task_executors: TaskExecutorsConfig,
     /// Where results and incidents are kept.
     pub history: HistoryConfig,
+    /// Alerts on status changes; none are sent when the section is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertsConfig>,
 }
 
 impl Config {
@@ -61,6 +64,16 @@ impl Config {
                 .as_ref()
                 .and_then(SecretUrl::password),
         );
+        secrets.extend(self.history.url.password());
+        if let Some(alerts) = &self.alerts {
+            for webhook in &alerts.webhook {
+                secrets.push(webhook.secret.expose().to_owned());
+                secrets.extend(webhook.url.password());
+            }
+            for receiver in &alerts.alertmanager {
+                secrets.extend(receiver.url.password());
+            }
+        }
         secrets
     }
 
@@ -485,6 +498,51 @@ impl HistoryConfig {
     }
 }
 
+/// `[alerts]`: notifications when a component's status changes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AlertsConfig {
+    /// Consecutive red results before an alert fires.
+    pub failure_threshold: u32,
+    /// Consecutive ok results before a firing alert resolves.
+    pub success_threshold: u32,
+    /// ragwatch's own address as people reach it, for links in alerts.
+    pub external_url: Url,
+    /// Generic JSON webhooks.
+    pub webhook: Vec<WebhookConfig>,
+    /// Prometheus Alertmanagers (v2 API).
+    pub alertmanager: Vec<AlertmanagerConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 2,
+            success_threshold: 2,
+            external_url: Url::parse("http://localhost:9390").expect("default URL parses"),
+            webhook: Vec::new(),
+            alertmanager: Vec::new(),
+        }
+    }
+}
+
+/// `[[alerts.webhook]]`: a receiver of JSON alert bodies.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct WebhookConfig {
+    /// Where to POST.
+    pub url: SecretUrl,
+    /// When set, the body is signed with HMAC-SHA256 in the `X-Ragwatch-Signature` header.
+    #[serde(default)]
+    pub secret: Secret,
+}
+
+/// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AlertmanagerConfig {
+    /// Its base URL (`http://alertmanager:9093`).
+    pub url: SecretUrl,
+}
+
 /// Accepts `"tok"`, `"a,b"` (handy in environment variables) or `["a", "b"]`.
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>, D::Error> {
     #[derive(Deserialize)]
@@ -552,5 +610,64 @@ mod optional_duration_text {
         duration_text::parse(&text)
             .map(Some)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    #[test]
+    fn every_credential_reaches_the_scrubber() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(
+            br#"
+[server]
+tokens = ["s-token"]
+[db]
+url = "mysql://root:s-db@h/d"
+[redis]
+url = "redis://:s-redis@h/1"
+[doc_engine]
+url = "http://u:s-es-url@h:9200"
+password = "s-es"
+[storage]
+secret_key = "s-s3"
+[message_queue]
+url = "nats://u:s-nats@h:4222"
+[task_executors]
+redis_url = "redis://:s-executors@h/1"
+[history]
+url = "postgres://u:s-history@h/ragwatch"
+[alerts]
+[[alerts.webhook]]
+url = "https://u:s-hook-url@hooks.example/x"
+secret = "s-hook"
+[[alerts.alertmanager]]
+url = "http://u:s-am@am:9093"
+"#,
+        )
+        .unwrap();
+        let config = super::load(Some(file.path()), Vec::new()).unwrap();
+        let secrets = config.secrets();
+        for expected in [
+            "s-token",
+            "s-db",
+            "s-redis",
+            "s-es-url",
+            "s-es",
+            "s-s3",
+            "s-nats",
+            "s-executors",
+            "s-history",
+            "s-hook-url",
+            "s-hook",
+            "s-am",
+        ] {
+            assert!(
+                secrets.iter().any(|s| s == expected),
+                "{expected} is not scrubbed"
+            );
+        }
     }
 }
