@@ -152,6 +152,7 @@ async fn main() {
         ragwatch::component::from_config(&config).unwrap(),
         config.scrubber(),
         None,
+        None,
     );
     monitor.refresh_all().await;
     let router = ragwatch::api::router(Arc::clone(&monitor), &config).unwrap();

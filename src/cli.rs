@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+use crate::alert::Alerts;
 use crate::config::{Config, ConfigError};
 use crate::history::writer::History;
 use crate::monitor::{Monitor, Verdict};
@@ -122,7 +123,8 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
     let monitor = Monitor::new(
         component::from_config(&config)?,
         config.scrubber(),
-        history.clone(),
+        history,
+        open_alerts(&config),
     );
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -155,6 +157,12 @@ pub fn open_history(config: &Config) -> Result<Option<Arc<History>>, Failure> {
             message: config.scrubber().scrub(&message),
         })?;
     Ok(Some(Arc::new(history)))
+}
+
+/// The alerting `serve` sends, when `[alerts]` is configured.
+pub fn open_alerts(config: &Config) -> Option<Arc<Alerts>> {
+    let alerts = config.alerts.as_ref()?;
+    Some(Arc::new(Alerts::new(alerts, config.scrubber())))
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -195,7 +203,12 @@ struct CheckedComponent<'a> {
 }
 
 async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
-    let monitor = Monitor::new(component::from_config(&config)?, config.scrubber(), None);
+    let monitor = Monitor::new(
+        component::from_config(&config)?,
+        config.scrubber(),
+        None,
+        None,
+    );
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();
     let now = Instant::now();

@@ -52,6 +52,8 @@ pub const EXECUTORS: &str = "ragwatch_task_executors";
 pub const HISTORY_UP: &str = "ragwatch_history_up";
 /// Records the history writer dropped because it was behind.
 pub const HISTORY_DROPPED: &str = "ragwatch_history_dropped_records";
+/// Failed deliveries to an alert receiver.
+pub const ALERT_FAILURES: &str = "ragwatch_alert_delivery_failures";
 
 /// Latency buckets in seconds, 1 ms to 10 s.
 const DURATION_BUCKETS: [f64; 12] = [
@@ -79,6 +81,11 @@ impl ComponentLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ExecutorLabels {
     executor: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReceiverLabels {
+    receiver: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -160,6 +167,21 @@ pub fn render(monitor: &Monitor) -> String {
             HISTORY_DROPPED,
             "Records the history writer dropped because it was behind",
             dropped,
+        );
+    }
+    if let Some(alerts) = monitor.alerts() {
+        let failures = Family::<ReceiverLabels, Counter>::default();
+        for receiver in alerts.health() {
+            failures
+                .get_or_create(&ReceiverLabels {
+                    receiver: receiver.name,
+                })
+                .inc_by(receiver.failures);
+        }
+        live.register(
+            ALERT_FAILURES,
+            "Failed deliveries to an alert receiver",
+            failures,
         );
     }
     let mut text = String::new();

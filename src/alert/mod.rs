@@ -1,12 +1,36 @@
 //! Alerts on status changes. [`Thresholds`] decides, per component, when consecutive red
-//! results make an alert fire and consecutive ok results resolve it; the decisions go to
-//! the receivers through the dispatcher, never on the probing path.
+//! results make an alert fire and consecutive ok results resolve it. [`Alerts`] hands each
+//! decision to every receiver's own bounded queue without waiting; a task per receiver
+//! delivers in order, retrying with back-off, so a slow or failing receiver delays nothing
+//! but itself.
+
+mod alertmanager;
+mod webhook;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-use crate::probe::Status;
+use crate::component::Component;
+use crate::config::{AlertsConfig, Scrubber};
+use crate::probe::{ProbeResult, Status};
+
+pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
+pub use webhook::{SIGNATURE_HEADER, Webhook, signature};
+
+/// Alerts waiting for one receiver before new ones are dropped.
+pub const QUEUE_CAPACITY: usize = 1000;
+/// Delivery attempts of one alert before it is given up.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// Longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// A firing or resolved alert about one component.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -151,6 +175,215 @@ impl Thresholds {
             .values()
             .filter_map(|s| s.firing.clone())
             .collect()
+    }
+}
+
+/// The link to a component in ragwatch's API.
+fn component_link(external: &url::Url, component: &str) -> String {
+    let base = external.as_str().trim_end_matches('/');
+    format!("{base}/api/v1/components/{component}")
+}
+
+/// A 2xx answer, or why not.
+fn expect_success(response: Result<reqwest::Response, reqwest::Error>) -> Result<(), String> {
+    match response {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
+        Err(error) => Err(crate::probe::root_cause(&error.without_url())),
+    }
+}
+
+/// Where alerts go.
+enum Target {
+    Webhook(Webhook),
+    Alertmanager(Alertmanager),
+}
+
+/// One receiver: its queue and how it is doing.
+struct Receiver {
+    name: String,
+    target: Target,
+    queue: mpsc::Sender<Alert>,
+    inbox: Mutex<Option<mpsc::Receiver<Alert>>>,
+    last_error: ArcSwapOption<String>,
+    failures: AtomicU64,
+}
+
+/// A receiver's health, for readyz and metrics.
+#[derive(Clone, Debug)]
+pub struct ReceiverHealth {
+    /// `webhook hooks.example.com`, `alertmanager am:9093`.
+    pub name: String,
+    /// The last delivery failed with this.
+    pub error: Option<String>,
+    /// Failed deliveries since start.
+    pub failures: u64,
+}
+
+/// The alerting of one ragwatch: thresholds plus receivers.
+pub struct Alerts {
+    thresholds: Mutex<Thresholds>,
+    receivers: Vec<Receiver>,
+    external: url::Url,
+    client: reqwest::Client,
+    scrubber: Scrubber,
+}
+
+impl Alerts {
+    /// The receivers of `[alerts]`; nothing is sent until [`Alerts::start`].
+    pub fn new(config: &AlertsConfig, scrubber: Scrubber) -> Self {
+        let targets = config
+            .webhook
+            .iter()
+            .map(|w| {
+                (
+                    format!("webhook {}", w.url.host_port(443)),
+                    Target::Webhook(Webhook::new(w)),
+                )
+            })
+            .chain(config.alertmanager.iter().map(|a| {
+                (
+                    format!("alertmanager {}", a.url.host_port(9093)),
+                    Target::Alertmanager(Alertmanager::new(a)),
+                )
+            }));
+        let receivers = targets
+            .map(|(name, target)| {
+                let (queue, inbox) = mpsc::channel(QUEUE_CAPACITY);
+                Receiver {
+                    name,
+                    target,
+                    queue,
+                    inbox: Mutex::new(Some(inbox)),
+                    last_error: ArcSwapOption::empty(),
+                    failures: AtomicU64::new(0),
+                }
+            })
+            .collect();
+        Self {
+            thresholds: Mutex::new(Thresholds::new(
+                config.failure_threshold,
+                config.success_threshold,
+            )),
+            receivers,
+            external: config.external_url.clone(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("the HTTP client builds"),
+            scrubber,
+        }
+    }
+
+    /// Takes a published result; an alert it fires or resolves is queued for every receiver.
+    pub fn observe(&self, component: &Component, result: &ProbeResult) {
+        let subject = Subject {
+            component: component.key.as_str(),
+            kind: component.kind,
+            required: component.required,
+        };
+        let alert = self.thresholds.lock().expect("thresholds lock").observe(
+            subject,
+            result.status,
+            result.error.as_deref(),
+            result.checked_at,
+        );
+        let Some(alert) = alert else { return };
+        tracing::info!(component = alert.component, state = ?alert.state, "Alert.");
+        for receiver in &self.receivers {
+            if receiver.queue.try_send(alert.clone()).is_err() {
+                tracing::warn!(
+                    receiver = receiver.name,
+                    "Alert queue is full; an alert was dropped."
+                );
+            }
+        }
+    }
+
+    /// Each receiver's health.
+    pub fn health(&self) -> Vec<ReceiverHealth> {
+        self.receivers
+            .iter()
+            .map(|r| ReceiverHealth {
+                name: r.name.clone(),
+                error: r.last_error.load_full().map(|e| (*e).clone()),
+                failures: r.failures.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// Starts one delivery task per receiver (once).
+    pub fn start(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
+        for index in 0..self.receivers.len() {
+            let Some(inbox) = self.receivers[index]
+                .inbox
+                .lock()
+                .expect("inbox lock")
+                .take()
+            else {
+                continue;
+            };
+            let alerts = Arc::clone(self);
+            tasks.spawn(async move { alerts.deliver_loop(index, inbox).await });
+        }
+    }
+
+    async fn deliver_loop(&self, index: usize, mut inbox: mpsc::Receiver<Alert>) {
+        let receiver = &self.receivers[index];
+        let mut resend = tokio::time::interval(RESEND_EVERY);
+        resend.tick().await;
+        loop {
+            let batch = tokio::select! {
+                alert = inbox.recv() => match alert {
+                    Some(alert) => vec![alert],
+                    None => return,
+                },
+                _ = resend.tick(), if matches!(receiver.target, Target::Alertmanager(_)) => {
+                    let firing = self.thresholds.lock().expect("thresholds lock").firing();
+                    if firing.is_empty() { continue; }
+                    firing
+                }
+            };
+            self.deliver(receiver, &batch).await;
+        }
+    }
+
+    /// Delivers with exponential back-off, up to [`MAX_ATTEMPTS`].
+    async fn deliver(&self, receiver: &Receiver, batch: &[Alert]) {
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let outcome = match &receiver.target {
+                Target::Webhook(webhook) => {
+                    let mut result = Ok(());
+                    for alert in batch {
+                        result =
+                            result.and(webhook.send(&self.client, alert, &self.external).await);
+                    }
+                    result
+                }
+                Target::Alertmanager(am) => am.send(&self.client, batch, &self.external).await,
+            };
+            match outcome {
+                Ok(()) => {
+                    receiver.last_error.store(None);
+                    return;
+                }
+                Err(error) => {
+                    let error = self.scrubber.scrub(&error);
+                    receiver.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(receiver = receiver.name, attempt, %error, "Alert delivery failed.");
+                    receiver.last_error.store(Some(Arc::new(error)));
+                    if attempt < MAX_ATTEMPTS {
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        }
+        tracing::error!(
+            receiver = receiver.name,
+            "Alert given up after {MAX_ATTEMPTS} attempts."
+        );
     }
 }
 

@@ -101,6 +101,16 @@ pub async fn readyz(
             }
         }
     }
+    // A receiver that cannot be reached is reported, but never fails readiness.
+    for receiver in monitor.alerts().map(|a| a.health()).unwrap_or_default() {
+        match receiver.error {
+            None => lines.push_str(&format!("[+]alerts {} ok\n", receiver.name)),
+            Some(error) => lines.push_str(&format!(
+                "[-]alerts {} failed (not required): {error}\n",
+                receiver.name
+            )),
+        }
+    }
     let status = if passed {
         StatusCode::OK
     } else {

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
+use crate::alert::Alerts;
 use crate::component::Component;
 use crate::config::Scrubber;
 use crate::history::writer::{History, Record};
@@ -37,6 +38,7 @@ pub struct Monitor {
     snapshot: ArcSwap<Snapshot>,
     scrubber: Scrubber,
     history: Option<Arc<History>>,
+    alerts: Option<Arc<Alerts>>,
     metrics: Metrics,
 }
 
@@ -47,6 +49,7 @@ impl Monitor {
         components: Vec<Component>,
         scrubber: Scrubber,
         history: Option<Arc<History>>,
+        alerts: Option<Arc<Alerts>>,
     ) -> Arc<Self> {
         let flights = components
             .iter()
@@ -62,6 +65,7 @@ impl Monitor {
             flights,
             scrubber,
             history,
+            alerts,
         })
     }
 
@@ -76,6 +80,11 @@ impl Monitor {
     /// The probe counters and durations.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The alerting, if configured.
+    pub fn alerts(&self) -> Option<&Arc<Alerts>> {
+        self.alerts.as_ref()
     }
 
     /// The history results are recorded into, if any.
@@ -132,6 +141,9 @@ impl Monitor {
             .as_ref()
             .map(|t| t.result.status);
         self.metrics.observe(component, &result);
+        if let Some(alerts) = &self.alerts {
+            alerts.observe(component, &result);
+        }
         let changed = previous != Some(result.status);
         if changed {
             log_change(component, previous, &result);
@@ -169,6 +181,9 @@ impl Monitor {
     /// dropped or shut down.
     pub async fn start(self: &Arc<Self>, scheduled: bool) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
+        if let Some(alerts) = &self.alerts {
+            alerts.start(&mut tasks);
+        }
         if let Some(history) = &self.history {
             history.start(&mut tasks).await;
             tasks.spawn(crate::executors::memory::run(

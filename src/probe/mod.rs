@@ -23,7 +23,7 @@ use crate::component::ComponentKey;
 use crate::config::{Config, DbKind, MessageQueueKind, Scrubber};
 
 pub use elasticsearch::ElasticsearchProbe;
-pub use error::ProbeError;
+pub use error::{ProbeError, root_cause};
 pub use mysql::MysqlProbe;
 pub use nats::NatsProbe;
 pub use postgres::PostgresProbe;

@@ -54,7 +54,8 @@ impl TestApp {
         let config = with_private_history(toml, history_dir.path());
         let components = ragwatch::component::from_config(&config).expect("components build");
         let history = ragwatch::cli::open_history(&config).expect("history opens");
-        let monitor = Monitor::new(components, config.scrubber(), history);
+        let alerts = ragwatch::cli::open_alerts(&config);
+        let monitor = Monitor::new(components, config.scrubber(), history, alerts);
         let tasks = monitor.start(scheduled).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -124,7 +125,7 @@ impl Drop for TestApp {
 pub async fn probe_once(toml: &str) -> Vec<(&'static str, ragwatch::probe::ProbeResult)> {
     let config = config(toml);
     let components = ragwatch::component::from_config(&config).expect("components build");
-    let monitor = Monitor::new(components, config.scrubber(), None);
+    let monitor = Monitor::new(components, config.scrubber(), None, None);
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();
     monitor

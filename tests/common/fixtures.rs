@@ -166,6 +166,8 @@ pub struct RecordedRequest {
     pub authorization: Option<String>,
     /// All request headers (lower-case names), in order.
     pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: Vec<u8>,
 }
 
 impl RecordedRequest {
@@ -299,6 +301,7 @@ async fn serve(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     let path_and_query = uri
         .path_and_query()
@@ -312,6 +315,7 @@ async fn serve(
             .iter()
             .map(|(n, v)| (n.as_str().to_owned(), header_text(v)))
             .collect(),
+        body: body.to_vec(),
     });
     let found = {
         let routes = lock(&inner.routes);

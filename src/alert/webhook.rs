@@ -1,0 +1,105 @@
+//! The generic JSON webhook: one POST per firing or resolved alert, signed with
+//! HMAC-SHA256 (`X-Ragwatch-Signature: sha256=<hex>`) when a secret is set.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use super::{Alert, AlertState};
+use crate::config::{Secret, WebhookConfig};
+use crate::probe::Status;
+
+/// The header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "X-Ragwatch-Signature";
+
+/// The documented body.
+#[derive(Serialize)]
+struct Body<'a> {
+    component: &'a str,
+    kind: &'a str,
+    state: AlertState,
+    status: Status,
+    previous_status: Status,
+    required: bool,
+    error: Option<&'a str>,
+    started_at: jiff::Timestamp,
+    resolved_at: Option<jiff::Timestamp>,
+    link: String,
+}
+
+/// A webhook receiver.
+pub struct Webhook {
+    url: url::Url,
+    secret: Secret,
+}
+
+impl Webhook {
+    /// From `[[alerts.webhook]]`.
+    pub fn new(config: &WebhookConfig) -> Self {
+        Self {
+            url: config.url.expose().clone(),
+            secret: config.secret.clone(),
+        }
+    }
+
+    /// Posts one alert; any answer but 2xx is a failure to retry.
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        alert: &Alert,
+        external: &url::Url,
+    ) -> Result<(), String> {
+        let body = serde_json::to_vec(&Body {
+            component: alert.component,
+            kind: alert.kind,
+            state: alert.state,
+            status: alert.status,
+            previous_status: alert.previous_status,
+            required: alert.required,
+            error: alert.error.as_deref(),
+            started_at: alert.started_at,
+            resolved_at: alert.resolved_at,
+            link: super::component_link(external, alert.component),
+        })
+        .expect("alert body serialises");
+        let mut request = client
+            .post(self.url.clone())
+            .timeout(Duration::from_secs(10))
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if !self.secret.is_empty() {
+            request = request.header(SIGNATURE_HEADER, signature(&self.secret, &body));
+        }
+        super::expect_success(request.body(body).send().await)
+    }
+}
+
+/// `sha256=<hex of HMAC-SHA256(secret, body)>`.
+pub fn signature(secret: &Secret, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hmac_sha256_in_hex() {
+        // RFC 4231, test case 2.
+        let secret = Secret::new("Jefe");
+        assert_eq!(
+            signature(&secret, b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
