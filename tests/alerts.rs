@@ -290,3 +290,59 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     assert!(left.is_empty(), "resolved: {left:?}");
     alertmanager.child.start_kill().unwrap();
 }
+
+#[tokio::test]
+async fn a_restart_neither_re_sends_nor_forgets_a_firing_alert() {
+    let hook = receiving().await;
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    redis.set_mode(ProxyMode::Refuse).await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config(&redis.host_port(), &webhook(&hook)).replace(
+        "[history]\nenabled = false\n",
+        &format!(
+            "[history]\nurl = \"sqlite://{}/history.db\"\n",
+            dir.path().display()
+        ),
+    );
+    let first = TestApp::start_unscheduled(&toml).await;
+    fresh(&first).await;
+    fresh(&first).await;
+    assert_eq!(
+        requests(&hook, 1).await.len(),
+        1,
+        "fired before the restart"
+    );
+    // Wait until the outage is an open incident in the history.
+    let mut open = false;
+    for _ in 0..50 {
+        let (_, body) = first.get_json("/api/v1/incidents").await;
+        open = body["incidents"][0]["open"] == true;
+        if open {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(open, "the incident is stored");
+    drop(first);
+
+    let second = TestApp::start_unscheduled(&toml).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the history opens, alerts resume
+    for _ in 0..3 {
+        fresh(&second).await;
+    }
+    assert_eq!(
+        requests(&hook, 2).await.len(),
+        1,
+        "still firing: nothing sent again"
+    );
+    redis.set_mode(ProxyMode::Pass).await;
+    fresh(&second).await;
+    fresh(&second).await;
+    let received = requests(&hook, 2).await;
+    assert_eq!(received.len(), 2, "the resolution is not forgotten");
+    let first_body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+    let resolved: serde_json::Value = serde_json::from_slice(&received[1].body).unwrap();
+    assert_eq!(resolved["state"], "resolved");
+    assert_eq!(resolved["started_at"], first_body["started_at"]);
+    assert_eq!(resolved["error"], first_body["error"]);
+}

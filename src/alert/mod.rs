@@ -20,6 +20,8 @@ use tokio::task::JoinSet;
 
 use crate::component::Component;
 use crate::config::{AlertsConfig, Scrubber};
+use crate::history::writer::History;
+use crate::history::{IncidentQuery, Store};
 use crate::probe::{ProbeResult, Status};
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
@@ -178,6 +180,12 @@ impl Thresholds {
     }
 }
 
+/// A time to the millisecond, as the history keeps it, so an alert resumed after a restart
+/// carries the same start.
+fn millisecond(at: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
+}
+
 /// The link to a component in ragwatch's API.
 fn component_link(external: &url::Url, component: &str) -> String {
     let base = external.as_str().trim_end_matches('/');
@@ -286,7 +294,7 @@ impl Alerts {
             subject,
             result.status,
             result.error.as_deref(),
-            result.checked_at,
+            millisecond(result.checked_at),
         );
         let Some(alert) = alert else { return };
         tracing::info!(component = alert.component, state = ?alert.state, "Alert.");
@@ -297,6 +305,57 @@ impl Alerts {
                     "Alert queue is full; an alert was dropped."
                 );
             }
+        }
+    }
+
+    /// Takes up the alerts that were firing before a restart: every incident still open
+    /// whose latest status is red, for a watched component. The threshold counts are not
+    /// stored, so an incident that had not fired yet is taken as firing too; it then
+    /// resolves with a notice when the component recovers.
+    pub async fn resume(&self, monitor: &crate::monitor::Monitor, history: &History) {
+        let store = loop {
+            match history.store() {
+                Ok(store) => break store,
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        let query = IncidentQuery {
+            since_ms: i64::MAX,
+            component: None,
+            limit: 1000,
+        };
+        let open = match store.incidents(&query).await {
+            Ok(incidents) => incidents,
+            Err(error) => {
+                tracing::warn!(%error, "Cannot read open incidents; firing alerts are not resumed.");
+                return;
+            }
+        };
+        let mut thresholds = self.thresholds.lock().expect("thresholds lock");
+        for incident in open {
+            let watched = monitor
+                .components()
+                .iter()
+                .find(|c| c.key.as_str() == incident.component);
+            let (Some(component), true, "red") = (
+                watched,
+                incident.observer == history.observer(),
+                incident.last.as_str(),
+            ) else {
+                continue;
+            };
+            thresholds.resume(Alert {
+                component: component.key.as_str(),
+                kind: component.kind,
+                required: component.required,
+                state: AlertState::Firing,
+                status: Status::Red,
+                previous_status: crate::history::parse_status(&incident.from),
+                error: incident.first_error,
+                started_at: jiff::Timestamp::from_millisecond(incident.started_at_ms)
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                resolved_at: None,
+            });
         }
     }
 

@@ -184,6 +184,11 @@ impl Monitor {
         if let Some(alerts) = &self.alerts {
             alerts.start(&mut tasks);
         }
+        if let (Some(alerts), Some(history)) = (&self.alerts, &self.history) {
+            let (monitor, alerts, history) =
+                (Arc::clone(self), Arc::clone(alerts), Arc::clone(history));
+            tasks.spawn(async move { alerts.resume(&monitor, &history).await });
+        }
         if let Some(history) = &self.history {
             history.start(&mut tasks).await;
             tasks.spawn(crate::executors::memory::run(
