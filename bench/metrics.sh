@@ -11,21 +11,11 @@ if ! command -v prometheus-redis-exporter >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-redis-exporter >/dev/null
 fi
 cargo build --release --quiet
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 redis_port=$(free_port); ragwatch_port=$(free_port); exporter_port=$(free_port); closed=$(free_port)
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null &
-pids+=("$!")
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-python3 bench/heartbeats.py 1000 60 | redis-cli -p "$redis_port" --pipe >/dev/null
+redis_with_heartbeats "$redis_port" 1000
 
 cat > "$work/ragwatch.toml" <<TOML
 [server]

@@ -2,14 +2,21 @@
 # Makes sure everything the tests need is on this machine; idempotent, silent when nothing to do.
 # - Debian packages: redis-server, postgresql, mariadb-server, nats-server, prometheus and
 #   prometheus-alertmanager (the tests start their own redis-server, initdb/postgres,
-#   mariadb-install-db/mariadbd, nats-server, prometheus and alertmanager on free ports).
+#   mariadb-install-db/mariadbd, nats-server, prometheus and alertmanager on free ports), and
+#   chromium with chromium-driver for the web UI tests (each test runs its own chromedriver).
 # - The machine's shared services answer on 6379 (Redis), 5432 (PostgreSQL), 3306 (MariaDB) and
 #   4222 (NATS); one that does not is started with the machine's own start command.
-# - s3s-fs (S3 server on a directory) from crates.io; the tests start their own, not this script.
+# - s3s-fs (S3 server on a directory) from crates.io, Azurite (Azure Blob emulator) from npm and
+#   gcp-storage-emulator (GCS JSON API) from PyPI in its own virtualenv; the tests start their
+#   own, not this script. openssl makes the RSA keys of the GCS service-account tests.
 # Prints one line per action. Must run as root (installs packages, starts system services).
 set -euo pipefail
 
 S3S_FS_VERSION=0.14.1
+# 3.35.0 is the last Azurite that runs on Node 20 (3.36 needs Node 21+).
+AZURITE_VERSION=3.35.0
+GCS_EMULATOR_VERSION=2026.7.19
+GCS_EMULATOR_VENV=/opt/gcp-storage-emulator
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:$CARGO_BIN"
 
@@ -50,6 +57,9 @@ have redis-server || missing+=(redis-server)
 have nats-server || missing+=(nats-server)
 have prometheus || missing+=(prometheus)
 have prometheus-alertmanager || missing+=(prometheus-alertmanager)
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
+have openssl || missing+=(openssl)
 if ((${#missing[@]})); then
   say "apt-get update"
   quietly apt-get update
@@ -110,4 +120,22 @@ ensure_service nats 4222 start_nats
 if ! have s3s-fs && [[ ! -x "$CARGO_BIN/s3s-fs" ]]; then
   say "cargo install s3s-fs --version $S3S_FS_VERSION --features binary --locked (a few minutes)"
   quietly cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked
+fi
+
+# ---- Azurite -------------------------------------------------------------------------------------
+if ! have azurite-blob || [[ "$(azurite-blob --version 2>/dev/null)" != "$AZURITE_VERSION" ]]; then
+  say "npm install -g azurite@$AZURITE_VERSION"
+  quietly npm install -g --no-fund --no-audit "azurite@$AZURITE_VERSION"
+fi
+
+# ---- gcp-storage-emulator --------------------------------------------------------------------------
+gcs_emulator="$GCS_EMULATOR_VENV/bin/gcp-storage-emulator"
+gcs_installed="$("$GCS_EMULATOR_VENV/bin/pip" show gcp-storage-emulator 2>/dev/null || true)"
+if [[ ! -x "$gcs_emulator" || "$gcs_installed" != *"Version: $GCS_EMULATOR_VERSION"* ]]; then
+  say "pip install gcp-storage-emulator==$GCS_EMULATOR_VERSION into $GCS_EMULATOR_VENV"
+  quietly python3 -m venv "$GCS_EMULATOR_VENV"
+  quietly "$GCS_EMULATOR_VENV/bin/pip" install -q "gcp-storage-emulator==$GCS_EMULATOR_VERSION"
+fi
+if [[ "$(readlink /usr/local/bin/gcp-storage-emulator 2>/dev/null)" != "$gcs_emulator" ]]; then
+  ln -sf "$gcs_emulator" /usr/local/bin/gcp-storage-emulator
 fi

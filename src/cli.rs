@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::alert::Alerts;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Import};
 use crate::history::writer::History;
 use crate::monitor::{Monitor, Verdict};
 use crate::{api, component};
@@ -24,6 +24,16 @@ pub struct Cli {
     /// Configuration file (TOML). Without one, defaults match a stock RAGFlow deployment.
     #[arg(long, global = true, env = "RAGWATCH_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// RAGFlow's own configuration: its service_conf.yaml (or .template), or the docker
+    /// folder holding it and .env. Its backends become the components; --config and
+    /// RAGWATCH_* variables still override single keys.
+    #[arg(
+        long,
+        global = true,
+        env = "RAGWATCH_RAGFLOW_CONF",
+        value_name = "PATH"
+    )]
+    pub ragflow_conf: Option<PathBuf>,
     /// Format of the log lines written to stderr (filter them with RUST_LOG).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -109,11 +119,15 @@ impl Cli {
 
     /// Runs the command.
     pub async fn run(self) -> Result<Exit, Failure> {
-        let config = crate::config::load(self.config.as_deref(), std::env::vars())?;
+        let (config, imported) = crate::config::load_with_ragflow(
+            self.config.as_deref(),
+            self.ragflow_conf.as_deref(),
+            std::env::vars(),
+        )?;
         match self.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Check { json } => check(config, json).await,
-            Command::Config => print_config(&config),
+            Command::Config => print_config(&config, imported.as_ref()),
         }
     }
 }
@@ -194,6 +208,8 @@ struct CheckedComponent<'a> {
     kind: &'a str,
     required: bool,
     status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
     elapsed_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     checked_at: Option<jiff::Timestamp>,
@@ -212,12 +228,7 @@ async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();
     let now = Instant::now();
-    let verdicts: Vec<Verdict> = monitor
-        .components()
-        .iter()
-        .enumerate()
-        .map(|(i, c)| snapshot.verdict(i, c, now))
-        .collect();
+    let verdicts: Vec<Verdict> = snapshot.verdicts(monitor.components(), now);
     let ok = monitor
         .components()
         .iter()
@@ -233,7 +244,8 @@ async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
                 let line = CheckedComponent {
                     kind: c.kind,
                     required: c.required,
-                    status: v.status.as_str(),
+                    status: v.shown_status(),
+                    cause: v.cause_text(),
                     elapsed_ms: v.elapsed_ms,
                     checked_at: v.result.as_ref().map(|r| r.checked_at),
                     details: v
@@ -258,13 +270,16 @@ async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
         ));
         for (c, v) in monitor.components().iter().zip(verdicts) {
             let required = if c.required { "" } else { " (not required)" };
+            let error = match (v.cause_text(), v.error.as_deref()) {
+                (Some(cause), Some(error)) => format!("{cause} ({error})"),
+                (_, error) => error.unwrap_or("-").to_owned(),
+            };
             out.push_str(&format!(
-                "{:<12} {:<14} {:<7} {:>7.1} ms  {}{required}\n",
+                "{:<12} {:<14} {:<7} {:>7.1} ms  {error}{required}\n",
                 c.key.as_str(),
                 c.kind,
-                v.status.as_str(),
+                v.shown_status(),
                 v.elapsed_ms,
-                v.error.as_deref().unwrap_or("-"),
             ));
         }
         out.push_str(if ok { "status: ok\n" } else { "status: nok\n" });
@@ -273,8 +288,30 @@ async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
     Ok(if ok { Exit::Ok } else { Exit::NotOk })
 }
 
-fn print_config(config: &Config) -> Result<Exit, Failure> {
-    let text = toml::to_string_pretty(config).context("cannot print the configuration")?;
+fn print_config(config: &Config, imported: Option<&Import>) -> Result<Exit, Failure> {
+    let mut text = String::new();
+    if let Some(import) = imported {
+        let files: Vec<String> = import
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        text.push_str(&format!(
+            "# Imported from RAGFlow's configuration: {}\n",
+            files.join(" with ")
+        ));
+        for (choice, source) in &import.choices {
+            text.push_str(&format!("# {choice}: {source}\n"));
+        }
+        for (key, sources) in &import.sources {
+            text.push_str(&format!("# {key}:\n"));
+            for source in sources {
+                text.push_str(&format!("#     {source}\n"));
+            }
+        }
+        text.push_str("# (values set by --config or RAGWATCH_* variables win over these)\n\n");
+    }
+    text.push_str(&toml::to_string_pretty(config).context("cannot print the configuration")?);
     write_stdout(&text)?;
     Ok(Exit::Ok)
 }

@@ -92,3 +92,32 @@ async fn a_black_hole_is_bounded_by_the_timeout() {
     .await;
     assert_eq!(result.error.as_deref(), Some("timed out after 600 ms"));
 }
+
+/// Alibaba Cloud OSS speaks the S3 protocol; path-style here, since the test server has no
+/// bucket host names (virtual-hosted URLs are checked in `probe::s3`'s unit tests).
+#[tokio::test]
+async fn oss_is_probed_over_the_s3_protocol() {
+    let s3 = S3Server::start("oss-key", "oss-secret", &["ragflow"]).await;
+    let oss = |secret: &str, bucket: &str| {
+        format!(
+            "{}[storage]\nkind = \"oss\"\nendpoint = \"{}\"\naccess_key = \"oss-key\"\nsecret_key = \"{secret}\"\nbucket = \"{bucket}\"\nregion = \"oss-cn-hangzhou\"\naddressing_style = \"path\"\ntimeout = \"2s\"\n",
+            only("storage"),
+            s3.endpoint()
+        )
+    };
+    let green = probe_only(&oss("oss-secret", "ragflow")).await;
+    assert_eq!(green.status, Status::Green, "{:?}", green.error);
+    assert_eq!(green.details["bucket"], "ragflow");
+    let missing = probe_only(&oss("oss-secret", "gone")).await;
+    assert_eq!(
+        missing.error.as_deref(),
+        Some("bucket 'gone' does not exist")
+    );
+    let wrong = probe_only(&oss("not-the-secret", "ragflow")).await;
+    assert_eq!(
+        wrong.error.as_deref(),
+        Some(
+            "S3 rejected the secret key of access key 'oss-key' (SignatureDoesNotMatch): check storage.secret_key"
+        )
+    );
+}

@@ -4,10 +4,9 @@
 mod common;
 
 use common::app::TestApp;
-use common::ragflow::{Beat, ragflow_tables_sql, redis, unix_now, write_beats};
+use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
 use common::{FixtureResponse, FixtureServer, RedisInstance, S3Server};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 const GREEN: &str = "elasticsearch/netdata/v8.4.2/cluster_health.json";
 
@@ -167,70 +166,6 @@ async fn protected_endpoints_need_a_configured_token() {
         body["message"],
         "task executors are not watched (task_executors.enabled = false)"
     );
-}
-
-/// A RAGFlow database on one of the machine's servers, dropped at the end.
-struct RagflowDb {
-    admin_url: &'static str,
-    url: String,
-    name: String,
-    postgres: bool,
-}
-
-impl RagflowDb {
-    async fn create(postgres: bool) -> Self {
-        let name = format!("ragwatch_rf_{}_{}", std::process::id(), common::free_port());
-        let (admin_url, url) = if postgres {
-            (
-                "postgres://postgres@127.0.0.1:5432/postgres",
-                format!("postgres://postgres@127.0.0.1:5432/{name}"),
-            )
-        } else {
-            (
-                "mysql://root@127.0.0.1:3306/mysql",
-                format!("mysql://root@127.0.0.1:3306/{name}"),
-            )
-        };
-        let db = Self {
-            admin_url,
-            url,
-            name,
-            postgres,
-        };
-        db.admin(&format!("CREATE DATABASE {}", db.name)).await;
-        for statement in ragflow_tables_sql(postgres) {
-            db.execute(statement).await;
-        }
-        db
-    }
-
-    async fn admin(&self, sql: &str) {
-        if self.postgres {
-            let mut conn = sqlx::PgConnection::connect(self.admin_url).await.unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-        } else {
-            let mut conn = sqlx::MySqlConnection::connect(self.admin_url)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-        }
-    }
-
-    async fn execute(&self, sql: &str) {
-        if self.postgres {
-            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-        } else {
-            let mut conn = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-        }
-    }
-
-    async fn drop_database(self) {
-        let force = if self.postgres { " WITH (FORCE)" } else { "" };
-        self.admin(&format!("DROP DATABASE {}{force}", self.name))
-            .await;
-    }
 }
 
 async fn interval_details_name_the_tasks_that_ended_in_it(postgres: bool) {

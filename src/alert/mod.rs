@@ -284,7 +284,20 @@ impl Alerts {
     }
 
     /// Takes a published result; an alert it fires or resolves is queued for every receiver.
-    pub fn observe(&self, component: &Component, result: &ProbeResult) {
+    /// A failure while `held_by` (a dependency of the component) is red is not counted: the
+    /// dependency's own alert names the cause, and the dependent fires only if it stays
+    /// red once the cause is gone.
+    pub fn observe(&self, component: &Component, result: &ProbeResult, held_by: Option<&str>) {
+        if let Some(cause) = held_by
+            && !result.status.is_ok()
+        {
+            tracing::debug!(
+                component = component.key.as_str(),
+                cause,
+                "Alert held back: a dependency is down."
+            );
+            return;
+        }
         let subject = Subject {
             component: component.key.as_str(),
             kind: component.kind,

@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::extract::QueryParams;
 use crate::component::Component;
 use crate::history::{AnyStore, Bucket, Store};
-use crate::monitor::Snapshot;
+use crate::monitor::{Snapshot, Verdict};
 use crate::probe::Details;
 
 /// Buckets one history answer may hold.
@@ -35,6 +35,10 @@ pub struct ComponentView<'a> {
     kind: &'static str,
     required: bool,
     status: &'static str,
+    /// Why it is `unknown`: a component it depends on is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    depends_on: Vec<&'static str>,
     elapsed_ms: f64,
     checked_at: Option<jiff::Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,15 +50,16 @@ fn view<'a>(
     snapshot: &'a Snapshot,
     index: usize,
     component: &Component,
-    now: Instant,
+    verdict: Verdict,
 ) -> ComponentView<'a> {
-    let verdict = snapshot.verdict(index, component, now);
     let result = snapshot.results[index].as_ref().map(|t| &t.result);
     ComponentView {
         key: component.key.as_str(),
         kind: component.kind,
         required: component.required,
-        status: verdict.status.as_str(),
+        status: verdict.shown_status(),
+        cause: verdict.cause_text(),
+        depends_on: component.depends_on.iter().map(|k| k.as_str()).collect(),
         elapsed_ms: verdict.elapsed_ms,
         checked_at: result.map(|r| r.checked_at),
         error: verdict.error,
@@ -69,19 +74,19 @@ fn view<'a>(
     tag = "components",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{components: [{key, kind, required, status, elapsed_ms, checked_at, error, details}]}`", body = Object),
+        (status = 200, description = "`{components: [{key, kind, required, status (green, yellow, red, or unknown with a cause), cause, depends_on, elapsed_ms, checked_at, error, details}]}`", body = Object),
         (status = 401, description = "Missing or wrong token", body = ApiError),
     )
 )]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     let snapshot = state.monitor.snapshot();
-    let now = Instant::now();
-    let components: Vec<ComponentView> = state
-        .monitor
-        .components()
+    let components = state.monitor.components();
+    let verdicts = snapshot.verdicts(components, Instant::now());
+    let components: Vec<ComponentView> = components
         .iter()
+        .zip(verdicts)
         .enumerate()
-        .map(|(index, component)| view(&snapshot, index, component, now))
+        .map(|(index, (component, verdict))| view(&snapshot, index, component, verdict))
         .collect();
     Json(json!({ "components": components }))
 }
@@ -142,7 +147,10 @@ pub async fn one(
     let index = find(&state, &key)?;
     let snapshot = state.monitor.snapshot();
     let component = &state.monitor.components()[index];
-    let mut body = json!(view(&snapshot, index, component, Instant::now()));
+    let verdict = snapshot
+        .verdicts(state.monitor.components(), Instant::now())
+        .swap_remove(index);
+    let mut body = json!(view(&snapshot, index, component, verdict));
     if state.monitor.history().is_some() {
         let now = jiff::Timestamp::now().as_millisecond();
         let store = history_of(&state)?;

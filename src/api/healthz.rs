@@ -90,20 +90,27 @@ fn render(components: &[Component], snapshot: &Snapshot) -> Rendered {
     let mut body = Map::new();
     let mut meta = Map::new();
     let mut ok = true;
-    for (index, component) in components.iter().enumerate().filter(|(_, c)| c.in_healthz) {
-        let verdict = snapshot.verdict(index, component, now);
+    let verdicts = snapshot.verdicts(components, now);
+    for (component, verdict) in components
+        .iter()
+        .zip(verdicts)
+        .filter(|(c, _)| c.in_healthz)
+    {
         let key = component.key.as_str().to_owned();
         if verdict.status.is_ok() {
             body.insert(key, json!("ok"));
         } else {
             body.insert(key.clone(), json!("nok"));
-            meta.insert(
-                key,
-                json!({
-                    "elapsed": format!("{:.1}", verdict.elapsed_ms),
-                    "error": verdict.error.unwrap_or_default(),
-                }),
-            );
+            let mut entry = json!({
+                "elapsed": format!("{:.1}", verdict.elapsed_ms),
+                "error": verdict.error.clone().unwrap_or_default(),
+            });
+            // RAGFlow's keys stay as they are; a consequence of another failure says so.
+            if let Some(cause) = verdict.cause_text() {
+                entry["status"] = json!("unknown");
+                entry["cause"] = json!(cause);
+            }
+            meta.insert(key, entry);
             ok &= !component.required;
         }
     }

@@ -39,10 +39,16 @@ pub async fn list(
     let now = jiff::Timestamp::now().as_millisecond();
     let since_ms = params.time_ms("since")?.unwrap_or(now - WEEK_MS);
     let component = params.last("component").map(str::to_owned);
+    // A fixed key names a component even while it is disabled; a model only while watched.
     if let Some(key) = &component
         && !crate::component::ComponentKey::ALL
             .iter()
             .any(|k| k.as_str() == key)
+        && !state
+            .monitor
+            .components()
+            .iter()
+            .any(|c| c.key.as_str() == key)
     {
         return Err(ApiError::bad_parameter(
             "component",

@@ -69,9 +69,8 @@ pub async fn readyz(
     let now = Instant::now();
     let mut passed = true;
     let mut lines = String::new();
-    for (index, component) in components.iter().enumerate() {
+    for (component, verdict) in components.iter().zip(snapshot.verdicts(components, now)) {
         let key = component.key.as_str();
-        let verdict = snapshot.verdict(index, component, now);
         if excluded.contains(&key) {
             lines.push_str(&format!("[+]{key} excluded: ok\n"));
         } else if verdict.status.is_ok() {
@@ -86,8 +85,13 @@ pub async fn readyz(
             } else {
                 " (not required)"
             };
-            let error = verdict.error.unwrap_or_default();
-            lines.push_str(&format!("[-]{key} failed{optional}: {error}\n"));
+            let error = verdict.error.clone().unwrap_or_default();
+            match verdict.cause_text() {
+                Some(cause) => {
+                    lines.push_str(&format!("[-]{key} unknown{optional}: {cause} ({error})\n"))
+                }
+                None => lines.push_str(&format!("[-]{key} failed{optional}: {error}\n")),
+            }
         }
     }
     if let Some(history) = monitor.history() {

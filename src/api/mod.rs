@@ -12,6 +12,7 @@ mod kube;
 mod metrics;
 mod openapi;
 mod status;
+mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -80,6 +81,9 @@ pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigEr
             auth::require_token,
         ));
     Ok(Router::new()
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/app.css", get(ui::style))
         .route("/v1/system/healthz", get(healthz::healthz))
         .route("/api/v1/system/healthz", get(healthz::healthz))
         .route("/livez", get(kube::livez))

@@ -85,7 +85,13 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<impl Serialize> 
                 &mut data.database
             }
             ComponentKey::Redis => &mut data.redis,
-            ComponentKey::MessageQueue | ComponentKey::TaskExecutors => continue,
+            ComponentKey::MessageQueue
+            | ComponentKey::TaskExecutors
+            | ComponentKey::Ragflow
+            | ComponentKey::Parsing
+            | ComponentKey::Model(_) => {
+                continue;
+            }
         };
         entry.insert("status".into(), json!(verdict.status.as_str()));
         entry.insert(

@@ -7,7 +7,13 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use super::{ComponentSettings, Config, DbKind, MessageQueueKind};
+use serde::Deserialize;
+
+use super::ragflow::Import;
+use super::{
+    ComponentSettings, Config, DbKind, EngineProtocol, MessageQueueKind, Need, SecretUrl,
+    StorageKind,
+};
 use crate::component::ComponentKey;
 
 /// Prefix of environment variables that override configuration keys.
@@ -39,6 +45,7 @@ pub enum ConfigError {
 enum Origin {
     FileLine(usize),
     Env(String),
+    Ragflow(String),
 }
 
 /// Loads the configuration from an optional file and the given environment.
@@ -46,6 +53,18 @@ pub fn load(
     path: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
+    load_with_ragflow(path, None, env).map(|(config, _)| config)
+}
+
+/// Loads the configuration: RAGFlow's own (`--ragflow-conf`) when given, then the ragwatch
+/// file over it, then `RAGWATCH_*` variables over both. Returns what was imported from
+/// RAGFlow too, so that `ragwatch config` can say where each value came from.
+pub fn load_with_ragflow(
+    path: Option<&Path>,
+    ragflow: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Config, Option<Import>), ConfigError> {
+    let env: BTreeMap<String, String> = env.into_iter().collect();
     let text = match path {
         Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
             path: p.to_owned(),
@@ -53,31 +72,121 @@ pub fn load(
         })?,
         None => String::new(),
     };
-    let origins = Origins::new(path, &text)?;
-    let mut origins = origins;
-    let mut table: toml::Table = toml::from_str(&text).map_err(|e| origins.syntax_error(&e))?;
+    let mut origins = Origins::new(path, &text)?;
+    let file_table: toml::Table = toml::from_str(&text).map_err(|e| origins.syntax_error(&e))?;
+    let imported = ragflow
+        .map(|p| super::ragflow::import(p, &env))
+        .transpose()?;
+    let mut table = match &imported {
+        Some(import) => {
+            for (key, sources) in &import.sources {
+                origins.set_default(key.clone(), Origin::Ragflow(sources.join("; ")));
+            }
+            import.table.clone()
+        }
+        None => toml::Table::new(),
+    };
+    merge(&mut table, file_table);
 
-    let mut overrides: Vec<(String, String)> = env
-        .into_iter()
-        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name.contains("__"))
-        .collect();
-    overrides.sort();
+    let overrides = env
+        .iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name.contains("__"));
     for (name, raw) in overrides {
-        apply_override(&mut table, &name, &raw)?;
-        origins.set(env_key_path(&name), Origin::Env(name));
+        apply_override(&mut table, name, raw)?;
+        origins.set(env_key_path(name), Origin::Env(name.clone()));
     }
 
     check_component_settings(&table, &origins)?;
+    check_storage_keys(&table, &origins)?;
+    let endpoint_given = storage_value(&table, "endpoint").is_some();
     let input = toml::Value::Table(table);
-    let config: Config = serde_path_to_error::deserialize(input.clone()).map_err(|e| {
+    let mut config: Config = serde_path_to_error::deserialize(input.clone()).map_err(|e| {
         let key = e.path().to_string();
         origins.invalid(&key, e.inner().message().to_owned())
     })?;
+    if !endpoint_given
+        && let Some(url) = config
+            .storage
+            .kind
+            .default_endpoint(&config.storage.account_name)
+    {
+        config.storage.endpoint = url;
+    }
     if let Some(key) = first_unknown_key(&input, &config) {
         return Err(origins.invalid(&key, "unknown key".into()));
     }
-    validate(&config).map_err(|(key, message)| origins.invalid(key, message))?;
-    Ok(config)
+    let invalid = |(key, message)| origins.invalid(key, message);
+    default_doc_engine_url(&input, &mut config).map_err(invalid)?;
+    validate(&config).map_err(invalid)?;
+    validate_models(&config).map_err(|(key, message)| origins.invalid(&key, message))?;
+    Ok((config, imported))
+}
+
+/// `[[models]]`: names that make usable, distinct component keys, and HTTP URLs.
+fn validate_models(config: &Config) -> Result<(), (String, String)> {
+    for (i, model) in config.models.iter().enumerate() {
+        let name = &model.name;
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err((
+                format!("models[{i}].name"),
+                format!("{name:?} is not a usable name: use letters, digits, `-` and `_`"),
+            ));
+        }
+        if config.models[..i].iter().any(|m| &m.name == name) {
+            return Err((
+                format!("models[{i}].name"),
+                format!("another model is already named {name:?}"),
+            ));
+        }
+        let scheme = model.url.expose().scheme();
+        if !matches!(scheme, "http" | "https") {
+            return Err((
+                format!("models[{i}].url"),
+                format!("URL scheme `{scheme}` is not supported; write http:// or https://"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `over` into `base`, section by section; `over`'s values win.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// An unset `doc_engine.url` is the kind's default: serde fills defaults before it has
+/// read the kind, so this one is filled after.
+fn default_doc_engine_url(
+    input: &toml::Value,
+    config: &mut Config,
+) -> Result<(), (&'static str, String)> {
+    if input.get("doc_engine").and_then(|s| s.get("url")).is_some() {
+        return Ok(());
+    }
+    let kind = config.doc_engine.kind;
+    let url = kind.default_url().ok_or_else(|| {
+        let scheme = kind.protocol().schemes()[0];
+        (
+            "doc_engine.kind",
+            format!(
+                "`{}` has no default address, as RAGFlow does not run one: set doc_engine.url = \"{scheme}://user:password@host:port/database\"",
+                kind.as_str()
+            ),
+        )
+    })?;
+    config.doc_engine.url = SecretUrl::parse(url).expect("default URL parses");
+    Ok(())
 }
 
 /// The key path an environment variable names: `RAGWATCH_DOC_ENGINE__URL` -> `doc_engine.url`.
@@ -145,6 +254,80 @@ fn check_component_settings(table: &toml::Table, origins: &Origins) -> Result<()
     Ok(())
 }
 
+/// A key of `[storage]` as given in the file or the environment.
+fn storage_value<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    table.get("storage")?.as_table()?.get(key)
+}
+
+/// Each storage kind reads its own keys: a required one must be given (the defaults only
+/// fit a local MinIO), and a key of another kind is refused rather than silently ignored.
+fn check_storage_keys(table: &toml::Table, origins: &Origins) -> Result<(), ConfigError> {
+    let kind = match storage_value(table, "kind") {
+        None => StorageKind::default(),
+        Some(value) => match StorageKind::deserialize(value.clone()) {
+            Ok(kind) => kind,
+            // Deserialization names the unknown kind and its alternatives.
+            Err(_) => return Ok(()),
+        },
+    };
+    let uses = |key: &str| kind.keys().iter().any(|(name, _)| *name == key);
+    let given = |key: &str| storage_value(table, key);
+    let kind_text = format!("kind = \"{}\"", kind.as_str());
+    let missing = |message: String| ConfigError::Invalid {
+        location: origins.location("storage.kind"),
+        message,
+    };
+    if let Some(toml::Value::Table(storage)) = table.get("storage") {
+        let foreign = storage.keys().find(|key| {
+            !uses(key)
+                && StorageKind::ALL
+                    .iter()
+                    .any(|other| other.keys().iter().any(|(name, _)| name == key))
+        });
+        if let Some(key) = foreign {
+            return Err(origins.invalid(
+                &format!("storage.{key}"),
+                format!("not used by {kind_text}"),
+            ));
+        }
+    }
+    for (key, need) in kind.keys() {
+        match given(key) {
+            Some(toml::Value::String(text))
+                if text.trim().is_empty() && *need == Need::Required =>
+            {
+                return Err(origins.invalid(&format!("storage.{key}"), "must not be empty".into()));
+            }
+            None if *need == Need::Required => {
+                return Err(missing(format!(
+                    "storage.{key}: missing; {kind_text} needs it"
+                )));
+            }
+            _ => {}
+        }
+    }
+    if kind == StorageKind::Azure {
+        let set = |key: &str| {
+            given(key).is_some_and(|value| value.as_str().is_none_or(|s| !s.trim().is_empty()))
+        };
+        match (set("account_key"), set("sas_token")) {
+            (false, false) => {
+                return Err(missing(format!(
+                    "storage.account_key: missing; {kind_text} needs storage.account_key or storage.sas_token"
+                )));
+            }
+            (true, true) => {
+                return Err(origins.invalid(
+                    "storage.sas_token",
+                    "set storage.account_key or storage.sas_token, not both".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A key the input has that the typed configuration does not know. Serde skips unknown
 /// keys when a section flattens its shared settings, so compare against a round trip.
 fn first_unknown_key(input: &toml::Value, config: &Config) -> Option<String> {
@@ -199,13 +382,44 @@ fn validate(config: &Config) -> Result<(), (&'static str, String)> {
             ),
         ));
     }
-    for (key, url) in [
-        ("doc_engine.url", config.doc_engine.url.expose()),
-        ("storage.endpoint", &config.storage.endpoint),
-    ] {
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err((key, "must be an http:// or https:// URL with a host".into()));
-        }
+    let engine = &config.doc_engine;
+    let protocol = engine.kind.protocol();
+    let engine_url = engine.url.expose();
+    if !protocol.schemes().contains(&engine_url.scheme()) {
+        let speaks = match protocol {
+            EngineProtocol::Http => "an HTTP API",
+            EngineProtocol::Mysql => "the MySQL protocol",
+            EngineProtocol::Postgres => "the PostgreSQL protocol",
+        };
+        return Err((
+            "doc_engine.url",
+            format!(
+                "URL scheme `{}` does not match doc_engine.kind = \"{}\", which speaks {speaks}: write {}://...",
+                engine_url.scheme(),
+                engine.kind.as_str(),
+                protocol.schemes()[0],
+            ),
+        ));
+    }
+    if engine_url.host_str().is_none() {
+        return Err(("doc_engine.url", "must name a host".into()));
+    }
+    let storage = &config.storage.endpoint;
+    if !matches!(storage.scheme(), "http" | "https") || storage.host_str().is_none() {
+        return Err((
+            "storage.endpoint",
+            "must be an http:// or https:// URL with a host".into(),
+        ));
+    }
+    let account = &config.storage.account_name;
+    if !account
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        return Err((
+            "storage.account_name",
+            "must be lowercase letters and digits only, as Azure storage account names are".into(),
+        ));
     }
     if config.storage.region.trim().is_empty() {
         return Err(("storage.region", "must not be empty".into()));
@@ -334,6 +548,11 @@ impl Origins {
         self.keys.insert(key, origin);
     }
 
+    /// Records an origin for a key the file does not set itself.
+    fn set_default(&mut self, key: String, origin: Origin) {
+        self.keys.entry(key).or_insert(origin);
+    }
+
     /// Where the value of `key` (or its nearest enclosing section) came from.
     fn location(&self, key: &str) -> String {
         // A value set below this key (an override that made a section of it) is the cause.
@@ -348,6 +567,7 @@ impl Origins {
         loop {
             match self.keys.get(probe) {
                 Some(Origin::Env(name)) => return format!("environment variable {name}"),
+                Some(Origin::Ragflow(source)) => return format!("RAGFlow's {source}"),
                 Some(Origin::FileLine(line)) => {
                     return format!("{}:{line}", self.file.as_deref().unwrap_or("config"));
                 }
@@ -515,6 +735,16 @@ mod tests {
                 "FILE:3: db.url: URL scheme `mysql` does not match db.kind = \"postgres\"",
             ),
             (
+                "doc engine scheme mismatch",
+                "[doc_engine]\nkind = \"oceanbase\"\nurl = \"postgres://h/d\"\n",
+                "FILE:3: doc_engine.url: URL scheme `postgres` does not match doc_engine.kind = \"oceanbase\", which speaks the MySQL protocol: write mysql://...",
+            ),
+            (
+                "gaussdb without url",
+                "[doc_engine]\nkind = \"gaussdb\"\n",
+                "FILE:2: doc_engine.kind: `gaussdb` has no default address, as RAGFlow does not run one: set doc_engine.url = \"postgres://user:password@host:port/database\"",
+            ),
+            (
                 "malformed toml",
                 "[db\nkind = 1\n",
                 "FILE:1: invalid TOML: unclosed table, expected `]`",
@@ -523,6 +753,50 @@ mod tests {
         for (name, text, expected) in cases {
             assert_eq!(error_text(text, &[]), expected, "case {name}");
         }
+    }
+
+    #[test]
+    fn an_unset_doc_engine_url_follows_the_kind() {
+        let cases = [
+            ("elasticsearch", "http://127.0.0.1:1200/"),
+            ("infinity", "http://127.0.0.1:23820/"),
+            (
+                "oceanbase",
+                "mysql://root%40ragflow:infini_rag_flow@127.0.0.1:2881/ragflow_doc",
+            ),
+            (
+                "seekdb",
+                "mysql://root:infini_rag_flow@127.0.0.1:2881/ragflow_doc",
+            ),
+            (
+                "serenedb",
+                "postgres://postgres:infini_rag_flow@127.0.0.1:7890/postgres",
+            ),
+        ];
+        for (kind, url) in cases {
+            let config = load(None, env(&[("RAGWATCH_DOC_ENGINE__KIND", kind)])).unwrap();
+            assert_eq!(config.doc_engine.url.expose().as_str(), url, "{kind}");
+        }
+        let set = load(
+            None,
+            env(&[
+                ("RAGWATCH_DOC_ENGINE__KIND", "gaussdb"),
+                (
+                    "RAGWATCH_DOC_ENGINE__URL",
+                    "postgresql://u:p@gauss:8000/postgres",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(set.doc_engine.kind, DocEngineKind::Gaussdb);
+        assert_eq!(
+            set.doc_engine.url.expose().as_str(),
+            "postgresql://u:p@gauss:8000/postgres"
+        );
+        assert_eq!(
+            error_text("", &[("RAGWATCH_DOC_ENGINE__KIND", "gaussdb")]),
+            "environment variable RAGWATCH_DOC_ENGINE__KIND: doc_engine.kind: `gaussdb` has no default address, as RAGFlow does not run one: set doc_engine.url = \"postgres://user:password@host:port/database\""
+        );
     }
 
     #[test]
@@ -536,6 +810,53 @@ mod tests {
         assert_eq!(
             text,
             "environment variable RAGWATCH_REDIS__URL__X: redis.url: invalid type: map, expected a string"
+        );
+    }
+
+    #[test]
+    fn azure_and_gcs_endpoints_default_to_the_cloud_unless_given() {
+        let azure = "[storage]\nkind = \"azure\"\naccount_name = \"ragflowstore\"\nsas_token = \"sig=x\"\ncontainer = \"c\"\n";
+        let config = load(Some(file(azure).path()), env(&[])).unwrap();
+        assert_eq!(
+            config.storage.endpoint.as_str(),
+            "https://ragflowstore.blob.core.windows.net/"
+        );
+        let config = load(
+            Some(file(azure).path()),
+            env(&[(
+                "RAGWATCH_STORAGE__ENDPOINT",
+                "http://127.0.0.1:10000/ragflowstore",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.storage.endpoint.as_str(),
+            "http://127.0.0.1:10000/ragflowstore"
+        );
+        let gcs = "[storage]\nkind = \"gcs\"\nbucket = \"b\"\n";
+        let config = load(Some(file(gcs).path()), env(&[])).unwrap();
+        assert_eq!(
+            config.storage.endpoint.as_str(),
+            "https://storage.googleapis.com/"
+        );
+        let minio = load(None, env(&[])).unwrap();
+        assert_eq!(minio.storage.endpoint.as_str(), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn a_storage_kind_set_by_the_environment_names_the_variable() {
+        let text = error_text("", &[("RAGWATCH_STORAGE__KIND", "gcs")]);
+        assert_eq!(
+            text,
+            "environment variable RAGWATCH_STORAGE__KIND: storage.bucket: missing; kind = \"gcs\" needs it"
+        );
+        let text = error_text(
+            "[storage]\nkind = \"azure\"\naccount_name = \"Upper\"\nsas_token = \"sig=x\"\ncontainer = \"c\"\n",
+            &[],
+        );
+        assert_eq!(
+            text,
+            "FILE:3: storage.account_name: must be lowercase letters and digits only, as Azure storage account names are"
         );
     }
 

@@ -2,6 +2,7 @@
 //! docker compose deployment on localhost, so ragwatch runs beside one with no set-up.
 
 mod load;
+mod ragflow;
 mod secret;
 
 use std::net::SocketAddr;
@@ -10,7 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
-pub use load::{ConfigError, load};
+pub use load::{ConfigError, load, load_with_ragflow};
+pub use ragflow::Import;
 pub use secret::{REDACTED, Scrubber, Secret, SecretUrl, host_port, redact_url};
 
 /// The whole configuration (one TOML file plus `RAGWATCH_<SECTION>__<KEY>` overrides).
@@ -34,11 +36,21 @@ pub struct Config {
     pub message_queue: Option<MessageQueueConfig>,
     /// RAGFlow's task executors (`task_executors`), read from their Redis heartbeats.
     pub task_executors: TaskExecutorsConfig,
+    /// RAGFlow's own API server (`ragflow`); watched only when the section is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ragflow: Option<RagflowApiConfig>,
+    /// RAGFlow's parsing pipeline (`parsing`): its task table and queue; watched only when
+    /// the section is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parsing: Option<ParsingConfig>,
     /// Where results and incidents are kept.
     pub history: HistoryConfig,
     /// Alerts on status changes; none are sent when the section is absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertsConfig>,
+    /// The model servers the platform calls (`[[models]]`), each a component.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelConfig>,
 }
 
 impl Config {
@@ -54,7 +66,7 @@ impl Config {
         secrets.extend(self.redis.url.password());
         secrets.extend(self.doc_engine.url.password());
         secrets.push(self.doc_engine.password.expose().to_owned());
-        secrets.push(self.storage.secret_key.expose().to_owned());
+        secrets.extend(self.storage.secrets());
         if let Some(queue) = &self.message_queue {
             secrets.extend(queue.url.as_ref().and_then(SecretUrl::password));
         }
@@ -65,6 +77,10 @@ impl Config {
                 .and_then(SecretUrl::password),
         );
         secrets.extend(self.history.url.password());
+        for model in &self.models {
+            secrets.push(model.api_key.expose().to_owned());
+            secrets.extend(model.url.password());
+        }
         if let Some(alerts) = &self.alerts {
             for webhook in &alerts.webhook {
                 secrets.push(webhook.secret.expose().to_owned());
@@ -97,10 +113,46 @@ impl Config {
         }
     }
 
+    /// The `[[models]]` entry a model component key names.
+    pub fn model(&self, key: crate::component::ComponentKey) -> Option<&ModelConfig> {
+        self.models
+            .iter()
+            .find(|m| crate::component::model_key(&m.name) == key)
+    }
+
     /// The scrubber that removes this configuration's secrets from free text.
     pub fn scrubber(&self) -> Scrubber {
         Scrubber::new(self.secrets())
     }
+}
+
+/// What serves a model, and so how it is asked whether it works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Hugging Face text-embeddings-inference (`GET /health`).
+    Tei,
+    /// An OpenAI-compatible API (`GET /v1/models` with the key).
+    Openai,
+    /// Ollama (`GET /api/tags`).
+    Ollama,
+}
+
+/// `[[models]]`: one model server (embedding, rerank, chat) the platform calls.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ModelConfig {
+    /// Names the component: `models.<name>`. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// `tei`, `openai` or `ollama`.
+    pub kind: ModelKind,
+    /// Base URL of the server (for OpenAI-compatible APIs, with or without `/v1`).
+    pub url: SecretUrl,
+    /// Bearer key (OpenAI-compatible servers); never shown.
+    #[serde(default)]
+    pub api_key: Secret,
+    /// Shared component settings; `required` defaults to false.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
 }
 
 /// `[server]`: where ragwatch listens and who may read protected endpoints.
@@ -270,19 +322,93 @@ pub enum DocEngineKind {
     Elasticsearch,
     /// OpenSearch.
     Opensearch,
+    /// Infinity, through its HTTP API.
+    Infinity,
+    /// OceanBase (MySQL protocol).
+    Oceanbase,
+    /// SeekDB, the lite OceanBase (MySQL protocol).
+    Seekdb,
+    /// GaussDB (PostgreSQL protocol).
+    Gaussdb,
+    /// SereneDB (PostgreSQL protocol).
+    Serenedb,
 }
 
-/// `[doc_engine]`: the search cluster.
+/// The protocol a document engine kind is probed over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineProtocol {
+    /// An HTTP API (`http://`, `https://`).
+    Http,
+    /// The MySQL protocol (`mysql://`).
+    Mysql,
+    /// The PostgreSQL protocol (`postgres://`, `postgresql://`).
+    Postgres,
+}
+
+impl DocEngineKind {
+    /// The kind as written in the configuration and shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Elasticsearch => "elasticsearch",
+            Self::Opensearch => "opensearch",
+            Self::Infinity => "infinity",
+            Self::Oceanbase => "oceanbase",
+            Self::Seekdb => "seekdb",
+            Self::Gaussdb => "gaussdb",
+            Self::Serenedb => "serenedb",
+        }
+    }
+
+    /// The protocol it speaks.
+    pub fn protocol(self) -> EngineProtocol {
+        match self {
+            Self::Elasticsearch | Self::Opensearch | Self::Infinity => EngineProtocol::Http,
+            Self::Oceanbase | Self::Seekdb => EngineProtocol::Mysql,
+            Self::Gaussdb | Self::Serenedb => EngineProtocol::Postgres,
+        }
+    }
+
+    /// The URL of the engine in a stock RAGFlow deployment on localhost, taken from its
+    /// docker `.env` and `service_conf.yaml`; none for GaussDB, which RAGFlow does not run.
+    pub fn default_url(self) -> Option<&'static str> {
+        match self {
+            Self::Elasticsearch | Self::Opensearch => Some(DEFAULT_DOC_ENGINE_URL),
+            Self::Infinity => Some("http://127.0.0.1:23820"),
+            // The tenant user `root@ragflow`, its `@` escaped.
+            Self::Oceanbase => {
+                Some("mysql://root%40ragflow:infini_rag_flow@127.0.0.1:2881/ragflow_doc")
+            }
+            Self::Seekdb => Some("mysql://root:infini_rag_flow@127.0.0.1:2881/ragflow_doc"),
+            Self::Gaussdb => None,
+            Self::Serenedb => Some("postgres://postgres:infini_rag_flow@127.0.0.1:7890/postgres"),
+        }
+    }
+}
+
+impl EngineProtocol {
+    /// The URL schemes it accepts.
+    pub fn schemes(self) -> &'static [&'static str] {
+        match self {
+            Self::Http => &["http", "https"],
+            Self::Mysql => &["mysql"],
+            Self::Postgres => &["postgres", "postgresql"],
+        }
+    }
+}
+
+/// `[doc_engine]`: the search cluster or database holding the documents' chunks.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct DocEngineConfig {
-    /// `elasticsearch` or `opensearch`.
+    /// `elasticsearch`, `opensearch`, `infinity`, `oceanbase`, `seekdb`, `gaussdb` or
+    /// `serenedb`.
     pub kind: DocEngineKind,
-    /// Base URL of the cluster's HTTP API.
+    /// Base URL of the cluster's HTTP API, or the connection URL of a SQL engine
+    /// (`mysql://`, `postgres://`). Unset: the kind's default (see the loader).
     pub url: SecretUrl,
-    /// Basic-auth user; empty sends no credentials.
+    /// Elasticsearch/OpenSearch basic-auth user; empty sends no credentials.
     pub username: String,
-    /// Basic-auth password.
+    /// Elasticsearch/OpenSearch basic-auth password.
     pub password: Secret,
     /// Schedule and weight.
     #[serde(flatten)]
@@ -313,24 +439,131 @@ pub enum StorageKind {
     Minio,
     /// Any S3-compatible service.
     S3,
+    /// Alibaba Cloud OSS, through its S3-compatible API.
+    Oss,
+    /// Azure Blob Storage.
+    Azure,
+    /// Google Cloud Storage.
+    Gcs,
 }
 
-/// `[storage]`: object storage, probed read-only with SigV4-signed requests.
+impl StorageKind {
+    /// Every kind.
+    pub const ALL: [StorageKind; 5] = [Self::Minio, Self::S3, Self::Oss, Self::Azure, Self::Gcs];
+
+    /// The kind as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Minio => "minio",
+            Self::S3 => "s3",
+            Self::Oss => "oss",
+            Self::Azure => "azure",
+            Self::Gcs => "gcs",
+        }
+    }
+
+    /// The `[storage]` keys this kind reads, and which of them must be given: the
+    /// defaults of the others only fit a local MinIO.
+    pub fn keys(self) -> &'static [(&'static str, Need)] {
+        use Need::{Optional, Required};
+        match self {
+            Self::Minio | Self::S3 => &[
+                ("endpoint", Optional),
+                ("access_key", Optional),
+                ("secret_key", Optional),
+                ("bucket", Optional),
+                ("region", Optional),
+                ("addressing_style", Optional),
+            ],
+            Self::Oss => &[
+                ("endpoint", Required),
+                ("access_key", Required),
+                ("secret_key", Required),
+                ("bucket", Optional),
+                ("region", Required),
+                ("addressing_style", Optional),
+            ],
+            Self::Azure => &[
+                ("endpoint", Optional),
+                ("account_name", Required),
+                ("account_key", Optional),
+                ("sas_token", Optional),
+                ("container", Required),
+            ],
+            Self::Gcs => &[
+                ("endpoint", Optional),
+                ("bucket", Required),
+                ("credentials_file", Optional),
+            ],
+        }
+    }
+
+    /// The endpoint used when `storage.endpoint` is not given; `None` keeps MinIO's.
+    pub fn default_endpoint(self, account_name: &str) -> Option<Url> {
+        let url = match self {
+            Self::Minio | Self::S3 | Self::Oss => return None,
+            Self::Azure => format!("https://{account_name}.blob.core.windows.net"),
+            Self::Gcs => DEFAULT_GCS_ENDPOINT.to_owned(),
+        };
+        Url::parse(&url).ok()
+    }
+}
+
+/// Whether a kind needs a `[storage]` key to be given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// It must be given, and not empty.
+    Required,
+    /// It may be left out.
+    Optional,
+}
+
+/// How an S3 request names the bucket.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressingStyle {
+    /// `endpoint/bucket` (MinIO, most S3 servers).
+    Path,
+    /// `bucket.endpoint-host` (AWS, Alibaba Cloud OSS, which refuses path style).
+    Virtual,
+}
+
+/// `[storage]`: object storage, probed read-only: S3 (SigV4-signed), Azure Blob (account
+/// key or SAS) or Google Cloud Storage (OAuth2 token, or none for an emulator).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct StorageConfig {
-    /// `minio` or `s3`.
+    /// `minio`, `s3`, `oss`, `azure` or `gcs`.
     pub kind: StorageKind,
-    /// S3 endpoint URL.
+    /// Service endpoint URL. Default: MinIO on localhost; Azure:
+    /// `https://<account_name>.blob.core.windows.net`; GCS: `https://storage.googleapis.com`.
     pub endpoint: Url,
-    /// Access key id (shown in messages; it is not a secret).
+    /// S3/OSS access key id (shown in messages; it is not a secret).
     pub access_key: String,
-    /// Secret access key.
+    /// S3/OSS secret access key.
     pub secret_key: Secret,
-    /// Bucket to check with HeadBucket; empty lists buckets instead.
+    /// S3/OSS bucket to check with HeadBucket (empty lists buckets instead); GCS bucket.
     pub bucket: String,
-    /// Signing region.
+    /// S3/OSS signing region.
     pub region: String,
+    /// S3/OSS: `path` or `virtual`; default `virtual` for `oss`, else `path`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addressing_style: Option<AddressingStyle>,
+    /// Azure storage account name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub account_name: String,
+    /// Azure storage account key (base64), for Shared Key signing.
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub account_key: Secret,
+    /// Azure shared access signature (the query string, with or without `?`).
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub sas_token: Secret,
+    /// Azure container to read the properties of.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub container: String,
+    /// GCS service-account key file (JSON); empty sends no credentials (an emulator).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub credentials_file: String,
     /// Schedule and weight.
     #[serde(flatten)]
     pub settings: ComponentSettings,
@@ -338,6 +571,9 @@ pub struct StorageConfig {
 
 /// Default storage endpoint (MinIO on port 9000).
 pub const DEFAULT_STORAGE_ENDPOINT: &str = "http://127.0.0.1:9000";
+
+/// Google Cloud Storage's JSON API endpoint.
+pub const DEFAULT_GCS_ENDPOINT: &str = "https://storage.googleapis.com";
 
 impl Default for StorageConfig {
     fn default() -> Self {
@@ -348,8 +584,51 @@ impl Default for StorageConfig {
             secret_key: Secret::new("infini_rag_flow"),
             bucket: String::new(),
             region: "us-east-1".into(),
+            addressing_style: None,
+            account_name: String::new(),
+            account_key: Secret::default(),
+            sas_token: Secret::default(),
+            container: String::new(),
+            credentials_file: String::new(),
             settings: ComponentSettings::default(),
         }
+    }
+}
+
+impl StorageConfig {
+    /// The addressing style in force: the configured one, else the kind's.
+    pub fn addressing_style(&self) -> AddressingStyle {
+        self.addressing_style.unwrap_or(match self.kind {
+            StorageKind::Oss => AddressingStyle::Virtual,
+            _ => AddressingStyle::Path,
+        })
+    }
+
+    /// The SAS token without a leading `?`.
+    pub fn sas_query(&self) -> &str {
+        self.sas_token.expose().trim_start_matches('?')
+    }
+
+    /// The credentials for the scrubber: secret key, account key, SAS token, and the
+    /// SAS signature alone (raw and decoded), which is what a URL in an error shows.
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![
+            self.secret_key.expose().to_owned(),
+            self.account_key.expose().to_owned(),
+            self.sas_token.expose().to_owned(),
+        ];
+        for (name, value) in url::form_urlencoded::parse(self.sas_query().as_bytes()) {
+            if name == "sig" {
+                secrets.push(value.into_owned());
+            }
+        }
+        secrets.extend(
+            self.sas_query()
+                .split('&')
+                .filter_map(|pair| pair.strip_prefix("sig="))
+                .map(str::to_owned),
+        );
+        secrets
     }
 }
 
@@ -402,6 +681,74 @@ impl Default for MessageQueueConfig {
             streams: vec!["te.1.common".into(), "te.0.common".into()],
             group: "rag_flow_svr_task_broker".into(),
             max_pending: None,
+            max_lag: None,
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// `[ragflow]`: RAGFlow's API server, asked `GET /api/v1/system/ping`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RagflowApiConfig {
+    /// Base URL of the API server.
+    pub url: Url,
+    /// Schedule and weight.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+/// Where a stock RAGFlow's API server listens.
+pub const DEFAULT_RAGFLOW_URL: &str = "http://127.0.0.1:9380";
+
+impl Default for RagflowApiConfig {
+    fn default() -> Self {
+        Self {
+            url: Url::parse(DEFAULT_RAGFLOW_URL).expect("default URL parses"),
+            settings: ComponentSettings::default(),
+        }
+    }
+}
+
+/// `[parsing]`: whether documents get parsed, from RAGFlow's `task` table (in `[db]`) and
+/// its Redis task queue streams (in the heartbeat Redis).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ParsingConfig {
+    /// Only tasks created this recently count (older abandoned rows would never clear).
+    #[serde(with = "duration_text")]
+    pub lookback: Duration,
+    /// Yellow when the oldest queued (not started) task has waited this long.
+    #[serde(with = "duration_text")]
+    pub queued_warn: Duration,
+    /// Red when it has waited this long.
+    #[serde(with = "duration_text")]
+    pub queued_critical: Duration,
+    /// A task in progress without an update for this long is stuck (yellow).
+    #[serde(with = "duration_text")]
+    pub stuck_after: Duration,
+    /// The task queue streams, high priority first.
+    pub streams: Vec<String>,
+    /// The consumer group the task executors read with.
+    pub group: String,
+    /// Yellow when a stream's group lags more tasks behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<u64>,
+    /// Schedule and weight; not required unless `required = true`.
+    #[serde(flatten)]
+    pub settings: ComponentSettings,
+}
+
+impl Default for ParsingConfig {
+    fn default() -> Self {
+        let queue = MessageQueueConfig::default();
+        Self {
+            lookback: Duration::from_secs(7 * 24 * 3600),
+            queued_warn: Duration::from_secs(10 * 60),
+            queued_critical: Duration::from_secs(60 * 60),
+            stuck_after: Duration::from_secs(15 * 60),
+            streams: queue.streams,
+            group: queue.group,
             max_lag: None,
             settings: ComponentSettings::default(),
         }
@@ -649,7 +996,20 @@ url = "http://u:s-am@am:9093"
         )
         .unwrap();
         let config = super::load(Some(file.path()), Vec::new()).unwrap();
-        let secrets = config.secrets();
+        let mut secrets = config.secrets();
+        let azure = |credential: &str| {
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            write!(
+                file,
+                "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\n{credential}\n"
+            )
+            .unwrap();
+            super::load(Some(file.path()), Vec::new())
+                .unwrap()
+                .secrets()
+        };
+        secrets.extend(azure("account_key = \"s-azure-key\""));
+        secrets.extend(azure("sas_token = \"?sv=2021-06-08&sig=s-sas%2Bsig\""));
         for expected in [
             "s-token",
             "s-db",
@@ -663,6 +1023,10 @@ url = "http://u:s-am@am:9093"
             "s-hook-url",
             "s-hook",
             "s-am",
+            "s-azure-key",
+            "?sv=2021-06-08&sig=s-sas%2Bsig",
+            "s-sas%2Bsig",
+            "s-sas+sig",
         ] {
             assert!(
                 secrets.iter().any(|s| s == expected),

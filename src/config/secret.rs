@@ -74,11 +74,11 @@ impl SecretUrl {
     /// The credential inside the URL, if any (percent-decoded), so the scrubber knows it:
     /// the password, or the token of a `nats://TOKEN@host` URL.
     pub fn password(&self) -> Option<String> {
+        // Percent-decoding only: a `+` in user info is a plus, as the drivers read it.
         secret_part(&self.0).map(|p| {
-            url::form_urlencoded::parse(format!("p={p}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_else(|| p.to_owned())
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
         })
     }
 
@@ -262,6 +262,8 @@ mod tests {
             );
         }
         assert_eq!(url.password().as_deref(), Some("p@ss"));
+        let plus = SecretUrl::parse("mysql://root:a+b@db:3306/rag_flow").unwrap();
+        assert_eq!(plus.password().as_deref(), Some("a+b"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use heartbeat::{Heartbeat, Identity, MAX_HEARTBEAT_BYTES};
 pub use intervals::{Interval, intervals};
 pub use reader::{EXECUTOR_SET, WINDOW, refresh};
-pub use tasks::{EndedTask, TaskSource};
+pub use tasks::{EndedTask, Pipeline, StuckTask, TaskSource};
 
 /// Everything known about every executor seen since ragwatch started.
 #[derive(Clone, Debug, Default)]

@@ -142,7 +142,8 @@ impl Monitor {
             .map(|t| t.result.status);
         self.metrics.observe(component, &result);
         if let Some(alerts) = &self.alerts {
-            alerts.observe(component, &result);
+            let held_by = self.snapshot().red_dependency(component, &self.components);
+            alerts.observe(component, &result, held_by);
         }
         let changed = previous != Some(result.status);
         if changed {

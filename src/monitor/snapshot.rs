@@ -36,6 +36,24 @@ pub struct Verdict {
     pub elapsed_ms: f64,
     /// The result behind it, if any.
     pub result: Option<Arc<ProbeResult>>,
+    /// When it is red because a component it depends on is red: that component's key.
+    /// It is then shown as `unknown`, the cause's red being the one to act on.
+    pub cause: Option<&'static str>,
+}
+
+impl Verdict {
+    /// The status as shown: `unknown` while a dependency is the cause, else the colour.
+    pub fn shown_status(&self) -> &'static str {
+        match self.cause {
+            Some(_) => "unknown",
+            None => self.status.as_str(),
+        }
+    }
+
+    /// The cause in words: `redis is down`.
+    pub fn cause_text(&self) -> Option<String> {
+        self.cause.map(|key| format!("{key} is down"))
+    }
 }
 
 impl Snapshot {
@@ -71,6 +89,7 @@ impl Snapshot {
                 error: Some("not checked yet".into()),
                 elapsed_ms: 0.0,
                 result: None,
+                cause: None,
             };
         };
         let age = now.saturating_duration_since(timed.at);
@@ -92,7 +111,48 @@ impl Snapshot {
             error,
             elapsed_ms: result.elapsed_ms,
             result: Some(result.clone()),
+            cause: None,
         }
+    }
+
+    /// The verdict on every component, with a red one whose dependency is red too marked
+    /// with that dependency as its cause.
+    pub fn verdicts(&self, components: &[Component], now: Instant) -> Vec<Verdict> {
+        let mut verdicts: Vec<Verdict> = components
+            .iter()
+            .enumerate()
+            .map(|(index, component)| self.verdict(index, component, now))
+            .collect();
+        let red: Vec<&'static str> = components
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.status == Status::Red)
+            .map(|(c, _)| c.key.as_str())
+            .collect();
+        for (component, verdict) in components.iter().zip(&mut verdicts) {
+            if verdict.status == Status::Red {
+                verdict.cause = component
+                    .depends_on
+                    .iter()
+                    .map(|key| key.as_str())
+                    .find(|key| red.contains(key));
+            }
+        }
+        verdicts
+    }
+
+    /// The first dependency of `component` whose latest result is red: while it lasts,
+    /// the component's own red is not alerted on.
+    pub fn red_dependency(
+        &self,
+        component: &Component,
+        components: &[Component],
+    ) -> Option<&'static str> {
+        component.depends_on.iter().find_map(|key| {
+            let index = components.iter().position(|c| c.key == *key)?;
+            let timed = self.results[index].as_ref()?;
+            (timed.result.status == Status::Red).then(|| key.as_str())
+        })
     }
 
     /// The instant at which the first current result goes stale: views rendered now stay
@@ -185,5 +245,59 @@ mod tests {
             until,
             now - Duration::from_secs(4) + Duration::from_secs(13)
         );
+    }
+
+    #[tokio::test]
+    async fn a_red_component_with_a_red_dependency_has_that_cause() {
+        let config: Config = toml::from_str("[parsing]\n").unwrap();
+        let components = crate::component::from_config(&config).unwrap();
+        let keys: Vec<&str> = components.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "db",
+                "redis",
+                "doc_engine",
+                "storage",
+                "task_executors",
+                "parsing"
+            ]
+        );
+        let now = Instant::now();
+        let snapshot_of = |statuses: [Status; 6]| {
+            statuses.into_iter().enumerate().fold(
+                Snapshot::empty(6),
+                |snapshot, (index, status)| {
+                    snapshot.with(
+                        index,
+                        Timed {
+                            result: result(status),
+                            at: now,
+                        },
+                    )
+                },
+            )
+        };
+        let (g, y, r) = (Status::Green, Status::Yellow, Status::Red);
+        let causes = |snapshot: Snapshot| -> Vec<Option<&str>> {
+            snapshot
+                .verdicts(&components, now)
+                .iter()
+                .map(|v| v.cause)
+                .collect()
+        };
+        // Executors red on their own, parsing red while the document engine is down.
+        assert_eq!(
+            causes(snapshot_of([g, g, r, g, r, r])),
+            [None, None, None, None, None, Some("doc_engine")]
+        );
+        // Redis down: both dependents on it point at it; a yellow dependent stays yellow.
+        let verdicts = snapshot_of([g, r, g, g, r, y]).verdicts(&components, now);
+        assert_eq!(verdicts[4].cause, Some("redis"));
+        assert_eq!(verdicts[4].shown_status(), "unknown");
+        assert_eq!(verdicts[4].cause_text().as_deref(), Some("redis is down"));
+        assert_eq!(verdicts[5].cause, None);
+        assert_eq!(verdicts[5].shown_status(), "yellow");
+        assert_eq!(verdicts[1].shown_status(), "red");
     }
 }

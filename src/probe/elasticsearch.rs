@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
-use super::{Details, Outcome, Probe, ProbeError, Status, http_client};
+use super::{Details, Outcome, Probe, ProbeError, Status, api_url, fetch, http_client};
 use crate::config::{DocEngineConfig, Secret, host_port};
 
 /// Probes a cluster's health API.
@@ -37,12 +37,8 @@ impl ElasticsearchProbe {
         // Credentials travel in the Authorization header, never in the URL.
         let _ = base.set_username("");
         let _ = base.set_password(None);
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        let health_url = base
-            .join("_cluster/health")
-            .map_err(|e| format!("doc_engine.url: {e}"))?;
+        let health_url =
+            api_url(&base, "_cluster/health").map_err(|e| format!("doc_engine.url: {e}"))?;
         Ok(Self {
             client: http_client(timeout)?,
             target: host_port(&base, 9200),
@@ -173,10 +169,7 @@ impl Probe for ElasticsearchProbe {
         if !self.username.is_empty() {
             request = request.basic_auth(&self.username, Some(self.password.expose()));
         }
-        let http_error = |e| ProbeError::http(e, &self.target, self.timeout);
-        let response = request.send().await.map_err(http_error)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(http_error)?;
+        let (status, body) = fetch(request, &self.target, self.timeout).await?;
         match status {
             StatusCode::OK | StatusCode::REQUEST_TIMEOUT => {
                 outcome_from_health(&body, &self.target)

@@ -2,12 +2,18 @@
 //! wrapper that bounds a probe by its timeout, times it, turns slowness into yellow and
 //! scrubs secrets from what it reports. A probe's own body is protocol work only.
 
+mod azure;
 mod elasticsearch;
 mod error;
+mod gcs;
+mod infinity;
 mod kept;
+mod model;
 mod mysql;
 mod nats;
+mod parsing;
 mod postgres;
+mod ragflow_api;
 mod redis;
 mod redis_stream;
 mod s3;
@@ -20,16 +26,23 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::component::ComponentKey;
-use crate::config::{Config, DbKind, MessageQueueKind, Scrubber};
+use crate::config::{Config, DbKind, DocEngineKind, MessageQueueKind, Scrubber, StorageKind};
 
+pub use azure::AzureProbe;
 pub use elasticsearch::ElasticsearchProbe;
 pub use error::{ProbeError, root_cause};
+pub use gcs::GcsProbe;
+pub use infinity::InfinityProbe;
+pub use model::ModelProbe;
 pub use mysql::MysqlProbe;
 pub use nats::NatsProbe;
+pub use parsing::ParsingProbe;
 pub use postgres::PostgresProbe;
+pub use ragflow_api::RagflowApiProbe;
 pub use redis::RedisProbe;
 pub use redis_stream::RedisStreamProbe;
 pub use s3::S3Probe;
+pub use sql::SqlFacts;
 pub use task_executors::TaskExecutorsProbe;
 
 /// Health of a component, worst first.
@@ -127,22 +140,35 @@ pub trait Probe: Send + Sync {
 
 /// Every probe kind; the `match` in [`AnyProbe::for_component`] is the only registry.
 pub enum AnyProbe {
-    /// `db` of kind `mysql`.
+    /// `db` of kind `mysql`, or a MySQL-protocol `doc_engine` (`oceanbase`, `seekdb`).
     Mysql(MysqlProbe),
-    /// `db` of kind `postgres`.
+    /// `db` of kind `postgres`, or a PostgreSQL-protocol `doc_engine` (`gaussdb`,
+    /// `serenedb`).
     Postgres(PostgresProbe),
     /// `redis`.
     Redis(RedisProbe),
     /// `doc_engine` of kind `elasticsearch` or `opensearch`.
     Elasticsearch(ElasticsearchProbe),
-    /// `storage` of kind `minio` or `s3`.
+    /// `doc_engine` of kind `infinity`.
+    Infinity(InfinityProbe),
+    /// `storage` of kind `minio`, `s3` or `oss`.
     S3(S3Probe),
+    /// `storage` of kind `azure`.
+    Azure(AzureProbe),
+    /// `storage` of kind `gcs`.
+    Gcs(GcsProbe),
     /// `message_queue` of kind `nats`.
     Nats(NatsProbe),
     /// `message_queue` of kind `redis_stream`.
     RedisStream(RedisStreamProbe),
     /// `task_executors`.
     TaskExecutors(TaskExecutorsProbe),
+    /// `ragflow`.
+    Ragflow(RagflowApiProbe),
+    /// `parsing`.
+    Parsing(ParsingProbe),
+    /// A `[[models]]` server.
+    Model(ModelProbe),
 }
 
 impl AnyProbe {
@@ -153,15 +179,53 @@ impl AnyProbe {
         timeout: Duration,
     ) -> Result<Self, String> {
         Ok(match key {
-            ComponentKey::Db => match config.db.kind {
-                DbKind::Mysql => Self::Mysql(MysqlProbe::new(&config.db)?),
-                DbKind::Postgres => Self::Postgres(PostgresProbe::new(&config.db)?),
-            },
+            ComponentKey::Db => {
+                let (url, key) = (&config.db.url, "db.url");
+                match config.db.kind {
+                    DbKind::Mysql => Self::Mysql(MysqlProbe::new(url, key, SqlFacts::Server)?),
+                    DbKind::Postgres => {
+                        Self::Postgres(PostgresProbe::new(url, key, SqlFacts::Server)?)
+                    }
+                }
+            }
             ComponentKey::Redis => Self::Redis(RedisProbe::new(&config.redis, timeout)?),
             ComponentKey::DocEngine => {
-                Self::Elasticsearch(ElasticsearchProbe::new(&config.doc_engine, timeout)?)
+                let engine = &config.doc_engine;
+                let (url, key) = (&engine.url, "doc_engine.url");
+                let version = |product_version| SqlFacts::Version { product_version };
+                match engine.kind {
+                    DocEngineKind::Elasticsearch | DocEngineKind::Opensearch => {
+                        Self::Elasticsearch(ElasticsearchProbe::new(engine, timeout)?)
+                    }
+                    DocEngineKind::Infinity => Self::Infinity(InfinityProbe::new(engine, timeout)?),
+                    // VERSION() is MySQL's version with OceanBase's appended
+                    // (`5.7.25-OceanBase_CE-v4.3.5.0`); OB_VERSION() is OceanBase's alone.
+                    DocEngineKind::Oceanbase => Self::Mysql(MysqlProbe::new(
+                        url,
+                        key,
+                        version(Some("SELECT OB_VERSION()")),
+                    )?),
+                    // VERSION() names SeekDB's release (`5.7.25-OceanBase seekdb-v1.0.0.0`).
+                    DocEngineKind::Seekdb => Self::Mysql(MysqlProbe::new(url, key, version(None))?),
+                    // GaussDB, built on openGauss, keeps openGauss' version function: its
+                    // kernel release alone, where version() is a whole build banner.
+                    DocEngineKind::Gaussdb => Self::Postgres(PostgresProbe::new(
+                        url,
+                        key,
+                        version(Some("SELECT opengauss_version()")),
+                    )?),
+                    DocEngineKind::Serenedb => {
+                        Self::Postgres(PostgresProbe::new(url, key, version(None))?)
+                    }
+                }
             }
-            ComponentKey::Storage => Self::S3(S3Probe::new(&config.storage, timeout)?),
+            ComponentKey::Storage => match config.storage.kind {
+                StorageKind::Minio | StorageKind::S3 | StorageKind::Oss => {
+                    Self::S3(S3Probe::new(&config.storage, timeout)?)
+                }
+                StorageKind::Azure => Self::Azure(AzureProbe::new(&config.storage, timeout)?),
+                StorageKind::Gcs => Self::Gcs(GcsProbe::new(&config.storage, timeout)?),
+            },
             ComponentKey::MessageQueue => {
                 let queue = config
                     .message_queue
@@ -178,6 +242,26 @@ impl AnyProbe {
             ComponentKey::TaskExecutors => {
                 Self::TaskExecutors(TaskExecutorsProbe::new(config, timeout)?)
             }
+            ComponentKey::Ragflow => {
+                let api = config
+                    .ragflow
+                    .as_ref()
+                    .ok_or("ragflow: the section is missing")?;
+                Self::Ragflow(RagflowApiProbe::new(api, timeout)?)
+            }
+            ComponentKey::Parsing => {
+                let parsing = config
+                    .parsing
+                    .as_ref()
+                    .ok_or("parsing: the section is missing")?;
+                Self::Parsing(ParsingProbe::new(config, parsing, timeout)?)
+            }
+            ComponentKey::Model(key) => {
+                let model = config
+                    .model(ComponentKey::Model(key))
+                    .ok_or("the model entry is missing")?;
+                Self::Model(ModelProbe::new(model, timeout)?)
+            }
         })
     }
 
@@ -187,10 +271,16 @@ impl AnyProbe {
             Self::Postgres(p) => p.check().await,
             Self::Redis(p) => p.check().await,
             Self::Elasticsearch(p) => p.check().await,
+            Self::Infinity(p) => p.check().await,
             Self::S3(p) => p.check().await,
+            Self::Azure(p) => p.check().await,
+            Self::Gcs(p) => p.check().await,
             Self::Nats(p) => p.check().await,
             Self::RedisStream(p) => p.check().await,
             Self::TaskExecutors(p) => p.check().await,
+            Self::Ragflow(p) => p.check().await,
+            Self::Parsing(p) => p.check().await,
+            Self::Model(p) => p.check().await,
         }
     }
 }
@@ -248,6 +338,30 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
         .no_proxy()
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// `path` under a base URL, keeping the base's own path: `http://h/es` and
+/// `_cluster/health` give `http://h/es/_cluster/health` (`Url::join` alone drops `es`).
+pub fn api_url(base: &url::Url, path: &str) -> Result<url::Url, url::ParseError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(path)
+}
+
+/// Sends an HTTP probe request: the answer's status and body, or why there is none, in an
+/// operator's words and without the URL.
+pub async fn fetch(
+    request: reqwest::RequestBuilder,
+    target: &str,
+    timeout: Duration,
+) -> Result<(reqwest::StatusCode, Vec<u8>), ProbeError> {
+    let http_error = |e| ProbeError::http(e, target, timeout);
+    let response = request.send().await.map_err(http_error)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(http_error)?;
+    Ok((status, body.into()))
 }
 
 /// The fields of a JSON object as [`Details`] (anything else gives none).

@@ -1,12 +1,13 @@
-//! MySQL and MariaDB: `SELECT 1`, then version, connections in use / max and uptime.
+//! MySQL and MariaDB: `SELECT 1`, then version, connections in use / max and uptime. The
+//! MySQL-protocol document engines (OceanBase, SeekDB): `SELECT 1`, then the version.
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{ConnectOptions, Connection, Row};
 
 use super::kept::Kept;
-use super::sql::{self, SqlRefusal, SqlTarget};
+use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::DbConfig;
+use crate::config::SecretUrl;
 
 /// Default MySQL port.
 const MYSQL_PORT: u16 = 3306;
@@ -15,19 +16,21 @@ const MYSQL_PORT: u16 = 3306;
 pub struct MysqlProbe {
     options: MySqlConnectOptions,
     target: SqlTarget,
+    facts: SqlFacts,
     connection: Kept<MySqlConnection>,
 }
 
 impl MysqlProbe {
-    /// Reads connection options from `db.url`.
-    pub fn new(config: &DbConfig) -> Result<Self, String> {
-        let url = config.url.expose();
+    /// Reads connection options from the URL configured at `key`.
+    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, String> {
+        let url = url.expose();
         let options = MySqlConnectOptions::from_url(url)
-            .map_err(|e| format!("db.url: {e}"))?
+            .map_err(|e| format!("{key}: {e}"))?
             .disable_statement_logging();
         Ok(Self {
             options,
             target: SqlTarget::from_url(url, MYSQL_PORT, "root"),
+            facts,
             connection: Kept::new(),
         })
     }
@@ -49,6 +52,17 @@ impl MysqlProbe {
 
     async fn query(&self, conn: &mut MySqlConnection) -> Result<Outcome, sqlx::Error> {
         sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        let SqlFacts::Version { product_version } = self.facts else {
+            return self.server_facts(conn).await;
+        };
+        let version = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
+            .fetch_one(&mut *conn)
+            .await?;
+        let product = product_version.map(|query| sqlx::query_scalar(query).fetch_one(&mut *conn));
+        sql::version_outcome(version, product).await
+    }
+
+    async fn server_facts(&self, conn: &mut MySqlConnection) -> Result<Outcome, sqlx::Error> {
         let row = sqlx::query("SELECT CAST(VERSION() AS CHAR), CAST(@@max_connections AS SIGNED)")
             .fetch_one(&mut *conn)
             .await?;

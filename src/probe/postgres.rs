@@ -1,12 +1,13 @@
-//! PostgreSQL: `SELECT 1`, then version, connections in use / max and uptime.
+//! PostgreSQL: `SELECT 1`, then version, connections in use / max and uptime. The
+//! PostgreSQL-protocol document engines (GaussDB, SereneDB): `SELECT 1`, then the version.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Row};
 
 use super::kept::Kept;
-use super::sql::{self, SqlRefusal, SqlTarget};
+use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::DbConfig;
+use crate::config::SecretUrl;
 
 /// Default PostgreSQL port.
 const POSTGRES_PORT: u16 = 5432;
@@ -21,20 +22,22 @@ const DETAILS_QUERY: &str = "SELECT current_setting('server_version'), \
 pub struct PostgresProbe {
     options: PgConnectOptions,
     target: SqlTarget,
+    facts: SqlFacts,
     connection: Kept<PgConnection>,
 }
 
 impl PostgresProbe {
-    /// Reads connection options from `db.url`.
-    pub fn new(config: &DbConfig) -> Result<Self, String> {
-        let url = config.url.expose();
+    /// Reads connection options from the URL configured at `key`.
+    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, String> {
+        let url = url.expose();
         let options = PgConnectOptions::from_url(url)
-            .map_err(|e| format!("db.url: {e}"))?
+            .map_err(|e| format!("{key}: {e}"))?
             .application_name("ragwatch")
             .disable_statement_logging();
         Ok(Self {
             options,
             target: SqlTarget::from_url(url, POSTGRES_PORT, "postgres"),
+            facts,
             connection: Kept::new(),
         })
     }
@@ -51,6 +54,19 @@ impl PostgresProbe {
 
     async fn query(&self, conn: &mut PgConnection) -> Result<Outcome, sqlx::Error> {
         sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        let SqlFacts::Version { product_version } = self.facts else {
+            return self.server_facts(conn).await;
+        };
+        // version() rather than current_setting(): servers that only speak the protocol
+        // implement it first, as drivers and tools ask for it.
+        let version = sqlx::query_scalar("SELECT version()")
+            .fetch_one(&mut *conn)
+            .await?;
+        let product = product_version.map(|query| sqlx::query_scalar(query).fetch_one(&mut *conn));
+        sql::version_outcome(version, product).await
+    }
+
+    async fn server_facts(&self, conn: &mut PgConnection) -> Result<Outcome, sqlx::Error> {
         let row = sqlx::query(DETAILS_QUERY).fetch_one(&mut *conn).await?;
         let version: String = row.try_get(0)?;
         let max_connections: i64 = row.try_get(1)?;

@@ -1,6 +1,7 @@
-//! S3 and MinIO, read-only: HeadBucket on the configured bucket, else ListBuckets, each
-//! signed with SigV4 by rusty-s3. A 403 is diagnosed (wrong secret, unknown access key,
-//! or a key that may not read the bucket); a 404 is a missing bucket.
+//! S3, MinIO and Alibaba Cloud OSS (its S3-compatible API), read-only: HeadBucket on the
+//! configured bucket, else ListBuckets, each signed with SigV4 by rusty-s3. A 403 is
+//! diagnosed (wrong secret, unknown access key, or a key that may not read the bucket); a
+//! 404 is a missing bucket.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
 use url::Url;
 
 use super::{Outcome, Probe, ProbeError, http_client, into_details};
-use crate::config::{StorageConfig, host_port};
+use crate::config::{AddressingStyle, StorageConfig, host_port};
 
 /// How long a signed request stays valid: long enough for any probe timeout.
 const SIGNATURE_TTL: Duration = Duration::from_secs(60);
@@ -34,7 +35,10 @@ impl S3Probe {
             name => Some(
                 Bucket::new(
                     config.endpoint.clone(),
-                    UrlStyle::Path,
+                    match config.addressing_style() {
+                        AddressingStyle::Path => UrlStyle::Path,
+                        AddressingStyle::Virtual => UrlStyle::VirtualHost,
+                    },
                     name.to_owned(),
                     config.region.clone(),
                 )
@@ -182,6 +186,40 @@ impl Probe for S3Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::StorageKind;
+
+    fn bucket_url(kind: StorageKind, style: Option<AddressingStyle>) -> String {
+        let config = StorageConfig {
+            kind,
+            endpoint: Url::parse("https://oss-cn-hangzhou.aliyuncs.com").unwrap(),
+            bucket: "ragflow".into(),
+            addressing_style: style,
+            ..StorageConfig::default()
+        };
+        let probe = S3Probe::new(&config, Duration::from_secs(1)).unwrap();
+        probe.bucket.unwrap().base_url().to_string()
+    }
+
+    #[test]
+    fn oss_names_the_bucket_in_the_host_name() {
+        // OSS refuses path-style requests; MinIO and S3 keep path style unless told.
+        assert_eq!(
+            bucket_url(StorageKind::Oss, None),
+            "https://ragflow.oss-cn-hangzhou.aliyuncs.com/"
+        );
+        assert_eq!(
+            bucket_url(StorageKind::S3, None),
+            "https://oss-cn-hangzhou.aliyuncs.com/ragflow/"
+        );
+        assert_eq!(
+            bucket_url(StorageKind::Oss, Some(AddressingStyle::Path)),
+            "https://oss-cn-hangzhou.aliyuncs.com/ragflow/"
+        );
+        assert_eq!(
+            bucket_url(StorageKind::Minio, Some(AddressingStyle::Virtual)),
+            "https://ragflow.oss-cn-hangzhou.aliyuncs.com/"
+        );
+    }
 
     #[test]
     fn xml_field_reads_s3_error_documents() {

@@ -1,7 +1,21 @@
-//! What the MySQL and PostgreSQL probes share: who they connect to, how a driver error reads
-//! to an operator, and the verdict on what the server told them.
+//! What the MySQL and PostgreSQL probes share: what they read, who they connect to, how a
+//! driver error reads to an operator, and the verdict on what the server told them.
 
-use super::{Outcome, ProbeError, into_details, near_limit};
+use super::{Details, Outcome, ProbeError, into_details, near_limit};
+
+/// What a SQL probe reads after `SELECT 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlFacts {
+    /// The platform's database (`db`): version, connections in use / max, uptime.
+    Server,
+    /// A document engine that speaks the protocol (OceanBase, GaussDB, ...): the version
+    /// only, as their status tables are not MySQL's or PostgreSQL's. `product_version` is a
+    /// query for the product's own version, which its protocol-level version hides.
+    Version {
+        /// `SELECT` of the product's version function, if it has one.
+        product_version: Option<&'static str>,
+    },
+}
 
 /// What a SQL server's error code means, as each driver's probe reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,9 +42,12 @@ pub struct SqlTarget {
 impl SqlTarget {
     /// Reads the target from a database URL.
     pub fn from_url(url: &url::Url, default_port: u16, default_user: &str) -> Self {
+        // As the drivers do: `root%40ragflow` logs in as `root@ragflow`.
         let user = match url.username() {
             "" => default_user.to_owned(),
-            user => user.to_owned(),
+            user => percent_encoding::percent_decode_str(user)
+                .decode_utf8_lossy()
+                .into_owned(),
         };
         Self {
             address: crate::config::host_port(url, default_port),
@@ -81,4 +98,33 @@ pub fn outcome(version: String, connections: i64, max_connections: i64, uptime_s
     }));
     let warning = near_limit("connections", connections as u64, max_connections as u64);
     Outcome::yellow_if(warning, details)
+}
+
+/// Green with the engine's version: the product's own when `product` (its query) answers,
+/// else the server's, with `server_version` keeping the protocol-level one when they differ.
+/// A server without the product's function (a stand-in speaking the protocol, or an older
+/// release) is no failure: only a failed connection fails the probe.
+pub async fn version_outcome(
+    server_version: String,
+    product: Option<impl Future<Output = Result<String, sqlx::Error>>>,
+) -> Result<Outcome, sqlx::Error> {
+    let product = match product {
+        Some(query) => match query.await {
+            Ok(version) => Some(version),
+            Err(sqlx::Error::Database(_)) => None,
+            Err(other) => return Err(other),
+        },
+        None => None,
+    };
+    let mut details = Details::new();
+    match product {
+        Some(product) if product != server_version => {
+            details.insert("version".into(), product.into());
+            details.insert("server_version".into(), server_version.into());
+        }
+        _ => {
+            details.insert("version".into(), server_version.into());
+        }
+    }
+    Ok(Outcome::green(details))
 }

@@ -1,5 +1,6 @@
 //! Own server instances for tests, each on a free port of 127.0.0.1 with its own temp dir:
-//! [`RedisInstance`], [`PostgresInstance`], [`MariadbInstance`] and [`S3Server`] (s3s-fs).
+//! [`RedisInstance`], [`PostgresInstance`], [`MariadbInstance`], [`S3Server`] (s3s-fs),
+//! [`AzuriteServer`] (Azure Blob) and [`GcsEmulator`] (gcp-storage-emulator).
 //!
 //! Every instance has the same life-cycle methods, so a test can take a dependency down and bring
 //! it back on the same port:
@@ -141,6 +142,14 @@ async fn http_answers(port: u16) -> bool {
     matches!(res, Ok(head) if head.starts_with(b"HTTP/1."))
 }
 
+/// An HTTP client for set-up requests to the instances: loopback only, so no proxy.
+fn local_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("build HTTP client")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Finding programs and users.
 
@@ -280,6 +289,8 @@ struct Server {
     name: &'static str,
     program: PathBuf,
     args: Vec<OsString>,
+    /// Extra environment variables.
+    env: Vec<(OsString, OsString)>,
     log: PathBuf,
     /// `(uid, gid)` to run as, when not the current user.
     run_as: Option<(u32, u32)>,
@@ -301,6 +312,7 @@ impl Server {
         };
         let mut cmd = std::process::Command::new(&self.program);
         cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log())
             .stderr(log());
@@ -460,6 +472,7 @@ impl RedisInstance {
                 name: "redis-server",
                 program: find_program(&["redis-server"], &[]),
                 args,
+                env: Vec::new(),
                 log: dir.path().join("redis.log"),
                 run_as: None,
                 stop_signal: "TERM",
@@ -660,6 +673,7 @@ impl PostgresInstance {
                 name: "postgres",
                 program: bin.join("postgres"),
                 args,
+                env: Vec::new(),
                 log: dir.path().join("postgres.log"),
                 run_as,
                 stop_signal: "INT",
@@ -843,6 +857,7 @@ impl MariadbInstance {
                 name: "mariadbd",
                 program: find_program(&["mariadbd", "mysqld"], &[]),
                 args,
+                env: Vec::new(),
                 log,
                 run_as: None,
                 stop_signal: "TERM",
@@ -967,6 +982,7 @@ impl S3Server {
                 name: "s3s-fs",
                 program: find_program(&["s3s-fs"], &cargo_bin_dirs()),
                 args,
+                env: Vec::new(),
                 log: dir.path().join("s3s-fs.log"),
                 run_as: None,
                 stop_signal: "TERM",
@@ -1057,6 +1073,265 @@ impl S3Server {
     }
 
     /// The temp dir (holds `root/` and `s3s-fs.log`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Azure Blob Storage (Azurite).
+
+/// An Azure Blob service of its own: `azurite-blob` on a free port, in memory, telemetry off,
+/// with one storage account (`AZURITE_ACCOUNTS`) whose key the test chooses. URLs are
+/// path-style: `http://127.0.0.1:<port>/<account>/<container>`. Requests must be signed (Shared
+/// Key or SAS); containers are created with an account SAS this helper signs itself.
+pub struct AzuriteServer {
+    port: u16,
+    account: String,
+    key: String,
+    server: Server,
+    dir: TempDir,
+}
+
+impl AzuriteServer {
+    /// The service version the helper's own requests and SAS tokens use.
+    const VERSION: &'static str = "2021-06-08";
+
+    /// Starts Azurite with this account (lowercase letters and digits) and base64 key, creates
+    /// the containers, and returns once it answers.
+    pub async fn start(account: &str, key: &str, containers: &[&str]) -> Self {
+        let dir = temp_dir("ragwatch-azurite-");
+        let port = free_port();
+        let args: Vec<OsString> = vec![
+            "--blobHost".into(),
+            "127.0.0.1".into(),
+            "--blobPort".into(),
+            port.to_string().into(),
+            "--inMemoryPersistence".into(),
+            "--disableTelemetry".into(),
+            // Azurite lags behind the service versions the Azure SDK sends.
+            "--skipApiVersionCheck".into(),
+            "--silent".into(),
+        ];
+        let mut instance = Self {
+            port,
+            account: account.to_owned(),
+            key: key.to_owned(),
+            server: Server {
+                name: "azurite-blob",
+                program: find_program(&["azurite-blob"], &[]),
+                args,
+                env: vec![("AZURITE_ACCOUNTS".into(), format!("{account}:{key}").into())],
+                log: dir.path().join("azurite.log"),
+                run_as: None,
+                stop_signal: "TERM",
+                drop_signal: "KILL",
+                child: None,
+            },
+            dir,
+        };
+        instance.start_again().await;
+        for container in containers {
+            instance.create_container(container).await;
+        }
+        instance
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>/<account>`: the account's blob endpoint.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/{}", self.port, self.account)
+    }
+
+    /// The account name.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The account key (base64).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// An account SAS for the blob service, valid for an hour, signed with `key` (pass
+    /// another key for a forged token). `permissions` as Azure writes them (`rl`, `rwdlac`),
+    /// `resource_types` from `s` (service), `c` (container), `o` (object).
+    pub fn account_sas(&self, key: &str, permissions: &str, resource_types: &str) -> String {
+        let expiry = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1))
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        // Account SAS string-to-sign since version 2020-12-06 (empty IP, protocol and
+        // encryption scope), with its closing newline.
+        let to_sign = format!(
+            "{}\n{permissions}\nb\n{resource_types}\n\n{expiry}\n\n\n{}\n\n",
+            self.account,
+            Self::VERSION
+        );
+        let signature = azure_core::hmac::hmac_sha256(
+            &to_sign,
+            &azure_core::credentials::Secret::new(key.to_owned()),
+        )
+        .expect("account key is base64");
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("sv", Self::VERSION)
+            .append_pair("ss", "b")
+            .append_pair("srt", resource_types)
+            .append_pair("sp", permissions)
+            .append_pair("se", &expiry)
+            .append_pair("sig", &signature)
+            .finish()
+    }
+
+    /// Creates a container (`PUT ?restype=container`, authorised by an account SAS).
+    pub async fn create_container(&self, name: &str) {
+        let sas = self.account_sas(&self.key, "rwdlac", "sco");
+        let url = format!("{}/{name}?restype=container&{sas}", self.endpoint());
+        let response = local_http()
+            .put(url)
+            .header("x-ms-version", Self::VERSION)
+            .header("content-length", "0")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create container {name}: {e}"));
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "create container {name}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// SIGKILL; the port is closed when this returns.
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
+    /// Starts it again on the same port (if not running; containers are gone) and waits
+    /// until it answers HTTP.
+    pub async fn start_again(&mut self) {
+        if !self.server.is_running() {
+            self.server.spawn();
+        }
+        let port = self.port;
+        self.server.wait_ready(move || http_answers(port)).await;
+    }
+
+    /// The temp dir (holds `azurite.log`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google Cloud Storage (gcp-storage-emulator).
+
+/// A GCS JSON API of its own: `gcp-storage-emulator start` on a free port, in memory. It takes
+/// no credentials; buckets are made and changed with its JSON API.
+pub struct GcsEmulator {
+    port: u16,
+    server: Server,
+    dir: TempDir,
+}
+
+impl GcsEmulator {
+    /// Starts the emulator and creates the buckets; returns once it answers.
+    pub async fn start(buckets: &[&str]) -> Self {
+        let dir = temp_dir("ragwatch-gcs-");
+        let port = free_port();
+        let args: Vec<OsString> = vec![
+            "start".into(),
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string().into(),
+            "--no-store-on-disk".into(),
+        ];
+        let mut instance = Self {
+            port,
+            server: Server {
+                name: "gcp-storage-emulator",
+                program: find_program(&["gcp-storage-emulator"], &[]),
+                args,
+                env: Vec::new(),
+                log: dir.path().join("gcs.log"),
+                run_as: None,
+                stop_signal: "TERM",
+                drop_signal: "KILL",
+                child: None,
+            },
+            dir,
+        };
+        instance.start_again().await;
+        for bucket in buckets {
+            instance.create_bucket(bucket).await;
+        }
+        instance
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, what: &str) {
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            response.status().is_success(),
+            "{what}: HTTP {}",
+            response.status()
+        );
+    }
+
+    /// Creates a bucket (`POST /storage/v1/b`); the emulator makes it `US`, `STANDARD`.
+    pub async fn create_bucket(&self, name: &str) {
+        let url = format!("{}/storage/v1/b?project=ragwatch", self.endpoint());
+        let body = serde_json::json!({ "name": name });
+        self.send(
+            local_http().post(url).json(&body),
+            &format!("create bucket {name}"),
+        )
+        .await;
+    }
+
+    /// Sets a bucket's location and storage class (`PATCH /storage/v1/b/<name>`).
+    pub async fn set_bucket(&self, name: &str, location: &str, storage_class: &str) {
+        let url = format!("{}/storage/v1/b/{name}", self.endpoint());
+        let body = serde_json::json!({ "location": location, "storageClass": storage_class });
+        self.send(
+            local_http().patch(url).json(&body),
+            &format!("patch bucket {name}"),
+        )
+        .await;
+    }
+
+    /// SIGKILL; the port is closed when this returns.
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
+    /// Starts it again on the same port (if not running; buckets are gone) and waits until
+    /// it answers HTTP.
+    pub async fn start_again(&mut self) {
+        if !self.server.is_running() {
+            self.server.spawn();
+        }
+        let port = self.port;
+        self.server.wait_ready(move || http_answers(port)).await;
+    }
+
+    /// The temp dir (holds `gcs.log`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

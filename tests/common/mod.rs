@@ -11,13 +11,17 @@
 //! - [`FixtureServer`] ([`fixtures`]): a small HTTP server answering from a replaceable route table
 //!   and recording the requests it got; [`fixture`] reads the recorded files in `tests/fixtures/`.
 //! - Own server instances on free ports ([`instances`]): [`RedisInstance`], [`PostgresInstance`],
-//!   [`MariadbInstance`] and [`S3Server`] (s3s-fs), each killed when dropped, each in a temp dir.
+//!   [`MariadbInstance`], [`S3Server`] (s3s-fs), [`AzuriteServer`] and [`GcsEmulator`], each
+//!   killed when dropped, each in a temp dir.
+//!
+//! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
 //!
 //! The binaries the instances run are installed by `scripts/test-services.sh`.
 //! Not every test file uses every helper, hence the module-wide `allow`.
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod browser;
 pub mod fixtures;
 pub mod instances;
 pub mod nats;
@@ -34,8 +38,8 @@ pub use fixtures::{
     fixture_str,
 };
 pub use instances::{
-    MariadbInstance, PostgresInstance, RedisInstance, S3Server, mysql_greeting, pg_ssl_request,
-    redis_ping,
+    AzuriteServer, GcsEmulator, MariadbInstance, PostgresInstance, RedisInstance, S3Server,
+    mysql_greeting, pg_ssl_request, redis_ping,
 };
 pub use nats::{NatsInstance, NatsOptions};
 pub use proxy::{FaultProxy, ProxyMode};

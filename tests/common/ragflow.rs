@@ -7,6 +7,7 @@ use std::io;
 use redis::aio::MultiplexedConnection;
 use serde_json::Value;
 use serde_json::ser::Formatter;
+use sqlx::Connection;
 
 /// Unix time now in seconds, with milliseconds, like the executor's `now.timestamp()`.
 pub fn unix_now() -> f64 {
@@ -170,5 +171,70 @@ pub fn ragflow_tables_sql(postgres: bool) -> [&'static str; 2] {
             "CREATE TABLE document (id VARCHAR(32) PRIMARY KEY, kb_id VARCHAR(256), name VARCHAR(255), type VARCHAR(32), size BIGINT, progress FLOAT, progress_msg TEXT, create_time BIGINT, update_time BIGINT)",
             "CREATE TABLE task (id VARCHAR(32) PRIMARY KEY, doc_id VARCHAR(32) NOT NULL, from_page INT DEFAULT 0, to_page INT, task_type VARCHAR(32) NOT NULL DEFAULT '', priority INT DEFAULT 0, begin_at DATETIME NULL, process_duration FLOAT DEFAULT 0, progress FLOAT DEFAULT 0, progress_msg TEXT, retry_count INT DEFAULT 0, create_time BIGINT, update_time BIGINT)",
         ]
+    }
+}
+
+/// A RAGFlow database on one of the machine's servers, dropped at the end.
+pub struct RagflowDb {
+    admin_url: &'static str,
+    /// Where the test's ragwatch finds it.
+    pub url: String,
+    name: String,
+    postgres: bool,
+}
+
+impl RagflowDb {
+    pub async fn create(postgres: bool) -> Self {
+        let name = format!("ragwatch_rf_{}_{}", std::process::id(), super::free_port());
+        let (admin_url, url) = if postgres {
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            )
+        } else {
+            (
+                "mysql://root@127.0.0.1:3306/mysql",
+                format!("mysql://root@127.0.0.1:3306/{name}"),
+            )
+        };
+        let db = Self {
+            admin_url,
+            url,
+            name,
+            postgres,
+        };
+        db.admin(&format!("CREATE DATABASE {}", db.name)).await;
+        for statement in ragflow_tables_sql(postgres) {
+            db.execute(statement).await;
+        }
+        db
+    }
+
+    pub async fn admin(&self, sql: &str) {
+        if self.postgres {
+            let mut conn = sqlx::PgConnection::connect(self.admin_url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::MySqlConnection::connect(self.admin_url)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        if self.postgres {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+
+    pub async fn drop_database(self) {
+        let force = if self.postgres { " WITH (FORCE)" } else { "" };
+        self.admin(&format!("DROP DATABASE {}{force}", self.name))
+            .await;
     }
 }

@@ -1,0 +1,146 @@
+//! RAGFlow's parsing pipeline (`[parsing]`): are documents getting parsed? From RAGFlow's
+//! `task` table, the tasks queued and how long the oldest has waited, and the tasks in
+//! progress without an update for a while (stuck); from its Redis task queue streams, the
+//! executors' group pending and lag (the same reading as the `redis_stream` queue probe).
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{Details, Outcome, Probe, ProbeError, RedisStreamProbe, Status, root_cause};
+use crate::config::{Config, MessageQueueConfig, MessageQueueKind, ParsingConfig};
+use crate::executors::{Pipeline, StuckTask, TaskSource};
+
+/// Probes the task table and the task queue.
+pub struct ParsingProbe {
+    tasks: TaskSource,
+    queue: RedisStreamProbe,
+    settings: ParsingConfig,
+}
+
+impl ParsingProbe {
+    /// Reads RAGFlow's database from `[db]` and its queue from the heartbeat Redis.
+    pub fn new(
+        config: &Config,
+        settings: &ParsingConfig,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let queue = MessageQueueConfig {
+            kind: MessageQueueKind::RedisStream,
+            streams: settings.streams.clone(),
+            group: settings.group.clone(),
+            max_lag: settings.max_lag,
+            ..MessageQueueConfig::default()
+        };
+        Ok(Self {
+            tasks: TaskSource::new(&config.db, timeout)?,
+            queue: RedisStreamProbe::new(&queue, config.heartbeat_redis(), timeout)?,
+            settings: settings.clone(),
+        })
+    }
+
+    /// The table's verdict: red when the oldest queued task waited past the critical age,
+    /// yellow past the warning age or with stuck tasks.
+    fn judge(
+        &self,
+        pipeline: &Pipeline,
+        stuck: Option<&StuckTask>,
+        now_ms: i64,
+    ) -> (Status, Vec<String>) {
+        let mut status = Status::Green;
+        let mut problems = Vec::new();
+        if let Some(created) = pipeline.oldest_queued_ms {
+            let waited = Duration::from_millis((now_ms - created).max(0) as u64);
+            let level = if waited >= self.settings.queued_critical {
+                Status::Red
+            } else if waited >= self.settings.queued_warn {
+                Status::Yellow
+            } else {
+                Status::Green
+            };
+            if level != Status::Green {
+                status = status.min(level);
+                problems.push(format!(
+                    "{} queued, the oldest waiting for {}: no executor is taking tasks",
+                    tasks(pipeline.queued),
+                    minutes(waited)
+                ));
+            }
+        }
+        if let Some(task) = stuck {
+            status = status.min(Status::Yellow);
+            let silent = Duration::from_millis((now_ms - task.update_time).max(0) as u64);
+            let document = task.document_name.as_deref().unwrap_or(&task.id);
+            let last = task
+                .progress_msg
+                .as_deref()
+                .and_then(|m| m.lines().rev().find(|l| !l.trim().is_empty()))
+                .map(|l| format!(", last message: {}", l.trim()))
+                .unwrap_or_default();
+            problems.push(format!(
+                "{} in progress without an update for {} or more; the longest: {document} at {:.0} % for {}{last}",
+                tasks(pipeline.stuck),
+                minutes(self.settings.stuck_after),
+                task.progress * 100.0,
+                minutes(silent)
+            ));
+        }
+        (status, problems)
+    }
+}
+
+impl Probe for ParsingProbe {
+    async fn check(&self) -> Result<Outcome, ProbeError> {
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let since = now_ms - self.settings.lookback.as_millis() as i64;
+        let stuck_before = now_ms - self.settings.stuck_after.as_millis() as i64;
+        let (table, queue) =
+            tokio::join!(self.tasks.pipeline(since, stuck_before), self.queue.check());
+        let (pipeline, stuck) = table.map_err(|e| {
+            ProbeError::Rejected(format!(
+                "cannot read RAGFlow's task table: {}",
+                root_cause(&e)
+            ))
+        })?;
+        let queue = queue?;
+        let (mut status, mut problems) = self.judge(&pipeline, stuck.as_ref(), now_ms);
+        if let Some(problem) = queue.problem {
+            status = status.min(queue.status);
+            problems.push(problem);
+        }
+        let mut details = Details::new();
+        details.insert("queued".into(), json!(pipeline.queued));
+        details.insert(
+            "oldest_queued_s".into(),
+            json!(
+                pipeline
+                    .oldest_queued_ms
+                    .map(|ms| (now_ms - ms).max(0) / 1000)
+            ),
+        );
+        details.insert("running".into(), json!(pipeline.running));
+        details.insert("stuck".into(), json!(pipeline.stuck));
+        details.insert("queue".into(), json!(queue.details));
+        Ok(match problems.is_empty() {
+            true => Outcome::green(details),
+            false => Outcome::degraded(status, problems.join("; "), details),
+        })
+    }
+}
+
+fn tasks(n: i64) -> String {
+    if n == 1 {
+        "1 task".into()
+    } else {
+        format!("{n} tasks")
+    }
+}
+
+fn minutes(duration: Duration) -> String {
+    let minutes = duration.as_secs() / 60;
+    if minutes < 120 {
+        format!("{minutes} min")
+    } else {
+        format!("{} h {} min", minutes / 60, minutes % 60)
+    }
+}

@@ -1,0 +1,665 @@
+// The System page. Everything shown comes from ragwatch's JSON API and reaches the page as
+// text nodes (el() and svg() below): no data is ever parsed as HTML.
+"use strict";
+
+const REFRESH_MS = 5000;
+const HISTORY_MS = 30000;
+const INTERVALS_MS = 15000;
+const REQUEST_TIMEOUT_MS = 8000;
+const WINDOW_S = 30 * 60;
+const SHOWN_EXECUTORS = 12;
+const STRIP_SLOT_S = 1800; // 48 slots over 24 hours
+const STRIP_SLOTS = 48;
+const TOKEN_KEY = "ragwatch.token";
+const STATE_ORDER = { dead: 0, stale: 1, alive: 2 };
+
+const page = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  components: [],
+  history: new Map(), // key -> {buckets, step_s, error}
+  historyAt: 0,
+  executors: null, // /api/v1/executors, or null when not watched
+  intervals: new Map(), // name -> {intervals, at}
+  incidents: null,
+  incidentsError: null,
+  lastOk: 0,
+  failure: null,
+  mode: "interval",
+  filter: "",
+  showAll: false,
+  timer: 0,
+};
+
+// ---- DOM helpers ---------------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  setAttributes(node, attrs);
+  append(node, children);
+  return node;
+}
+
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  setAttributes(node, attrs);
+  append(node, children);
+  return node;
+}
+
+function setAttributes(node, attrs) {
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") node.setAttribute("class", value);
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+}
+
+// ---- formatting ----------------------------------------------------------------------------
+
+function clock(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function dateTime(ms) {
+  return new Date(ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+function bytes(n) {
+  if (typeof n !== "number") return n;
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+function millis(ms) {
+  if (typeof ms !== "number") return "–";
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+function percent(ratio) {
+  return `${(ratio * 100).toFixed(ratio === 1 ? 0 : 2)} %`;
+}
+
+function scalar(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+// ---- API -----------------------------------------------------------------------------------
+
+class AuthError extends Error {}
+
+async function api(path) {
+  const headers = { Accept: "application/json" };
+  if (page.token) headers.Authorization = `Bearer ${page.token}`;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+  let response;
+  try {
+    response = await fetch(path, { headers, cache: "no-store", signal: abort.signal });
+  } catch (error) {
+    throw new Error(abort.signal.aborted ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : "cannot connect");
+  } finally {
+    clearTimeout(timer);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (_) {
+    // Not JSON: a proxy's error page, say. The status says enough.
+  }
+  if (response.status === 401) throw new AuthError((body && body.message) || "token required");
+  if (!response.ok) {
+    const error = new Error((body && body.message) || `HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+// ---- refresh cycle -------------------------------------------------------------------------
+
+async function refresh() {
+  clearTimeout(page.timer);
+  try {
+    const [components, executors] = await Promise.all([
+      api("/api/v1/components"),
+      api("/api/v1/executors").catch((error) => {
+        if (error.status === 404) return null; // task executors are not watched
+        throw error;
+      }),
+    ]);
+    page.components = components.components;
+    page.executors = executors;
+    await Promise.all([refreshIncidents(), refreshHistory(), refreshIntervals()]);
+    page.lastOk = Date.now();
+    page.failure = null;
+    hideTokenPrompt();
+    render();
+  } catch (error) {
+    if (error instanceof AuthError) {
+      showTokenPrompt(page.token ? error.message : null);
+      return; // resumes when a token is given
+    }
+    page.failure = error.message;
+    renderBanner();
+  }
+  page.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+async function refreshIncidents() {
+  try {
+    page.incidents = (await api("/api/v1/incidents?limit=20")).incidents;
+    page.incidentsError = null;
+  } catch (error) {
+    if (!error.status) throw error;
+    page.incidents = null;
+    page.incidentsError = error.message; // history disabled or failing: the rest still shows
+  }
+}
+
+async function refreshHistory() {
+  // Until the first roll-ups are written (a new ragwatch), ask on every refresh.
+  const empty = [...page.history.values()].some((h) => !h.error && !h.buckets.length);
+  if (!empty && Date.now() - page.historyAt < HISTORY_MS) return;
+  const keys = page.components.map((c) => c.key);
+  // Aligned to the roll-ups, so that each slot is exactly one bucket; the last one is now.
+  const since = (Math.floor(Date.now() / 1000 / STRIP_SLOT_S) - STRIP_SLOTS + 1) * STRIP_SLOT_S;
+  const results = await Promise.all(
+    keys.map((key) =>
+      api(`/api/v1/components/${encodeURIComponent(key)}/history?since=${since}&step=${STRIP_SLOT_S}`).catch((error) => {
+        if (!error.status) throw error;
+        return { error: error.message };
+      }),
+    ),
+  );
+  page.history = new Map(keys.map((key, i) => [key, results[i]]));
+  page.historyAt = Date.now();
+}
+
+async function refreshIntervals() {
+  const names = shownExecutors().map((e) => e.name);
+  const due = names.filter((name) => {
+    const known = page.intervals.get(name);
+    return !known || Date.now() - known.at >= INTERVALS_MS;
+  });
+  const results = await Promise.all(
+    due.map((name) =>
+      api(`/api/v1/executors/${encodeURIComponent(name)}/intervals`).catch((error) => {
+        if (!error.status) throw error;
+        return { intervals: [], error: error.message };
+      }),
+    ),
+  );
+  due.forEach((name, i) => page.intervals.set(name, { ...results[i], at: Date.now() }));
+  for (const name of page.intervals.keys()) {
+    if (!names.includes(name)) page.intervals.delete(name);
+  }
+}
+
+// ---- rendering -----------------------------------------------------------------------------
+
+function render() {
+  renderOverall();
+  renderBanner();
+  renderComponents();
+  renderExecutors();
+  renderIncidents();
+  renderFreshness();
+  // For bench/ui.sh: when the page first showed data.
+  if (!performance.getEntriesByName("first-data").length) performance.mark("first-data");
+}
+
+function renderOverall() {
+  const required = page.components.filter((c) => c.required);
+  let status = "green";
+  let text = "All systems operational";
+  if (required.some((c) => c.status === "red")) {
+    status = "red";
+    text = "Down: " + required.filter((c) => c.status === "red").map((c) => c.key).join(", ");
+  } else if (page.components.some((c) => c.status !== "green")) {
+    status = "yellow";
+    text = "Degraded: " + page.components.filter((c) => c.status !== "green").map((c) => c.key).join(", ");
+  }
+  // A component shown as unknown is a consequence: its cause is already named above.
+  const overall = $("overall");
+  overall.dataset.status = status;
+  overall.textContent = text;
+}
+
+function renderBanner() {
+  const banner = $("banner");
+  document.body.classList.toggle("offline", Boolean(page.failure));
+  if (!page.failure) {
+    banner.hidden = true;
+    return;
+  }
+  const since = page.lastOk ? ` Showing what it said ${duration(Date.now() - page.lastOk)} ago.` : "";
+  banner.textContent = `ragwatch is unreachable: ${page.failure}.${since} Retrying every ${REFRESH_MS / 1000} s.`;
+  banner.hidden = false;
+}
+
+function renderFreshness() {
+  const node = $("freshness");
+  if (!page.lastOk) {
+    node.textContent = "";
+    return;
+  }
+  const checked = page.components.map((c) => Date.parse(c.checked_at)).filter(Number.isFinite);
+  const oldest = checked.length ? Math.min(...checked) : null;
+  node.textContent =
+    `Updated ${duration(Date.now() - page.lastOk)} ago` +
+    (oldest ? ` · oldest check ${duration(Date.now() - oldest)} ago` : "");
+}
+
+/// The details worth a glance, per kind; anything else stays in the API.
+const DETAILS = {
+  elasticsearch: [["cluster_name", "cluster"], ["number_of_nodes", "nodes"], ["number_of_data_nodes", "data nodes"], ["active_shards", "shards"], ["unassigned_shards", "unassigned"]],
+  opensearch: null, // same as elasticsearch
+  redis: [["version", "version"], ["role", "role"], ["used_memory_bytes", "memory", bytes], ["connected_clients", "clients"], ["evicted_keys", "evicted keys"]],
+  mysql: [["version", "version"], ["connections", "connections"], ["max_connections", "max connections"]],
+  postgres: null, // same as mysql
+  s3: [["bucket", "bucket"], ["buckets", "buckets"]],
+  azure: [["container", "container"], ["account", "account"], ["lease_state", "lease"]],
+  gcs: [["bucket", "bucket"], ["location", "location"], ["storage_class", "class"]],
+  nats: [["server_name", "server"], ["version", "version"], ["max_payload", "max payload", bytes]],
+  infinity: [["role", "role"], ["status", "node status"], ["name", "node"], ["address", "address"], ["version", "version"]],
+  oceanbase: [["version", "version"], ["server_version", "protocol server"]],
+  ragflow: [["queued", "queued"], ["oldest_queued_s", "oldest waiting", (s) => (s == null ? "–" : duration(s * 1000))], ["running", "in progress"], ["stuck", "stuck"]],
+  tei: [["model_id", "model"], ["version", "version"], ["max_input_length", "max input"]],
+  openai: [["models", "models"], ["names", "names", (names) => names.join(", ")]],
+  ollama: null, // same as openai
+  task_executors: [["alive", "alive"], ["stale", "stale"], ["dead", "dead"], ["done_30m", "done (30 min)"], ["failed_30m", "failed (30 min)"]],
+};
+DETAILS.opensearch = DETAILS.elasticsearch;
+DETAILS.ollama = DETAILS.openai;
+DETAILS.seekdb = DETAILS.gaussdb = DETAILS.serenedb = DETAILS.oceanbase;
+DETAILS.postgres = DETAILS.mysql;
+DETAILS.mariadb = DETAILS.mysql;
+DETAILS.minio = DETAILS.s3;
+DETAILS.oss = DETAILS.s3;
+
+function detailRows(component) {
+  const details = component.details || {};
+  const picks = DETAILS[component.key === "task_executors" ? "task_executors" : component.kind];
+  if (!picks) {
+    return Object.entries(details)
+      .filter(([, v]) => typeof v !== "object" || v === null)
+      .map(([k, v]) => [k, scalar(v)]);
+  }
+  return picks.filter(([k]) => k in details).map(([k, label, format]) => [label, format ? format(details[k]) : scalar(details[k])]);
+}
+
+function renderComponents() {
+  const container = $("components");
+  const cards = page.components.map((component) => componentCard(component));
+  container.replaceChildren(...cards);
+}
+
+function componentCard(c) {
+  const rows = detailRows(c);
+  const history = page.history.get(c.key);
+  return el(
+    "article",
+    { class: "card", "data-key": c.key, "data-status": c.status, "aria-label": `${c.key}: ${c.status}` },
+    el(
+      "div",
+      { class: "card-head" },
+      el("h3", {}, c.key),
+      el("span", { class: "pill", "data-status": c.status }, c.status),
+    ),
+    el(
+      "p",
+      { class: "muted" },
+      c.kind,
+      c.required ? " · required" : " · optional",
+      " · ",
+      el("span", { class: "latency" }, millis(c.elapsed_ms)),
+    ),
+    c.cause ? el("p", { class: "cause" }, `Unknown while ${c.cause}`) : null,
+    c.error ? el("p", { class: c.cause ? "error muted-error" : "error" }, c.error) : null,
+    rows.length ? el("dl", { class: "details" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])) : null,
+    statusStrip(history),
+  );
+}
+
+/// 24 hours of roll-ups, one slot per bucket; a slot is as bad as its worst check.
+function statusStrip(history) {
+  if (!history) return null;
+  if (history.error) return el("p", { class: "muted strip-note" }, `No history: ${history.error}`);
+  const step = history.step_s * 1000;
+  const buckets = new Map(history.buckets.map((b) => [Math.floor((b.start_ms - history.since_ms) / step), b]));
+  const count = STRIP_SLOTS;
+  let checks = 0;
+  let up = 0;
+  const slots = [];
+  for (let i = 0; i < count; i++) {
+    const start = history.since_ms + i * step;
+    const b = buckets.get(i);
+    let status = "none";
+    let label = `${clock(start)}–${clock(start + step)}: no data`;
+    if (b) {
+      status = b.red ? "red" : b.yellow ? "yellow" : "green";
+      const total = b.green + b.yellow + b.red;
+      checks += total;
+      up += b.green + b.yellow;
+      label = `${clock(start)}–${clock(start + step)}: ${status} (${b.green} green, ${b.yellow} yellow, ${b.red} red; p95 ${millis(b.latency_p95_ms)})`;
+    }
+    slots.push(el("span", { class: "slot", "data-status": status, title: label }));
+  }
+  return el(
+    "div",
+    { class: "strip-wrap" },
+    el("div", { class: "strip", role: "img", "aria-label": `Last 24 hours: ${checks ? percent(up / checks) : "no"} uptime` }, slots),
+    el("p", { class: "muted strip-note" }, el("span", {}, "24 h ago"), el("span", {}, checks ? `${percent(up / checks)} up` : "no checks yet"), el("span", {}, "now")),
+  );
+}
+
+function shownExecutors() {
+  if (!page.executors) return [];
+  const filter = page.filter.toLowerCase();
+  const matching = page.executors.executors
+    .filter((e) => e.name.toLowerCase().includes(filter))
+    .sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.name.localeCompare(b.name));
+  return page.showAll || filter ? matching : matching.slice(0, SHOWN_EXECUTORS);
+}
+
+function renderExecutors() {
+  const section = $("executors-section");
+  section.hidden = !page.executors;
+  if (!page.executors) return;
+  const s = page.executors.summary;
+  $("executors-summary").textContent =
+    `${s.alive} alive, ${s.stale} stale, ${s.dead} dead · last 30 min: ${s.done_30m} done, ${s.failed_30m} failed` +
+    (s.done_30m + s.failed_30m ? ` (${percent(s.failure_rate)} failed)` : "") +
+    (s.malformed ? ` · ${s.malformed} malformed heartbeats skipped` : "");
+  const shown = shownExecutors();
+  // Rebuilt on every refresh: keep the keyboard focus on the bar it was on.
+  const focused = document.activeElement && document.activeElement.closest(".bar");
+  const focusKey = focused && [focused.closest(".executor").dataset.name, focused.dataset.end];
+  $("executors").replaceChildren(...shown.map(executorCard));
+  if (focusKey) {
+    for (const bar of $("executors").querySelectorAll(".bar")) {
+      if (bar.closest(".executor").dataset.name === focusKey[0] && bar.dataset.end === focusKey[1]) bar.focus();
+    }
+  }
+  const total = page.executors.executors.length;
+  const more = $("show-all");
+  more.hidden = Boolean(page.filter) || total <= SHOWN_EXECUTORS;
+  more.textContent = page.showAll ? `Show the first ${SHOWN_EXECUTORS}` : `Show all ${total} executors`;
+}
+
+function executorCard(e) {
+  const known = page.intervals.get(e.name);
+  const heartbeat = e.last_heartbeat ? `last heartbeat ${duration(Date.now() - Date.parse(e.last_heartbeat))} ago` : "no heartbeat";
+  return el(
+    "article",
+    { class: "card executor", "data-name": e.name, "data-state": e.state },
+    el("div", { class: "card-head" }, el("h3", {}, e.name), el("span", { class: "pill", "data-status": e.state }, e.state)),
+    el("p", { class: "muted" }, heartbeat, e.listed ? "" : " · no longer registered", e.ip_address ? ` · ${e.ip_address}` : "", e.pid != null ? ` · pid ${e.pid}` : ""),
+    el(
+      "dl",
+      { class: "details" },
+      [["pending", e.pending], ["lag", e.lag], ["running", e.current_tasks], ["done (30 min)", e.done_30m], ["failed (30 min)", e.failed_30m]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, scalar(v))]),
+    ),
+    e.malformed ? el("p", { class: "error" }, `${e.malformed} malformed heartbeats skipped`, e.last_malformed ? `: ${e.last_malformed}` : "") : null,
+    known && known.error ? el("p", { class: "error" }, known.error) : null,
+    known ? barChart(e.name, known.intervals || []) : el("p", { class: "muted" }, "Loading…"),
+  );
+}
+
+/// Done (green) under failed (red) per interval, placed on a 30-minute time axis.
+function barChart(name, intervals) {
+  const width = 600;
+  const height = 120;
+  const top = 14;
+  const now = Date.now() / 1000;
+  const from = now - WINDOW_S;
+  const cumulative = page.mode === "cumulative";
+  const value = (i) => (cumulative ? [i.done_total, i.failed_total] : [i.done, i.failed]);
+  const max = Math.max(1, ...intervals.map((i) => value(i)[0] + value(i)[1]));
+  const scale = (height - top) / max;
+  const x = (t) => ((t - from) / WINDOW_S) * width;
+  const bars = intervals
+    .filter((i) => i.end > from)
+    .map((i) => {
+      const [done, failed] = value(i);
+      const left = Math.max(0, x(i.start));
+      const barWidth = Math.max(1, x(i.end) - left - 1);
+      const label = `${clock(i.start * 1000)}–${clock(i.end * 1000)}: ${done} done, ${failed} failed${cumulative ? " in total" : ""}${i.restarted ? " (restarted)" : ""}`;
+      const open = () => showInterval(name, i);
+      return svg(
+        "g",
+        {
+          class: "bar",
+          tabindex: 0,
+          role: "button",
+          "aria-label": label,
+          "data-end": Math.round(i.end * 1000),
+          "data-done": done,
+          "data-failed": failed,
+          onclick: open,
+          onkeydown: (event) => {
+            if (event.key === "Enter" || event.key === " ") {
+              event.preventDefault();
+              open();
+            }
+          },
+        },
+        svg("title", {}, label),
+        svg("rect", { class: "hit", x: left, y: 0, width: barWidth, height }),
+        svg("rect", { class: "done", x: left, y: height - done * scale, width: barWidth, height: done * scale }),
+        svg("rect", { class: "failed", x: left, y: height - (done + failed) * scale, width: barWidth, height: failed * scale }),
+      );
+    });
+  return el(
+    "figure",
+    { class: "chart" },
+    svg(
+      "svg",
+      { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "group", "aria-label": `${name}: ${cumulative ? "cumulative" : "per-interval"} done and failed tasks, last 30 minutes` },
+      svg("line", { class: "axis", x1: 0, y1: height - 0.5, x2: width, y2: height - 0.5 }),
+      bars,
+    ),
+    el("figcaption", { class: "muted axis-labels" }, el("span", {}, "30 min ago"), el("span", {}, `max ${max}`), el("span", {}, "now")),
+    intervals.length ? null : el("p", { class: "muted" }, "No heartbeats in the last 30 minutes."),
+  );
+}
+
+async function showInterval(name, interval) {
+  const dialog = $("interval-dialog");
+  $("interval-title").textContent = `${name} · ${clock(interval.start * 1000)}–${clock(interval.end * 1000)}`;
+  const body = $("interval-body");
+  body.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  if (!dialog.open) dialog.showModal();
+  try {
+    const details = await api(`/api/v1/executors/${encodeURIComponent(name)}/intervals/${Math.round(interval.end * 1000)}`);
+    body.replaceChildren(...intervalDetails(details).filter(Boolean));
+  } catch (error) {
+    if (error instanceof AuthError) {
+      dialog.close();
+      showTokenPrompt(error.message);
+      return;
+    }
+    body.replaceChildren(el("p", { class: "error" }, `Cannot load this interval: ${error.message}`));
+  }
+}
+
+function intervalDetails(details) {
+  const i = details.interval;
+  const beat = i.heartbeat || {};
+  const current = beat.current && typeof beat.current === "object" ? Object.values(beat.current) : [];
+  const fields = Object.entries(beat).filter(([k]) => k !== "current");
+  const tasks = details.tasks || [];
+  return [
+    el(
+      "dl",
+      { class: "details" },
+      [["done", i.done], ["failed", i.failed], ["pending", i.pending], ["lag", i.lag], ["restarted", i.restarted ? "yes" : "no"]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, scalar(v))]),
+    ),
+    el("h3", {}, "Heartbeat at the end of the interval"),
+    el("div", { class: "table-wrap" }, el("table", { class: "fields" }, el("tbody", {}, fields.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, scalar(v))))))),
+    el("h3", {}, `Running (${current.length})`),
+    current.length
+      ? el(
+          "div",
+          { class: "table-wrap" },
+          el(
+            "table",
+            {},
+            el("thead", {}, el("tr", {}, ["Document", "Type", "Pages", "Parser", "Task"].map((h) => el("th", { scope: "col" }, h)))),
+            el(
+              "tbody",
+              {},
+              current.map((t) =>
+                el("tr", {}, el("td", {}, scalar(t.name ?? t.doc_id)), el("td", {}, scalar(t.type ?? t.task_type)), el("td", {}, t.from_page != null ? `${t.from_page}–${t.to_page}` : "–"), el("td", {}, scalar(t.parser_id)), el("td", { class: "mono" }, scalar(t.id))),
+              ),
+            ),
+          ),
+        )
+      : el("p", { class: "muted" }, "Nothing was running."),
+    el("h3", {}, `Finished or failed in this interval (${tasks.length})`),
+    details.tasks_error ? el("p", { class: "error" }, details.tasks_error) : null,
+    tasks.length
+      ? el(
+          "div",
+          { class: "table-wrap" },
+          el(
+            "table",
+            { class: "tasks" },
+            el("thead", {}, el("tr", {}, ["Document", "Outcome", "Took", "This executor", "Message"].map((h) => el("th", { scope: "col" }, h)))),
+            el(
+              "tbody",
+              {},
+              tasks.map((t) =>
+                el(
+                  "tr",
+                  { "data-outcome": t.outcome },
+                  el("td", {}, scalar(t.document_name ?? t.doc_id)),
+                  el("td", {}, el("span", { class: "pill", "data-status": t.outcome === "failed" ? "red" : "green" }, t.outcome)),
+                  el("td", {}, t.process_duration != null ? `${t.process_duration.toFixed(1)} s` : "–"),
+                  el("td", {}, t.ran_here ? "yes" : "–"),
+                  el("td", { class: "message" }, scalar(t.progress_msg)),
+                ),
+              ),
+            ),
+          ),
+        )
+      : details.tasks_error
+        ? null
+        : el("p", { class: "muted" }, "No task ended in this interval."),
+  ];
+}
+
+function renderIncidents() {
+  const body = $("incidents").tBodies[0];
+  const note = $("incidents-note");
+  if (page.incidents === null) {
+    body.replaceChildren();
+    note.hidden = false;
+    note.textContent = `Incidents are not available: ${page.incidentsError}`;
+    return;
+  }
+  note.hidden = page.incidents.length > 0;
+  note.textContent = "No incidents in the last 7 days.";
+  body.replaceChildren(
+    ...page.incidents.map((i) =>
+      el(
+        "tr",
+        { "data-open": i.open },
+        el("td", {}, i.component),
+        el("td", {}, el("span", { class: "pill", "data-status": i.worst }, i.worst)),
+        el("td", {}, dateTime(i.started_at_ms)),
+        el("td", {}, i.open ? `${duration(Date.now() - i.started_at_ms)}, ongoing` : duration(i.duration_ms)),
+        el("td", { class: "message" }, i.first_error || "–"),
+      ),
+    ),
+  );
+}
+
+// ---- token ---------------------------------------------------------------------------------
+
+function showTokenPrompt(message) {
+  const dialog = $("token-dialog");
+  const error = $("token-error");
+  error.hidden = !message;
+  error.textContent = message ? `Not accepted: ${message}` : "";
+  $("sign-out").hidden = true;
+  if (!dialog.open) dialog.showModal();
+  $("token-input").focus();
+}
+
+function hideTokenPrompt() {
+  const dialog = $("token-dialog");
+  if (dialog.open) dialog.close();
+  $("sign-out").hidden = !page.token;
+}
+
+// ---- start ---------------------------------------------------------------------------------
+
+function start() {
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    page.token = $("token-input").value.trim();
+    $("token-input").value = "";
+    sessionStorage.setItem(TOKEN_KEY, page.token);
+    refresh();
+  });
+  // The prompt cannot be dismissed: without a token there is nothing to show.
+  $("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
+  $("sign-out").addEventListener("click", () => {
+    page.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearTimeout(page.timer);
+    showTokenPrompt(null);
+  });
+  $("interval-close").addEventListener("click", () => $("interval-dialog").close());
+  for (const radio of document.querySelectorAll('input[name="mode"]')) {
+    radio.addEventListener("change", () => {
+      page.mode = radio.value;
+      renderExecutors();
+    });
+  }
+  $("executor-filter").addEventListener("input", (event) => {
+    page.filter = event.target.value.trim();
+    renderExecutors();
+    refreshIntervals().then(renderExecutors, () => {});
+  });
+  $("show-all").addEventListener("click", () => {
+    page.showAll = !page.showAll;
+    renderExecutors();
+    refreshIntervals().then(renderExecutors, () => {});
+  });
+  setInterval(() => {
+    renderFreshness();
+    if (page.failure) renderBanner();
+  }, 1000);
+  refresh();
+}
+
+start();
