@@ -1,0 +1,66 @@
+//! Shared harness for the integration tests (the modules next to this folder).
+//!
+//! What is here:
+//! - [`ragflow`]: RAGFlow's side: task-executor heartbeats written to Redis as RAGFlow writes
+//!   them, and its `task`/`document` tables.
+//! - [`app`]: ragwatch itself served in-process on a free port ([`app::TestApp`]), and one-shot
+//!   probing of a configuration ([`app::probe_once`]).
+//! - [`free_port`]: a loopback TCP port nobody listens on (never handed out twice per process).
+//! - [`FaultProxy`] ([`proxy`]): a TCP proxy whose behaviour can be switched at run time between
+//!   forwarding, refusing connections, black-holing, delaying and resetting.
+//! - [`FixtureServer`] ([`fixtures`]): a small HTTP server answering from a replaceable route table
+//!   and recording the requests it got; [`fixture`] reads the recorded files in `tests/fixtures/`.
+//! - Own server instances on free ports ([`instances`]): [`RedisInstance`], [`PostgresInstance`],
+//!   [`MariadbInstance`], [`S3Server`] (s3s-fs), [`AzuriteServer`] and [`GcsEmulator`], each
+//!   killed when dropped, each in a temp dir.
+//!
+//! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
+//!
+//! The binaries the instances run are installed by `scripts/test-services.sh`.
+
+pub mod app;
+pub mod browser;
+pub mod fixtures;
+pub mod instances;
+pub mod nats;
+pub mod proxy;
+pub mod ragflow;
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub use fixtures::{
+    FixtureResponse, FixtureServer, RecordedRequest, basic_auth_header, fixture, fixture_path,
+    fixture_str,
+};
+pub use instances::{
+    AzuriteServer, GcsEmulator, MariadbInstance, PostgresInstance, RedisInstance, S3Server,
+    mysql_greeting, pg_ssl_request, redis_ping,
+};
+pub use nats::{NatsInstance, NatsOptions};
+pub use proxy::{FaultProxy, ProxyMode};
+
+/// How long [`instances`] wait for a server to become ready before panicking.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+///
+/// The port is found by binding port 0 and closing the socket again, so another process could in
+/// principle take it before the caller binds it. Within one test process the same port is never
+/// returned twice, so parallel tests do not collide with each other.
+pub fn free_port() -> u16 {
+    static HANDED_OUT: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let handed_out = HANDED_OUT.get_or_init(|| Mutex::new(HashSet::new()));
+    for _ in 0..1000 {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local_addr").port();
+        drop(listener);
+        let mut set = handed_out.lock().unwrap_or_else(|e| e.into_inner());
+        if set.insert(port) {
+            return port;
+        }
+    }
+    panic!("free_port: no unused port found after 1000 attempts");
+}

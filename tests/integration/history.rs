@@ -1,0 +1,623 @@
+//! The history against the real embedded SQLite file and the real PostgreSQL: migrations,
+//! writes, roll-ups, incidents, retention; then through ragwatch itself: an incident driven
+//! by a real dependency going down and coming back, the API, a store that goes away, and a
+//! SIGKILL that loses nothing already written.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::app::TestApp;
+use common::{FaultProxy, PostgresInstance, ProxyMode};
+use ragwatch::config::SecretUrl;
+use ragwatch::history::{
+    AnyStore, Batch, ChangeRecord, ExecutorRecord, IncidentQuery, ResultRecord, Store,
+};
+use ragwatch::probe::Status;
+use serde_json::Value;
+use sqlx::Connection;
+
+const MINUTE: i64 = 60_000;
+
+fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
+    ResultRecord {
+        component: "redis",
+        checked_at_ms: at,
+        status,
+        elapsed_ms,
+        error: None,
+    }
+}
+
+fn change(at: i64, from: Option<Status>, to: Status, error: &str) -> ChangeRecord {
+    ChangeRecord {
+        component: "redis",
+        at_ms: at,
+        from,
+        to,
+        error: (!error.is_empty()).then(|| error.to_owned()),
+    }
+}
+
+fn executor(name: &str, at_ms: i64, done: u64) -> ExecutorRecord {
+    ExecutorRecord {
+        name: name.to_owned(),
+        at_ms,
+        heartbeat: format!(
+            r#"{{"boot_at": "b", "done": {done}, "failed": 0, "pending": 0, "lag": 0}}"#
+        ),
+    }
+}
+
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh SQLite file and a fresh PostgreSQL database on the machine's server; the
+/// database is dropped by [`Stores::drop_all`].
+struct Stores {
+    list: Vec<(&'static str, AnyStore)>,
+    _dir: tempfile::TempDir,
+    postgres_name: String,
+}
+
+impl Stores {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!(
+            "ragwatch_history_{}_{}",
+            std::process::id(),
+            common::free_port()
+        );
+        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let sqlite = SecretUrl::parse(&format!("sqlite://{}/h.db", dir.path().display())).unwrap();
+        let postgres =
+            SecretUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{name}")).unwrap();
+        Self {
+            list: vec![
+                (
+                    "sqlite",
+                    AnyStore::open(&sqlite, Duration::from_secs(5)).unwrap(),
+                ),
+                (
+                    "postgres",
+                    AnyStore::open(&postgres, Duration::from_secs(5)).unwrap(),
+                ),
+            ],
+            _dir: dir,
+            postgres_name: name,
+        }
+    }
+
+    async fn drop_all(self) {
+        let name = self.postgres_name.clone();
+        drop(self.list);
+        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn both_stores_write_roll_up_and_answer_the_same() {
+    let stores = Stores::new().await;
+    for (name, store) in &stores.list {
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: migrations re-run: {e}"));
+        let t0 = 1_800_000_000_000 - 1_800_000_000_000 % (60 * MINUTE); // an hour boundary
+        let batch = Batch {
+            results: vec![
+                result(t0 + 1_000, Status::Green, 2.0),
+                result(t0 + 31_000, Status::Green, 4.0),
+                result(t0 + MINUTE + 1_000, Status::Red, 3000.0),
+                result(t0 + MINUTE + 31_000, Status::Yellow, 40.0),
+                result(t0 + 2 * MINUTE + 1_000, Status::Green, 3.0),
+            ],
+            changes: vec![
+                change(t0 + 1_000, None, Status::Green, ""),
+                change(
+                    t0 + MINUTE + 1_000,
+                    Some(Status::Green),
+                    Status::Red,
+                    "connection refused to 127.0.0.1:6379",
+                ),
+                change(
+                    t0 + MINUTE + 31_000,
+                    Some(Status::Red),
+                    Status::Yellow,
+                    "slow",
+                ),
+                change(
+                    t0 + 2 * MINUTE + 1_000,
+                    Some(Status::Yellow),
+                    Status::Green,
+                    "",
+                ),
+            ],
+            executors: vec![
+                executor("te_a", t0 + 1_000, 1),
+                executor("te_b", t0 + 2_000, 2),
+            ],
+        };
+        store
+            .write("observer-a", &batch)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+
+        let minutes = store
+            .buckets("redis", 60, t0, t0 + 3 * MINUTE, MINUTE)
+            .await
+            .unwrap();
+        let counts: Vec<(i64, i64, i64, i64)> = minutes
+            .iter()
+            .map(|b| (b.start_ms - t0, b.green, b.yellow, b.red))
+            .collect();
+        assert_eq!(
+            counts,
+            [(0, 2, 0, 0), (MINUTE, 0, 1, 1), (2 * MINUTE, 1, 0, 0)],
+            "{name}"
+        );
+        assert_eq!(minutes[1].uptime, Some(0.5), "{name}");
+        assert_eq!(minutes[1].latency_max_ms, Some(3000.0), "{name}");
+        assert_eq!(
+            minutes[0].latency_p50_ms,
+            Some(4.0),
+            "{name}: capped by the maximum"
+        );
+        let hour = store
+            .buckets("redis", 3600, t0, t0 + 60 * MINUTE, 60 * MINUTE)
+            .await
+            .unwrap();
+        assert_eq!(
+            (hour.len(), hour[0].green, hour[0].red),
+            (1, 3, 1),
+            "{name}"
+        );
+        assert_eq!(hour[0].uptime, Some(0.8), "{name}");
+        // A second batch in the same minute adds onto the roll-up.
+        store
+            .write(
+                "observer-b",
+                &Batch {
+                    results: vec![result(t0 + 2_000, Status::Red, 1.0)],
+                    changes: vec![],
+                    executors: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        let again = store
+            .buckets("redis", 60, t0, t0 + MINUTE, MINUTE)
+            .await
+            .unwrap();
+        assert_eq!((again[0].green, again[0].red), (2, 1), "{name}");
+
+        let incidents = store
+            .incidents(&IncidentQuery {
+                since_ms: 0,
+                component: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(incidents.len(), 1, "{name}: {incidents:?}");
+        let incident = &incidents[0];
+        assert_eq!(
+            (
+                incident.from.as_str(),
+                incident.worst.as_str(),
+                incident.last.as_str()
+            ),
+            ("green", "red", "green"),
+            "{name}"
+        );
+        assert_eq!(incident.started_at_ms, t0 + MINUTE + 1_000, "{name}");
+        assert_eq!(
+            incident.ended_at_ms,
+            Some(t0 + 2 * MINUTE + 1_000),
+            "{name}"
+        );
+        assert_eq!(
+            incident.first_error.as_deref(),
+            Some("connection refused to 127.0.0.1:6379"),
+            "{name}"
+        );
+        assert_eq!(incident.changes, 3, "{name}");
+        assert_eq!(
+            store.changes_since("redis", t0).await.unwrap(),
+            3,
+            "{name}: the first result is no change"
+        );
+        let other = store
+            .incidents(&IncidentQuery {
+                since_ms: 0,
+                component: Some("db".into()),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert!(other.is_empty(), "{name}");
+
+        // Executors: the newest heartbeat wins, an older one never overwrites it.
+        let late = Batch {
+            executors: vec![executor("te_a", t0 + 5_000, 9), executor("te_b", t0, 0)],
+            ..Batch::default()
+        };
+        store.write("observer-a", &late).await.unwrap();
+        let remembered = store.executors("observer-a").await.unwrap();
+        assert_eq!(
+            remembered,
+            [
+                executor("te_a", t0 + 5_000, 9),
+                executor("te_b", t0 + 2_000, 2)
+            ],
+            "{name}"
+        );
+        assert!(
+            store.executors("observer-b").await.unwrap().is_empty(),
+            "{name}"
+        );
+
+        // Retention: bounded deletes, repeated until nothing is left to delete.
+        let mut rounds = 0;
+        loop {
+            let deleted = store
+                .prune(t0 + 2 * MINUTE, t0 + 10 * MINUTE, 2)
+                .await
+                .unwrap();
+            rounds += 1;
+            if deleted == 0 {
+                break;
+            }
+        }
+        assert!(rounds > 2, "{name}: chunks of 2 need several rounds");
+        let left = store
+            .buckets("redis", 60, t0, t0 + 3 * MINUTE, MINUTE)
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1, "{name}: only the newest minute is kept");
+        let incidents = store
+            .incidents(&IncidentQuery {
+                since_ms: 0,
+                component: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert!(
+            incidents.is_empty(),
+            "{name}: the incident ended before the cut-off"
+        );
+    }
+    stores.drop_all().await;
+}
+
+#[tokio::test]
+async fn a_restart_continues_the_open_incident() {
+    let stores = Stores::new().await;
+    for (name, store) in &stores.list {
+        store.migrate().await.unwrap();
+        let t0 = 1_800_000_000_000;
+        let first = Batch {
+            results: vec![],
+            changes: vec![change(t0, Some(Status::Green), Status::Red, "down")],
+            executors: vec![],
+        };
+        store.write("me", &first).await.unwrap();
+        // ragwatch restarts: its first result repeats red, then the service recovers.
+        let after = Batch {
+            results: vec![],
+            changes: vec![
+                change(t0 + 10_000, None, Status::Red, "still down"),
+                change(t0 + 20_000, Some(Status::Red), Status::Green, ""),
+            ],
+            executors: vec![],
+        };
+        store.write("me", &after).await.unwrap();
+        let incidents = store
+            .incidents(&IncidentQuery {
+                since_ms: 0,
+                component: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(incidents.len(), 1, "{name}: one outage, not two");
+        assert_eq!(incidents[0].ended_at_ms, Some(t0 + 20_000), "{name}");
+        assert_eq!(incidents[0].first_error.as_deref(), Some("down"), "{name}");
+    }
+    stores.drop_all().await;
+}
+
+fn app_config(redis: &str, history: &str) -> String {
+    format!(
+        "[server]\ntokens = [\"history-token\"]\n[monitor]\ninterval = \"1h\"\ntimeout = \"2s\"\n\
+         [db]\nenabled = false\n[doc_engine]\nenabled = false\n[storage]\nenabled = false\n[task_executors]\nenabled = false\n\
+         [redis]\nurl = \"redis://{redis}/1\"\n{history}"
+    )
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    app.get_json_as(path, Some("history-token")).await
+}
+
+/// Waits until the writer has flushed (it writes at least every second).
+async fn until<F: Fn(&Value) -> bool>(app: &TestApp, path: &str, done: F) -> Value {
+    for _ in 0..50 {
+        let (status, body) = get(app, path).await;
+        if status == 200 && done(&body) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{path} never got there: {:?}", get(app, path).await);
+}
+
+#[tokio::test]
+async fn an_outage_of_a_real_dependency_becomes_one_incident() {
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    let app = TestApp::start_unscheduled(&app_config(&redis.host_port(), "")).await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
+    redis.set_mode(ProxyMode::Refuse).await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 500);
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 500);
+    let open = until(&app, "/api/v1/incidents", |b| {
+        b["incidents"].as_array().is_some_and(|i| i.len() == 1)
+    })
+    .await;
+    assert_eq!(open["incidents"][0]["open"], true);
+    redis.set_mode(ProxyMode::Pass).await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
+    let closed = until(&app, "/api/v1/incidents?component=redis", |b| {
+        b["incidents"][0]["open"] == false
+    })
+    .await;
+    let incident = &closed["incidents"][0];
+    assert_eq!(incident["component"], "redis");
+    assert_eq!(
+        (incident["from"].as_str(), incident["worst"].as_str()),
+        (Some("green"), Some("red"))
+    );
+    assert_eq!(
+        incident["first_error"],
+        format!("connection refused to {}", redis.host_port())
+    );
+    assert!(incident["duration_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(closed["incidents"].as_array().unwrap().len(), 1);
+
+    let component = until(&app, "/api/v1/components/redis", |b| {
+        b["changes_last_hour"] == 2
+    })
+    .await;
+    let day = component["uptime"]["last_24h"].as_f64().unwrap();
+    assert!(
+        (0.49..0.51).contains(&day),
+        "2 of 4 results ok: {component}"
+    );
+    let (status, strip) = get(&app, "/api/v1/components/redis/history").await;
+    assert_eq!(status, 200, "{strip}");
+    assert_eq!(strip["step_s"], 300);
+    let buckets = strip["buckets"].as_array().unwrap();
+    let total: i64 = buckets
+        .iter()
+        .map(|b| b["green"].as_i64().unwrap() + b["red"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 4);
+    let (status, list) = get(&app, "/api/v1/components").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["components"][0]["key"], "redis");
+    assert_eq!(list["components"][0]["status"], "green");
+}
+
+#[tokio::test]
+async fn history_parameters_are_checked_and_named() {
+    let app = TestApp::start_unscheduled(&app_config("127.0.0.1:6379", "")).await;
+    let cases = [
+        (
+            "/api/v1/components/redis/history?since=tomorrowish",
+            "since",
+        ),
+        ("/api/v1/components/redis/history?until=1e400", "until"),
+        (
+            "/api/v1/components/redis/history?since=2000&until=1000",
+            "since",
+        ),
+        ("/api/v1/components/redis/history?step=90s", "step"),
+        ("/api/v1/components/redis/history?step=10s", "step"),
+        ("/api/v1/components/redis/history?since=0&step=1m", "step"),
+        ("/api/v1/incidents?limit=0", "limit"),
+        ("/api/v1/incidents?limit=many", "limit"),
+        ("/api/v1/incidents?component=mongo", "component"),
+        ("/api/v1/incidents?since=soon", "since"),
+    ];
+    for (path, parameter) in cases {
+        let (status, body) = get(&app, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["parameter"], parameter, "{path}");
+    }
+    let (status, body) = get(&app, "/api/v1/components/mongo").await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (404, Some("no component mongo is watched"))
+    );
+    let (status, _) = app.get_json("/api/v1/components").await;
+    assert_eq!(status, 401, "token-protected");
+    let body = until(&app, "/api/v1/components/redis/history?step=1h", |_| true).await;
+    assert_eq!(body["resolution_s"], 3600, "{body}");
+    assert_eq!(body["buckets"], serde_json::json!([]), "nothing probed yet");
+}
+
+#[tokio::test]
+async fn a_history_store_that_goes_away_stops_nothing_and_resumes() {
+    let mut history_db = PostgresInstance::start().await;
+    let app = TestApp::start_unscheduled(&app_config(
+        "127.0.0.1:6379",
+        &format!("[history]\nurl = \"{}\"\n", history_db.url()),
+    ))
+    .await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
+    until(&app, "/api/v1/components/redis", |b| {
+        b["uptime"]["last_24h"] == 1.0
+    })
+    .await;
+    history_db.stop().await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get_json("/v1/system/healthz?fresh=1").await.0,
+            200,
+            "probing goes on"
+        );
+    }
+    let mut readyz = String::new();
+    for _ in 0..50 {
+        readyz = app.get("/readyz?verbose").await.2;
+        if readyz.contains("[-]history failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        readyz.contains("[-]history failed (not required): history store postgres 127.0.0.1:"),
+        "{readyz}"
+    );
+    assert_eq!(
+        app.get("/readyz").await.0,
+        200,
+        "the history is not required"
+    );
+    let (status, body) = get(&app, "/api/v1/components/redis/history").await;
+    assert_eq!(status, 503, "{body}");
+    history_db.start_again().await;
+    // What was probed while the store was down is written once it is back.
+    let body = until(&app, "/api/v1/components/redis/history?step=1h", |b| {
+        b["buckets"].as_array().is_some_and(|buckets| {
+            buckets
+                .iter()
+                .map(|x| x["green"].as_i64().unwrap())
+                .sum::<i64>()
+                == 4
+        })
+    })
+    .await;
+    assert_eq!(body["component"], "redis");
+    let readyz = app.get("/readyz?verbose").await.2;
+    assert!(readyz.contains("[+]history ok"), "{readyz}");
+}
+
+/// Counts in the SQLite history file: (results, results summed from minute roll-ups,
+/// open incidents, closed incidents).
+async fn counts(db: &std::path::Path) -> (i64, i64, i64, i64) {
+    let url = format!("sqlite://{}", db.display());
+    let Ok(mut conn) = sqlx::SqliteConnection::connect(&url).await else {
+        return (0, 0, 0, 0);
+    };
+    let scalar = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    let results = scalar("SELECT COUNT(*) FROM results")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or(0);
+    let rolled = scalar(
+        "SELECT COALESCE(SUM(green + yellow + red), 0) FROM rollups WHERE resolution_s = 60",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap_or(0);
+    let open = scalar("SELECT COUNT(*) FROM incidents WHERE ended_at_ms IS NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or(0);
+    let closed = scalar("SELECT COUNT(*) FROM incidents WHERE ended_at_ms IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or(0);
+    (results, rolled, open, closed)
+}
+
+#[tokio::test]
+async fn nothing_written_is_lost_to_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    redis.set_mode(ProxyMode::Refuse).await;
+    let config = dir.path().join("ragwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{}\"\n{}",
+            common::free_port(),
+            app_config(
+                &redis.host_port(),
+                &format!("[history]\nurl = \"sqlite://{}\"\n", db.display())
+            )
+            .replace("interval = \"1h\"", "interval = \"100ms\"")
+            .replace("[server]\ntokens = [\"history-token\"]\n", "")
+        ),
+    )
+    .unwrap();
+    let start = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_ragwatch"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut ragwatch = start();
+    let mut before = (0, 0, 0, 0);
+    for _ in 0..100 {
+        before = counts(&db).await;
+        if before.0 >= 10 && before.2 == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        before.0 >= 10 && before.2 == 1,
+        "outage recorded before the kill: {before:?}"
+    );
+    ragwatch.start_kill().unwrap(); // SIGKILL: no flush, no shutdown
+    ragwatch.wait().await.unwrap();
+    let after_kill = counts(&db).await;
+    assert!(
+        after_kill.0 >= before.0,
+        "nothing written was lost: {before:?} -> {after_kill:?}"
+    );
+    assert_eq!(
+        after_kill.0, after_kill.1,
+        "every batch is whole: results and roll-ups agree"
+    );
+    assert_eq!(after_kill.2, 1, "the incident is still open");
+
+    redis.set_mode(ProxyMode::Pass).await;
+    let mut ragwatch = start();
+    let mut after = after_kill;
+    for _ in 0..100 {
+        after = counts(&db).await;
+        if after.3 == 1 && after.0 > after_kill.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ragwatch.start_kill().unwrap();
+    ragwatch.wait().await.unwrap();
+    assert_eq!(
+        (after.2, after.3),
+        (0, 1),
+        "the restart closed the same incident: {after:?}"
+    );
+    assert!(
+        after.0 > after_kill.0,
+        "the old results are there and new ones came: {after:?}"
+    );
+}

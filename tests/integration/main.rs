@@ -1,0 +1,35 @@
+//! ragwatch's integration tests, one module per area, in one test binary: linking a binary per
+//! file repeated the whole dependency tree 29 times (time and disk), and one process lets the
+//! helpers in [`common`] (free ports, for one) coordinate across every test.
+
+mod common;
+
+mod alerts;
+mod azure;
+mod cli;
+mod dependencies;
+mod deploy;
+mod elasticsearch;
+mod executors;
+mod gcs;
+mod harness;
+mod healthz;
+mod history;
+mod infinity;
+mod metrics;
+mod models;
+mod mysql;
+mod nats;
+mod openapi;
+mod parsing;
+mod postgres;
+mod query_fuzz;
+mod ragflow_api;
+mod ragflow_conf;
+mod redis;
+mod redis_stream;
+mod s3;
+mod secrets;
+mod sql_doc_engines;
+mod status;
+mod ui;

@@ -1,0 +1,203 @@
+//! `/metrics`: the exposition read directly, and scraped by a real Prometheus whose query
+//! API must see each component's state, also after a real dependency goes down.
+
+use crate::common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::app::TestApp;
+use common::ragflow::{Beat, redis, unix_now, write_beats};
+use common::{FaultProxy, ProxyMode, RedisInstance, free_port};
+
+const TOKEN: &str = "metrics-Token-99";
+
+fn config(redis: &str, extra: &str) -> String {
+    format!(
+        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"300ms\"\ntimeout = \"1s\"\n\
+         [db]\nurl = \"mysql://root:db-Secret-99@127.0.0.1:{}/mysql\"\n[redis]\nurl = \"redis://{redis}/1\"\n\
+         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n{extra}",
+        free_port()
+    )
+}
+
+async fn scrape(app: &TestApp, accept: Option<&str>) -> (String, String) {
+    let mut request = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth(TOKEN);
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (content_type, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_exposition_says_what_the_monitor_knows() {
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    write_beats(
+        &mut conn,
+        "te_metrics",
+        &[Beat::new(unix_now() - 3.0, 7, 2)],
+    )
+    .await;
+    let redis_address = format!("127.0.0.1:{}", server.port());
+    let executors = format!("[task_executors]\nredis_url = \"{}\"\n", server.url());
+    let app = TestApp::start_unscheduled(&config(&redis_address, &executors)).await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    // The history store opens in the background.
+    let (mut content_type, mut text) = scrape(&app, None).await;
+    for _ in 0..50 {
+        if text.lines().any(|line| line == "ragwatch_history_up 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (content_type, text) = scrape(&app, None).await;
+    }
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    for line in [
+        "# TYPE ragwatch_probes_total counter",
+        "ragwatch_probes_total{component=\"redis\",kind=\"redis\"} 2",
+        "ragwatch_probe_failures_total{component=\"db\",kind=\"mysql\"} 2",
+        "ragwatch_probe_failures_total{component=\"redis\",kind=\"redis\"} 0",
+        "ragwatch_component_up{component=\"redis\",kind=\"redis\"} 1",
+        "ragwatch_component_up{component=\"db\",kind=\"mysql\"} 0",
+        "ragwatch_component_status{component=\"db\",kind=\"mysql\"} 0",
+        "ragwatch_component_status{component=\"redis\",kind=\"redis\"} 2",
+        "ragwatch_component_required{component=\"task_executors\",kind=\"redis\"} 0",
+        "ragwatch_task_executor_alive{executor=\"te_metrics\"} 1",
+        "ragwatch_task_executor_done_total{executor=\"te_metrics\"} 7",
+        "ragwatch_task_executor_failed_total{executor=\"te_metrics\"} 2",
+        "ragwatch_task_executors{state=\"alive\"} 1",
+        "ragwatch_history_up 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    assert!(text.contains(
+        "ragwatch_probe_duration_seconds_bucket{le=\"0.001\",component=\"redis\",kind=\"redis\"}"
+    ));
+    assert!(
+        !text.contains("# EOF") && !text.contains("db-Secret-99"),
+        "{text}"
+    );
+    let (content_type, openmetrics) =
+        scrape(&app, Some("application/openmetrics-text;version=1.0.0")).await;
+    assert!(content_type.starts_with("application/openmetrics-text"));
+    assert!(openmetrics.ends_with("# EOF\n"));
+    assert!(openmetrics.contains("# TYPE ragwatch_probes counter"));
+    let unauthenticated = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}
+
+/// A Prometheus of our own, scraping one target.
+struct Prometheus {
+    child: tokio::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    async fn start(target: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let token = dir.path().join("token");
+        std::fs::write(&token, TOKEN).unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: ragwatch\n    authorization:\n      credentials_file: {}\n    static_configs:\n      - targets: ['{target}']\n",
+                token.display()
+            ),
+        )
+        .unwrap();
+        let child = tokio::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("prometheus runs (scripts/test-services.sh installs it)");
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// The value of an instant query with one series, once it is `expected`.
+    async fn until(&self, query: &str, expected: &str) {
+        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
+        let mut last = String::new();
+        for _ in 0..120 {
+            if let Ok(response) = reqwest::Client::new()
+                .get(&url)
+                .query(&[("query", query)])
+                .send()
+                .await
+            {
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                last = body.to_string();
+                if body["data"]["result"][0]["value"][1] == expected {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("{query} never became {expected}: {last}");
+    }
+}
+
+#[tokio::test]
+async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    let app = TestApp::start(&config(
+        &redis.host_port(),
+        "[task_executors]\nenabled = false\n",
+    ))
+    .await;
+    let mut prometheus = Prometheus::start(&app.addr.to_string()).await;
+    prometheus.until("up{job=\"ragwatch\"}", "1").await;
+    prometheus
+        .until("ragwatch_component_up{component=\"redis\"}", "1")
+        .await;
+    prometheus
+        .until("ragwatch_component_status{component=\"db\"}", "0")
+        .await;
+    prometheus
+        .until("ragwatch_component_required{component=\"db\"}", "1")
+        .await;
+    redis.set_mode(ProxyMode::Refuse).await;
+    prometheus
+        .until("ragwatch_component_up{component=\"redis\"}", "0")
+        .await;
+    prometheus
+        .until("ragwatch_component_status{component=\"redis\"}", "0")
+        .await;
+    prometheus
+        .until(
+            "ragwatch_probe_failures_total{component=\"redis\"} > bool 0",
+            "1",
+        )
+        .await;
+    redis.set_mode(ProxyMode::Pass).await;
+    prometheus
+        .until("ragwatch_component_up{component=\"redis\"}", "1")
+        .await;
+    prometheus.child.start_kill().unwrap();
+}
