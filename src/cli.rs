@@ -311,7 +311,7 @@ fn print_config(config: &Config, imported: Option<&Import>) -> Result<Exit, Fail
         }
         text.push_str("# (values set by --config or RAGWATCH_* variables win over these)\n\n");
     }
-    text.push_str(&toml::to_string_pretty(config).context("cannot print the configuration")?);
+    text.push_str(&config.to_toml().context("cannot print the configuration")?);
     write_stdout(&text)?;
     Ok(Exit::Ok)
 }

@@ -270,7 +270,6 @@ fn check_storage_keys(table: &toml::Table, origins: &Origins) -> Result<(), Conf
             Err(_) => return Ok(()),
         },
     };
-    let uses = |key: &str| kind.keys().iter().any(|(name, _)| *name == key);
     let given = |key: &str| storage_value(table, key);
     let kind_text = format!("kind = \"{}\"", kind.as_str());
     let missing = |message: String| ConfigError::Invalid {
@@ -278,12 +277,9 @@ fn check_storage_keys(table: &toml::Table, origins: &Origins) -> Result<(), Conf
         message,
     };
     if let Some(toml::Value::Table(storage)) = table.get("storage") {
-        let foreign = storage.keys().find(|key| {
-            !uses(key)
-                && StorageKind::ALL
-                    .iter()
-                    .any(|other| other.keys().iter().any(|(name, _)| name == key))
-        });
+        let foreign = storage
+            .keys()
+            .find(|key| StorageKind::is_kind_key(key) && !kind.reads(key));
         if let Some(key) = foreign {
             return Err(origins.invalid(
                 &format!("storage.{key}"),

@@ -54,6 +54,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The configuration as TOML that loads back to itself: `[storage]` holds only the keys
+    /// its kind reads, since a key of another kind is refused.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        let mut table = toml::Table::try_from(self)?;
+        if let Some(toml::Value::Table(storage)) = table.get_mut("storage") {
+            let kind = self.storage.kind;
+            storage.retain(|key, _| !StorageKind::is_kind_key(key) || kind.reads(key));
+        }
+        toml::to_string_pretty(&table)
+    }
+
     /// Every secret value in the configuration, for the [`Scrubber`].
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets: Vec<String> = self
@@ -496,6 +507,16 @@ impl StorageKind {
                 ("credentials_file", Optional),
             ],
         }
+    }
+
+    /// Whether this kind reads `key`.
+    pub fn reads(self, key: &str) -> bool {
+        self.keys().iter().any(|(name, _)| *name == key)
+    }
+
+    /// Whether `key` is read by some kind (rather than being a schedule setting).
+    pub fn is_kind_key(key: &str) -> bool {
+        Self::ALL.iter().any(|kind| kind.reads(key))
     }
 
     /// The endpoint used when `storage.endpoint` is not given; `None` keeps MinIO's.

@@ -196,3 +196,54 @@ fn help_describes_every_command() {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }
 }
+
+/// What `ragwatch config` prints loads back and prints the same, for every storage kind:
+/// `[storage]` holds only the keys its kind reads (another kind's key is refused).
+#[test]
+fn printed_config_loads_back_for_every_storage_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, storage) in [
+        ("minio", "bucket = \"ragflow\""),
+        (
+            "oss",
+            "endpoint = \"https://oss-cn-hangzhou.aliyuncs.com\"\naccess_key = \"ak\"\nsecret_key = \"sk-1\"\nregion = \"cn-hangzhou\"",
+        ),
+        (
+            "azure",
+            "account_name = \"acct\"\naccount_key = \"a2V5\"\ncontainer = \"ragflow\"",
+        ),
+        ("gcs", "bucket = \"ragflow\""),
+    ] {
+        let file = dir.path().join(format!("{kind}.toml"));
+        std::fs::write(&file, format!("[storage]\nkind = \"{kind}\"\n{storage}\n")).unwrap();
+        let first = ragwatch(&["config", "--config", file.to_str().unwrap()], &[]);
+        assert_eq!(
+            first.status.code(),
+            Some(0),
+            "{kind}: {}",
+            text(&first.stderr)
+        );
+        let printed = dir.path().join(format!("{kind}-printed.toml"));
+        std::fs::write(&printed, &first.stdout).unwrap();
+        let second = ragwatch(&["config", "--config", printed.to_str().unwrap()], &[]);
+        assert_eq!(
+            second.status.code(),
+            Some(0),
+            "{kind}: {}",
+            text(&second.stderr)
+        );
+        assert_eq!(text(&second.stdout), text(&first.stdout), "{kind}");
+        let table: toml::Table = toml::from_str(&text(&first.stdout)).unwrap();
+        let shown = table["storage"].as_table().unwrap();
+        assert_eq!(
+            shown.contains_key("access_key"),
+            kind != "azure" && kind != "gcs",
+            "{kind}: {shown:?}"
+        );
+        assert_eq!(
+            shown.contains_key("container"),
+            kind == "azure",
+            "{kind}: {shown:?}"
+        );
+    }
+}
