@@ -7,7 +7,7 @@ use crate::common;
 use common::app::TestApp;
 use common::browser::Browser;
 use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
-use common::{FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RedisInstance};
+use common::{AzuriteServer, FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RedisInstance};
 use serde_json::{Value, json};
 
 const GREEN_ES: &str = "elasticsearch/netdata/v8.4.2/cluster_health.json";
@@ -585,4 +585,126 @@ async fn a_consequence_shows_as_unknown_with_its_cause() {
         "Down: redis"
     );
     browser.screenshot("unknown-cause").await;
+}
+
+/// The other RAGFlow backends' cards show their own details: an Infinity cluster node
+/// (recorded answer), Azure Blob (Azurite), a TEI and an OpenAI-compatible model server
+/// (documented answers), and the parsing pipeline over a real RAGFlow `task` table.
+#[tokio::test]
+async fn every_backends_card_shows_its_details() {
+    const ACCOUNT: &str = "ragwatchui";
+    const KEY: &str = "cmFnd2F0Y2gtYXp1cml0ZS1hY2NvdW50LWtleS0wMQ==";
+    let infinity = FixtureServer::start([
+        (
+            "GET",
+            "/admin/node/current",
+            FixtureResponse::from_fixture(
+                200,
+                "infinity/admin_node_current.cluster_leader.derived.json",
+            ),
+        ),
+        (
+            "GET",
+            "/configs",
+            FixtureResponse::from_fixture(200, "infinity/configs.docs.json"),
+        ),
+    ])
+    .await;
+    let azurite = AzuriteServer::start(ACCOUNT, KEY, &["ragflow"]).await;
+    let models = FixtureServer::start([
+        ("GET", "/health", FixtureResponse::new(200, "")),
+        (
+            "GET",
+            "/info",
+            FixtureResponse::json(
+                200,
+                r#"{"model_id":"BAAI/bge-m3","max_input_length":8192,"version":"1.8.0"}"#,
+            ),
+        ),
+        (
+            "GET",
+            "/v1/models",
+            FixtureResponse::json(
+                200,
+                r#"{"object":"list","data":[{"id":"qwen2.5-7b-instruct","object":"model"},{"id":"bge-m3","object":"model"}]}"#,
+            ),
+        ),
+    ])
+    .await;
+    let db = RagflowDb::create(false).await;
+    let queued_at = jiff::Timestamp::now().as_millisecond() - 200_000;
+    db.execute(&format!(
+        "INSERT INTO task (id, doc_id, progress, progress_msg, create_time, update_time) \
+         VALUES ('t1', 'doc1', 0, '', {queued_at}, {queued_at})"
+    ))
+    .await;
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    // RAGFlow's task streams with its executors' group, as a running deployment has them.
+    for stream in ["te.1.common", "te.0.common"] {
+        redis::cmd("XGROUP")
+            .arg(
+                &[
+                    "CREATE",
+                    stream,
+                    "rag_flow_svr_task_broker",
+                    "$",
+                    "MKSTREAM",
+                ][..],
+            )
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    let app = TestApp::start(&format!(
+        "[monitor]\ninterval = \"1s\"\ntimeout = \"2s\"\n\
+         [db]\nurl = \"{db}\"\n[redis]\nurl = \"{redis}\"\n\
+         [doc_engine]\nkind = \"infinity\"\nurl = \"{infinity}\"\n\
+         [storage]\nkind = \"azure\"\nendpoint = \"{azure}\"\naccount_name = \"{ACCOUNT}\"\n\
+         account_key = \"{KEY}\"\ncontainer = \"ragflow\"\n\
+         [task_executors]\nenabled = false\n\
+         [parsing]\nqueued_warn = \"10m\"\nqueued_critical = \"1h\"\n\
+         [[models]]\nname = \"embedding\"\nkind = \"tei\"\nurl = \"{models}\"\n\
+         [[models]]\nname = \"chat\"\nkind = \"openai\"\nurl = \"{models}/v1\"\napi_key = \"sk-ui-test\"\n",
+        db = db.url,
+        redis = server.url(),
+        infinity = infinity.url(),
+        azure = azurite.endpoint(),
+        models = models.url(),
+    ))
+    .await;
+    let browser = Browser::start(1280, 1400).await;
+    browser.open(&app.url("/")).await;
+
+    assert_eq!(
+        card_colours(&browser, 7).await,
+        json!({"db": "green", "redis": "green", "doc_engine": "green", "storage": "green",
+               "parsing": "green", "models.embedding": "green", "models.chat": "green"})
+    );
+    assert_eq!(
+        detail_list(&browser, ".card[data-key=\"doc_engine\"]").await,
+        json!({"role": "leader", "node status": "alive", "node": "boss",
+               "address": "0.0.0.0:23851", "version": "0.7.0"})
+    );
+    assert_eq!(
+        detail_list(&browser, ".card[data-key=\"storage\"]").await,
+        json!({"container": "ragflow", "account": ACCOUNT, "lease": "available"})
+    );
+    assert_eq!(
+        detail_list(&browser, ".card[data-key=\"models.embedding\"]").await,
+        json!({"model": "BAAI/bge-m3", "version": "1.8.0", "max input": "8192"})
+    );
+    assert_eq!(
+        detail_list(&browser, ".card[data-key=\"models.chat\"]").await,
+        json!({"models": "2", "names": "qwen2.5-7b-instruct, bge-m3"})
+    );
+    let parsing = detail_list(&browser, ".card[data-key=\"parsing\"]").await;
+    assert_eq!(parsing["queued"], "1", "{parsing}");
+    assert_eq!(parsing["in progress"], "0", "{parsing}");
+    assert_eq!(parsing["stuck"], "0", "{parsing}");
+    let waiting = parsing["oldest waiting"].as_str().unwrap();
+    assert!(waiting.starts_with("3 min "), "{parsing}");
+    let page = browser.run("return document.body.innerText;", vec![]).await;
+    assert!(!page.as_str().unwrap().contains("sk-ui-test"));
+    browser.screenshot("every-backend").await;
 }
