@@ -306,13 +306,22 @@ DETAILS.oss = DETAILS.s3;
 
 function detailRows(component) {
   const details = component.details || {};
+  // RAGFlow's task queue streams (their own component, or inside parsing's): one row each.
+  const streams = component.kind === "redis_stream" ? details : component.kind === "ragflow" ? details.queue || {} : {};
+  const streamRows = Object.entries(streams)
+    .filter(([, v]) => v && typeof v === "object" && "pending" in v)
+    .map(([name, v]) => [name, `${v.pending} pending · lag ${v.lag ?? "–"}`]);
   const picks = DETAILS[component.key === "task_executors" ? "task_executors" : component.kind];
   if (!picks) {
     return Object.entries(details)
       .filter(([, v]) => typeof v !== "object" || v === null)
-      .map(([k, v]) => [k, scalar(v)]);
+      .map(([k, v]) => [k, scalar(v)])
+      .concat(streamRows);
   }
-  return picks.filter(([k]) => k in details).map(([k, label, format]) => [label, format ? format(details[k]) : scalar(details[k])]);
+  return picks
+    .filter(([k]) => k in details)
+    .map(([k, label, format]) => [label, format ? format(details[k]) : scalar(details[k])])
+    .concat(streamRows);
 }
 
 function renderComponents() {

@@ -656,6 +656,12 @@ async fn every_backends_card_shows_its_details() {
             .await
             .unwrap();
     }
+    // A task message no executor has read yet: lag 1 on the normal-priority stream.
+    redis::cmd("XADD")
+        .arg(&["te.1.common", "*", "message", "{}"][..])
+        .query_async::<String>(&mut conn)
+        .await
+        .unwrap();
     let app = TestApp::start(&format!(
         "[monitor]\ninterval = \"1s\"\ntimeout = \"2s\"\n\
          [db]\nurl = \"{db}\"\n[redis]\nurl = \"{redis}\"\n\
@@ -702,6 +708,8 @@ async fn every_backends_card_shows_its_details() {
     assert_eq!(parsing["queued"], "1", "{parsing}");
     assert_eq!(parsing["in progress"], "0", "{parsing}");
     assert_eq!(parsing["stuck"], "0", "{parsing}");
+    assert_eq!(parsing["te.1.common"], "0 pending · lag 1", "{parsing}");
+    assert_eq!(parsing["te.0.common"], "0 pending · lag 0", "{parsing}");
     let waiting = parsing["oldest waiting"].as_str().unwrap();
     assert!(waiting.starts_with("3 min "), "{parsing}");
     let page = browser.run("return document.body.innerText;", vec![]).await;
