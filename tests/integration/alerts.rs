@@ -4,11 +4,11 @@
 
 use crate::common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::app::TestApp;
-use common::{FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RecordedRequest, free_port};
+use common::daemon::Daemon;
+use common::{FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RecordedRequest};
 use ragwatch::config::Secret;
 
 const SECRET: &str = "hook-Secret-31";
@@ -170,74 +170,38 @@ async fn a_failing_or_hanging_receiver_is_retried_and_delays_nothing() {
     );
 }
 
-/// An Alertmanager of our own.
-struct Alertmanager {
-    child: tokio::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
+/// An Alertmanager of our own that routes everything nowhere.
+async fn alertmanager() -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
+    )
+    .unwrap();
+    Daemon::start(
+        "prometheus-alertmanager",
+        &config,
+        dir,
+        &["--cluster.listen-address="],
+    )
+    .await
 }
 
-impl Alertmanager {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let config = dir.path().join("alertmanager.yml");
-        std::fs::write(
-            &config,
-            "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
-        )
-        .unwrap();
-        let child = tokio::process::Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("alertmanager runs (scripts/test-services.sh installs it)");
-        let this = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if reqwest::get(this.url("/-/ready"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return this;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("alertmanager did not become ready");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// The active alerts about `component`.
-    async fn alerts(&self, component: &str) -> Vec<serde_json::Value> {
-        let all: Vec<serde_json::Value> = reqwest::get(self.url("/api/v2/alerts"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        all.into_iter()
-            .filter(|a| a["labels"]["component"] == component)
-            .collect()
-    }
+/// The active alerts about `component`.
+async fn alerts_about(alertmanager: &Daemon, component: &str) -> Vec<serde_json::Value> {
+    let all = alertmanager.get("/api/v2/alerts", &[]).await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["labels"]["component"] == component)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
 async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
-    let mut alertmanager = Alertmanager::start().await;
+    let alertmanager = alertmanager().await;
     let redis = FaultProxy::start("127.0.0.1:6379").await;
     let receivers = format!(
         "[[alerts.alertmanager]]\nurl = \"{}\"\n",
@@ -249,13 +213,13 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     fresh(&app).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        alertmanager.alerts("redis").await.is_empty(),
+        alerts_about(&alertmanager, "redis").await.is_empty(),
         "below the threshold"
     );
     fresh(&app).await;
     let mut firing = Vec::new();
     for _ in 0..50 {
-        firing = alertmanager.alerts("redis").await;
+        firing = alerts_about(&alertmanager, "redis").await;
         if !firing.is_empty() {
             break;
         }
@@ -281,14 +245,13 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     fresh(&app).await;
     let mut left = firing;
     for _ in 0..50 {
-        left = alertmanager.alerts("redis").await;
+        left = alerts_about(&alertmanager, "redis").await;
         if left.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(left.is_empty(), "resolved: {left:?}");
-    alertmanager.child.start_kill().unwrap();
 }
 
 #[tokio::test]

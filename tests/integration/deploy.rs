@@ -15,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::app::TestApp;
+use common::daemon::Daemon;
 use common::ragflow::{Beat, redis, unix_now, write_beats};
 use common::{FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RedisInstance, free_port};
 use serde::Deserialize;
@@ -726,66 +727,6 @@ async fn every_name_in_the_dashboard_and_the_rules_is_exported_by_a_running_ragw
 
 // ---------------------------------------------------------------------------------------------
 // A real Prometheus with the example config, the rules and the dashboard's queries.
-
-/// A Prometheus or Alertmanager of the test's own, killed when dropped.
-struct Daemon {
-    _child: tokio::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    async fn start(program: &str, config: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Self {
-        let port = free_port();
-        let data = dir.path().join("data");
-        let storage = if program == "prometheus" {
-            "--storage.tsdb.path"
-        } else {
-            "--storage.path"
-        };
-        let child = tokio::process::Command::new(program)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("{storage}={}", data.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program} (scripts/test-services.sh installs it): {e}"));
-        let daemon = Self {
-            _child: child,
-            port,
-            _dir: dir,
-        };
-        for _ in 0..150 {
-            if reqwest::get(daemon.url("/-/ready"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return daemon;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{program} did not become ready");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Json {
-        reqwest::Client::new()
-            .get(self.url(path))
-            .query(query)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
 
 /// Polls `check` every 250 ms for up to 30 s; returns its first success or panics with
 /// its last complaint.

@@ -3,10 +3,10 @@
 
 use crate::common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::app::TestApp;
+use common::daemon::Daemon;
 use common::ragflow::{Beat, redis, unix_now, write_beats};
 use common::{FaultProxy, ProxyMode, RedisInstance, free_port};
 
@@ -99,68 +99,35 @@ async fn the_exposition_says_what_the_monitor_knows() {
     assert_eq!(unauthenticated.status(), 401);
 }
 
-/// A Prometheus of our own, scraping one target.
-struct Prometheus {
-    child: tokio::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
+/// A Prometheus of our own, scraping one target every 500 ms with the token.
+async fn prometheus(target: &str) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: ragwatch\n    authorization:\n      credentials_file: {}\n    static_configs:\n      - targets: ['{target}']\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    Daemon::start("prometheus", &config, dir, &[]).await
 }
 
-impl Prometheus {
-    async fn start(target: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let token = dir.path().join("token");
-        std::fs::write(&token, TOKEN).unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: ragwatch\n    authorization:\n      credentials_file: {}\n    static_configs:\n      - targets: ['{target}']\n",
-                token.display()
-            ),
-        )
-        .unwrap();
-        let child = tokio::process::Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("prometheus runs (scripts/test-services.sh installs it)");
-        Self {
-            child,
-            port,
-            _dir: dir,
+/// Waits until an instant query with one series has the `expected` value.
+async fn until(prometheus: &Daemon, query: &str, expected: &str) {
+    let mut last = String::new();
+    for _ in 0..120 {
+        let body = prometheus.get("/api/v1/query", &[("query", query)]).await;
+        if body["data"]["result"][0]["value"][1] == expected {
+            return;
         }
+        last = body.to_string();
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-
-    /// The value of an instant query with one series, once it is `expected`.
-    async fn until(&self, query: &str, expected: &str) {
-        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
-        let mut last = String::new();
-        for _ in 0..120 {
-            if let Ok(response) = reqwest::Client::new()
-                .get(&url)
-                .query(&[("query", query)])
-                .send()
-                .await
-            {
-                let body: serde_json::Value = response.json().await.unwrap_or_default();
-                last = body.to_string();
-                if body["data"]["result"][0]["value"][1] == expected {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        panic!("{query} never became {expected}: {last}");
-    }
+    panic!("{query} never became {expected}: {last}");
 }
 
 #[tokio::test]
@@ -171,33 +138,50 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "[task_executors]\nenabled = false\n",
     ))
     .await;
-    let mut prometheus = Prometheus::start(&app.addr.to_string()).await;
-    prometheus.until("up{job=\"ragwatch\"}", "1").await;
-    prometheus
-        .until("ragwatch_component_up{component=\"redis\"}", "1")
-        .await;
-    prometheus
-        .until("ragwatch_component_status{component=\"db\"}", "0")
-        .await;
-    prometheus
-        .until("ragwatch_component_required{component=\"db\"}", "1")
-        .await;
+    let prometheus = prometheus(&app.addr.to_string()).await;
+    until(&prometheus, "up{job=\"ragwatch\"}", "1").await;
+    until(
+        &prometheus,
+        "ragwatch_component_up{component=\"redis\"}",
+        "1",
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_component_status{component=\"db\"}",
+        "0",
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_component_required{component=\"db\"}",
+        "1",
+    )
+    .await;
     redis.set_mode(ProxyMode::Refuse).await;
-    prometheus
-        .until("ragwatch_component_up{component=\"redis\"}", "0")
-        .await;
-    prometheus
-        .until("ragwatch_component_status{component=\"redis\"}", "0")
-        .await;
-    prometheus
-        .until(
-            "ragwatch_probe_failures_total{component=\"redis\"} > bool 0",
-            "1",
-        )
-        .await;
+    until(
+        &prometheus,
+        "ragwatch_component_up{component=\"redis\"}",
+        "0",
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_component_status{component=\"redis\"}",
+        "0",
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_probe_failures_total{component=\"redis\"} > bool 0",
+        "1",
+    )
+    .await;
     redis.set_mode(ProxyMode::Pass).await;
-    prometheus
-        .until("ragwatch_component_up{component=\"redis\"}", "1")
-        .await;
-    prometheus.child.start_kill().unwrap();
+    until(
+        &prometheus,
+        "ragwatch_component_up{component=\"redis\"}",
+        "1",
+    )
+    .await;
 }

@@ -15,11 +15,13 @@
 //!   killed when dropped, each in a temp dir.
 //!
 //! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
+//! - [`daemon::Daemon`]: a Prometheus or Alertmanager of the test's own.
 //!
 //! The binaries the instances run are installed by `scripts/test-services.sh`.
 
 pub mod app;
 pub mod browser;
+pub mod daemon;
 pub mod fixtures;
 pub mod instances;
 pub mod nats;
