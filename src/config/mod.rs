@@ -582,7 +582,8 @@ pub struct StorageConfig {
     /// Azure container to read the properties of.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub container: String,
-    /// GCS service-account key file (JSON); empty sends no credentials (an emulator).
+    /// GCS service-account key file (JSON); empty takes the metadata server's token for
+    /// Google's endpoint and sends no credentials to any other (an emulator).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub credentials_file: String,
     /// Schedule and weight.

@@ -1,15 +1,16 @@
 //! Google Cloud Storage, read-only: the bucket's metadata from the JSON API
 //! (`GET {endpoint}/storage/v1/b/{bucket}`), with a read-only OAuth2 token made from a
-//! service-account key by gcp_auth, or with no credentials for an emulator.
+//! service-account key by gcp_auth, or one from the metadata server on Google Cloud (as
+//! RAGFlow's client finds its credentials there), or with no credentials for an emulator.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gcp_auth::{CustomServiceAccount, TokenProvider};
 use reqwest::StatusCode;
 use url::Url;
 
 use super::{Outcome, Probe, ProbeError, http_client, into_details, root_cause};
-use crate::config::{StorageConfig, host_port};
+use crate::config::{DEFAULT_GCS_ENDPOINT, StorageConfig, host_port};
 
 /// Reading bucket metadata needs no more than this.
 const READ_ONLY_SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_only";
@@ -20,35 +21,110 @@ struct ServiceAccount {
     tokens: CustomServiceAccount,
 }
 
+/// How the probe signs in.
+enum Credentials {
+    /// No token: an emulator, or a public bucket.
+    Anonymous,
+    /// A service-account key file. Boxed: gcp_auth's token maker is large, and probes sit
+    /// side by side in an enum.
+    Key(Box<ServiceAccount>),
+    /// The metadata server of a Google Cloud VM or GKE pod (workload identity).
+    Metadata(MetadataServer),
+}
+
+/// Tokens from the metadata server, kept until a minute before they expire. gcp_auth's
+/// provider for it cannot be pointed at `GCE_METADATA_HOST`, hence this one request.
+struct MetadataServer {
+    host: String,
+    url: Url,
+    token: tokio::sync::Mutex<Option<(String, Instant)>>,
+}
+
+/// The metadata server's token answer.
+#[derive(serde::Deserialize)]
+struct MetadataToken {
+    access_token: String,
+    expires_in: u64,
+}
+
+impl MetadataServer {
+    /// Where Google's client libraries look: `GCE_METADATA_HOST`, else the well-known name.
+    fn new(host: &str) -> Result<Self, String> {
+        let url = Url::parse(&format!(
+            "http://{host}/computeMetadata/v1/instance/service-accounts/default/token"
+        ))
+        .map_err(|e| format!("GCE_METADATA_HOST {host:?}: {e}"))?;
+        Ok(Self {
+            host: host.to_owned(),
+            url,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    async fn token(&self, client: &reqwest::Client) -> Result<String, String> {
+        let mut kept = self.token.lock().await;
+        if let Some((token, expires)) = kept.as_ref()
+            && Instant::now() + Duration::from_secs(60) < *expires
+        {
+            return Ok(token.clone());
+        }
+        let response = client
+            .get(self.url.clone())
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .map_err(|e| root_cause(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("HTTP {}", status.as_u16()));
+        }
+        let answer: MetadataToken = response
+            .json()
+            .await
+            .map_err(|e| format!("not a token: {}", root_cause(&e)))?;
+        let expires = Instant::now() + Duration::from_secs(answer.expires_in);
+        *kept = Some((answer.access_token.clone(), expires));
+        Ok(answer.access_token)
+    }
+}
+
 /// Probes one bucket without writing anything.
 pub struct GcsProbe {
     client: reqwest::Client,
     url: Url,
     bucket: String,
-    /// Boxed: gcp_auth's token maker is large, and probes sit side by side in an enum.
-    account: Option<Box<ServiceAccount>>,
+    credentials: Credentials,
     target: String,
     timeout: Duration,
 }
 
 impl GcsProbe {
     /// Reads endpoint, bucket and credentials file from `[storage]`; the file is read now,
-    /// so a missing or malformed one is a configuration error.
+    /// so a missing or malformed one is a configuration error. Without a file, Google's own
+    /// endpoint (or a `GCE_METADATA_HOST` in the environment) takes the metadata server's
+    /// token; any other endpoint is an emulator and gets none.
     pub fn new(config: &StorageConfig, timeout: Duration) -> Result<Self, String> {
         let mut url = config.endpoint.clone();
         url.path_segments_mut()
             .map_err(|()| "storage.endpoint: cannot hold a bucket path".to_owned())?
             .pop_if_empty()
             .extend(["storage", "v1", "b", &config.bucket]);
-        let account = match config.credentials_file.trim() {
-            "" => None,
-            path => Some(Box::new(service_account(path)?)),
+        let metadata_host = std::env::var("GCE_METADATA_HOST").unwrap_or_default();
+        let credentials = match config.credentials_file.trim() {
+            "" if !metadata_host.is_empty() => {
+                Credentials::Metadata(MetadataServer::new(&metadata_host)?)
+            }
+            "" if config.endpoint.as_str().trim_end_matches('/') == DEFAULT_GCS_ENDPOINT => {
+                Credentials::Metadata(MetadataServer::new("metadata.google.internal")?)
+            }
+            "" => Credentials::Anonymous,
+            path => Credentials::Key(Box::new(service_account(path)?)),
         };
         Ok(Self {
             client: http_client(timeout)?,
             url,
             bucket: config.bucket.clone(),
-            account,
+            credentials,
             target: host_port(&config.endpoint, 443),
             timeout,
         })
@@ -61,15 +137,23 @@ impl GcsProbe {
             .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
         let detail = format!("HTTP {}: {reason}", status.as_u16());
-        match (status, &self.account) {
+        match (status, &self.credentials) {
             (StatusCode::NOT_FOUND, _) => {
                 ProbeError::Rejected(format!("bucket '{}' does not exist", self.bucket))
             }
-            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, Some(account)) => ProbeError::Auth {
-                user: account.email.clone(),
-                detail: Some(detail),
-            },
-            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, None) => {
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, Credentials::Key(account)) => {
+                ProbeError::Auth {
+                    user: account.email.clone(),
+                    detail: Some(detail),
+                }
+            }
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, Credentials::Metadata(server)) => {
+                ProbeError::Rejected(format!(
+                    "GCS refused the token of the metadata server {} ({detail}): grant its service account storage.buckets.get, or set storage.credentials_file",
+                    server.host
+                ))
+            }
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, Credentials::Anonymous) => {
                 ProbeError::Rejected(format!(
                     "GCS refused a request without credentials ({detail}): set storage.credentials_file"
                 ))
@@ -94,16 +178,28 @@ fn service_account(path: &str) -> Result<ServiceAccount, String> {
 impl Probe for GcsProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
         let mut request = self.client.get(self.url.clone());
-        if let Some(account) = &self.account {
-            let token = account
-                .tokens
-                .token(&[READ_ONLY_SCOPE])
-                .await
-                .map_err(|e| ProbeError::Auth {
-                    user: account.email.clone(),
-                    detail: Some(format!("no OAuth2 token: {}", root_cause(&e))),
+        match &self.credentials {
+            Credentials::Anonymous => {}
+            Credentials::Key(account) => {
+                let token = account
+                    .tokens
+                    .token(&[READ_ONLY_SCOPE])
+                    .await
+                    .map_err(|e| ProbeError::Auth {
+                        user: account.email.clone(),
+                        detail: Some(format!("no OAuth2 token: {}", root_cause(&e))),
+                    })?;
+                request = request.bearer_auth(token.as_str());
+            }
+            Credentials::Metadata(server) => {
+                let token = server.token(&self.client).await.map_err(|reason| {
+                    ProbeError::Rejected(format!(
+                        "no OAuth2 token from the metadata server {} ({reason}): off Google Cloud, set storage.credentials_file",
+                        server.host
+                    ))
                 })?;
-            request = request.bearer_auth(token.as_str());
+                request = request.bearer_auth(token);
+            }
         }
         let http_error = |e| ProbeError::http(e, &self.target, self.timeout);
         let response = request.send().await.map_err(http_error)?;

@@ -206,3 +206,116 @@ async fn a_refusal_without_credentials_asks_for_them() {
     );
     assert_eq!(api.requests()[0].header("authorization"), None);
 }
+
+/// `ragwatch check --json` of a gcs `[storage]` on `endpoint` with no credentials file, in
+/// a process whose environment names a metadata server (as on Google Cloud, or as Google's
+/// libraries are pointed at one with `GCE_METADATA_HOST`).
+async fn check_with_metadata_host(endpoint: &str, metadata_host: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}[storage]\nkind = \"gcs\"\nendpoint = \"{endpoint}\"\nbucket = \"ragflow\"\ntimeout = \"2s\"\n",
+            only("storage")
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ragwatch"))
+        .args(["check", "--json", "--config", file.to_str().unwrap()])
+        .env("GCE_METADATA_HOST", metadata_host)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains(METADATA_TOKEN),
+        "token on stderr: {stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains(METADATA_TOKEN), "token printed: {stdout}");
+    serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["components"]["storage"].clone()
+}
+
+const METADATA_TOKEN: &str = "ya29.metadata-server-token";
+const METADATA_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
+
+#[tokio::test]
+async fn without_a_key_file_the_metadata_servers_token_is_sent() {
+    let metadata = FixtureServer::start([(
+        "GET",
+        METADATA_PATH,
+        FixtureResponse::json(
+            200,
+            format!(
+                r#"{{"access_token":"{METADATA_TOKEN}","expires_in":3599,"token_type":"Bearer"}}"#
+            ),
+        ),
+    )])
+    .await;
+    let api = FixtureServer::start([(
+        "GET",
+        "/storage/v1/b/ragflow",
+        FixtureResponse::json(
+            200,
+            r#"{"kind":"storage#bucket","name":"ragflow","location":"US","storageClass":"STANDARD"}"#,
+        ),
+    )])
+    .await;
+    let host = format!("127.0.0.1:{}", metadata.port());
+    let storage = check_with_metadata_host(&api.url(), &host).await;
+    assert_eq!(storage["status"], "green", "{storage}");
+    assert_eq!(storage["details"]["location"], "US");
+    let asked = metadata.requests_to(METADATA_PATH);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].header("metadata-flavor"), Some("Google"));
+    let sent = api.requests_to("/storage/v1/b/ragflow");
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {METADATA_TOKEN}").as_str())
+    );
+
+    // GCS refuses the instance's service account: the way out is named.
+    api.set_route(
+        "GET",
+        "/storage/v1/b/ragflow",
+        FixtureResponse::json(
+            403,
+            r#"{"error":{"code":403,"message":"Permission 'storage.buckets.get' denied on resource."}}"#,
+        ),
+    );
+    let storage = check_with_metadata_host(&api.url(), &host).await;
+    assert_eq!(storage["status"], "red");
+    assert_eq!(
+        storage["error"],
+        format!(
+            "GCS refused the token of the metadata server {host} (HTTP 403: Permission 'storage.buckets.get' denied on resource.): grant its service account storage.buckets.get, or set storage.credentials_file"
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_metadata_server_is_named_and_nothing_reaches_gcs() {
+    let api = FixtureServer::start([(
+        "GET",
+        "/storage/v1/b/ragflow",
+        FixtureResponse::json(200, r#"{"name":"ragflow"}"#),
+    )])
+    .await;
+    let host = format!("127.0.0.1:{}", free_port());
+    let storage = check_with_metadata_host(&api.url(), &host).await;
+    assert_eq!(storage["status"], "red");
+    let error = storage["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "no OAuth2 token from the metadata server {host} ("
+        )),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("): off Google Cloud, set storage.credentials_file"),
+        "{error}"
+    );
+    assert!(api.requests().is_empty());
+}
