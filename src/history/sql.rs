@@ -2,7 +2,10 @@
 //! order (PostgreSQL's syntax, which SQLite reads as named parameters bound in that order),
 //! and the functions are generic over sqlx's `Database`.
 
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+use sqlx::migrate::MigrateError;
+use sqlx::{
+    ColumnIndex, ConnectOptions, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type,
+};
 
 use super::migrations::{Dialect, migrator};
 use super::{
@@ -89,10 +92,29 @@ impl<DB: Database> SqlStore<DB> {
         }
     }
 
-    fn error(&self, source: sqlx::Error) -> HistoryError {
-        HistoryError::Database {
-            store: self.name.clone(),
-            source,
+    /// The result with a failure named after this store. A pool that cannot open a
+    /// connection retries until its acquire timeout and then says only "pool timed out":
+    /// one direct attempt tells why (refused, unknown host, wrong password).
+    async fn explained<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, HistoryError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(source) => Err(HistoryError::Database {
+                store: self.name.clone(),
+                source: self.cause(source).await,
+            }),
+        }
+    }
+
+    async fn cause(&self, source: sqlx::Error) -> sqlx::Error {
+        if !matches!(source, sqlx::Error::PoolTimedOut) {
+            return source;
+        }
+        let options = self.pool.connect_options();
+        let wait = self.pool.options().get_acquire_timeout();
+        match tokio::time::timeout(wait, options.connect()).await {
+            Ok(Err(cause)) => cause,
+            // It connects (the pool is merely busy), or it hangs: the pool's word stands.
+            _ => source,
         }
     }
 }
@@ -121,18 +143,23 @@ where
             store: self.name.clone(),
             source,
         };
-        migrator(self.dialect)
+        match migrator(self.dialect)
             .await
             .map_err(failed)?
             .run(&self.pool)
             .await
-            .map_err(failed)
+        {
+            Ok(()) => Ok(()),
+            Err(MigrateError::Execute(source)) => {
+                Err(failed(MigrateError::Execute(self.cause(source).await)))
+            }
+            Err(other) => Err(failed(other)),
+        }
     }
 
     async fn write(&self, observer: &str, batch: &Batch) -> Result<(), HistoryError> {
-        write(&self.pool, &self.upsert, observer, batch)
+        self.explained(write(&self.pool, &self.upsert, observer, batch).await)
             .await
-            .map_err(|e| self.error(e))
     }
 
     async fn buckets(
@@ -143,35 +170,32 @@ where
         until_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<Bucket>, HistoryError> {
-        buckets(
-            &self.pool,
-            &self.buckets,
-            component,
-            resolution_s,
-            since_ms,
-            until_ms,
-            step_ms,
+        self.explained(
+            buckets(
+                &self.pool,
+                &self.buckets,
+                component,
+                resolution_s,
+                since_ms,
+                until_ms,
+                step_ms,
+            )
+            .await,
         )
         .await
-        .map_err(|e| self.error(e))
     }
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, HistoryError> {
-        incidents(&self.pool, query)
-            .await
-            .map_err(|e| self.error(e))
+        self.explained(incidents(&self.pool, query).await).await
     }
 
     async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
-        changes_since(&self.pool, component, since_ms)
+        self.explained(changes_since(&self.pool, component, since_ms).await)
             .await
-            .map_err(|e| self.error(e))
     }
 
     async fn executors(&self, observer: &str) -> Result<Vec<ExecutorRecord>, HistoryError> {
-        executors(&self.pool, observer)
-            .await
-            .map_err(|e| self.error(e))
+        self.explained(executors(&self.pool, observer).await).await
     }
 
     async fn prune(
@@ -180,15 +204,17 @@ where
         incidents_before_ms: i64,
         limit: i64,
     ) -> Result<u64, HistoryError> {
-        prune(
-            &self.pool,
-            results_before_ms,
-            incidents_before_ms,
-            limit,
-            self.affected,
+        self.explained(
+            prune(
+                &self.pool,
+                results_before_ms,
+                incidents_before_ms,
+                limit,
+                self.affected,
+            )
+            .await,
         )
         .await
-        .map_err(|e| self.error(e))
     }
 }
 
