@@ -264,18 +264,25 @@ async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
         out = serde_json::to_string_pretty(&body).expect("JSON serialises");
         out.push('\n');
     } else {
+        // Columns as wide as their longest entry (`models.<name>` keys can be long).
+        let components = monitor.components();
+        let key_width = components
+            .iter()
+            .map(|c| c.key.as_str().len())
+            .fold(9, usize::max);
+        let kind_width = components.iter().map(|c| c.kind.len()).fold(4, usize::max);
         out.push_str(&format!(
-            "{:<12} {:<14} {:<7} {:>10}  {}\n",
+            "{:<key_width$} {:<kind_width$} {:<7} {:>10}  {}\n",
             "COMPONENT", "KIND", "STATUS", "ELAPSED", "ERROR"
         ));
-        for (c, v) in monitor.components().iter().zip(verdicts) {
+        for (c, v) in components.iter().zip(verdicts) {
             let required = if c.required { "" } else { " (not required)" };
             let error = match (v.cause_text(), v.error.as_deref()) {
                 (Some(cause), Some(error)) => format!("{cause} ({error})"),
                 (_, error) => error.unwrap_or("-").to_owned(),
             };
             out.push_str(&format!(
-                "{:<12} {:<14} {:<7} {:>7.1} ms  {error}{required}\n",
+                "{:<key_width$} {:<kind_width$} {:<7} {:>7.1} ms  {error}{required}\n",
                 c.key.as_str(),
                 c.kind,
                 v.shown_status(),

@@ -247,3 +247,28 @@ fn printed_config_loads_back_for_every_storage_kind() {
         );
     }
 }
+
+/// The table's columns line up whatever the length of a key (`models.<name>` ones are long).
+#[test]
+fn check_table_columns_line_up_with_long_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    std::fs::write(
+        &file,
+        "[db]\nenabled = false\n[doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
+         [task_executors]\nenabled = false\n[redis]\nurl = \"redis://127.0.0.1:1/1\"\n\
+         [[models]]\nname = \"a-rather-long-embedding-model-name\"\nkind = \"tei\"\nurl = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let out = ragwatch(&["check", "--config", file.to_str().unwrap()], &[]);
+    let printed = text(&out.stdout);
+    let mut lines = printed.lines();
+    let header = lines.next().unwrap();
+    let status_at = header.find("STATUS").unwrap();
+    let rows: Vec<&str> = lines.filter(|l| !l.starts_with("status:")).collect();
+    assert_eq!(rows.len(), 2, "{printed}");
+    for row in rows {
+        assert_eq!(&row[status_at..status_at + 4], "red ", "{printed}");
+        assert_eq!(row.as_bytes()[status_at - 1], b' ', "{printed}");
+    }
+}
