@@ -22,9 +22,14 @@ const OPEN: &str = "INSERT INTO incidents (observer, component, from_status, wor
 const UPDATE: &str =
     "UPDATE incidents SET worst_status = $1, last_status = $2, changes = changes + 1 WHERE id = $3";
 const CLOSE: &str = "UPDATE incidents SET ended_at_ms = $1, last_status = 'green', changes = changes + 1 WHERE id = $2";
-const INCIDENTS: &str = "SELECT id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes \
-     FROM incidents WHERE (ended_at_ms IS NULL OR ended_at_ms >= $1) AND ($2 IS NULL OR component = $2) \
-     ORDER BY ended_at_ms IS NOT NULL, started_at_ms DESC LIMIT $3";
+/// The newest closed and the newest open incidents, each walked down the start-time index
+/// and cut at the limit (one ORDER BY over both sorted every incident of the period); the
+/// caller puts the open ones first and keeps `limit` in all.
+const INCIDENTS: &str = "SELECT * FROM (SELECT id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes \
+     FROM incidents WHERE ended_at_ms >= $1 AND ($2 IS NULL OR component = $2) ORDER BY started_at_ms DESC LIMIT $3) AS closed \
+     UNION ALL \
+     SELECT * FROM (SELECT id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes \
+     FROM incidents WHERE ended_at_ms IS NULL AND ($2 IS NULL OR component = $2) ORDER BY started_at_ms DESC LIMIT $3) AS open";
 const REMEMBER_EXECUTOR: &str = "INSERT INTO executors (observer, name, last_at_ms, heartbeat) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (observer, name) DO UPDATE SET last_at_ms = excluded.last_at_ms, heartbeat = excluded.heartbeat \
      WHERE excluded.last_at_ms > executors.last_at_ms";
@@ -422,7 +427,8 @@ where
         .bind(query.limit)
         .fetch_all(pool)
         .await?;
-    rows.iter()
+    let mut list = rows
+        .iter()
         .map(|row| {
             Ok(Incident {
                 id: row.try_get(0)?,
@@ -437,7 +443,11 @@ where
                 changes: row.try_get(9)?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<Incident>, sqlx::Error>>()?;
+    // Open ones first, then the newest.
+    list.sort_by_key(|i| (i.ended_at_ms.is_some(), std::cmp::Reverse(i.started_at_ms)));
+    list.truncate(usize::try_from(query.limit).unwrap_or(0));
+    Ok(list)
 }
 
 /// Status changes of a component since a time, not counting first results after starts.

@@ -302,6 +302,82 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
     stores.drop_all().await;
 }
 
+/// The incident list: open ones first, then the newest; closed ones only when they ended
+/// since `since`; the component filter and the limit over both.
+#[tokio::test]
+async fn incidents_list_open_ones_first_then_the_newest() {
+    let stores = Stores::new().await;
+    let t0 = 1_800_000_000_000;
+    let on = |component: &'static str, at: i64, from: Option<Status>, to: Status| ChangeRecord {
+        component,
+        at_ms: t0 + at,
+        from,
+        to,
+        error: (to != Status::Green).then(|| format!("{component} down")),
+    };
+    let (g, r) = (Status::Green, Status::Red);
+    let changes = vec![
+        on("redis", 0, None, g),
+        on("db", 0, None, g),
+        on("db", 30_000, Some(g), r),    // open, started first
+        on("redis", MINUTE, Some(g), r), // closed at 2 min: A
+        on("redis", 2 * MINUTE, Some(r), g),
+        on("redis", 3 * MINUTE, Some(g), r), // closed at 4 min: B
+        on("redis", 4 * MINUTE, Some(r), g),
+        on("redis", 5 * MINUTE, Some(g), r), // open: C
+    ];
+    for (name, store) in &stores.list {
+        store.migrate().await.unwrap();
+        store
+            .write(
+                "observer-a",
+                &Batch {
+                    changes: changes.clone(),
+                    ..Batch::default()
+                },
+            )
+            .await
+            .unwrap();
+        let list = |since: i64, component: Option<&str>, limit: i64| {
+            let query = IncidentQuery {
+                since_ms: t0 + since,
+                component: component.map(str::to_owned),
+                limit,
+            };
+            async move {
+                store
+                    .incidents(&query)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|i| (i.component.clone(), i.started_at_ms - t0))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let c = ("redis".to_owned(), 5 * MINUTE);
+        let db = ("db".to_owned(), 30_000);
+        let b = ("redis".to_owned(), 3 * MINUTE);
+        let a = ("redis".to_owned(), MINUTE);
+        assert_eq!(
+            list(3 * MINUTE, None, 10).await,
+            [c.clone(), db.clone(), b.clone()],
+            "{name}"
+        );
+        assert_eq!(
+            list(3 * MINUTE, None, 2).await,
+            [c.clone(), db.clone()],
+            "{name}"
+        );
+        assert_eq!(
+            list(3 * MINUTE, Some("redis"), 10).await,
+            [c.clone(), b.clone()],
+            "{name}"
+        );
+        assert_eq!(list(0, None, 10).await, [c, db, b, a], "{name}");
+    }
+    stores.drop_all().await;
+}
+
 #[tokio::test]
 async fn a_restart_continues_the_open_incident() {
     let stores = Stores::new().await;
