@@ -37,11 +37,6 @@ while True:
 ' "$black_hole" &
 pids+=("$!")
 
-start_redis() {
-  redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null &
-  echo "$!"
-}
-wait_redis() { for _ in $(seq 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
 redis_commands() { redis-cli -p "$1" info stats | awk -F: '/^total_commands_processed/ {print $2+0}'; }
 
 # serve PORT INTERVAL TIMEOUT REDIS_PORT STORAGE_URL: a ragwatch on PORT.
@@ -77,7 +72,7 @@ summary() { sort -n | awk '{v[NR]=$1} END {printf "median %.0f ms, max %.0f ms",
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
 # 1. Black hole ---------------------------------------------------------------------------
-redis_a=$(free_port); pid=$(start_redis "$redis_a"); pids+=("$pid"); wait_redis "$redis_a"
+redis_a=$(free_port); start_redis "$redis_a"; pids+=("$redis_pid")
 port_a=$(free_port)
 serve "$port_a" 5s 1s "$redis_a" "http://127.0.0.1:$black_hole"
 body=$(curl -s "http://127.0.0.1:$port_a/v1/system/healthz?fresh=1")
@@ -108,7 +103,7 @@ echo "   worst ragwatch request $(awk -v w="$worst" 'BEGIN {printf "%.2f", w / 1
 
 # 2. Amplification ------------------------------------------------------------------------
 # ragwatch on a 1 s schedule; 10,000 requests spread over 10 s (hey: 10 workers x 100/s).
-redis_b=$(free_port); pid=$(start_redis "$redis_b"); pids+=("$pid"); wait_redis "$redis_b"
+redis_b=$(free_port); start_redis "$redis_b"; pids+=("$redis_pid")
 port_b=$(free_port)
 serve "$port_b" 1s 1s "$redis_b" "http://127.0.0.1:$black_hole"
 sleep 2
@@ -134,7 +129,7 @@ echo "   ragwatch, 10,000 healthz requests:        $loaded ($(awk -v a="$loaded"
 echo "   redis-exporter, 10,000 scrapes (${exporter_secs} s, ragwatch's probes included): $exporter_loaded ($(awk -v a="$exporter_loaded" 'BEGIN {printf "%.1f", a / 10000}') per request)"
 
 # 3. Kill detection -----------------------------------------------------------------------
-redis_c=$(free_port); pid_c=$(start_redis "$redis_c"); wait_redis "$redis_c"
+redis_c=$(free_port); start_redis "$redis_c"; pid_c=$redis_pid
 port_c=$(free_port)
 serve "$port_c" 2s 1s "$redis_c" "http://127.0.0.1:$black_hole"
 redis_state() { curl -s "http://127.0.0.1:$port_c/v1/system/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["redis"])'; }
@@ -146,7 +141,7 @@ for _ in $(seq "$SAMPLES"); do
   killed=$(date +%s%N)
   until [ "$(redis_state)" = nok ]; do sleep 0.02; done
   echo $(( ($(date +%s%N) - killed) / 1000000 ))
-  pid_c=$(start_redis "$redis_c"); wait_redis "$redis_c"
+  start_redis "$redis_c"; pid_c=$redis_pid
 done > "$work/detect.ms"
 pids+=("$pid_c")
 worst=$(sort -n "$work/detect.ms" | tail -1)
