@@ -16,9 +16,10 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::component::Component;
-use crate::executors::{self, State, Summary};
+use crate::task_executors::{self, State, Summary};
 use crate::monitor::Monitor;
-use crate::probe::{ProbeResult, Status};
+use crate::probe::ProbeResult;
+use crate::status::Status;
 
 /// Probes run, per component (`_total` is added by the encoder).
 pub const PROBES: &str = "ragwatch_probes";
@@ -242,10 +243,10 @@ fn register_components(registry: &mut Registry, monitor: &Monitor) {
 
 fn register_executors(
     registry: &mut Registry,
-    board: &executors::Board,
-    liveness: executors::Liveness,
+    board: &task_executors::Board,
+    liveness: task_executors::Liveness,
 ) {
-    let now = executors::unix_now();
+    let now = task_executors::unix_now();
     let alive = Family::<ExecutorLabels, Gauge>::default();
     let last = Family::<ExecutorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let done = Family::<ExecutorLabels, Counter>::default();

@@ -22,7 +22,8 @@ use crate::component::Component;
 use crate::config::{AlertsConfig, Scrubber};
 use crate::history::writer::History;
 use crate::history::{IncidentQuery, Store};
-use crate::probe::{ProbeResult, Status};
+use crate::probe::ProbeResult;
+use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use webhook::{SIGNATURE_HEADER, Webhook, signature};

@@ -9,7 +9,7 @@ use sha2::Sha256;
 
 use super::{Alert, AlertState};
 use crate::config::{Secret, WebhookConfig};
-use crate::probe::Status;
+use crate::status::Status;
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "X-Ragwatch-Signature";

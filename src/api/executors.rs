@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
-use crate::executors::{self, EndedTask, Executor, Interval, State as ExecutorState, Summary};
+use crate::task_executors::{self, EndedTask, Executor, Interval, State as ExecutorState, Summary};
 use crate::probe::TaskExecutorsProbe;
 
 /// One executor in the list.
@@ -79,7 +79,7 @@ fn watched(state: &AppState) -> Result<&TaskExecutorsProbe, ApiError> {
     })
 }
 
-fn find(board: &executors::Board, name: &str) -> Result<Arc<Executor>, ApiError> {
+fn find(board: &task_executors::Board, name: &str) -> Result<Arc<Executor>, ApiError> {
     board.executors.get(name).cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -102,7 +102,7 @@ fn find(board: &executors::Board, name: &str) -> Result<Arc<Executor>, ApiError>
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let probe = watched(&state)?;
     let board = probe.board();
-    let now = executors::unix_now();
+    let now = task_executors::unix_now();
     let summary = Summary::of(&board, now, probe.liveness());
     let views: Vec<ExecutorView> = board
         .executors
@@ -150,13 +150,13 @@ pub async fn intervals(
         .map_or(f64::MIN, |ms| ms as f64 / 1000.0);
     let probe = watched(&state)?;
     let executor = find(&probe.board(), &name)?;
-    let intervals: Vec<Interval> = executors::intervals(&executor.beats)
+    let intervals: Vec<Interval> = task_executors::intervals(&executor.beats)
         .into_iter()
         .filter(|i| i.end >= since)
         .collect();
     Ok(Json(json!({
         "name": executor.name,
-        "state": executor.state(executors::unix_now(), probe.liveness()),
+        "state": executor.state(task_executors::unix_now(), probe.liveness()),
         "intervals": intervals,
     })))
 }
@@ -191,7 +191,7 @@ pub async fn interval(
     })?;
     let probe = watched(&state)?;
     let executor = find(&probe.board(), &name)?;
-    let position = executors::intervals(&executor.beats)
+    let position = task_executors::intervals(&executor.beats)
         .iter()
         .position(|i| i.end_ms() == end_ms)
         .ok_or_else(|| {
@@ -203,7 +203,7 @@ pub async fn interval(
             )
         })?;
     let opening = &executor.beats[position];
-    let interval = executors::intervals(&executor.beats[position..=position + 1]).remove(0);
+    let interval = task_executors::intervals(&executor.beats[position..=position + 1]).remove(0);
     let running_at_start = opening.identity().current;
     let (tasks, tasks_error) = match &state.tasks {
         None => (None, Some("the db component is disabled".to_owned())),

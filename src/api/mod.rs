@@ -23,7 +23,7 @@ use axum::{Router, middleware};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError, Scrubber, Secret};
-use crate::executors::TaskSource;
+use crate::task_executors::TaskSource;
 use crate::monitor::Monitor;
 
 pub use error::ApiError;

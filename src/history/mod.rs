@@ -15,7 +15,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use crate::probe::Status;
+use crate::status::Status;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -19,7 +19,8 @@ use crate::config::Scrubber;
 use crate::history::writer::{History, Record};
 use crate::history::{ChangeRecord, ResultRecord};
 use crate::metrics::Metrics;
-use crate::probe::{self, AnyProbe, ProbeResult, Status, TaskExecutorsProbe};
+use crate::probe::{self, AnyProbe, ProbeResult, TaskExecutorsProbe};
+use crate::status::Status;
 
 pub use snapshot::{Snapshot, Timed, Verdict};
 
@@ -192,7 +193,7 @@ impl Monitor {
         }
         if let Some(history) = &self.history {
             history.start(&mut tasks).await;
-            tasks.spawn(crate::executors::memory::run(
+            tasks.spawn(crate::task_executors::memory::run(
                 Arc::clone(self),
                 Arc::clone(history),
             ));

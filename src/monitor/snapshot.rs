@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::component::Component;
-use crate::probe::{ProbeResult, Status};
+use crate::probe::ProbeResult;
+use crate::status::Status;
 
 /// A result and the monotonic instant it arrived, for the staleness rule.
 #[derive(Clone, Debug)]

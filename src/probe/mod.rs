@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::component::ComponentKey;
+pub use crate::status::Status;
 use crate::config::{Config, DbKind, DocEngineKind, MessageQueueKind, Scrubber, StorageKind};
 
 pub use azure::AzureProbe;
@@ -44,34 +45,6 @@ pub use redis_stream::RedisStreamProbe;
 pub use s3::S3Probe;
 pub use sql::SqlFacts;
 pub use task_executors::TaskExecutorsProbe;
-
-/// Health of a component, worst first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// It cannot do its job.
-    Red,
-    /// It works but needs attention.
-    Yellow,
-    /// It works.
-    Green,
-}
-
-impl Status {
-    /// Green and yellow are "ok" in RAGFlow's healthz vocabulary.
-    pub fn is_ok(self) -> bool {
-        self != Status::Red
-    }
-
-    /// The lowercase name (`green`, `yellow`, `red`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Red => "red",
-            Status::Yellow => "yellow",
-            Status::Green => "green",
-        }
-    }
-}
 
 /// Kind-specific facts a probe learned (versions, counts, cluster health fields).
 pub type Details = serde_json::Map<String, serde_json::Value>;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Details, Outcome, Probe, ProbeError, RedisStreamProbe, Status, root_cause};
 use crate::config::{Config, MessageQueueConfig, MessageQueueKind, ParsingConfig};
-use crate::executors::{Pipeline, StuckTask, TaskSource};
+use crate::task_executors::{Pipeline, StuckTask, TaskSource};
 
 /// Probes the task table and the task queue.
 pub struct ParsingProbe {

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use super::redis::RedisServer;
 use super::{Outcome, Probe, ProbeError, Status, into_details};
 use crate::config::Config;
-use crate::executors::{self, Board, Executor, Liveness, State, Summary};
+use crate::task_executors::{self, Board, Executor, Liveness, State, Summary};
 
 /// Keeps the executor board current and summarises it.
 pub struct TaskExecutorsProbe {
@@ -80,7 +80,7 @@ impl TaskExecutorsProbe {
             let problem = if board.executors.is_empty() {
                 format!(
                     "no task executor is registered in {}",
-                    executors::EXECUTOR_SET
+                    task_executors::EXECUTOR_SET
                 )
             } else {
                 format!(
@@ -117,7 +117,7 @@ impl TaskExecutorsProbe {
 
 impl Probe for TaskExecutorsProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let now = executors::unix_now();
+        let now = task_executors::unix_now();
         let mut previous = Board::clone(&self.board.load_full());
         for executor in self
             .remembered
@@ -135,7 +135,7 @@ impl Probe for TaskExecutorsProbe {
             .run(|mut conn| {
                 let previous = &previous;
                 async move {
-                    let result = executors::refresh(&mut conn, previous, now).await;
+                    let result = task_executors::refresh(&mut conn, previous, now).await;
                     (conn, result)
                 }
             })
