@@ -9,11 +9,10 @@
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ragwatch::app::{App, Mode};
 use ragwatch::task_executors::{self, Board};
-use ragwatch::monitor::Monitor;
 
 const REPS: usize = 15;
 
@@ -148,14 +147,9 @@ async fn main() {
     .unwrap();
     let config = ragwatch::config::load(Some(&file), std::iter::empty()).unwrap();
     let _ = std::fs::remove_file(&file);
-    let monitor = Monitor::new(
-        ragwatch::component::from_config(&config).unwrap(),
-        config.scrubber(),
-        None,
-        None,
-    );
-    monitor.refresh_all().await;
-    let router = ragwatch::api::router(Arc::clone(&monitor), &config).unwrap();
+    let app = App::build(config, Mode::Serve).unwrap();
+    app.monitor.refresh_all().await;
+    let router = app.router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(ragwatch::api::serve(

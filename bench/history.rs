@@ -10,18 +10,19 @@
 
 use std::time::{Duration, Instant};
 
+use ragwatch::config::ComponentKey;
 use ragwatch::config::SecretUrl;
 use ragwatch::history::{AnyStore, Batch, ChangeRecord, IncidentQuery, ResultRecord, Store};
-use ragwatch::probe::Status;
+use ragwatch::status::Status;
 use sqlx::Connection;
 
-const COMPONENTS: [&str; 6] = [
-    "db",
-    "redis",
-    "doc_engine",
-    "storage",
-    "message_queue",
-    "task_executors",
+const COMPONENTS: [ComponentKey; 6] = [
+    ComponentKey::Db,
+    ComponentKey::Redis,
+    ComponentKey::DocEngine,
+    ComponentKey::Storage,
+    ComponentKey::MessageQueue,
+    ComponentKey::TaskExecutors,
 ];
 const BATCH: usize = 1000;
 const INTERVAL_MS: i64 = 5_000;
@@ -52,7 +53,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
             let batch = batches.last_mut().unwrap();
             if status != previous[i] {
                 batch.changes.push(ChangeRecord {
-                    component,
+                    component: component.clone(),
                     at_ms: at,
                     from: Some(previous[i]),
                     to: status,
@@ -63,7 +64,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
             let error =
                 (status == Status::Red).then(|| "connection refused to 127.0.0.1:6379".to_owned());
             batch.results.push(ResultRecord {
-                component,
+                component: component.clone(),
                 checked_at_ms: at,
                 status,
                 elapsed_ms: ((n >> 40) % 50) as f64 + 0.5,

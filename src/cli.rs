@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -11,11 +10,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use crate::alert::Alerts;
+use crate::api;
+use crate::app::{App, Mode};
 use crate::config::{Config, ConfigError, Import};
-use crate::history::writer::History;
-use crate::monitor::{Monitor, Verdict};
-use crate::{api, component};
+use crate::monitor::{Verdict, all_required_ok};
 
 /// ragwatch: tells people and machines whether each service a RAG platform depends on works.
 #[derive(Debug, Parser)]
@@ -133,50 +131,26 @@ impl Cli {
 }
 
 async fn serve(config: Config) -> Result<Exit, Failure> {
-    let history = open_history(&config)?;
-    let monitor = Monitor::new(
-        component::from_config(&config)?,
-        config.scrubber(),
-        history,
-        open_alerts(&config),
-    );
-    let listener = TcpListener::bind(config.server.listen)
+    let listen = config.server.listen;
+    let app = App::build(config, Mode::Serve)?;
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr().context("listener has no address")?;
-    let watched: Vec<&str> = monitor
+    let watched: Vec<&str> = app
+        .monitor
         .components()
         .iter()
         .map(|c| c.key.as_str())
         .collect();
     tracing::info!(%address, components = ?watched, "Serving.");
-    let router = api::router(Arc::clone(&monitor), &config)?;
-    let mut tasks = monitor.start(true).await;
-    api::serve(listener, router, shutdown_signal())
+    let mut tasks = app.start(true).await;
+    api::serve(listener, app.router(), shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     tasks.shutdown().await;
     tracing::info!("Stopped.");
     Ok(Exit::Ok)
-}
-
-/// The history `serve` records into, when enabled.
-pub fn open_history(config: &Config) -> Result<Option<Arc<History>>, Failure> {
-    if !config.history.enabled {
-        return Ok(None);
-    }
-    let history = History::open(&config.history, config.monitor.timeout, config.scrubber())
-        .map_err(|message| ConfigError::Invalid {
-            location: "history".into(),
-            message: config.scrubber().scrub(&message),
-        })?;
-    Ok(Some(Arc::new(history)))
-}
-
-/// The alerting `serve` sends, when `[alerts]` is configured.
-pub fn open_alerts(config: &Config) -> Option<Arc<Alerts>> {
-    let alerts = config.alerts.as_ref()?;
-    Some(Arc::new(Alerts::new(alerts, config.scrubber())))
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -219,21 +193,13 @@ struct CheckedComponent<'a> {
 }
 
 async fn check(config: Config, json: bool) -> Result<Exit, Failure> {
-    let monitor = Monitor::new(
-        component::from_config(&config)?,
-        config.scrubber(),
-        None,
-        None,
-    );
+    let app = App::build(config, Mode::Check)?;
+    let monitor = &app.monitor;
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();
     let now = Instant::now();
     let verdicts: Vec<Verdict> = snapshot.verdicts(monitor.components(), now);
-    let ok = monitor
-        .components()
-        .iter()
-        .zip(&verdicts)
-        .all(|(c, v)| v.status.is_ok() || !c.required);
+    let ok = all_required_ok(monitor.components().iter().zip(&verdicts));
     let mut out = String::new();
     if json {
         let components: serde_json::Map<String, serde_json::Value> = monitor

@@ -2,6 +2,7 @@
 
 pub mod alert;
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod component;
 pub mod config;

@@ -7,8 +7,8 @@
 use std::fmt::Write;
 use std::time::Instant;
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,10 +16,10 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::component::Component;
-use crate::task_executors::{self, State, Summary};
-use crate::monitor::Monitor;
-use crate::probe::ProbeResult;
+use crate::config::ComponentKey;
+use crate::monitor::{Published, Sink, Snapshot};
 use crate::status::Status;
+use crate::task_executors::{self, State, Summary, Tracker};
 
 /// Probes run, per component (`_total` is added by the encoder).
 pub const PROBES: &str = "ragwatch_probes";
@@ -65,7 +65,7 @@ const DURATION_BUCKETS: [f64; 12] = [
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ComponentLabels {
     /// Component key.
-    pub component: &'static str,
+    pub component: ComponentKey,
     /// Its kind.
     pub kind: &'static str,
 }
@@ -73,9 +73,15 @@ pub struct ComponentLabels {
 impl ComponentLabels {
     fn of(component: &Component) -> Self {
         Self {
-            component: component.key.as_str(),
+            component: component.key.clone(),
             kind: component.kind,
         }
+    }
+}
+
+impl EncodeLabelValue for ComponentKey {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
     }
 }
 
@@ -133,10 +139,13 @@ impl Metrics {
             durations,
         }
     }
+}
 
+impl Sink for Metrics {
     /// Counts a published result.
-    pub fn observe(&self, component: &Component, result: &ProbeResult) {
-        let labels = ComponentLabels::of(component);
+    fn publish(&self, published: &Published<'_>) {
+        let result = published.result;
+        let labels = ComponentLabels::of(published.component);
         self.probes.get_or_create(&labels).inc();
         if result.status == Status::Red {
             self.failures.get_or_create(&labels).inc();
@@ -147,37 +156,60 @@ impl Metrics {
     }
 }
 
-/// The OpenMetrics text of a monitor: its counters plus the present read now.
-pub fn render(monitor: &Monitor) -> String {
+/// What a scrape reads of the present, besides the monitor's snapshot.
+pub struct Present<'a> {
+    /// The latest results.
+    pub snapshot: &'a Snapshot,
+    /// The watched components, indexed like the snapshot.
+    pub components: &'a [Component],
+    /// The task executors' board, when they are watched.
+    pub executors: Option<&'a Tracker>,
+    /// The history store, when there is one.
+    pub history: Option<HistoryFigures>,
+    /// Failed deliveries per alert receiver name, when alerts are configured.
+    pub receivers: Option<Vec<(String, u64)>>,
+}
+
+/// How the history store is doing, for its gauges.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryFigures {
+    /// Batches are being written.
+    pub up: bool,
+    /// Records dropped since start.
+    pub dropped: u64,
+}
+
+/// The OpenMetrics text: the counters accumulated so far plus the present read now.
+pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     let mut live = Registry::default();
-    register_components(&mut live, monitor);
-    if let Some(probe) = monitor.task_executors() {
-        register_executors(&mut live, &probe.board(), probe.liveness());
+    register_components(&mut live, present.snapshot, present.components);
+    if let Some(tracker) = present.executors {
+        register_executors(&mut live, &tracker.board(), tracker.liveness());
     }
-    if let Some(history) = monitor.history() {
+    if let Some(history) = present.history {
         let up = Gauge::<i64>::default();
-        up.set(i64::from(history.health().error.is_none()));
+        up.set(i64::from(history.up));
         live.register(
             HISTORY_UP,
             "Whether the history store is being written (1) or failing (0)",
             up,
         );
         let dropped = Counter::<u64>::default();
-        dropped.inc_by(history.dropped());
+        dropped.inc_by(history.dropped);
         live.register(
             HISTORY_DROPPED,
             "Records the history writer dropped because it was behind",
             dropped,
         );
     }
-    if let Some(alerts) = monitor.alerts() {
+    if let Some(receivers) = &present.receivers {
         let failures = Family::<ReceiverLabels, Counter>::default();
-        for receiver in alerts.health() {
+        for (receiver, count) in receivers {
             failures
                 .get_or_create(&ReceiverLabels {
-                    receiver: receiver.name,
+                    receiver: receiver.clone(),
                 })
-                .inc_by(receiver.failures);
+                .inc_by(*count);
         }
         live.register(
             ALERT_FAILURES,
@@ -186,20 +218,19 @@ pub fn render(monitor: &Monitor) -> String {
         );
     }
     let mut text = String::new();
-    encode_registry(&mut text, &monitor.metrics().registry).expect("writing to a String");
+    encode_registry(&mut text, &counters.registry).expect("writing to a String");
     encode_registry(&mut text, &live).expect("writing to a String");
     encode_eof(&mut text).expect("writing to a String");
     text
 }
 
-fn register_components(registry: &mut Registry, monitor: &Monitor) {
-    let snapshot = monitor.snapshot();
+fn register_components(registry: &mut Registry, snapshot: &Snapshot, components: &[Component]) {
     let now = Instant::now();
     let up = Family::<ComponentLabels, Gauge>::default();
     let status = Family::<ComponentLabels, Gauge>::default();
     let required = Family::<ComponentLabels, Gauge>::default();
     let checked = Family::<ComponentLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-    for (index, component) in monitor.components().iter().enumerate() {
+    for (index, component) in components.iter().enumerate() {
         let labels = ComponentLabels::of(component);
         let verdict = snapshot.verdict(index, component, now);
         up.get_or_create(&labels)

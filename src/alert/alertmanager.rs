@@ -71,7 +71,7 @@ impl Alertmanager {
                     AlertState::Firing => None,
                     AlertState::Resolved => alert.resolved_at,
                 },
-                generator_url: super::component_link(external, alert.component),
+                generator_url: super::component_link(external, alert.component.as_str()),
             })
             .collect();
         let response = client

@@ -19,10 +19,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::component::Component;
-use crate::config::{AlertsConfig, Scrubber};
-use crate::history::writer::History;
-use crate::history::{IncidentQuery, Store};
-use crate::probe::ProbeResult;
+use crate::config::{AlertsConfig, ComponentKey, Scrubber};
+use crate::history::Incident;
+use crate::monitor::{Published, Sink};
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
@@ -39,7 +38,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Alert {
     /// Component key.
-    pub component: &'static str,
+    pub component: ComponentKey,
     /// Its kind.
     pub kind: &'static str,
     /// Whether the component counts in the overall status (critical) or not (warning).
@@ -84,14 +83,14 @@ struct Streak {
 pub struct Thresholds {
     failure: u32,
     success: u32,
-    streaks: HashMap<&'static str, Streak>,
+    streaks: HashMap<ComponentKey, Streak>,
 }
 
 /// What a component is, for an alert.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Subject {
     /// Component key.
-    pub component: &'static str,
+    pub component: ComponentKey,
     /// Its kind.
     pub kind: &'static str,
     /// Counted in the overall status.
@@ -110,7 +109,7 @@ impl Thresholds {
 
     /// Marks an alert as already firing (remembered from before a restart).
     pub fn resume(&mut self, alert: Alert) {
-        let streak = self.streaks.entry(alert.component).or_default();
+        let streak = self.streaks.entry(alert.component.clone()).or_default();
         streak.failures = self.failure;
         streak.firing = Some(alert);
     }
@@ -124,7 +123,7 @@ impl Thresholds {
         at: jiff::Timestamp,
     ) -> Option<Alert> {
         let (failure, success) = (self.failure, self.success);
-        let streak = self.streaks.entry(subject.component).or_default();
+        let streak = self.streaks.entry(subject.component.clone()).or_default();
         let previous = streak.last_status.replace(status);
         if status.is_ok() {
             streak.failures = 0;
@@ -284,82 +283,25 @@ impl Alerts {
         }
     }
 
-    /// Takes a published result; an alert it fires or resolves is queued for every receiver.
-    /// A failure while `held_by` (a dependency of the component) is red is not counted: the
-    /// dependency's own alert names the cause, and the dependent fires only if it stays
-    /// red once the cause is gone.
-    pub fn observe(&self, component: &Component, result: &ProbeResult, held_by: Option<&str>) {
-        if let Some(cause) = held_by
-            && !result.status.is_ok()
-        {
-            tracing::debug!(
-                component = component.key.as_str(),
-                cause,
-                "Alert held back: a dependency is down."
-            );
-            return;
-        }
-        let subject = Subject {
-            component: component.key.as_str(),
-            kind: component.kind,
-            required: component.required,
-        };
-        let alert = self.thresholds.lock().expect("thresholds lock").observe(
-            subject,
-            result.status,
-            result.error.as_deref(),
-            millisecond(result.checked_at),
-        );
-        let Some(alert) = alert else { return };
-        tracing::info!(component = alert.component, state = ?alert.state, "Alert.");
-        for receiver in &self.receivers {
-            if receiver.queue.try_send(alert.clone()).is_err() {
-                tracing::warn!(
-                    receiver = receiver.name,
-                    "Alert queue is full; an alert was dropped."
-                );
-            }
-        }
-    }
-
-    /// Takes up the alerts that were firing before a restart: every incident still open
-    /// whose latest status is red, for a watched component. The threshold counts are not
-    /// stored, so an incident that had not fired yet is taken as firing too; it then
-    /// resolves with a notice when the component recovers.
-    pub async fn resume(&self, monitor: &crate::monitor::Monitor, history: &History) {
-        let store = loop {
-            match history.store() {
-                Ok(store) => break store,
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        };
-        let query = IncidentQuery {
-            since_ms: i64::MAX,
-            component: None,
-            limit: 1000,
-        };
-        let open = match store.incidents(&query).await {
-            Ok(incidents) => incidents,
-            Err(error) => {
-                tracing::warn!(%error, "Cannot read open incidents; firing alerts are not resumed.");
-                return;
-            }
-        };
+    /// Takes up the alerts that were firing before a restart: every incident `observer`
+    /// left open whose latest status is red, for a watched component. The threshold counts
+    /// are not stored, so an incident that had not fired yet is taken as firing too; it
+    /// then resolves with a notice when the component recovers.
+    pub fn resume(&self, components: &[Component], observer: &str, open: Vec<Incident>) {
         let mut thresholds = self.thresholds.lock().expect("thresholds lock");
         for incident in open {
-            let watched = monitor
-                .components()
+            let watched = components
                 .iter()
                 .find(|c| c.key.as_str() == incident.component);
             let (Some(component), true, "red") = (
                 watched,
-                incident.observer == history.observer(),
+                incident.observer == observer,
                 incident.last.as_str(),
             ) else {
                 continue;
             };
             thresholds.resume(Alert {
-                component: component.key.as_str(),
+                component: component.key.clone(),
                 kind: component.kind,
                 required: component.required,
                 state: AlertState::Firing,
@@ -460,12 +402,53 @@ impl Alerts {
     }
 }
 
+impl Sink for Alerts {
+    /// Takes a published result; an alert it fires or resolves is queued for every receiver.
+    /// A failure while a dependency of the component is red is not counted: the
+    /// dependency's own alert names the cause, and the dependent fires only if it stays
+    /// red once the cause is gone.
+    fn publish(&self, published: &Published<'_>) {
+        let (component, result) = (published.component, published.result);
+        if let Some(cause) = published.held_by
+            && !result.status.is_ok()
+        {
+            tracing::debug!(
+                component = component.key.as_str(),
+                cause = cause.as_str(),
+                "Alert held back: a dependency is down."
+            );
+            return;
+        }
+        let subject = Subject {
+            component: component.key.clone(),
+            kind: component.kind,
+            required: component.required,
+        };
+        let alert = self.thresholds.lock().expect("thresholds lock").observe(
+            subject,
+            result.status,
+            result.error.as_deref(),
+            millisecond(result.checked_at),
+        );
+        let Some(alert) = alert else { return };
+        tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
+        for receiver in &self.receivers {
+            if receiver.queue.try_send(alert.clone()).is_err() {
+                tracing::warn!(
+                    receiver = receiver.name,
+                    "Alert queue is full; an alert was dropped."
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const REDIS: Subject = Subject {
-        component: "redis",
+        component: ComponentKey::Redis,
         kind: "redis",
         required: true,
     };

@@ -52,7 +52,7 @@ impl Webhook {
         external: &url::Url,
     ) -> Result<(), String> {
         let body = serde_json::to_vec(&Body {
-            component: alert.component,
+            component: alert.component.as_str(),
             kind: alert.kind,
             state: alert.state,
             status: alert.status,
@@ -61,7 +61,7 @@ impl Webhook {
             error: alert.error.as_deref(),
             started_at: alert.started_at,
             resolved_at: alert.resolved_at,
-            link: super::component_link(external, alert.component),
+            link: super::component_link(external, alert.component.as_str()),
         })
         .expect("alert body serialises");
         let mut request = client

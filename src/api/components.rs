@@ -16,6 +16,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
 use crate::component::Component;
+use crate::config::ComponentKey;
 use crate::history::{AnyStore, Bucket, Store};
 use crate::monitor::{Snapshot, Verdict};
 use crate::probe::Details;
@@ -31,14 +32,14 @@ const HOUR_MS: i64 = 3600 * 1000;
 /// A component and its latest result.
 #[derive(Serialize)]
 pub struct ComponentView<'a> {
-    key: &'static str,
+    key: &'a ComponentKey,
     kind: &'static str,
     required: bool,
     status: &'static str,
     /// Why it is `unknown`: a component it depends on is down.
     #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<String>,
-    depends_on: Vec<&'static str>,
+    depends_on: &'a [ComponentKey],
     elapsed_ms: f64,
     checked_at: Option<jiff::Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,17 +50,17 @@ pub struct ComponentView<'a> {
 fn view<'a>(
     snapshot: &'a Snapshot,
     index: usize,
-    component: &Component,
+    component: &'a Component,
     verdict: Verdict,
 ) -> ComponentView<'a> {
     let result = snapshot.results[index].as_ref().map(|t| &t.result);
     ComponentView {
-        key: component.key.as_str(),
+        key: &component.key,
         kind: component.kind,
         required: component.required,
         status: verdict.shown_status(),
         cause: verdict.cause_text(),
-        depends_on: component.depends_on.iter().map(|k| k.as_str()).collect(),
+        depends_on: &component.depends_on,
         elapsed_ms: verdict.elapsed_ms,
         checked_at: result.map(|r| r.checked_at),
         error: verdict.error,
@@ -107,7 +108,7 @@ fn find(state: &AppState, key: &str) -> Result<usize, ApiError> {
 
 /// The history store, or 503 saying why there is none.
 pub fn history_of(state: &AppState) -> Result<&AnyStore, ApiError> {
-    let history = state.monitor.history().ok_or_else(|| {
+    let history = state.history.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "history is disabled (history.enabled = false)",
@@ -151,7 +152,7 @@ pub async fn one(
         .verdicts(state.monitor.components(), Instant::now())
         .swap_remove(index);
     let mut body = json!(view(&snapshot, index, component, verdict));
-    if state.monitor.history().is_some() {
+    if state.history.as_ref().is_some() {
         let now = jiff::Timestamp::now().as_millisecond();
         let store = history_of(&state)?;
         let uptime = |resolution_s: i64, span_ms: i64| async move {

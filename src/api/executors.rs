@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
-use crate::task_executors::{self, EndedTask, Executor, Interval, State as ExecutorState, Summary};
-use crate::probe::TaskExecutorsProbe;
+use crate::task_executors::{
+    self, EndedTask, Executor, Interval, State as ExecutorState, Summary, Tracker,
+};
 
 /// One executor in the list.
 #[derive(Serialize)]
@@ -40,7 +41,7 @@ struct ExecutorView<'a> {
     last_malformed: Option<&'a str>,
 }
 
-fn view<'a>(executor: &'a Executor, now: f64, probe: &TaskExecutorsProbe) -> ExecutorView<'a> {
+fn view<'a>(executor: &'a Executor, now: f64, probe: &Tracker) -> ExecutorView<'a> {
     let last = executor.last.as_ref();
     let identity = last.map(|b| b.identity()).unwrap_or_default();
     let (done_30m, failed_30m) = executor.window_counts();
@@ -70,8 +71,8 @@ fn timestamp(unix_s: f64) -> Option<jiff::Timestamp> {
     jiff::Timestamp::from_millisecond((unix_s * 1000.0).round() as i64).ok()
 }
 
-fn watched(state: &AppState) -> Result<&TaskExecutorsProbe, ApiError> {
-    state.monitor.task_executors().ok_or_else(|| {
+fn watched(state: &AppState) -> Result<&Tracker, ApiError> {
+    state.executors.as_deref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "task executors are not watched (task_executors.enabled = false)",

@@ -19,7 +19,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
 use crate::component::Component;
-use crate::monitor::Snapshot;
+use crate::monitor::{Snapshot, all_required_ok};
 
 /// A rendered healthz answer and how long it stays true.
 pub struct Rendered {
@@ -89,13 +89,13 @@ fn render(components: &[Component], snapshot: &Snapshot) -> Rendered {
     let now = Instant::now();
     let mut body = Map::new();
     let mut meta = Map::new();
-    let mut ok = true;
     let verdicts = snapshot.verdicts(components, now);
-    for (component, verdict) in components
+    let listed = components
         .iter()
-        .zip(verdicts)
-        .filter(|(c, _)| c.in_healthz)
-    {
+        .zip(&verdicts)
+        .filter(|(c, _)| c.in_healthz);
+    let ok = all_required_ok(listed.clone());
+    for (component, verdict) in listed {
         let key = component.key.as_str().to_owned();
         if verdict.status.is_ok() {
             body.insert(key, json!("ok"));
@@ -111,7 +111,6 @@ fn render(components: &[Component], snapshot: &Snapshot) -> Rendered {
                 entry["cause"] = json!(cause);
             }
             meta.insert(key, entry);
-            ok &= !component.required;
         }
     }
     body.insert("status".into(), json!(if ok { "ok" } else { "nok" }));

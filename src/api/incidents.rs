@@ -41,7 +41,7 @@ pub async fn list(
     let component = params.last("component").map(str::to_owned);
     // A fixed key names a component even while it is disabled; a model only while watched.
     if let Some(key) = &component
-        && !crate::component::ComponentKey::ALL
+        && !crate::config::ComponentKey::ALL
             .iter()
             .any(|k| k.as_str() == key)
         && !state

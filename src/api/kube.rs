@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
+use crate::monitor::all_required_ok;
 
 /// The process serves requests.
 #[utoipa::path(
@@ -66,21 +67,25 @@ pub async fn readyz(
         monitor.refresh_missing().await;
     }
     let snapshot = monitor.snapshot();
-    let now = Instant::now();
-    let mut passed = true;
+    let verdicts = snapshot.verdicts(components, Instant::now());
+    let judged = components.iter().zip(&verdicts);
+    let mut passed = all_required_ok(
+        judged
+            .clone()
+            .filter(|(c, _)| !excluded.contains(&c.key.as_str())),
+    );
     let mut lines = String::new();
-    for (component, verdict) in components.iter().zip(snapshot.verdicts(components, now)) {
+    for (component, verdict) in judged {
         let key = component.key.as_str();
         if excluded.contains(&key) {
             lines.push_str(&format!("[+]{key} excluded: ok\n"));
         } else if verdict.status.is_ok() {
-            match verdict.error {
+            match &verdict.error {
                 Some(why) => lines.push_str(&format!("[+]{key} ok (yellow: {why})\n")),
                 None => lines.push_str(&format!("[+]{key} ok\n")),
             }
         } else {
             let optional = if component.required {
-                passed = false;
                 ""
             } else {
                 " (not required)"
@@ -94,7 +99,7 @@ pub async fn readyz(
             }
         }
     }
-    if let Some(history) = monitor.history() {
+    if let Some(history) = &state.history {
         let required = state.history_required;
         match &history.health().error {
             None => lines.push_str("[+]history ok\n"),
@@ -106,7 +111,12 @@ pub async fn readyz(
         }
     }
     // A receiver that cannot be reached is reported, but never fails readiness.
-    for receiver in monitor.alerts().map(|a| a.health()).unwrap_or_default() {
+    for receiver in state
+        .alerts
+        .as_ref()
+        .map(|a| a.health())
+        .unwrap_or_default()
+    {
         match receiver.error {
             None => lines.push_str(&format!("[+]alerts {} ok\n", receiver.name)),
             Some(error) => lines.push_str(&format!(

@@ -25,7 +25,27 @@ const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
     )
 )]
 pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let text = crate::metrics::render(&state.monitor);
+    let snapshot = state.monitor.snapshot();
+    let present = crate::metrics::Present {
+        snapshot: &snapshot,
+        components: state.monitor.components(),
+        executors: state.executors.as_deref(),
+        history: state
+            .history
+            .as_ref()
+            .map(|history| crate::metrics::HistoryFigures {
+                up: history.health().error.is_none(),
+                dropped: history.dropped(),
+            }),
+        receivers: state.alerts.as_ref().map(|alerts| {
+            alerts
+                .health()
+                .into_iter()
+                .map(|receiver| (receiver.name, receiver.failures))
+                .collect()
+        }),
+    };
+    let text = crate::metrics::render(&state.metrics, &present);
     let wants_openmetrics = headers
         .get_all(header::ACCEPT)
         .iter()

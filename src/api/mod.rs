@@ -1,5 +1,6 @@
-//! The HTTP API. [`router`] builds every route from the monitor; handlers only read the
-//! monitor's snapshot (and join its single-flight refresh for `?fresh=1`).
+//! The HTTP API. [`router`] builds every route from the parts the app hands it; handlers
+//! only read the monitor's snapshot (and join its single-flight refresh for `?fresh=1`),
+//! the executor board, the history and the alert receivers' health.
 
 mod auth;
 mod components;
@@ -22,42 +23,56 @@ use axum::routing::get;
 use axum::{Router, middleware};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, ConfigError, Scrubber, Secret};
-use crate::task_executors::TaskSource;
+use crate::alert::Alerts;
+use crate::config::{Scrubber, Secret};
+use crate::history::writer::History;
+use crate::metrics::Metrics;
 use crate::monitor::Monitor;
+use crate::task_executors::{TaskSource, Tracker};
 
 pub use error::ApiError;
 
-/// What every handler shares; cheap to clone behind an `Arc`.
-pub struct AppState {
-    monitor: Arc<Monitor>,
-    healthz: ArcSwapOption<healthz::Rendered>,
-    tokens: Vec<Secret>,
-    tasks: Option<TaskSource>,
-    scrubber: Scrubber,
-    history_required: bool,
+/// What the HTTP layer reads, handed over by the app.
+pub struct Parts {
+    /// Latest results, and the single-flight refresh for `?fresh=1`.
+    pub monitor: Arc<Monitor>,
+    /// Probe counters, for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The history, when kept.
+    pub history: Option<Arc<History>>,
+    /// The alerting, when configured (its receivers' health).
+    pub alerts: Option<Arc<Alerts>>,
+    /// The task executors' board, when they are watched.
+    pub executors: Option<Arc<Tracker>>,
+    /// RAGFlow's task table, for the tasks of an executor's interval.
+    pub tasks: Option<Arc<TaskSource>>,
+    /// Bearer tokens of the protected endpoints; none leaves them open.
+    pub tokens: Vec<Secret>,
+    /// Removes configured secrets from error texts.
+    pub scrubber: Scrubber,
+    /// Whether readyz fails while the history store cannot be written.
+    pub history_required: bool,
 }
 
-/// Every route of ragwatch, for a monitor built from `config`.
-pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigError> {
-    let tasks = if config.db.settings.enabled {
-        let timeout = config.db.settings.timeout.unwrap_or(config.monitor.timeout);
-        let source =
-            TaskSource::new(&config.db, timeout).map_err(|message| ConfigError::Invalid {
-                location: "db".into(),
-                message: config.scrubber().scrub(&message),
-            })?;
-        Some(source)
-    } else {
-        None
-    };
+/// What every handler shares, behind an `Arc`.
+pub struct AppState {
+    parts: Parts,
+    healthz: ArcSwapOption<healthz::Rendered>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.parts
+    }
+}
+
+/// Every route of ragwatch.
+pub fn router(parts: Parts) -> Router {
     let state = Arc::new(AppState {
-        monitor,
+        parts,
         healthz: ArcSwapOption::empty(),
-        tokens: config.server.tokens.clone(),
-        tasks,
-        scrubber: config.scrubber(),
-        history_required: config.history.required,
     });
     let protected = Router::new()
         .route("/v1/system/status", get(status::status))
@@ -80,7 +95,7 @@ pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigEr
             Arc::clone(&state),
             auth::require_token,
         ));
-    Ok(Router::new()
+    Router::new()
         .route("/", get(ui::index))
         .route("/ui/app.js", get(ui::script))
         .route("/ui/app.css", get(ui::style))
@@ -92,7 +107,7 @@ pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigEr
         .merge(protected)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(state))
+        .with_state(state)
 }
 
 /// Serves the router until `shutdown` completes, then finishes in-flight requests.

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::component::ComponentKey;
+use crate::config::ComponentKey;
 
 #[derive(Serialize)]
 struct StatusBody {
@@ -103,7 +103,7 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<impl Serialize> 
         }
         *slot = Some(entry);
     }
-    if let Some(probe) = state.monitor.task_executors() {
+    if let Some(probe) = &state.executors {
         for executor in probe.board().executors.values().filter(|e| e.listed) {
             let beats = executor.beats.iter().map(|b| Arc::clone(&b.raw)).collect();
             data.task_executor_heartbeats

@@ -11,10 +11,9 @@ use serde::Deserialize;
 
 use super::ragflow::Import;
 use super::{
-    ComponentSettings, Config, DbKind, EngineProtocol, MessageQueueKind, Need, SecretUrl,
-    StorageKind,
+    ComponentKey, ComponentSettings, Config, DbKind, EngineProtocol, MessageQueueKind, Need,
+    SecretUrl, StorageKind,
 };
-use crate::component::ComponentKey;
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "RAGWATCH_";
@@ -236,7 +235,8 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
 /// Reads each component section's shared settings on their own first: inside the full
 /// configuration they are flattened, and serde loses the key of a flattened field's error.
 fn check_component_settings(table: &toml::Table, origins: &Origins) -> Result<(), ConfigError> {
-    for section in ComponentKey::ALL.map(ComponentKey::as_str) {
+    for key in &ComponentKey::ALL {
+        let section = key.as_str();
         let Some(toml::Value::Table(fields)) = table.get(section) else {
             continue;
         };

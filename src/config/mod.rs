@@ -1,6 +1,7 @@
 //! The typed configuration: what ragwatch watches and how. Defaults match a stock RAGFlow
 //! docker compose deployment on localhost, so ragwatch runs beside one with no set-up.
 
+mod key;
 mod load;
 mod ragflow;
 mod secret;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
+pub use key::ComponentKey;
 pub use load::{ConfigError, load, load_with_ragflow};
 pub use ragflow::Import;
 pub use secret::{REDACTED, Scrubber, Secret, SecretUrl, host_port, redact_url};
@@ -125,10 +127,9 @@ impl Config {
     }
 
     /// The `[[models]]` entry a model component key names.
-    pub fn model(&self, key: crate::component::ComponentKey) -> Option<&ModelConfig> {
-        self.models
-            .iter()
-            .find(|m| crate::component::model_key(&m.name) == key)
+    pub fn model(&self, key: &ComponentKey) -> Option<&ModelConfig> {
+        let name = key.model_name()?;
+        self.models.iter().find(|m| m.name == name)
     }
 
     /// The scrubber that removes this configuration's secrets from free text.

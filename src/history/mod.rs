@@ -15,6 +15,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use crate::config::ComponentKey;
 use crate::status::Status;
 
 pub use postgres::PostgresStore;
@@ -53,7 +54,7 @@ pub enum HistoryError {
 #[derive(Clone, Debug)]
 pub struct ResultRecord {
     /// Component key.
-    pub component: &'static str,
+    pub component: ComponentKey,
     /// When the probe started, unix milliseconds.
     pub checked_at_ms: i64,
     /// Its status.
@@ -68,7 +69,7 @@ pub struct ResultRecord {
 #[derive(Clone, Debug)]
 pub struct ChangeRecord {
     /// Component key.
-    pub component: &'static str,
+    pub component: ComponentKey,
     /// When, unix milliseconds.
     pub at_ms: i64,
     /// The previous status this process saw; `None` for the first result after start.
@@ -113,15 +114,22 @@ impl Batch {
     }
 }
 
-/// Counts of one roll-up row, added onto what is stored.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One roll-up row: a component's counts in one bucket, added onto what is stored.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Rollup {
     /// Component key.
-    pub component: &'static str,
+    pub component: ComponentKey,
     /// 60 or 3600.
     pub resolution_s: i64,
     /// Bucket start, unix milliseconds.
     pub bucket_ms: i64,
+    /// What the bucket counted.
+    pub counts: Counts,
+}
+
+/// Counts of results: per status, latency sum and maximum, and the latency histogram.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
     /// Results per status.
     pub green: i64,
     /// Results per status.
@@ -151,15 +159,15 @@ pub fn rollups(results: &[ResultRecord]) -> Vec<Rollup> {
                 Some(index) => index,
                 None => {
                     rows.push(Rollup {
-                        component: result.component,
+                        component: result.component.clone(),
                         resolution_s,
                         bucket_ms,
-                        ..Rollup::default()
+                        counts: Counts::default(),
                     });
                     rows.len() - 1
                 }
             };
-            let row = &mut rows[index];
+            let row = &mut rows[index].counts;
             match result.status {
                 Status::Green => row.green += 1,
                 Status::Yellow => row.yellow += 1,
@@ -346,7 +354,7 @@ pub struct Bucket {
 
 impl Bucket {
     /// A bucket from summed roll-up counts.
-    pub fn from_sums(start_ms: i64, rollup: &Rollup) -> Self {
+    pub fn from_sums(start_ms: i64, rollup: &Counts) -> Self {
         let total = rollup.green + rollup.yellow + rollup.red;
         let latency = |value: f64| (total > 0).then_some(value);
         Self {
@@ -575,7 +583,7 @@ pub trait Store: Send + Sync {
 mod tests {
     use super::*;
 
-    fn result(component: &'static str, at: i64, status: Status, ms: f64) -> ResultRecord {
+    fn result(component: ComponentKey, at: i64, status: Status, ms: f64) -> ResultRecord {
         ResultRecord {
             component,
             checked_at_ms: at,
@@ -588,26 +596,29 @@ mod tests {
     #[test]
     fn rollups_group_by_component_resolution_and_bucket() {
         let rows = rollups(&[
-            result("db", 60_000, Status::Green, 3.0),
-            result("db", 119_999, Status::Red, 700.0),
-            result("db", 120_000, Status::Yellow, 0.5),
-            result("redis", 60_000, Status::Green, 1.0),
+            result(ComponentKey::Db, 60_000, Status::Green, 3.0),
+            result(ComponentKey::Db, 119_999, Status::Red, 700.0),
+            result(ComponentKey::Db, 120_000, Status::Yellow, 0.5),
+            result(ComponentKey::Redis, 60_000, Status::Green, 1.0),
         ]);
-        let minute = |c: &str, b: i64| {
-            rows.iter()
+        let minute = |c: ComponentKey, b: i64| {
+            &rows
+                .iter()
                 .find(|r| r.component == c && r.resolution_s == 60 && r.bucket_ms == b)
                 .unwrap()
+                .counts
         };
-        let first = minute("db", 60_000);
+        let first = minute(ComponentKey::Db, 60_000);
         assert_eq!((first.green, first.yellow, first.red), (1, 0, 1));
         assert_eq!(first.latency_max_ms, 700.0);
         assert_eq!(first.histogram[1], 1, "3 ms is in the <= 5 ms bucket");
         assert_eq!(first.histogram[8], 1, "700 ms is in the <= 1000 ms bucket");
-        assert_eq!(minute("db", 120_000).yellow, 1);
-        let hour = rows
+        assert_eq!(minute(ComponentKey::Db, 120_000).yellow, 1);
+        let hour = &rows
             .iter()
-            .find(|r| r.component == "db" && r.resolution_s == 3600)
-            .unwrap();
+            .find(|r| r.component == ComponentKey::Db && r.resolution_s == 3600)
+            .unwrap()
+            .counts;
         assert_eq!(hour.green + hour.yellow + hour.red, 3);
         assert_eq!(
             rows.len(),
@@ -618,7 +629,7 @@ mod tests {
 
     #[test]
     fn percentiles_read_the_histogram() {
-        let mut rollup = Rollup::default();
+        let mut rollup = Counts::default();
         rollup.histogram[1] = 90; // <= 5 ms
         rollup.histogram[6] = 10; // <= 250 ms
         rollup.green = 100;
@@ -632,7 +643,7 @@ mod tests {
         );
         assert_eq!(bucket.uptime, Some(1.0));
         assert_eq!(
-            Bucket::from_sums(0, &Rollup::default()).latency_p50_ms,
+            Bucket::from_sums(0, &Counts::default()).latency_p50_ms,
             None
         );
     }
@@ -640,7 +651,7 @@ mod tests {
     #[test]
     fn incidents_open_update_and_close_on_changes() {
         let change = |from: Option<Status>, to: Status| ChangeRecord {
-            component: "db",
+            component: ComponentKey::Db,
             at_ms: 1,
             from,
             to,

@@ -9,8 +9,8 @@ use sqlx::{
 
 use super::migrations::{Dialect, migrator};
 use super::{
-    Batch, Bucket, ExecutorRecord, HistoryError, Incident, IncidentAction, IncidentQuery,
-    OpenIncident, Rollup, Store, incident_action, parse_status, rollups,
+    Batch, Bucket, Counts, ExecutorRecord, HistoryError, Incident, IncidentAction, IncidentQuery,
+    OpenIncident, Store, incident_action, parse_status, rollups,
 };
 
 /// Rows per multi-row INSERT (6 parameters each).
@@ -254,7 +254,7 @@ where
         for r in chunk {
             insert = insert
                 .bind(observer)
-                .bind(r.component)
+                .bind(r.component.as_str())
                 .bind(r.checked_at_ms)
                 .bind(r.status.as_str())
                 .bind(r.elapsed_ms)
@@ -264,15 +264,15 @@ where
     }
     for rollup in rollups(&batch.results) {
         let mut query = sqlx::query::<DB>(upsert)
-            .bind(rollup.component)
+            .bind(rollup.component.as_str())
             .bind(rollup.resolution_s)
             .bind(rollup.bucket_ms)
-            .bind(rollup.green)
-            .bind(rollup.yellow)
-            .bind(rollup.red)
-            .bind(rollup.latency_sum_ms)
-            .bind(rollup.latency_max_ms);
-        for count in rollup.histogram {
+            .bind(rollup.counts.green)
+            .bind(rollup.counts.yellow)
+            .bind(rollup.counts.red)
+            .bind(rollup.counts.latency_sum_ms)
+            .bind(rollup.counts.latency_max_ms);
+        for count in rollup.counts.histogram {
             query = query.bind(count);
         }
         query.execute(&mut *tx).await?;
@@ -280,7 +280,7 @@ where
     for change in &batch.changes {
         sqlx::query::<DB>(INSERT_CHANGE)
             .bind(observer)
-            .bind(change.component)
+            .bind(change.component.as_str())
             .bind(change.at_ms)
             .bind(change.from.map(|s| s.as_str()))
             .bind(change.to.as_str())
@@ -289,7 +289,7 @@ where
             .await?;
         let open = match sqlx::query::<DB>(OPEN_INCIDENT)
             .bind(observer)
-            .bind(change.component)
+            .bind(change.component.as_str())
             .fetch_optional(&mut *tx)
             .await?
         {
@@ -303,7 +303,7 @@ where
         let statement = match incident_action(open.as_ref(), change) {
             IncidentAction::Open { from, to } => sqlx::query::<DB>(OPEN)
                 .bind(observer)
-                .bind(change.component)
+                .bind(change.component.as_str())
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(change.at_ms)
@@ -388,13 +388,13 @@ where
         .await?;
     rows.iter()
         .map(|row| {
-            let mut rollup = Rollup {
+            let mut rollup = Counts {
                 green: row.try_get(1)?,
                 yellow: row.try_get(2)?,
                 red: row.try_get(3)?,
                 latency_sum_ms: row.try_get(4)?,
                 latency_max_ms: row.try_get(5)?,
-                ..Rollup::default()
+                ..Counts::default()
             };
             for (slot, count) in rollup.histogram.iter_mut().enumerate() {
                 *count = row.try_get(6 + slot)?;

@@ -1,6 +1,8 @@
 //! The monitor: probes every component on its own schedule, all concurrently, and
 //! publishes results into a snapshot swapped whole. A probe runs single-flight per
 //! component: a scheduled probe and any number of `?fresh=1` requests share one run.
+//! Each result is also handed to the [`Sink`]s the monitor was given (metrics, history,
+//! alerts); none of them knows the monitor.
 
 mod snapshot;
 
@@ -13,16 +15,31 @@ use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
-use crate::alert::Alerts;
 use crate::component::Component;
-use crate::config::Scrubber;
-use crate::history::writer::{History, Record};
-use crate::history::{ChangeRecord, ResultRecord};
-use crate::metrics::Metrics;
-use crate::probe::{self, AnyProbe, ProbeResult, TaskExecutorsProbe};
+use crate::config::{ComponentKey, Scrubber};
+use crate::probe::{self, ProbeResult};
 use crate::status::Status;
 
-pub use snapshot::{Snapshot, Timed, Verdict};
+pub use snapshot::{Snapshot, Timed, Verdict, all_required_ok};
+
+/// One result as it is published.
+pub struct Published<'a> {
+    /// The component probed.
+    pub component: &'a Component,
+    /// Its status before this result; `None` for its first result since start.
+    pub previous: Option<Status>,
+    /// The new result.
+    pub result: &'a ProbeResult,
+    /// A dependency of the component whose latest result is red, if any: while it lasts,
+    /// the component's own red is that dependency's consequence.
+    pub held_by: Option<&'a ComponentKey>,
+}
+
+/// Something that takes every published result. It must not wait: the probe path calls it.
+pub trait Sink: Send + Sync {
+    /// Takes one result.
+    fn publish(&self, published: &Published<'_>);
+}
 
 /// Per-component run state for the single-flight rule.
 struct Flight {
@@ -38,20 +55,13 @@ pub struct Monitor {
     flights: Vec<Flight>,
     snapshot: ArcSwap<Snapshot>,
     scrubber: Scrubber,
-    history: Option<Arc<History>>,
-    alerts: Option<Arc<Alerts>>,
-    metrics: Metrics,
+    sinks: Vec<Arc<dyn Sink>>,
 }
 
 impl Monitor {
-    /// A monitor of these components, recording into `history` when given; nothing runs
-    /// until [`Monitor::start`] or a refresh.
-    pub fn new(
-        components: Vec<Component>,
-        scrubber: Scrubber,
-        history: Option<Arc<History>>,
-        alerts: Option<Arc<Alerts>>,
-    ) -> Arc<Self> {
+    /// A monitor of these components, handing each result to `sinks`; nothing runs until
+    /// [`Monitor::start`] or a refresh.
+    pub fn new(components: Vec<Component>, scrubber: Scrubber, sinks: Vec<Arc<dyn Sink>>) -> Self {
         let flights = components
             .iter()
             .map(|_| Flight {
@@ -59,38 +69,13 @@ impl Monitor {
                 finished: AtomicU64::new(0),
             })
             .collect();
-        Arc::new(Self {
+        Self {
             snapshot: ArcSwap::from_pointee(Snapshot::empty(components.len())),
-            metrics: Metrics::new(&components),
             components,
             flights,
             scrubber,
-            history,
-            alerts,
-        })
-    }
-
-    /// The task-executor probe, when the executors are watched.
-    pub fn task_executors(&self) -> Option<&TaskExecutorsProbe> {
-        self.components.iter().find_map(|c| match &c.probe {
-            AnyProbe::TaskExecutors(probe) => Some(probe),
-            _ => None,
-        })
-    }
-
-    /// The probe counters and durations.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
-    /// The alerting, if configured.
-    pub fn alerts(&self) -> Option<&Arc<Alerts>> {
-        self.alerts.as_ref()
-    }
-
-    /// The history results are recorded into, if any.
-    pub fn history(&self) -> Option<&Arc<History>> {
-        self.history.as_ref()
+            sinks,
+        }
     }
 
     /// The watched components, in healthz order.
@@ -138,37 +123,19 @@ impl Monitor {
 
     fn publish(&self, index: usize, result: ProbeResult) {
         let component = &self.components[index];
-        let previous = self.snapshot().results[index]
-            .as_ref()
-            .map(|t| t.result.status);
-        self.metrics.observe(component, &result);
-        if let Some(alerts) = &self.alerts {
-            let held_by = self.snapshot().red_dependency(component, &self.components);
-            alerts.observe(component, &result, held_by);
-        }
-        let changed = previous != Some(result.status);
-        if changed {
+        let snapshot = self.snapshot();
+        let previous = snapshot.results[index].as_ref().map(|t| t.result.status);
+        if previous != Some(result.status) {
             log_change(component, previous, &result);
         }
-        if let Some(history) = &self.history {
-            let checked_at_ms = result.checked_at.as_millisecond();
-            let key = component.key.as_str();
-            if changed {
-                history.record(Record::Change(ChangeRecord {
-                    component: key,
-                    at_ms: checked_at_ms,
-                    from: previous,
-                    to: result.status,
-                    error: result.error.clone(),
-                }));
-            }
-            history.record(Record::Result(ResultRecord {
-                component: key,
-                checked_at_ms,
-                status: result.status,
-                elapsed_ms: result.elapsed_ms,
-                error: result.error.clone(),
-            }));
+        let published = Published {
+            component,
+            previous,
+            result: &result,
+            held_by: snapshot.red_dependency(component, &self.components),
+        };
+        for sink in &self.sinks {
+            sink.publish(&published);
         }
         let timed = Timed {
             result: Arc::new(result),
@@ -178,29 +145,9 @@ impl Monitor {
             .rcu(|current| current.with(index, timed.clone()));
     }
 
-    /// Starts the background work: every component's schedule (when `scheduled`), the
-    /// history writer and the executor memory. The tasks stop when the returned set is
-    /// dropped or shut down.
-    pub async fn start(self: &Arc<Self>, scheduled: bool) -> JoinSet<()> {
-        let mut tasks = JoinSet::new();
-        if let Some(alerts) = &self.alerts {
-            alerts.start(&mut tasks);
-        }
-        if let (Some(alerts), Some(history)) = (&self.alerts, &self.history) {
-            let (monitor, alerts, history) =
-                (Arc::clone(self), Arc::clone(alerts), Arc::clone(history));
-            tasks.spawn(async move { alerts.resume(&monitor, &history).await });
-        }
-        if let Some(history) = &self.history {
-            history.start(&mut tasks).await;
-            tasks.spawn(crate::task_executors::memory::run(
-                Arc::clone(self),
-                Arc::clone(history),
-            ));
-        }
-        if !scheduled {
-            return tasks;
-        }
+    /// Starts every component's schedule. The tasks stop when `tasks` is dropped or shut
+    /// down.
+    pub fn start(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
         for (index, component) in self.components.iter().enumerate() {
             let monitor = Arc::clone(self);
             let period = component.interval;
@@ -213,7 +160,6 @@ impl Monitor {
                 }
             });
         }
-        tasks
     }
 }
 

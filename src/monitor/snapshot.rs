@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::component::Component;
+use crate::config::ComponentKey;
 use crate::probe::ProbeResult;
 use crate::status::Status;
 
@@ -39,7 +40,7 @@ pub struct Verdict {
     pub result: Option<Arc<ProbeResult>>,
     /// When it is red because a component it depends on is red: that component's key.
     /// It is then shown as `unknown`, the cause's red being the one to act on.
-    pub cause: Option<&'static str>,
+    pub cause: Option<ComponentKey>,
 }
 
 impl Verdict {
@@ -53,8 +54,16 @@ impl Verdict {
 
     /// The cause in words: `redis is down`.
     pub fn cause_text(&self) -> Option<String> {
-        self.cause.map(|key| format!("{key} is down"))
+        self.cause.as_ref().map(|key| format!("{key} is down"))
     }
+}
+
+/// The one rule of the overall status: every required component among `judged` is ok
+/// (green or yellow). healthz, readyz and `check` all answer with it.
+pub fn all_required_ok<'a>(judged: impl IntoIterator<Item = (&'a Component, &'a Verdict)>) -> bool {
+    judged
+        .into_iter()
+        .all(|(component, verdict)| verdict.status.is_ok() || !component.required)
 }
 
 impl Snapshot {
@@ -124,19 +133,19 @@ impl Snapshot {
             .enumerate()
             .map(|(index, component)| self.verdict(index, component, now))
             .collect();
-        let red: Vec<&'static str> = components
+        let red: Vec<&ComponentKey> = components
             .iter()
             .zip(&verdicts)
             .filter(|(_, v)| v.status == Status::Red)
-            .map(|(c, _)| c.key.as_str())
+            .map(|(c, _)| &c.key)
             .collect();
         for (component, verdict) in components.iter().zip(&mut verdicts) {
             if verdict.status == Status::Red {
                 verdict.cause = component
                     .depends_on
                     .iter()
-                    .map(|key| key.as_str())
-                    .find(|key| red.contains(key));
+                    .find(|key| red.contains(key))
+                    .cloned();
             }
         }
         verdicts
@@ -144,15 +153,17 @@ impl Snapshot {
 
     /// The first dependency of `component` whose latest result is red: while it lasts,
     /// the component's own red is not alerted on.
-    pub fn red_dependency(
+    pub fn red_dependency<'a>(
         &self,
-        component: &Component,
+        component: &'a Component,
         components: &[Component],
-    ) -> Option<&'static str> {
-        component.depends_on.iter().find_map(|key| {
-            let index = components.iter().position(|c| c.key == *key)?;
-            let timed = self.results[index].as_ref()?;
-            (timed.result.status == Status::Red).then(|| key.as_str())
+    ) -> Option<&'a ComponentKey> {
+        component.depends_on.iter().find(|key| {
+            components
+                .iter()
+                .position(|c| c.key == **key)
+                .and_then(|index| self.results[index].as_ref())
+                .is_some_and(|timed| timed.result.status == Status::Red)
         })
     }
 
@@ -174,6 +185,12 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
+    /// The components of a configuration, as the app builds them (inside a runtime: the
+    /// task table's pool is made there).
+    fn components_of(config: &Config) -> Vec<Component> {
+        crate::app::components(config).unwrap().0
+    }
+
     fn result(status: Status) -> Arc<ProbeResult> {
         Arc::new(ProbeResult {
             status,
@@ -184,10 +201,10 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_result_older_than_twice_the_interval_plus_the_timeout_is_stale() {
+    #[tokio::test]
+    async fn a_result_older_than_twice_the_interval_plus_the_timeout_is_stale() {
         // Defaults: interval 5 s, timeout 3 s, so results go stale after 13 s.
-        let components = crate::component::from_config(&Config::default()).unwrap();
+        let components = components_of(&Config::default());
         let now = Instant::now();
         let at = |age: u64| now.checked_sub(Duration::from_secs(age)).unwrap();
         let snapshot = Snapshot::empty(components.len())
@@ -220,9 +237,9 @@ mod tests {
         assert!(snapshot.is_incomplete());
     }
 
-    #[test]
-    fn fresh_until_is_the_first_expiry_once_complete() {
-        let components = crate::component::from_config(&Config::default()).unwrap();
+    #[tokio::test]
+    async fn fresh_until_is_the_first_expiry_once_complete() {
+        let components = components_of(&Config::default());
         let now = Instant::now();
         let mut snapshot = Snapshot::empty(components.len());
         assert_eq!(snapshot.fresh_until(&components), None);
@@ -251,7 +268,7 @@ mod tests {
     #[tokio::test]
     async fn a_red_component_with_a_red_dependency_has_that_cause() {
         let config: Config = toml::from_str("[parsing]\n").unwrap();
-        let components = crate::component::from_config(&config).unwrap();
+        let components = components_of(&config);
         let keys: Vec<&str> = components.iter().map(|c| c.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -280,21 +297,21 @@ mod tests {
             )
         };
         let (g, y, r) = (Status::Green, Status::Yellow, Status::Red);
-        let causes = |snapshot: Snapshot| -> Vec<Option<&str>> {
+        let causes = |snapshot: Snapshot| -> Vec<Option<String>> {
             snapshot
                 .verdicts(&components, now)
                 .iter()
-                .map(|v| v.cause)
+                .map(|v| v.cause.as_ref().map(|key| key.as_str().to_owned()))
                 .collect()
         };
         // Executors red on their own, parsing red while the document engine is down.
         assert_eq!(
             causes(snapshot_of([g, g, r, g, r, r])),
-            [None, None, None, None, None, Some("doc_engine")]
+            [None, None, None, None, None, Some("doc_engine".to_owned())]
         );
         // Redis down: both dependents on it point at it; a yellow dependent stays yellow.
         let verdicts = snapshot_of([g, r, g, g, r, y]).verdicts(&components, now);
-        assert_eq!(verdicts[4].cause, Some("redis"));
+        assert_eq!(verdicts[4].cause, Some(ComponentKey::Redis));
         assert_eq!(verdicts[4].shown_status(), "unknown");
         assert_eq!(verdicts[4].cause_text().as_deref(), Some("redis is down"));
         assert_eq!(verdicts[5].cause, None);

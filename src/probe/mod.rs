@@ -25,9 +25,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::component::ComponentKey;
+use std::sync::Arc;
+
+use crate::config::{
+    ComponentKey, Config, DbKind, DocEngineKind, MessageQueueKind, Scrubber, StorageKind,
+};
 pub use crate::status::Status;
-use crate::config::{Config, DbKind, DocEngineKind, MessageQueueKind, Scrubber, StorageKind};
+use crate::task_executors::{TaskSource, Tracker};
 
 pub use azure::AzureProbe;
 pub use elasticsearch::ElasticsearchProbe;
@@ -147,9 +151,10 @@ pub enum AnyProbe {
 impl AnyProbe {
     /// Builds the probe a component's configuration asks for.
     pub fn for_component(
-        key: ComponentKey,
+        key: &ComponentKey,
         config: &Config,
         timeout: Duration,
+        sources: &Sources,
     ) -> Result<Self, String> {
         Ok(match key {
             ComponentKey::Db => {
@@ -213,7 +218,11 @@ impl AnyProbe {
                 }
             }
             ComponentKey::TaskExecutors => {
-                Self::TaskExecutors(TaskExecutorsProbe::new(config, timeout)?)
+                let tracker = sources
+                    .executors
+                    .clone()
+                    .ok_or("task_executors: no executor tracker was built")?;
+                Self::TaskExecutors(TaskExecutorsProbe::new(config, tracker, timeout)?)
             }
             ComponentKey::Ragflow => {
                 let api = config
@@ -227,12 +236,14 @@ impl AnyProbe {
                     .parsing
                     .as_ref()
                     .ok_or("parsing: the section is missing")?;
-                Self::Parsing(ParsingProbe::new(config, parsing, timeout)?)
+                let tasks = sources
+                    .tasks
+                    .clone()
+                    .ok_or("parsing: RAGFlow's task table was not opened")?;
+                Self::Parsing(ParsingProbe::new(config, parsing, tasks, timeout)?)
             }
-            ComponentKey::Model(key) => {
-                let model = config
-                    .model(ComponentKey::Model(key))
-                    .ok_or("the model entry is missing")?;
+            ComponentKey::Model(_) => {
+                let model = config.model(key).ok_or("the model entry is missing")?;
                 Self::Model(ModelProbe::new(model, timeout)?)
             }
         })
@@ -256,6 +267,16 @@ impl AnyProbe {
             Self::Model(p) => p.check().await,
         }
     }
+}
+
+/// What probes share with each other and with the rest of the program, built once by the
+/// app.
+#[derive(Clone, Default)]
+pub struct Sources {
+    /// The executor board the task-executor probe writes.
+    pub executors: Option<Arc<Tracker>>,
+    /// RAGFlow's task table, read by the parsing probe (and the API).
+    pub tasks: Option<Arc<TaskSource>>,
 }
 
 /// Limits one run of a probe obeys.

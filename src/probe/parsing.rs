@@ -3,6 +3,7 @@
 //! progress without an update for a while (stuck); from its Redis task queue streams, the
 //! executors' group pending and lag (the same reading as the `redis_stream` queue probe).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -13,16 +14,17 @@ use crate::task_executors::{Pipeline, StuckTask, TaskSource};
 
 /// Probes the task table and the task queue.
 pub struct ParsingProbe {
-    tasks: TaskSource,
+    tasks: Arc<TaskSource>,
     queue: RedisStreamProbe,
     settings: ParsingConfig,
 }
 
 impl ParsingProbe {
-    /// Reads RAGFlow's database from `[db]` and its queue from the heartbeat Redis.
+    /// Reads RAGFlow's task table from `tasks` and its queue from the heartbeat Redis.
     pub fn new(
         config: &Config,
         settings: &ParsingConfig,
+        tasks: Arc<TaskSource>,
         timeout: Duration,
     ) -> Result<Self, String> {
         let queue = MessageQueueConfig {
@@ -33,7 +35,7 @@ impl ParsingProbe {
             ..MessageQueueConfig::default()
         };
         Ok(Self {
-            tasks: TaskSource::new(&config.db, timeout)?,
+            tasks,
             queue: RedisStreamProbe::new(&queue, config.heartbeat_redis(), timeout)?,
             settings: settings.clone(),
         })

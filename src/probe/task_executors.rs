@@ -2,30 +2,26 @@
 //! into the executor board (which the API serves) and judges the whole: red when fewer
 //! executors are alive than `min_alive`, yellow when one is stale or too many tasks fail.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-use arc_swap::ArcSwap;
 
 use super::redis::RedisServer;
 use super::{Outcome, Probe, ProbeError, Status, into_details};
 use crate::config::Config;
-use crate::task_executors::{self, Board, Executor, Liveness, State, Summary};
+use crate::task_executors::{self, Board, State, Summary, Tracker};
 
-/// Keeps the executor board current and summarises it.
+/// Reads the heartbeats into the tracker's board and summarises it.
 pub struct TaskExecutorsProbe {
     server: RedisServer,
-    board: ArcSwap<Board>,
-    /// Executors remembered from an earlier run, added to the board by the next check.
-    remembered: Mutex<Vec<Executor>>,
-    liveness: Liveness,
+    tracker: Arc<Tracker>,
     min_alive: u32,
     max_failure_rate: f64,
 }
 
 impl TaskExecutorsProbe {
-    /// Reads the heartbeat Redis and thresholds from `[task_executors]`.
-    pub fn new(config: &Config, timeout: Duration) -> Result<Self, String> {
+    /// Reads the heartbeat Redis and thresholds from `[task_executors]`; each check
+    /// publishes the board to `tracker`.
+    pub fn new(config: &Config, tracker: Arc<Tracker>, timeout: Duration) -> Result<Self, String> {
         let settings = &config.task_executors;
         Ok(Self {
             server: RedisServer::new(
@@ -33,38 +29,14 @@ impl TaskExecutorsProbe {
                 timeout,
                 "task_executors.redis_url",
             )?,
-            board: ArcSwap::from_pointee(Board::default()),
-            remembered: Mutex::new(Vec::new()),
-            liveness: Liveness {
-                period: settings.heartbeat_period,
-                timeout: settings.heartbeat_timeout,
-            },
+            tracker,
             min_alive: settings.min_alive,
             max_failure_rate: settings.max_failure_rate,
         })
     }
 
-    /// The board as of the last run.
-    pub fn board(&self) -> Arc<Board> {
-        self.board.load_full()
-    }
-
-    /// Adds executors remembered from the history to the board (at the next check, which is
-    /// single-flight), unless Redis has them already.
-    pub fn remember(&self, executors: Vec<Executor>) {
-        self.remembered
-            .lock()
-            .expect("remembered executors lock")
-            .extend(executors);
-    }
-
-    /// The timing that decides alive, stale and dead.
-    pub fn liveness(&self) -> Liveness {
-        self.liveness
-    }
-
     fn judge(&self, board: &Board, now: f64) -> Outcome {
-        let summary = Summary::of(board, now, self.liveness);
+        let summary = Summary::of(board, now, self.tracker.liveness());
         let rate = summary.failure_rate();
         let details = into_details(serde_json::json!({
             "executors": board.executors.len(),
@@ -96,7 +68,7 @@ impl TaskExecutorsProbe {
         let stale: Vec<String> = board
             .executors
             .values()
-            .filter(|e| e.state(now, self.liveness) == State::Stale)
+            .filter(|e| e.state(now, self.tracker.liveness()) == State::Stale)
             .map(|e| format!("{} ({:.0} s)", e.name, e.age(now).unwrap_or_default()))
             .collect();
         if !stale.is_empty() {
@@ -118,18 +90,7 @@ impl TaskExecutorsProbe {
 impl Probe for TaskExecutorsProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
         let now = task_executors::unix_now();
-        let mut previous = Board::clone(&self.board.load_full());
-        for executor in self
-            .remembered
-            .lock()
-            .expect("remembered executors lock")
-            .drain(..)
-        {
-            previous
-                .executors
-                .entry(executor.name.clone())
-                .or_insert_with(|| Arc::new(executor));
-        }
+        let previous = self.tracker.starting_board();
         let board = self
             .server
             .run(|mut conn| {
@@ -141,7 +102,7 @@ impl Probe for TaskExecutorsProbe {
             })
             .await?;
         let outcome = self.judge(&board, now);
-        self.board.store(Arc::new(board));
+        self.tracker.publish(board);
         Ok(outcome)
     }
 }

@@ -1,25 +1,21 @@
 //! Remembering task executors across restarts: the newest heartbeat of every executor goes
 //! to the history store, and on start the executors it remembers are handed to the
-//! task-executor probe, so one that vanished from Redis while ragwatch was down is still
+//! tracker, so one that vanished from Redis while ragwatch was down is still
 //! listed, as dead, with its last heartbeat (until the incidents retention drops it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Executor, Heartbeat};
+use super::{Executor, Heartbeat, Tracker};
 use crate::history::writer::{History, Record};
 use crate::history::{ExecutorRecord, Store};
-use crate::monitor::Monitor;
 
 /// How often newest heartbeats are handed to the history.
 pub const RECORD_EVERY: Duration = Duration::from_secs(2);
 
-/// Runs until the task is dropped; returns at once when executors are not watched.
-pub async fn run(monitor: Arc<Monitor>, history: Arc<History>) {
-    let Some(probe) = monitor.task_executors() else {
-        return;
-    };
+/// Runs until the task is dropped.
+pub async fn run(tracker: Arc<Tracker>, history: Arc<History>) {
     let remembered = loop {
         if let Ok(store) = history.store() {
             match store.executors(history.observer()).await {
@@ -33,7 +29,7 @@ pub async fn run(monitor: Arc<Monitor>, history: Arc<History>) {
         .iter()
         .map(|r| (r.name.clone(), r.at_ms))
         .collect();
-    probe.remember(
+    tracker.remember(
         remembered
             .into_iter()
             .filter_map(|r| {
@@ -46,7 +42,7 @@ pub async fn run(monitor: Arc<Monitor>, history: Arc<History>) {
     let mut ticks = tokio::time::interval(RECORD_EVERY);
     loop {
         ticks.tick().await;
-        for executor in probe.board().executors.values() {
+        for executor in tracker.board().executors.values() {
             let Some(last) = &executor.last else { continue };
             let at_ms = (last.at * 1000.0).round() as i64;
             if recorded.get(&executor.name) != Some(&at_ms) {

@@ -9,6 +9,7 @@ mod intervals;
 pub mod memory;
 mod reader;
 mod tasks;
+mod tracker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use heartbeat::{Heartbeat, Identity, MAX_HEARTBEAT_BYTES};
 pub use intervals::{Interval, intervals};
 pub use reader::{EXECUTOR_SET, WINDOW, refresh};
 pub use tasks::{EndedTask, Pipeline, StuckTask, TaskSource};
+pub use tracker::Tracker;
 
 /// Everything known about every executor seen since ragwatch started.
 #[derive(Clone, Debug, Default)]

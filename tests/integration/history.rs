@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::app::TestApp;
 use common::{FaultProxy, PostgresInstance, ProxyMode};
-use ragwatch::config::SecretUrl;
+use ragwatch::config::{ComponentKey, SecretUrl};
 use ragwatch::history::{
     AnyStore, Batch, ChangeRecord, ExecutorRecord, IncidentQuery, ResultRecord, Store,
 };
@@ -21,7 +21,7 @@ const MINUTE: i64 = 60_000;
 
 fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
     ResultRecord {
-        component: "redis",
+        component: ComponentKey::Redis,
         checked_at_ms: at,
         status,
         elapsed_ms,
@@ -31,7 +31,7 @@ fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
 
 fn change(at: i64, from: Option<Status>, to: Status, error: &str) -> ChangeRecord {
     ChangeRecord {
-        component: "redis",
+        component: ComponentKey::Redis,
         at_ms: at,
         from,
         to,
@@ -309,7 +309,10 @@ async fn incidents_list_open_ones_first_then_the_newest() {
     let stores = Stores::new().await;
     let t0 = 1_800_000_000_000;
     let on = |component: &'static str, at: i64, from: Option<Status>, to: Status| ChangeRecord {
-        component,
+        component: ComponentKey::ALL
+            .into_iter()
+            .find(|key| key.as_str() == component)
+            .expect("a fixed component key"),
         at_ms: t0 + at,
         from,
         to,

@@ -103,11 +103,8 @@ async fn the_stock_template_and_env_give_the_stock_components() {
         queue.url.as_ref().unwrap().expose().as_str(),
         "nats://nats:4222"
     );
-    let components: Vec<&str> = ragwatch::component::from_config(&config)
-        .unwrap()
-        .iter()
-        .map(|c| c.key.as_str())
-        .collect();
+    let (components, _) = ragwatch::app::components(&config).unwrap();
+    let components: Vec<&str> = components.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(
         components,
         [

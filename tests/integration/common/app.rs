@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ragwatch::app::{App, Mode};
 use ragwatch::monitor::Monitor;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -52,14 +53,12 @@ impl TestApp {
     async fn build(toml: &str, scheduled: bool) -> Self {
         let history_dir = tempfile::tempdir().unwrap();
         let config = with_private_history(toml, history_dir.path());
-        let components = ragwatch::component::from_config(&config).expect("components build");
-        let history = ragwatch::cli::open_history(&config).expect("history opens");
-        let alerts = ragwatch::cli::open_alerts(&config);
-        let monitor = Monitor::new(components, config.scrubber(), history, alerts);
-        let tasks = monitor.start(scheduled).await;
+        let app = App::build(config, Mode::Serve).expect("the app builds");
+        let tasks = app.start(scheduled).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = ragwatch::api::router(Arc::clone(&monitor), &config).expect("router builds");
+        let router = app.router();
+        let monitor = Arc::clone(&app.monitor);
         let server = tokio::spawn(async move {
             let _ = ragwatch::api::serve(listener, router, std::future::pending()).await;
         });
@@ -122,10 +121,9 @@ impl Drop for TestApp {
 
 /// Probes every enabled component of a configuration once, as `ragwatch check` does, and
 /// returns each key with its result.
-pub async fn probe_once(toml: &str) -> Vec<(&'static str, ragwatch::probe::ProbeResult)> {
-    let config = config(toml);
-    let components = ragwatch::component::from_config(&config).expect("components build");
-    let monitor = Monitor::new(components, config.scrubber(), None, None);
+pub async fn probe_once(toml: &str) -> Vec<(String, ragwatch::probe::ProbeResult)> {
+    let app = App::build(config(toml), Mode::Check).expect("the app builds");
+    let monitor = &app.monitor;
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();
     monitor
@@ -134,7 +132,7 @@ pub async fn probe_once(toml: &str) -> Vec<(&'static str, ragwatch::probe::Probe
         .zip(&snapshot.results)
         .map(|(c, timed)| {
             let timed = timed.as_ref().expect("every component was probed");
-            (c.key.as_str(), (*timed.result).clone())
+            (c.key.as_str().to_owned(), (*timed.result).clone())
         })
         .collect()
 }

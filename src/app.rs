@@ -1,0 +1,219 @@
+//! The composition root: the one place that builds ragwatch's parts from a configuration
+//! and wires them together. The monitor hands each result to its sinks (metrics, history,
+//! alerts); the executor tracker and RAGFlow's task table are built once and shared by the
+//! probes that write or read them and by the API. `serve`, `check`, the tests and the
+//! benchmarks all build the application here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::task::JoinSet;
+
+use crate::alert::Alerts;
+use crate::api;
+use crate::component::{self, Component};
+use crate::config::{Config, ConfigError};
+use crate::history::writer::{History, Record};
+use crate::history::{ChangeRecord, IncidentQuery, ResultRecord, Store};
+use crate::metrics::Metrics;
+use crate::monitor::{Monitor, Published, Sink};
+use crate::probe::Sources;
+use crate::task_executors::{self, Liveness, TaskSource, Tracker};
+
+/// What the application is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `ragwatch serve`: history and alerts as configured.
+    Serve,
+    /// `ragwatch check`: one round of probes, nothing recorded or sent.
+    Check,
+}
+
+/// Every part of a running ragwatch.
+pub struct App {
+    /// Schedules, snapshot and single-flight probing.
+    pub monitor: Arc<Monitor>,
+    /// Probe counters and durations.
+    pub metrics: Arc<Metrics>,
+    /// The history store and its writer, when kept.
+    pub history: Option<Arc<History>>,
+    /// Alert thresholds and receivers, when configured.
+    pub alerts: Option<Arc<Alerts>>,
+    /// The board of RAGFlow's task executors, when they are watched.
+    pub executors: Option<Arc<Tracker>>,
+    /// RAGFlow's task table, when its database is watched.
+    pub tasks: Option<Arc<TaskSource>>,
+    config: Config,
+}
+
+impl App {
+    /// Builds every part `mode` needs from `config`; nothing runs until [`App::start`].
+    pub fn build(config: Config, mode: Mode) -> Result<Self, ConfigError> {
+        let (components, sources) = components(&config)?;
+        let metrics = Arc::new(Metrics::new(&components));
+        let (history, alerts) = match mode {
+            Mode::Serve => (open_history(&config)?, open_alerts(&config)),
+            Mode::Check => (None, None),
+        };
+        let mut sinks: Vec<Arc<dyn Sink>> = vec![metrics.clone()];
+        sinks.extend(
+            history
+                .clone()
+                .map(|h| Arc::new(Recorder(h)) as Arc<dyn Sink>),
+        );
+        sinks.extend(alerts.clone().map(|a| a as Arc<dyn Sink>));
+        let monitor = Arc::new(Monitor::new(components, config.scrubber(), sinks));
+        Ok(Self {
+            monitor,
+            metrics,
+            history,
+            alerts,
+            executors: sources.executors,
+            tasks: sources.tasks,
+            config,
+        })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Starts the background work: alert delivery and the resumption of firing alerts, the
+    /// history writer, the executor memory, and (when `scheduled`) every component's
+    /// schedule. The tasks stop when the returned set is dropped or shut down.
+    pub async fn start(&self, scheduled: bool) -> JoinSet<()> {
+        let mut tasks = JoinSet::new();
+        if let Some(alerts) = &self.alerts {
+            alerts.start(&mut tasks);
+        }
+        if let Some(history) = &self.history {
+            history.start(&mut tasks).await;
+            if let Some(alerts) = &self.alerts {
+                tasks.spawn(resume_alerts(
+                    Arc::clone(alerts),
+                    Arc::clone(history),
+                    Arc::clone(&self.monitor),
+                ));
+            }
+            if let Some(tracker) = &self.executors {
+                tasks.spawn(task_executors::memory::run(
+                    Arc::clone(tracker),
+                    Arc::clone(history),
+                ));
+            }
+        }
+        if scheduled {
+            self.monitor.start(&mut tasks);
+        }
+        tasks
+    }
+
+    /// Every HTTP route, reading this application's parts.
+    pub fn router(&self) -> Router {
+        api::router(api::Parts {
+            monitor: Arc::clone(&self.monitor),
+            metrics: Arc::clone(&self.metrics),
+            history: self.history.clone(),
+            alerts: self.alerts.clone(),
+            executors: self.executors.clone(),
+            tasks: self.tasks.clone(),
+            tokens: self.config.server.tokens.clone(),
+            scrubber: self.config.scrubber(),
+            history_required: self.config.history.required,
+        })
+    }
+}
+
+/// The enabled components of a configuration and the sources their probes share: the
+/// executor tracker when the executors are watched, RAGFlow's task table when its
+/// database is (or the parsing pipeline reads it).
+pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigError> {
+    let executors = config.task_executors.settings.enabled.then(|| {
+        Arc::new(Tracker::new(Liveness {
+            period: config.task_executors.heartbeat_period,
+            timeout: config.task_executors.heartbeat_timeout,
+        }))
+    });
+    let tasks = if config.db.settings.enabled || config.parsing.is_some() {
+        let timeout = config.db.settings.timeout.unwrap_or(config.monitor.timeout);
+        let source =
+            TaskSource::new(&config.db, timeout).map_err(|message| ConfigError::Invalid {
+                location: "db".into(),
+                message: config.scrubber().scrub(&message),
+            })?;
+        Some(Arc::new(source))
+    } else {
+        None
+    };
+    let sources = Sources { executors, tasks };
+    Ok((component::from_config(config, &sources)?, sources))
+}
+
+/// The history `serve` records into, when enabled.
+fn open_history(config: &Config) -> Result<Option<Arc<History>>, ConfigError> {
+    if !config.history.enabled {
+        return Ok(None);
+    }
+    let history = History::open(&config.history, config.monitor.timeout, config.scrubber())
+        .map_err(|message| ConfigError::Invalid {
+            location: "history".into(),
+            message: config.scrubber().scrub(&message),
+        })?;
+    Ok(Some(Arc::new(history)))
+}
+
+/// The alerting `serve` sends, when `[alerts]` is configured.
+fn open_alerts(config: &Config) -> Option<Arc<Alerts>> {
+    let alerts = config.alerts.as_ref()?;
+    Some(Arc::new(Alerts::new(alerts, config.scrubber())))
+}
+
+/// The history as a sink of the monitor: every result, and every status change, handed to
+/// the writer without waiting. It lives here so the history need not know the monitor.
+struct Recorder(Arc<History>);
+
+impl Sink for Recorder {
+    fn publish(&self, published: &Published<'_>) {
+        let (component, result) = (published.component, published.result);
+        let checked_at_ms = result.checked_at.as_millisecond();
+        if published.previous != Some(result.status) {
+            self.0.record(Record::Change(ChangeRecord {
+                component: component.key.clone(),
+                at_ms: checked_at_ms,
+                from: published.previous,
+                to: result.status,
+                error: result.error.clone(),
+            }));
+        }
+        self.0.record(Record::Result(ResultRecord {
+            component: component.key.clone(),
+            checked_at_ms,
+            status: result.status,
+            elapsed_ms: result.elapsed_ms,
+            error: result.error.clone(),
+        }));
+    }
+}
+
+/// Takes up the alerts that were firing before a restart, once the store is open.
+async fn resume_alerts(alerts: Arc<Alerts>, history: Arc<History>, monitor: Arc<Monitor>) {
+    let store = loop {
+        match history.store() {
+            Ok(store) => break store,
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let query = IncidentQuery {
+        since_ms: i64::MAX,
+        component: None,
+        limit: 1000,
+    };
+    match store.incidents(&query).await {
+        Ok(open) => alerts.resume(monitor.components(), history.observer(), open),
+        Err(error) => {
+            tracing::warn!(%error, "Cannot read open incidents; firing alerts are not resumed.")
+        }
+    }
+}
