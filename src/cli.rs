@@ -166,8 +166,9 @@ pub fn open_history(config: &Config) -> Result<Option<Arc<History>>, Failure> {
         return Ok(None);
     }
     let history = History::open(&config.history, config.monitor.timeout, config.scrubber())
+        // Its errors name `history.url`, the one key it reads.
         .map_err(|message| ConfigError::Invalid {
-            location: "history".into(),
+            location: config.origin("history.url"),
             message: config.scrubber().scrub(&message),
         })?;
     Ok(Some(Arc::new(history)))

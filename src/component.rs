@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use crate::config::{ComponentSettings, Config, ConfigError, DbKind, MessageQueueKind, ModelKind};
+use crate::config::{ComponentSettings, Config, ConfigError, KeyError, MessageQueueKind};
 use crate::probe::{AnyProbe, Limits};
 
 /// A component's key, in the order RAGFlow's healthz lists them.
@@ -86,39 +86,20 @@ impl ComponentKey {
     /// Its section's settings and kind name; `None` when the section is absent.
     fn settings(self, config: &Config) -> Option<(&ComponentSettings, &'static str)> {
         Some(match self {
-            Self::Db => (
-                &config.db.settings,
-                match config.db.kind {
-                    DbKind::Mysql => "mysql",
-                    DbKind::Postgres => "postgres",
-                },
-            ),
+            Self::Db => (&config.db.settings, config.db.kind.as_str()),
             Self::Redis => (&config.redis.settings, "redis"),
             Self::DocEngine => (&config.doc_engine.settings, config.doc_engine.kind.as_str()),
-            Self::Storage => (&config.storage.settings, config.storage.kind.as_str()),
+            Self::Storage => (&config.storage.settings, config.storage.kind().as_str()),
             Self::MessageQueue => {
                 let queue = config.message_queue.as_ref()?;
-                (
-                    &queue.settings,
-                    match queue.kind {
-                        MessageQueueKind::Nats => "nats",
-                        MessageQueueKind::RedisStream => "redis_stream",
-                    },
-                )
+                (&queue.settings, queue.kind.as_str())
             }
             Self::TaskExecutors => (&config.task_executors.settings, "redis"),
             Self::Ragflow => (&config.ragflow.as_ref()?.settings, "http"),
             Self::Parsing => (&config.parsing.as_ref()?.settings, "ragflow"),
             Self::Model(_) => {
                 let model = config.model(self)?;
-                (
-                    &model.settings,
-                    match model.kind {
-                        ModelKind::Tei => "tei",
-                        ModelKind::Openai => "openai",
-                        ModelKind::Ollama => "ollama",
-                    },
-                )
+                (&model.settings, model.kind.as_str())
             }
         })
     }
@@ -206,11 +187,11 @@ pub fn from_config(config: &Config) -> Result<Vec<Component>, ConfigError> {
         })
         .map(|(key, settings, kind)| {
             let timeout = settings.timeout.unwrap_or(config.monitor.timeout);
-            let probe = AnyProbe::for_component(key, config, timeout).map_err(|message| {
-                ConfigError::Invalid {
-                    location: key.as_str().to_owned(),
-                    message: scrubber.scrub(&message),
-                }
+            let probe = AnyProbe::for_component(key, config, timeout).map_err(|error| {
+                config.invalid(KeyError {
+                    message: scrubber.scrub(&error.message),
+                    ..error
+                })
             })?;
             Ok(Component {
                 key,

@@ -22,7 +22,7 @@ use axum::routing::get;
 use axum::{Router, middleware};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, ConfigError, Scrubber, Secret};
+use crate::config::{Config, ConfigError, KeyError, Scrubber, Secret};
 use crate::executors::TaskSource;
 use crate::monitor::Monitor;
 
@@ -42,11 +42,12 @@ pub struct AppState {
 pub fn router(monitor: Arc<Monitor>, config: &Config) -> Result<Router, ConfigError> {
     let tasks = if config.db.settings.enabled {
         let timeout = config.db.settings.timeout.unwrap_or(config.monitor.timeout);
-        let source =
-            TaskSource::new(&config.db, timeout).map_err(|message| ConfigError::Invalid {
-                location: "db".into(),
-                message: config.scrubber().scrub(&message),
-            })?;
+        let source = TaskSource::new(&config.db, timeout).map_err(|error| {
+            config.invalid(KeyError {
+                message: config.scrubber().scrub(&error.message),
+                ..error
+            })
+        })?;
         Some(source)
     } else {
         None

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{Details, Outcome, Probe, ProbeError, RedisStreamProbe, Status, root_cause};
-use crate::config::{Config, MessageQueueConfig, MessageQueueKind, ParsingConfig};
+use crate::config::{Config, KeyError, MessageQueueConfig, MessageQueueKind, ParsingConfig};
 use crate::executors::{Pipeline, StuckTask, TaskSource};
 
 /// Probes the task table and the task queue.
@@ -24,7 +24,7 @@ impl ParsingProbe {
         config: &Config,
         settings: &ParsingConfig,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, KeyError> {
         let queue = MessageQueueConfig {
             kind: MessageQueueKind::RedisStream,
             streams: settings.streams.clone(),

@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 
 use super::redis::RedisServer;
 use super::{Outcome, Probe, ProbeError, Status, into_details};
-use crate::config::Config;
+use crate::config::{Config, KeyError};
 use crate::executors::{self, Board, Executor, Liveness, State, Summary};
 
 /// Keeps the executor board current and summarises it.
@@ -25,7 +25,7 @@ pub struct TaskExecutorsProbe {
 
 impl TaskExecutorsProbe {
     /// Reads the heartbeat Redis and thresholds from `[task_executors]`.
-    pub fn new(config: &Config, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &Config, timeout: Duration) -> Result<Self, KeyError> {
         let settings = &config.task_executors;
         Ok(Self {
             server: RedisServer::new(
