@@ -621,6 +621,74 @@ mod tests {
     }
 
     #[test]
+    fn errors_inside_sections_keep_their_key() {
+        let cases = [
+            (
+                "a shared setting of a storage kind",
+                "[storage]\nkind = \"gcs\"\nbucket = \"b\"\ntimeout = \"0s\"\n",
+                "FILE:4: storage.timeout: duration \"0s\" must be greater than zero",
+            ),
+            (
+                "a value of a storage kind",
+                "[storage]\nkind = \"s3\"\n\naddressing_style = \"sideways\"\n",
+                "FILE:4: storage.addressing_style: unknown variant `sideways`, expected `path` or `virtual`",
+            ),
+            (
+                "a key of another storage kind",
+                "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\nsas_token = \"sig=x\"\nregion = \"r\"\n",
+                "FILE:6: storage.region: not used by kind = \"azure\"",
+            ),
+            (
+                "an unknown key of a section without settings",
+                "[history]\nurll = \"sqlite://x.db\"\n",
+                "FILE:2: history.urll: unknown key",
+            ),
+            (
+                "an unknown key of a model",
+                "[[models]]\nname = \"e\"\nkind = \"tei\"\nurl = \"http://tei\"\nslow = 1\n",
+                "FILE:5: models[0].slow: unknown key",
+            ),
+            (
+                "a shared setting of a model",
+                "[[models]]\nname = \"e\"\nkind = \"tei\"\nurl = \"http://tei\"\nrequired = \"yes\"\n",
+                "FILE:5: models[0].required: invalid type: string \"yes\", expected a boolean",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            assert_eq!(error_text(text, &[]), expected, "case {name}");
+        }
+    }
+
+    #[test]
+    fn errors_found_while_building_a_probe_name_file_and_line() {
+        let components = |text: &str, vars: &[(&str, &str)]| {
+            let f = file(text);
+            let config = load(Some(f.path()), env(vars)).unwrap();
+            let Err(err) = crate::component::from_config(&config) else {
+                panic!("the probe was built");
+            };
+            err.to_string()
+                .replace(&f.path().display().to_string(), "FILE")
+        };
+        let azure = "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\naccount_key = \"not base64!\"\n";
+        assert_eq!(
+            components(azure, &[]),
+            "FILE:5: storage.account_key: not base64, as Azure shows account keys"
+        );
+        let gcs = "[storage]\nkind = \"gcs\"\nbucket = \"b\"\n";
+        assert_eq!(
+            components(
+                gcs,
+                &[(
+                    "RAGWATCH_STORAGE__CREDENTIALS_FILE",
+                    "/nonexistent/key.json"
+                )]
+            ),
+            "environment variable RAGWATCH_STORAGE__CREDENTIALS_FILE: storage.credentials_file: /nonexistent/key.json: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
     fn missing_file_is_an_error() {
         let err = load(Some(Path::new("/nonexistent/ragwatch.toml")), env(&[])).unwrap_err();
         assert!(

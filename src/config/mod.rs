@@ -86,9 +86,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// The configuration as TOML that loads back to itself.
+    /// The configuration as TOML that loads back to itself (keys sorted in each section).
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
-        toml::to_string_pretty(self)
+        toml::to_string_pretty(&toml::Table::try_from(self)?)
     }
 
     /// Every secret value in the configuration, for the [`Scrubber`].
