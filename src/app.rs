@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use crate::alert::Alerts;
 use crate::api;
 use crate::component::{self, Component};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, KeyError};
 use crate::history::writer::{History, Record};
 use crate::history::{ChangeRecord, IncidentQuery, ResultRecord, Store};
 use crate::metrics::Metrics;
@@ -138,11 +138,12 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
     });
     let tasks = if config.db.settings.enabled || config.parsing.is_some() {
         let timeout = config.db.settings.timeout.unwrap_or(config.monitor.timeout);
-        let source =
-            TaskSource::new(&config.db, timeout).map_err(|message| ConfigError::Invalid {
-                location: "db".into(),
-                message: config.scrubber().scrub(&message),
-            })?;
+        let source = TaskSource::new(&config.db, timeout).map_err(|error| {
+            config.invalid(KeyError {
+                message: config.scrubber().scrub(&error.message),
+                ..error
+            })
+        })?;
         Some(Arc::new(source))
     } else {
         None
@@ -157,8 +158,9 @@ fn open_history(config: &Config) -> Result<Option<Arc<History>>, ConfigError> {
         return Ok(None);
     }
     let history = History::open(&config.history, config.monitor.timeout, config.scrubber())
+        // Its errors name `history.url`, the one key it reads.
         .map_err(|message| ConfigError::Invalid {
-            location: "history".into(),
+            location: config.origin("history.url"),
             message: config.scrubber().scrub(&message),
         })?;
     Ok(Some(Arc::new(history)))
@@ -215,5 +217,45 @@ async fn resume_alerts(alerts: Arc<Alerts>, history: Arc<History>, monitor: Arc<
         Err(error) => {
             tracing::warn!(%error, "Cannot read open incidents; firing alerts are not resumed.")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use crate::config::load;
+
+    /// The error building a configuration's components gives, with the file's path as FILE.
+    fn build_error(text: &str, vars: &[(&str, &str)]) -> String {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        let env = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let config = load(Some(f.path()), env).unwrap();
+        let Err(err) = super::components(&config) else {
+            panic!("the probe was built");
+        };
+        err.to_string()
+            .replace(&f.path().display().to_string(), "FILE")
+    }
+
+    #[tokio::test]
+    async fn errors_found_while_building_a_probe_name_file_and_line() {
+        let azure = "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\naccount_key = \"not base64!\"\n";
+        assert_eq!(
+            build_error(azure, &[]),
+            "FILE:5: storage.account_key: not base64, as Azure shows account keys"
+        );
+        let gcs = "[storage]\nkind = \"gcs\"\nbucket = \"b\"\n";
+        assert_eq!(
+            build_error(
+                gcs,
+                &[(
+                    "RAGWATCH_STORAGE__CREDENTIALS_FILE",
+                    "/nonexistent/key.json"
+                )]
+            ),
+            "environment variable RAGWATCH_STORAGE__CREDENTIALS_FILE: storage.credentials_file: /nonexistent/key.json: No such file or directory (os error 2)"
+        );
     }
 }

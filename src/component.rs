@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::config::{
-    ComponentKey, ComponentSettings, Config, ConfigError, DbKind, MessageQueueKind, ModelKind,
+    ComponentKey, ComponentSettings, Config, ConfigError, KeyError, MessageQueueKind,
 };
 use crate::probe::{AnyProbe, Limits, Sources};
 
@@ -13,39 +13,20 @@ fn section<'a>(
     config: &'a Config,
 ) -> Option<(&'a ComponentSettings, &'static str)> {
     Some(match key {
-        ComponentKey::Db => (
-            &config.db.settings,
-            match config.db.kind {
-                DbKind::Mysql => "mysql",
-                DbKind::Postgres => "postgres",
-            },
-        ),
+        ComponentKey::Db => (&config.db.settings, config.db.kind.as_str()),
         ComponentKey::Redis => (&config.redis.settings, "redis"),
         ComponentKey::DocEngine => (&config.doc_engine.settings, config.doc_engine.kind.as_str()),
-        ComponentKey::Storage => (&config.storage.settings, config.storage.kind.as_str()),
+        ComponentKey::Storage => (&config.storage.settings, config.storage.kind().as_str()),
         ComponentKey::MessageQueue => {
             let queue = config.message_queue.as_ref()?;
-            (
-                &queue.settings,
-                match queue.kind {
-                    MessageQueueKind::Nats => "nats",
-                    MessageQueueKind::RedisStream => "redis_stream",
-                },
-            )
+            (&queue.settings, queue.kind.as_str())
         }
         ComponentKey::TaskExecutors => (&config.task_executors.settings, "redis"),
         ComponentKey::Ragflow => (&config.ragflow.as_ref()?.settings, "http"),
         ComponentKey::Parsing => (&config.parsing.as_ref()?.settings, "ragflow"),
         ComponentKey::Model(_) => {
             let model = config.model(key)?;
-            (
-                &model.settings,
-                match model.kind {
-                    ModelKind::Tei => "tei",
-                    ModelKind::Openai => "openai",
-                    ModelKind::Ollama => "ollama",
-                },
-            )
+            (&model.settings, model.kind.as_str())
         }
     })
 }
@@ -135,11 +116,11 @@ pub fn from_config(config: &Config, sources: &Sources) -> Result<Vec<Component>,
         .map(|(key, settings, kind)| {
             let timeout = settings.timeout.unwrap_or(config.monitor.timeout);
             let probe =
-                AnyProbe::for_component(&key, config, timeout, sources).map_err(|message| {
-                    ConfigError::Invalid {
-                        location: key.as_str().to_owned(),
-                        message: scrubber.scrub(&message),
-                    }
+                AnyProbe::for_component(&key, config, timeout, sources).map_err(|error| {
+                    config.invalid(KeyError {
+                        message: scrubber.scrub(&error.message),
+                        ..error
+                    })
                 })?;
             Ok(Component {
                 required: settings.required.unwrap_or(required_by_default(&key)),

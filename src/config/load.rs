@@ -1,19 +1,15 @@
-//! Loading: the TOML file, then `RAGWATCH_<SECTION>__<KEY>` environment overrides, then
-//! validation. Every error names where the offending value came from (file and line, or
-//! the environment variable) and the key.
+//! Loading, as a pipeline: read the file, note where each key is written, import RAGFlow's
+//! configuration, merge the file over it, apply `RAGWATCH_<SECTION>__<KEY>` overrides,
+//! deserialize, fill the defaults that follow a kind, validate. Every error names where
+//! the offending value came from (file and line, or the environment variable) and the key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use serde::Deserialize;
-
 use super::ragflow::Import;
-use super::{
-    ComponentKey, ComponentSettings, Config, DbKind, EngineProtocol, MessageQueueKind, Need,
-    SecretUrl, StorageKind,
-};
+use super::{Config, StorageConfig};
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "RAGWATCH_";
@@ -37,6 +33,39 @@ pub enum ConfigError {
         /// What is wrong, naming the key.
         message: String,
     },
+}
+
+/// A value refused, and the key to blame. [`Config::invalid`] turns it into a
+/// [`ConfigError`] that says where that key was set.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct KeyError {
+    /// The key (`storage.bucket`, `models[1].name`).
+    pub key: String,
+    /// What is wrong with its value.
+    pub message: String,
+    /// The key whose origin is shown, when it is not `key`: a key that is missing is
+    /// blamed on the `kind` that needs it.
+    pub blame: Option<String>,
+}
+
+impl KeyError {
+    /// `key` is wrong: `message` says how.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+            blame: None,
+        }
+    }
+
+    /// Shows where `key` was set instead of the error's own key.
+    pub fn blaming(self, key: impl Into<String>) -> Self {
+        Self {
+            blame: Some(key.into()),
+            ..self
+        }
+    }
 }
 
 /// Where a key's value came from.
@@ -64,92 +93,55 @@ pub fn load_with_ragflow(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(Config, Option<Import>), ConfigError> {
     let env: BTreeMap<String, String> = env.into_iter().collect();
-    let text = match path {
-        Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-            path: p.to_owned(),
-            source,
-        })?,
-        None => String::new(),
-    };
+    let text = read_file(path)?;
     let mut origins = Origins::new(path, &text)?;
-    let file_table: toml::Table = toml::from_str(&text).map_err(|e| origins.syntax_error(&e))?;
-    let imported = ragflow
-        .map(|p| super::ragflow::import(p, &env))
-        .transpose()?;
-    let mut table = match &imported {
-        Some(import) => {
-            for (key, sources) in &import.sources {
-                origins.set_default(key.clone(), Origin::Ragflow(sources.join("; ")));
-            }
-            import.table.clone()
-        }
-        None => toml::Table::new(),
-    };
-    merge(&mut table, file_table);
-
-    let overrides = env
-        .iter()
-        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name.contains("__"));
-    for (name, raw) in overrides {
-        apply_override(&mut table, name, raw)?;
-        origins.set(env_key_path(name), Origin::Env(name.clone()));
-    }
-
-    check_component_settings(&table, &origins)?;
-    check_storage_keys(&table, &origins)?;
-    let endpoint_given = storage_value(&table, "endpoint").is_some();
-    let input = toml::Value::Table(table);
-    let mut config: Config = serde_path_to_error::deserialize(input.clone()).map_err(|e| {
-        let key = e.path().to_string();
-        origins.invalid(&key, e.inner().message().to_owned())
-    })?;
-    if !endpoint_given
-        && let Some(url) = config
-            .storage
-            .kind
-            .default_endpoint(&config.storage.account_name)
-    {
-        config.storage.endpoint = url;
-    }
-    if let Some(key) = first_unknown_key(&input, &config) {
-        return Err(origins.invalid(&key, "unknown key".into()));
-    }
-    let invalid = |(key, message)| origins.invalid(key, message);
-    default_doc_engine_url(&input, &mut config).map_err(invalid)?;
-    validate(&config).map_err(invalid)?;
-    validate_models(&config).map_err(|(key, message)| origins.invalid(&key, message))?;
+    let file: toml::Table = toml::from_str(&text).map_err(|e| origins.syntax_error(&e))?;
+    let imported = import_ragflow(ragflow, &env, &mut origins)?;
+    let mut table = imported
+        .as_ref()
+        .map(|import| import.table.clone())
+        .unwrap_or_default();
+    merge(&mut table, file);
+    apply_env(&mut table, &env, &mut origins)?;
+    let doc_engine_url_given = table
+        .get("doc_engine")
+        .and_then(|section| section.get("url"))
+        .is_some();
+    let mut config = deserialize(table).map_err(|e| origins.invalid(e))?;
+    config.origins = origins;
+    let filled = fill_kind_defaults(&mut config, doc_engine_url_given);
+    filled
+        .and_then(|()| config.validate())
+        .map_err(|e| config.invalid(e))?;
     Ok((config, imported))
 }
 
-/// `[[models]]`: names that make usable, distinct component keys, and HTTP URLs.
-fn validate_models(config: &Config) -> Result<(), (String, String)> {
-    for (i, model) in config.models.iter().enumerate() {
-        let name = &model.name;
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err((
-                format!("models[{i}].name"),
-                format!("{name:?} is not a usable name: use letters, digits, `-` and `_`"),
-            ));
-        }
-        if config.models[..i].iter().any(|m| &m.name == name) {
-            return Err((
-                format!("models[{i}].name"),
-                format!("another model is already named {name:?}"),
-            ));
-        }
-        let scheme = model.url.expose().scheme();
-        if !matches!(scheme, "http" | "https") {
-            return Err((
-                format!("models[{i}].url"),
-                format!("URL scheme `{scheme}` is not supported; write http:// or https://"),
-            ));
-        }
+/// The file's text; none is an empty file.
+fn read_file(path: Option<&Path>) -> Result<String, ConfigError> {
+    let Some(path) = path else {
+        return Ok(String::new());
+    };
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// RAGFlow's configuration as ragwatch keys, each remembered as coming from RAGFlow unless
+/// the file sets it too.
+fn import_ragflow(
+    ragflow: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    origins: &mut Origins,
+) -> Result<Option<Import>, ConfigError> {
+    let Some(path) = ragflow else {
+        return Ok(None);
+    };
+    let import = super::ragflow::import(path, env)?;
+    for (key, sources) in &import.sources {
+        origins.set_default(key.clone(), Origin::Ragflow(sources.join("; ")));
     }
-    Ok(())
+    Ok(Some(import))
 }
 
 /// Writes `over` into `base`, section by section; `over`'s values win.
@@ -164,27 +156,52 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// An unset `doc_engine.url` is the kind's default: serde fills defaults before it has
-/// read the kind, so this one is filled after.
-fn default_doc_engine_url(
-    input: &toml::Value,
-    config: &mut Config,
-) -> Result<(), (&'static str, String)> {
-    if input.get("doc_engine").and_then(|s| s.get("url")).is_some() {
-        return Ok(());
+/// Sets every `RAGWATCH_<SECTION>__<KEY>` variable into the table.
+fn apply_env(
+    table: &mut toml::Table,
+    env: &BTreeMap<String, String>,
+    origins: &mut Origins,
+) -> Result<(), ConfigError> {
+    let overrides = env
+        .iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name.contains("__"));
+    for (name, raw) in overrides {
+        apply_override(table, name, raw)?;
+        origins.set(env_key_path(name), Origin::Env(name.clone()));
     }
-    let kind = config.doc_engine.kind;
-    let url = kind.default_url().ok_or_else(|| {
-        let scheme = kind.protocol().schemes()[0];
-        (
-            "doc_engine.kind",
-            format!(
-                "`{}` has no default address, as RAGFlow does not run one: set doc_engine.url = \"{scheme}://user:password@host:port/database\"",
-                kind.as_str()
-            ),
-        )
-    })?;
-    config.doc_engine.url = SecretUrl::parse(url).expect("default URL parses");
+    Ok(())
+}
+
+/// The typed configuration. `[storage]` is read on its own: its kind picks its struct.
+fn deserialize(mut table: toml::Table) -> Result<Config, KeyError> {
+    let storage = StorageConfig::read(table.remove("storage"))?;
+    let mut config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().message();
+            if is_unknown_key(&key, message) {
+                KeyError::new(key, "unknown key")
+            } else {
+                KeyError::new(key, message)
+            }
+        })?;
+    config.storage = storage;
+    Ok(config)
+}
+
+/// Whether serde refused the last key of `path` as a field the struct does not have
+/// (its `deny_unknown_fields` says so only in words).
+pub(super) fn is_unknown_key(path: &str, message: &str) -> bool {
+    let last = path.rsplit(['.', ']']).next().unwrap_or(path);
+    message.starts_with(&format!("unknown field `{last}`"))
+}
+
+/// Defaults that follow a kind read in the same section, which serde fills too early:
+/// an unset `doc_engine.url` is the kind's own address.
+fn fill_kind_defaults(config: &mut Config, doc_engine_url_given: bool) -> Result<(), KeyError> {
+    if !doc_engine_url_given {
+        config.doc_engine.default_url()?;
+    }
     Ok(())
 }
 
@@ -232,269 +249,9 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
     Ok(())
 }
 
-/// Reads each component section's shared settings on their own first: inside the full
-/// configuration they are flattened, and serde loses the key of a flattened field's error.
-fn check_component_settings(table: &toml::Table, origins: &Origins) -> Result<(), ConfigError> {
-    for key in &ComponentKey::ALL {
-        let section = key.as_str();
-        let Some(toml::Value::Table(fields)) = table.get(section) else {
-            continue;
-        };
-        let shared: toml::Table = fields
-            .iter()
-            .filter(|(key, _)| ComponentSettings::KEYS.contains(&key.as_str()))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
-        serde_path_to_error::deserialize::<_, ComponentSettings>(toml::Value::Table(shared))
-            .map_err(|e| {
-                let key = format!("{section}.{}", e.path());
-                origins.invalid(&key, e.inner().message().to_owned())
-            })?;
-    }
-    Ok(())
-}
-
-/// A key of `[storage]` as given in the file or the environment.
-fn storage_value<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
-    table.get("storage")?.as_table()?.get(key)
-}
-
-/// Each storage kind reads its own keys: a required one must be given (the defaults only
-/// fit a local MinIO), and a key of another kind is refused rather than silently ignored.
-fn check_storage_keys(table: &toml::Table, origins: &Origins) -> Result<(), ConfigError> {
-    let kind = match storage_value(table, "kind") {
-        None => StorageKind::default(),
-        Some(value) => match StorageKind::deserialize(value.clone()) {
-            Ok(kind) => kind,
-            // Deserialization names the unknown kind and its alternatives.
-            Err(_) => return Ok(()),
-        },
-    };
-    let given = |key: &str| storage_value(table, key);
-    let kind_text = format!("kind = \"{}\"", kind.as_str());
-    let missing = |message: String| ConfigError::Invalid {
-        location: origins.location("storage.kind"),
-        message,
-    };
-    if let Some(toml::Value::Table(storage)) = table.get("storage") {
-        let foreign = storage
-            .keys()
-            .find(|key| StorageKind::is_kind_key(key) && !kind.reads(key));
-        if let Some(key) = foreign {
-            return Err(origins.invalid(
-                &format!("storage.{key}"),
-                format!("not used by {kind_text}"),
-            ));
-        }
-    }
-    for (key, need) in kind.keys() {
-        match given(key) {
-            Some(toml::Value::String(text))
-                if text.trim().is_empty() && *need == Need::Required =>
-            {
-                return Err(origins.invalid(&format!("storage.{key}"), "must not be empty".into()));
-            }
-            None if *need == Need::Required => {
-                return Err(missing(format!(
-                    "storage.{key}: missing; {kind_text} needs it"
-                )));
-            }
-            _ => {}
-        }
-    }
-    if kind == StorageKind::Azure {
-        let set = |key: &str| {
-            given(key).is_some_and(|value| value.as_str().is_none_or(|s| !s.trim().is_empty()))
-        };
-        match (set("account_key"), set("sas_token")) {
-            (false, false) => {
-                return Err(missing(format!(
-                    "storage.account_key: missing; {kind_text} needs storage.account_key or storage.sas_token"
-                )));
-            }
-            (true, true) => {
-                return Err(origins.invalid(
-                    "storage.sas_token",
-                    "set storage.account_key or storage.sas_token, not both".into(),
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// A key the input has that the typed configuration does not know. Serde skips unknown
-/// keys when a section flattens its shared settings, so compare against a round trip.
-fn first_unknown_key(input: &toml::Value, config: &Config) -> Option<String> {
-    let known = toml::Value::try_from(config).expect("the configuration serialises");
-    unknown_in(input, &known, "")
-}
-
-fn unknown_in(input: &toml::Value, known: &toml::Value, prefix: &str) -> Option<String> {
-    let join = |key: &str| {
-        if prefix.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{prefix}.{key}")
-        }
-    };
-    match (input, known) {
-        (toml::Value::Table(input), toml::Value::Table(known)) => {
-            input.iter().find_map(|(key, value)| match known.get(key) {
-                None => Some(join(key)),
-                Some(known_value) => unknown_in(value, known_value, &join(key)),
-            })
-        }
-        (toml::Value::Array(input), toml::Value::Array(known)) => input
-            .iter()
-            .zip(known)
-            .enumerate()
-            .find_map(|(i, (a, b))| unknown_in(a, b, &format!("{prefix}[{i}]"))),
-        _ => None,
-    }
-}
-
-/// Consistency rules serde cannot express. Returns the key and what is wrong.
-fn validate(config: &Config) -> Result<(), (&'static str, String)> {
-    let db_scheme = config.db.url.expose().scheme();
-    let db_ok = match config.db.kind {
-        DbKind::Mysql => matches!(db_scheme, "mysql" | "mariadb"),
-        DbKind::Postgres => matches!(db_scheme, "postgres" | "postgresql"),
-    };
-    if !db_ok {
-        let kind = toml::Value::try_from(config.db.kind).expect("kind serialises");
-        return Err((
-            "db.url",
-            format!("URL scheme `{db_scheme}` does not match db.kind = {kind}"),
-        ));
-    }
-    let redis_scheme = config.redis.url.expose().scheme();
-    if redis_scheme != "redis" {
-        return Err((
-            "redis.url",
-            format!(
-                "URL scheme `{redis_scheme}` is not supported; write redis://[:password@]host:port/db"
-            ),
-        ));
-    }
-    let engine = &config.doc_engine;
-    let protocol = engine.kind.protocol();
-    let engine_url = engine.url.expose();
-    if !protocol.schemes().contains(&engine_url.scheme()) {
-        let speaks = match protocol {
-            EngineProtocol::Http => "an HTTP API",
-            EngineProtocol::Mysql => "the MySQL protocol",
-            EngineProtocol::Postgres => "the PostgreSQL protocol",
-        };
-        return Err((
-            "doc_engine.url",
-            format!(
-                "URL scheme `{}` does not match doc_engine.kind = \"{}\", which speaks {speaks}: write {}://...",
-                engine_url.scheme(),
-                engine.kind.as_str(),
-                protocol.schemes()[0],
-            ),
-        ));
-    }
-    if engine_url.host_str().is_none() {
-        return Err(("doc_engine.url", "must name a host".into()));
-    }
-    let storage = &config.storage.endpoint;
-    if !matches!(storage.scheme(), "http" | "https") || storage.host_str().is_none() {
-        return Err((
-            "storage.endpoint",
-            "must be an http:// or https:// URL with a host".into(),
-        ));
-    }
-    let account = &config.storage.account_name;
-    if !account
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    {
-        return Err((
-            "storage.account_name",
-            "must be lowercase letters and digits only, as Azure storage account names are".into(),
-        ));
-    }
-    if config.storage.region.trim().is_empty() {
-        return Err(("storage.region", "must not be empty".into()));
-    }
-    if let Some(queue) = &config.message_queue {
-        let scheme = config.message_queue_url(queue).expose().scheme().to_owned();
-        let fits = match queue.kind {
-            MessageQueueKind::Nats => matches!(scheme.as_str(), "nats" | "tls"),
-            MessageQueueKind::RedisStream => scheme == "redis",
-        };
-        if !fits {
-            let kind = toml::Value::try_from(queue.kind).expect("kind serialises");
-            return Err((
-                "message_queue.url",
-                format!("URL scheme `{scheme}` does not match message_queue.kind = {kind}"),
-            ));
-        }
-        if queue.kind == MessageQueueKind::RedisStream && queue.streams.is_empty() {
-            return Err((
-                "message_queue.streams",
-                "must name at least one stream".into(),
-            ));
-        }
-    }
-    let executors = &config.task_executors;
-    if !(0.0..=1.0).contains(&executors.max_failure_rate) {
-        return Err((
-            "task_executors.max_failure_rate",
-            "must be between 0 and 1 (a share of tasks)".into(),
-        ));
-    }
-    if executors.heartbeat_timeout <= executors.heartbeat_period {
-        return Err((
-            "task_executors.heartbeat_timeout",
-            "must be longer than task_executors.heartbeat_period".into(),
-        ));
-    }
-    if !matches!(
-        config.history.url.expose().scheme(),
-        "sqlite" | "postgres" | "postgresql"
-    ) {
-        return Err((
-            "history.url",
-            "must be a sqlite://path or postgres:// URL".into(),
-        ));
-    }
-    if let Some(alerts) = &config.alerts {
-        if alerts.failure_threshold == 0 {
-            return Err(("alerts.failure_threshold", "must be at least 1".into()));
-        }
-        if alerts.success_threshold == 0 {
-            return Err(("alerts.success_threshold", "must be at least 1".into()));
-        }
-        let urls = alerts
-            .webhook
-            .iter()
-            .map(|w| ("alerts.webhook", &w.url))
-            .chain(
-                alerts
-                    .alertmanager
-                    .iter()
-                    .map(|a| ("alerts.alertmanager", &a.url)),
-            );
-        for (key, url) in urls {
-            if !matches!(url.expose().scheme(), "http" | "https") {
-                return Err((key, "url must be an http:// or https:// URL".into()));
-            }
-        }
-    }
-    if let Some(url) = &executors.redis_url
-        && url.expose().scheme() != "redis"
-    {
-        return Err(("task_executors.redis_url", "must be a redis:// URL".into()));
-    }
-    Ok(())
-}
-
 /// The origin of every key: the line it is written on, or the variable that overrode it.
-struct Origins {
+#[derive(Clone, Debug, Default)]
+pub(super) struct Origins {
     file: Option<String>,
     keys: BTreeMap<String, Origin>,
 }
@@ -550,7 +307,7 @@ impl Origins {
     }
 
     /// Where the value of `key` (or its nearest enclosing section) came from.
-    fn location(&self, key: &str) -> String {
+    pub(super) fn location(&self, key: &str) -> String {
         // A value set below this key (an override that made a section of it) is the cause.
         let below = self.keys.iter().find(|(k, _)| {
             k.strip_prefix(key)
@@ -576,16 +333,20 @@ impl Origins {
         self.file.clone().unwrap_or_else(|| "configuration".into())
     }
 
-    fn invalid(&self, key: &str, message: String) -> ConfigError {
+    /// The error, located where its blamed key was set.
+    pub(super) fn invalid(&self, error: KeyError) -> ConfigError {
+        let KeyError {
+            key,
+            message,
+            blame,
+        } = error;
+        let location = self.location(blame.as_deref().unwrap_or(&key));
         let message = if key.is_empty() || key == "." {
             message
         } else {
             format!("{key}: {message}")
         };
-        ConfigError::Invalid {
-            location: self.location(key),
-            message,
-        }
+        ConfigError::Invalid { location, message }
     }
 
     fn syntax_error(&self, error: &toml::de::Error) -> ConfigError {
@@ -614,7 +375,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{DocEngineKind, StorageKind};
+    use crate::config::{DbKind, DocEngineKind, StorageKind};
 
     fn file(text: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
@@ -653,7 +414,7 @@ mod tests {
         );
         assert!(config.redis.write_check);
         assert_eq!(config.doc_engine.kind, DocEngineKind::Elasticsearch);
-        assert_eq!(config.storage.kind, StorageKind::Minio);
+        assert_eq!(config.storage.kind(), StorageKind::Minio);
         assert!(config.db.settings.enabled);
         assert_eq!(config.db.settings.required, None);
     }
@@ -814,7 +575,7 @@ mod tests {
         let azure = "[storage]\nkind = \"azure\"\naccount_name = \"ragflowstore\"\nsas_token = \"sig=x\"\ncontainer = \"c\"\n";
         let config = load(Some(file(azure).path()), env(&[])).unwrap();
         assert_eq!(
-            config.storage.endpoint.as_str(),
+            config.storage.service.endpoint().as_str(),
             "https://ragflowstore.blob.core.windows.net/"
         );
         let config = load(
@@ -826,17 +587,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            config.storage.endpoint.as_str(),
+            config.storage.service.endpoint().as_str(),
             "http://127.0.0.1:10000/ragflowstore"
         );
         let gcs = "[storage]\nkind = \"gcs\"\nbucket = \"b\"\n";
         let config = load(Some(file(gcs).path()), env(&[])).unwrap();
         assert_eq!(
-            config.storage.endpoint.as_str(),
+            config.storage.service.endpoint().as_str(),
             "https://storage.googleapis.com/"
         );
         let minio = load(None, env(&[])).unwrap();
-        assert_eq!(minio.storage.endpoint.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(
+            minio.storage.service.endpoint().as_str(),
+            "http://127.0.0.1:9000/"
+        );
     }
 
     #[test]
@@ -854,6 +618,45 @@ mod tests {
             text,
             "FILE:3: storage.account_name: must be lowercase letters and digits only, as Azure storage account names are"
         );
+    }
+
+    #[test]
+    fn errors_inside_sections_keep_their_key() {
+        let cases = [
+            (
+                "a shared setting of a storage kind",
+                "[storage]\nkind = \"gcs\"\nbucket = \"b\"\ntimeout = \"0s\"\n",
+                "FILE:4: storage.timeout: duration \"0s\" must be greater than zero",
+            ),
+            (
+                "a value of a storage kind",
+                "[storage]\nkind = \"s3\"\n\naddressing_style = \"sideways\"\n",
+                "FILE:4: storage.addressing_style: unknown variant `sideways`, expected `path` or `virtual`",
+            ),
+            (
+                "a key of another storage kind",
+                "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\nsas_token = \"sig=x\"\nregion = \"r\"\n",
+                "FILE:6: storage.region: not used by kind = \"azure\"",
+            ),
+            (
+                "an unknown key of a section without settings",
+                "[history]\nurll = \"sqlite://x.db\"\n",
+                "FILE:2: history.urll: unknown key",
+            ),
+            (
+                "an unknown key of a model",
+                "[[models]]\nname = \"e\"\nkind = \"tei\"\nurl = \"http://tei\"\nslow = 1\n",
+                "FILE:5: models[0].slow: unknown key",
+            ),
+            (
+                "a shared setting of a model",
+                "[[models]]\nname = \"e\"\nkind = \"tei\"\nurl = \"http://tei\"\nrequired = \"yes\"\n",
+                "FILE:5: models[0].required: invalid type: string \"yes\", expected a boolean",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            assert_eq!(error_text(text, &[]), expected, "case {name}");
+        }
     }
 
     #[test]

@@ -2,48 +2,74 @@
 //! docker compose deployment on localhost, so ragwatch runs beside one with no set-up.
 
 mod key;
+mod kind;
 mod load;
 mod ragflow;
 mod secret;
+mod section;
+mod storage;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
+use kind::{Quoted, text_kinds};
+use section::Section;
+
 pub use key::ComponentKey;
-pub use load::{ConfigError, load, load_with_ragflow};
+pub use kind::{Kind, UnknownKind};
+pub use load::{ConfigError, KeyError, load, load_with_ragflow};
 pub use ragflow::Import;
-pub use secret::{REDACTED, Scrubber, Secret, SecretUrl, host_port, redact_url};
+pub use secret::{REDACTED, Scrubber, Secret, SecretUrl, Secrets, host_port, redact_url};
+pub use storage::{
+    AddressingStyle, AzureConfig, DEFAULT_GCS_ENDPOINT, DEFAULT_STORAGE_ENDPOINT, GcsConfig,
+    S3Config, StorageConfig, StorageKind, StorageService,
+};
 
 /// The whole configuration (one TOML file plus `RAGWATCH_<SECTION>__<KEY>` overrides).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The HTTP server.
     pub server: ServerConfig,
     /// Defaults shared by every component's schedule.
     pub monitor: MonitorConfig,
     /// The relational database (`db`).
+    #[serde(deserialize_with = "section::one")]
     pub db: DbConfig,
     /// Redis (`redis`).
+    #[serde(deserialize_with = "section::one")]
     pub redis: RedisConfig,
     /// The document engine (`doc_engine`).
+    #[serde(deserialize_with = "section::one")]
     pub doc_engine: DocEngineConfig,
-    /// Object storage (`storage`).
+    /// Object storage (`storage`). The loader reads it ([`StorageConfig::read`]): its kind,
+    /// wherever it stands in the table, picks the struct that reads the other keys.
+    #[serde(skip_deserializing)]
     pub storage: StorageConfig,
     /// The message queue (`message_queue`); watched only when the section is present.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "section::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message_queue: Option<MessageQueueConfig>,
     /// RAGFlow's task executors (`task_executors`), read from their Redis heartbeats.
+    #[serde(deserialize_with = "section::one")]
     pub task_executors: TaskExecutorsConfig,
     /// RAGFlow's own API server (`ragflow`); watched only when the section is present.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "section::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ragflow: Option<RagflowApiConfig>,
     /// RAGFlow's parsing pipeline (`parsing`): its task table and queue; watched only when
     /// the section is present.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "section::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parsing: Option<ParsingConfig>,
     /// Where results and incidents are kept.
     pub history: HistoryConfig,
@@ -51,59 +77,40 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertsConfig>,
     /// The model servers the platform calls (`[[models]]`), each a component.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        deserialize_with = "section::list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub models: Vec<ModelConfig>,
+    /// Where each key was set, so that an error found after loading names it too.
+    #[serde(skip)]
+    origins: load::Origins,
 }
 
 impl Config {
-    /// The configuration as TOML that loads back to itself: `[storage]` holds only the keys
-    /// its kind reads, since a key of another kind is refused.
+    /// The configuration as TOML that loads back to itself (keys sorted in each section).
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
-        let mut table = toml::Table::try_from(self)?;
-        if let Some(toml::Value::Table(storage)) = table.get_mut("storage") {
-            let kind = self.storage.kind;
-            storage.retain(|key, _| !StorageKind::is_kind_key(key) || kind.reads(key));
-        }
-        toml::to_string_pretty(&table)
+        toml::to_string_pretty(&toml::Table::try_from(self)?)
     }
 
     /// Every secret value in the configuration, for the [`Scrubber`].
     pub fn secrets(&self) -> Vec<String> {
-        let mut secrets: Vec<String> = self
-            .server
-            .tokens
-            .iter()
-            .map(|t| t.expose().to_owned())
-            .collect();
-        secrets.extend(self.db.url.password());
-        secrets.extend(self.redis.url.password());
-        secrets.extend(self.doc_engine.url.password());
-        secrets.push(self.doc_engine.password.expose().to_owned());
-        secrets.extend(self.storage.secrets());
-        if let Some(queue) = &self.message_queue {
-            secrets.extend(queue.url.as_ref().and_then(SecretUrl::password));
-        }
-        secrets.extend(
-            self.task_executors
-                .redis_url
-                .as_ref()
-                .and_then(SecretUrl::password),
-        );
-        secrets.extend(self.history.url.password());
-        for model in &self.models {
-            secrets.push(model.api_key.expose().to_owned());
-            secrets.extend(model.url.password());
-        }
-        if let Some(alerts) = &self.alerts {
-            for webhook in &alerts.webhook {
-                secrets.push(webhook.secret.expose().to_owned());
-                secrets.extend(webhook.url.password());
-            }
-            for receiver in &alerts.alertmanager {
-                secrets.extend(receiver.url.password());
-            }
-        }
+        let mut secrets = Vec::new();
+        Secrets::secrets(self, &mut secrets);
         secrets
+    }
+
+    /// A configuration error blamed on `error.key`, named by where that key was set (file
+    /// and line, or environment variable): for errors found after loading, such as a URL
+    /// a driver refuses.
+    pub fn invalid(&self, error: KeyError) -> ConfigError {
+        self.origins.invalid(error)
+    }
+
+    /// Where `key` (or the section holding it) was set: `file:line`, an environment
+    /// variable, RAGFlow's configuration, or the file alone.
+    pub fn origin(&self, key: &str) -> String {
+        self.origins.location(key)
     }
 
     /// The Redis the task executors write their heartbeats to.
@@ -136,11 +143,64 @@ impl Config {
     pub fn scrubber(&self) -> Scrubber {
         Scrubber::new(self.secrets())
     }
+
+    /// Consistency rules serde cannot express, section by section. Returns the key to blame.
+    pub fn validate(&self) -> Result<(), KeyError> {
+        self.db.validate()?;
+        self.redis.validate()?;
+        self.doc_engine.validate()?;
+        self.storage.validate()?;
+        if let Some(queue) = &self.message_queue {
+            queue.validate(&self.message_queue_url(queue))?;
+        }
+        self.task_executors.validate()?;
+        self.history.validate()?;
+        if let Some(alerts) = &self.alerts {
+            alerts.validate()?;
+        }
+        for (i, model) in self.models.iter().enumerate() {
+            model.validate(i, &self.models[..i])?;
+        }
+        Ok(())
+    }
+}
+
+impl Secrets for Config {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            server,
+            monitor,
+            db,
+            redis,
+            doc_engine,
+            storage,
+            message_queue,
+            task_executors,
+            ragflow,
+            parsing,
+            history,
+            alerts,
+            models,
+            origins: _,
+        } = self;
+        server.secrets(out);
+        monitor.secrets(out);
+        db.secrets(out);
+        redis.secrets(out);
+        doc_engine.secrets(out);
+        storage.secrets(out);
+        message_queue.secrets(out);
+        task_executors.secrets(out);
+        ragflow.secrets(out);
+        parsing.secrets(out);
+        history.secrets(out);
+        alerts.secrets(out);
+        models.secrets(out);
+    }
 }
 
 /// What serves a model, and so how it is asked whether it works.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelKind {
     /// Hugging Face text-embeddings-inference (`GET /health`).
     Tei,
@@ -150,8 +210,25 @@ pub enum ModelKind {
     Ollama,
 }
 
+impl ModelKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Tei, Self::Openai, Self::Ollama];
+
+    /// The kind as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tei => "tei",
+            Self::Openai => "openai",
+            Self::Ollama => "ollama",
+        }
+    }
+}
+
+text_kinds!(ModelKind, DbKind, DocEngineKind, MessageQueueKind);
+
 /// `[[models]]`: one model server (embedding, rerank, chat) the platform calls.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// Names the component: `models.<name>`. Letters, digits, `-` and `_`.
     pub name: String,
@@ -163,13 +240,51 @@ pub struct ModelConfig {
     #[serde(default)]
     pub api_key: Secret,
     /// Shared component settings; `required` defaults to false.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
+}
+
+impl Section for ModelConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
+}
+
+impl ModelConfig {
+    /// A name that makes a usable component key, not taken by an `earlier` entry, and an
+    /// HTTP URL. `index` is this entry's place in `[[models]]`.
+    fn validate(&self, index: usize, earlier: &[ModelConfig]) -> Result<(), KeyError> {
+        let name = &self.name;
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(KeyError::new(
+                format!("models[{index}].name"),
+                format!("{name:?} is not a usable name: use letters, digits, `-` and `_`"),
+            ));
+        }
+        if earlier.iter().any(|m| &m.name == name) {
+            return Err(KeyError::new(
+                format!("models[{index}].name"),
+                format!("another model is already named {name:?}"),
+            ));
+        }
+        let scheme = self.url.expose().scheme();
+        if !matches!(scheme, "http" | "https") {
+            return Err(KeyError::new(
+                format!("models[{index}].url"),
+                format!("URL scheme `{scheme}` is not supported; write http:// or https://"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[server]`: where ragwatch listens and who may read protected endpoints.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address and port to listen on.
     pub listen: SocketAddr,
@@ -194,7 +309,7 @@ impl Default for ServerConfig {
 
 /// `[monitor]`: the schedule every component uses unless its own section says otherwise.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
     /// How often each component is probed.
     #[serde(with = "duration_text")]
@@ -218,9 +333,9 @@ impl Default for MonitorConfig {
     }
 }
 
-/// Settings every component section takes.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+/// Settings every component section takes, beside its own keys (read by the section
+/// module: [`ComponentSettings::KEYS`]).
+#[derive(Clone, Debug, Serialize)]
 pub struct ComponentSettings {
     /// Probe this component at all.
     pub enabled: bool,
@@ -230,24 +345,19 @@ pub struct ComponentSettings {
     pub required: Option<bool>,
     /// Its own probe interval (default: `monitor.interval`).
     #[serde(
-        with = "optional_duration_text",
+        serialize_with = "optional_duration_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub interval: Option<Duration>,
     /// Its own probe timeout (default: `monitor.timeout`).
     #[serde(
-        with = "optional_duration_text",
+        serialize_with = "optional_duration_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub timeout: Option<Duration>,
     /// Latency in milliseconds above which a working component is yellow (default: never).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slow_ms: Option<u64>,
-}
-
-impl ComponentSettings {
-    /// The keys these settings take in every component section.
-    pub const KEYS: [&'static str; 5] = ["enabled", "required", "interval", "timeout", "slow_ms"];
 }
 
 impl Default for ComponentSettings {
@@ -263,8 +373,7 @@ impl Default for ComponentSettings {
 }
 
 /// Database kinds.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DbKind {
     /// MySQL or MariaDB.
     #[default]
@@ -273,21 +382,65 @@ pub enum DbKind {
     Postgres,
 }
 
+impl DbKind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::Mysql, Self::Postgres];
+
+    /// The kind as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mysql => "mysql",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// The URL schemes its drivers take.
+    pub fn schemes(self) -> &'static [&'static str] {
+        match self {
+            Self::Mysql => &["mysql", "mariadb"],
+            Self::Postgres => &["postgres", "postgresql"],
+        }
+    }
+}
+
 /// `[db]`: RAGFlow's relational database.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DbConfig {
     /// `mysql` (MySQL, MariaDB) or `postgres`.
     pub kind: DbKind,
     /// Connection URL, e.g. `mysql://root:pw@127.0.0.1:3306/rag_flow`.
     pub url: SecretUrl,
     /// Schedule and weight.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
 }
 
 /// Default database URL of a stock RAGFlow deployment.
 pub const DEFAULT_DB_URL: &str = "mysql://root:infini_rag_flow@127.0.0.1:3306/rag_flow";
+
+impl Section for DbConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
+}
+
+impl DbConfig {
+    /// A URL its kind's driver takes.
+    fn validate(&self) -> Result<(), KeyError> {
+        let scheme = self.url.expose().scheme();
+        if !self.kind.schemes().contains(&scheme) {
+            return Err(KeyError::new(
+                "db.url",
+                format!(
+                    "URL scheme `{scheme}` does not match db.kind = {}",
+                    Quoted(self.kind)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 impl Default for DbConfig {
     fn default() -> Self {
@@ -301,19 +454,41 @@ impl Default for DbConfig {
 
 /// `[redis]`: RAGFlow's Redis.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// Connection URL, e.g. `redis://:pw@127.0.0.1:6379/1`.
     pub url: SecretUrl,
     /// Also SET a probe key (3 s expiry) and GET it back, as RAGFlow does.
     pub write_check: bool,
     /// Schedule and weight.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
 }
 
 /// Default Redis URL of a stock RAGFlow deployment (database 1).
 pub const DEFAULT_REDIS_URL: &str = "redis://:infini_rag_flow@127.0.0.1:6379/1";
+
+impl Section for RedisConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
+}
+
+impl RedisConfig {
+    /// A `redis://` URL.
+    fn validate(&self) -> Result<(), KeyError> {
+        let scheme = self.url.expose().scheme();
+        if scheme != "redis" {
+            return Err(KeyError::new(
+                "redis.url",
+                format!(
+                    "URL scheme `{scheme}` is not supported; write redis://[:password@]host:port/db"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 impl Default for RedisConfig {
     fn default() -> Self {
@@ -326,8 +501,7 @@ impl Default for RedisConfig {
 }
 
 /// Document engine kinds.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DocEngineKind {
     /// Elasticsearch.
     #[default]
@@ -358,6 +532,17 @@ pub enum EngineProtocol {
 }
 
 impl DocEngineKind {
+    /// Every kind.
+    pub const ALL: [Self; 7] = [
+        Self::Elasticsearch,
+        Self::Opensearch,
+        Self::Infinity,
+        Self::Oceanbase,
+        Self::Seekdb,
+        Self::Gaussdb,
+        Self::Serenedb,
+    ];
+
     /// The kind as written in the configuration and shown in the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -410,7 +595,7 @@ impl EngineProtocol {
 
 /// `[doc_engine]`: the search cluster or database holding the documents' chunks.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DocEngineConfig {
     /// `elasticsearch`, `opensearch`, `infinity`, `oceanbase`, `seekdb`, `gaussdb` or
     /// `serenedb`.
@@ -423,12 +608,63 @@ pub struct DocEngineConfig {
     /// Elasticsearch/OpenSearch basic-auth password.
     pub password: Secret,
     /// Schedule and weight.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
 }
 
 /// Default document engine URL (Elasticsearch published on host port 1200).
 pub const DEFAULT_DOC_ENGINE_URL: &str = "http://127.0.0.1:1200";
+
+impl Section for DocEngineConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
+}
+
+impl DocEngineConfig {
+    /// A URL of the protocol its kind speaks, with a host.
+    fn validate(&self) -> Result<(), KeyError> {
+        let protocol = self.kind.protocol();
+        let url = self.url.expose();
+        if !protocol.schemes().contains(&url.scheme()) {
+            let speaks = match protocol {
+                EngineProtocol::Http => "an HTTP API",
+                EngineProtocol::Mysql => "the MySQL protocol",
+                EngineProtocol::Postgres => "the PostgreSQL protocol",
+            };
+            return Err(KeyError::new(
+                "doc_engine.url",
+                format!(
+                    "URL scheme `{}` does not match doc_engine.kind = {}, which speaks {speaks}: write {}://...",
+                    url.scheme(),
+                    Quoted(self.kind),
+                    protocol.schemes()[0],
+                ),
+            ));
+        }
+        if url.host_str().is_none() {
+            return Err(KeyError::new("doc_engine.url", "must name a host"));
+        }
+        Ok(())
+    }
+
+    /// An unset URL is the kind's default: serde fills defaults before it has read the
+    /// kind, so the loader asks for this after.
+    fn default_url(&mut self) -> Result<(), KeyError> {
+        let kind = self.kind;
+        let url = kind.default_url().ok_or_else(|| {
+            let scheme = kind.protocol().schemes()[0];
+            KeyError::new(
+                "doc_engine.kind",
+                format!(
+                    "`{kind}` has no default address, as RAGFlow does not run one: set doc_engine.url = \"{scheme}://user:password@host:port/database\""
+                ),
+            )
+        })?;
+        self.url = SecretUrl::parse(url).expect("default URL parses");
+        Ok(())
+    }
+}
 
 impl Default for DocEngineConfig {
     fn default() -> Self {
@@ -442,222 +678,8 @@ impl Default for DocEngineConfig {
     }
 }
 
-/// Object storage kinds.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StorageKind {
-    /// MinIO.
-    #[default]
-    Minio,
-    /// Any S3-compatible service.
-    S3,
-    /// Alibaba Cloud OSS, through its S3-compatible API.
-    Oss,
-    /// Azure Blob Storage.
-    Azure,
-    /// Google Cloud Storage.
-    Gcs,
-}
-
-impl StorageKind {
-    /// Every kind.
-    pub const ALL: [StorageKind; 5] = [Self::Minio, Self::S3, Self::Oss, Self::Azure, Self::Gcs];
-
-    /// The kind as written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minio => "minio",
-            Self::S3 => "s3",
-            Self::Oss => "oss",
-            Self::Azure => "azure",
-            Self::Gcs => "gcs",
-        }
-    }
-
-    /// The `[storage]` keys this kind reads, and which of them must be given: the
-    /// defaults of the others only fit a local MinIO.
-    pub fn keys(self) -> &'static [(&'static str, Need)] {
-        use Need::{Optional, Required};
-        match self {
-            Self::Minio | Self::S3 => &[
-                ("endpoint", Optional),
-                ("access_key", Optional),
-                ("secret_key", Optional),
-                ("bucket", Optional),
-                ("region", Optional),
-                ("addressing_style", Optional),
-            ],
-            Self::Oss => &[
-                ("endpoint", Required),
-                ("access_key", Required),
-                ("secret_key", Required),
-                ("bucket", Optional),
-                ("region", Required),
-                ("addressing_style", Optional),
-            ],
-            Self::Azure => &[
-                ("endpoint", Optional),
-                ("account_name", Required),
-                ("account_key", Optional),
-                ("sas_token", Optional),
-                ("container", Required),
-            ],
-            Self::Gcs => &[
-                ("endpoint", Optional),
-                ("bucket", Required),
-                ("credentials_file", Optional),
-            ],
-        }
-    }
-
-    /// Whether this kind reads `key`.
-    pub fn reads(self, key: &str) -> bool {
-        self.keys().iter().any(|(name, _)| *name == key)
-    }
-
-    /// Whether `key` is read by some kind (rather than being a schedule setting).
-    pub fn is_kind_key(key: &str) -> bool {
-        Self::ALL.iter().any(|kind| kind.reads(key))
-    }
-
-    /// The endpoint used when `storage.endpoint` is not given; `None` keeps MinIO's.
-    pub fn default_endpoint(self, account_name: &str) -> Option<Url> {
-        let url = match self {
-            Self::Minio | Self::S3 | Self::Oss => return None,
-            Self::Azure => format!("https://{account_name}.blob.core.windows.net"),
-            Self::Gcs => DEFAULT_GCS_ENDPOINT.to_owned(),
-        };
-        Url::parse(&url).ok()
-    }
-}
-
-/// Whether a kind needs a `[storage]` key to be given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Need {
-    /// It must be given, and not empty.
-    Required,
-    /// It may be left out.
-    Optional,
-}
-
-/// How an S3 request names the bucket.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum AddressingStyle {
-    /// `endpoint/bucket` (MinIO, most S3 servers).
-    Path,
-    /// `bucket.endpoint-host` (AWS, Alibaba Cloud OSS, which refuses path style).
-    Virtual,
-}
-
-/// `[storage]`: object storage, probed read-only: S3 (SigV4-signed), Azure Blob (account
-/// key or SAS) or Google Cloud Storage (OAuth2 token, or none for an emulator).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
-pub struct StorageConfig {
-    /// `minio`, `s3`, `oss`, `azure` or `gcs`.
-    pub kind: StorageKind,
-    /// Service endpoint URL. Default: MinIO on localhost; Azure:
-    /// `https://<account_name>.blob.core.windows.net`; GCS: `https://storage.googleapis.com`.
-    pub endpoint: Url,
-    /// S3/OSS access key id (shown in messages; it is not a secret).
-    pub access_key: String,
-    /// S3/OSS secret access key.
-    pub secret_key: Secret,
-    /// S3/OSS bucket to check with HeadBucket (empty lists buckets instead); GCS bucket.
-    pub bucket: String,
-    /// S3/OSS signing region.
-    pub region: String,
-    /// S3/OSS: `path` or `virtual`; default `virtual` for `oss`, else `path`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub addressing_style: Option<AddressingStyle>,
-    /// Azure storage account name.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub account_name: String,
-    /// Azure storage account key (base64), for Shared Key signing.
-    #[serde(skip_serializing_if = "Secret::is_empty")]
-    pub account_key: Secret,
-    /// Azure shared access signature (the query string, with or without `?`).
-    #[serde(skip_serializing_if = "Secret::is_empty")]
-    pub sas_token: Secret,
-    /// Azure container to read the properties of.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub container: String,
-    /// GCS service-account key file (JSON); empty takes the metadata server's token for
-    /// Google's endpoint and sends no credentials to any other (an emulator).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub credentials_file: String,
-    /// Schedule and weight.
-    #[serde(flatten)]
-    pub settings: ComponentSettings,
-}
-
-/// Default storage endpoint (MinIO on port 9000).
-pub const DEFAULT_STORAGE_ENDPOINT: &str = "http://127.0.0.1:9000";
-
-/// Google Cloud Storage's JSON API endpoint.
-pub const DEFAULT_GCS_ENDPOINT: &str = "https://storage.googleapis.com";
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            kind: StorageKind::Minio,
-            endpoint: Url::parse(DEFAULT_STORAGE_ENDPOINT).expect("default URL parses"),
-            access_key: "rag_flow".into(),
-            secret_key: Secret::new("infini_rag_flow"),
-            bucket: String::new(),
-            region: "us-east-1".into(),
-            addressing_style: None,
-            account_name: String::new(),
-            account_key: Secret::default(),
-            sas_token: Secret::default(),
-            container: String::new(),
-            credentials_file: String::new(),
-            settings: ComponentSettings::default(),
-        }
-    }
-}
-
-impl StorageConfig {
-    /// The addressing style in force: the configured one, else the kind's.
-    pub fn addressing_style(&self) -> AddressingStyle {
-        self.addressing_style.unwrap_or(match self.kind {
-            StorageKind::Oss => AddressingStyle::Virtual,
-            _ => AddressingStyle::Path,
-        })
-    }
-
-    /// The SAS token without a leading `?`.
-    pub fn sas_query(&self) -> &str {
-        self.sas_token.expose().trim_start_matches('?')
-    }
-
-    /// The credentials for the scrubber: secret key, account key, SAS token, and the
-    /// SAS signature alone (raw and decoded), which is what a URL in an error shows.
-    fn secrets(&self) -> Vec<String> {
-        let mut secrets = vec![
-            self.secret_key.expose().to_owned(),
-            self.account_key.expose().to_owned(),
-            self.sas_token.expose().to_owned(),
-        ];
-        for (name, value) in url::form_urlencoded::parse(self.sas_query().as_bytes()) {
-            if name == "sig" {
-                secrets.push(value.into_owned());
-            }
-        }
-        secrets.extend(
-            self.sas_query()
-                .split('&')
-                .filter_map(|pair| pair.strip_prefix("sig="))
-                .map(str::to_owned),
-        );
-        secrets
-    }
-}
-
 /// Message queue kinds.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MessageQueueKind {
     /// NATS (with JetStream).
     #[default]
@@ -666,12 +688,25 @@ pub enum MessageQueueKind {
     RedisStream,
 }
 
+impl MessageQueueKind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::Nats, Self::RedisStream];
+
+    /// The kind as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nats => "nats",
+            Self::RedisStream => "redis_stream",
+        }
+    }
+}
+
 /// Default NATS URL.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// `[message_queue]`: the platform's message queue.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MessageQueueConfig {
     /// `nats` or `redis_stream`.
     pub kind: MessageQueueKind,
@@ -691,8 +726,41 @@ pub struct MessageQueueConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_lag: Option<u64>,
     /// Schedule and weight.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
+}
+
+impl Section for MessageQueueConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
+}
+
+impl MessageQueueConfig {
+    /// `url` (its own or the default) speaks its kind; Redis streams name a stream.
+    fn validate(&self, url: &SecretUrl) -> Result<(), KeyError> {
+        let scheme = url.expose().scheme();
+        let fits = match self.kind {
+            MessageQueueKind::Nats => matches!(scheme, "nats" | "tls"),
+            MessageQueueKind::RedisStream => scheme == "redis",
+        };
+        if !fits {
+            return Err(KeyError::new(
+                "message_queue.url",
+                format!(
+                    "URL scheme `{scheme}` does not match message_queue.kind = {}",
+                    Quoted(self.kind)
+                ),
+            ));
+        }
+        if self.kind == MessageQueueKind::RedisStream && self.streams.is_empty() {
+            return Err(KeyError::new(
+                "message_queue.streams",
+                "must name at least one stream",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for MessageQueueConfig {
@@ -712,17 +780,23 @@ impl Default for MessageQueueConfig {
 
 /// `[ragflow]`: RAGFlow's API server, asked `GET /api/v1/system/ping`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RagflowApiConfig {
     /// Base URL of the API server.
     pub url: Url,
     /// Schedule and weight.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
 }
 
 /// Where a stock RAGFlow's API server listens.
 pub const DEFAULT_RAGFLOW_URL: &str = "http://127.0.0.1:9380";
+
+impl Section for RagflowApiConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
+}
 
 impl Default for RagflowApiConfig {
     fn default() -> Self {
@@ -736,7 +810,7 @@ impl Default for RagflowApiConfig {
 /// `[parsing]`: whether documents get parsed, from RAGFlow's `task` table (in `[db]`) and
 /// its Redis task queue streams (in the heartbeat Redis).
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ParsingConfig {
     /// Only tasks created this recently count (older abandoned rows would never clear).
     #[serde(with = "duration_text")]
@@ -758,8 +832,14 @@ pub struct ParsingConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_lag: Option<u64>,
     /// Schedule and weight; not required unless `required = true`.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
+}
+
+impl Section for ParsingConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
 }
 
 impl Default for ParsingConfig {
@@ -780,7 +860,7 @@ impl Default for ParsingConfig {
 
 /// `[task_executors]`: RAGFlow's task executors, from the heartbeats they write to Redis.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TaskExecutorsConfig {
     /// The Redis holding the heartbeats (default: `redis.url`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -799,8 +879,41 @@ pub struct TaskExecutorsConfig {
     #[serde(with = "duration_text")]
     pub heartbeat_timeout: Duration,
     /// Schedule and weight; not required unless `required = true`.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
+}
+
+impl Section for TaskExecutorsConfig {
+    fn settings_mut(&mut self) -> &mut ComponentSettings {
+        &mut self.settings
+    }
+}
+
+impl TaskExecutorsConfig {
+    /// A share for the failure rate, a timeout longer than the period, a Redis URL.
+    fn validate(&self) -> Result<(), KeyError> {
+        if !(0.0..=1.0).contains(&self.max_failure_rate) {
+            return Err(KeyError::new(
+                "task_executors.max_failure_rate",
+                "must be between 0 and 1 (a share of tasks)",
+            ));
+        }
+        if self.heartbeat_timeout <= self.heartbeat_period {
+            return Err(KeyError::new(
+                "task_executors.heartbeat_timeout",
+                "must be longer than task_executors.heartbeat_period",
+            ));
+        }
+        if let Some(url) = &self.redis_url
+            && url.expose().scheme() != "redis"
+        {
+            return Err(KeyError::new(
+                "task_executors.redis_url",
+                "must be a redis:// URL",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for TaskExecutorsConfig {
@@ -819,7 +932,7 @@ impl Default for TaskExecutorsConfig {
 
 /// `[history]`: the store of results and incidents.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HistoryConfig {
     /// Keep history at all (`ragwatch serve` only).
     pub enabled: bool,
@@ -854,6 +967,20 @@ impl Default for HistoryConfig {
 }
 
 impl HistoryConfig {
+    /// A store ragwatch can write.
+    fn validate(&self) -> Result<(), KeyError> {
+        if !matches!(
+            self.url.expose().scheme(),
+            "sqlite" | "postgres" | "postgresql"
+        ) {
+            return Err(KeyError::new(
+                "history.url",
+                "must be a sqlite://path or postgres:// URL",
+            ));
+        }
+        Ok(())
+    }
+
     /// `observer`, or the host name when it is empty.
     pub fn observer_name(&self) -> String {
         if !self.observer.is_empty() {
@@ -870,7 +997,7 @@ impl HistoryConfig {
 
 /// `[alerts]`: notifications when a component's status changes.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
     /// Consecutive red results before an alert fires.
     pub failure_threshold: u32,
@@ -882,6 +1009,39 @@ pub struct AlertsConfig {
     pub webhook: Vec<WebhookConfig>,
     /// Prometheus Alertmanagers (v2 API).
     pub alertmanager: Vec<AlertmanagerConfig>,
+}
+
+impl AlertsConfig {
+    /// Thresholds of at least one, HTTP receivers.
+    fn validate(&self) -> Result<(), KeyError> {
+        if self.failure_threshold == 0 {
+            return Err(KeyError::new(
+                "alerts.failure_threshold",
+                "must be at least 1",
+            ));
+        }
+        if self.success_threshold == 0 {
+            return Err(KeyError::new(
+                "alerts.success_threshold",
+                "must be at least 1",
+            ));
+        }
+        let urls = self
+            .webhook
+            .iter()
+            .map(|w| ("alerts.webhook", &w.url))
+            .chain(
+                self.alertmanager
+                    .iter()
+                    .map(|a| ("alerts.alertmanager", &a.url)),
+            );
+        for (key, url) in urls {
+            if !matches!(url.expose().scheme(), "http" | "https") {
+                return Err(KeyError::new(key, "url must be an http:// or https:// URL"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for AlertsConfig {
@@ -898,6 +1058,7 @@ impl Default for AlertsConfig {
 
 /// `[[alerts.webhook]]`: a receiver of JSON alert bodies.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// Where to POST.
     pub url: SecretUrl,
@@ -908,6 +1069,7 @@ pub struct WebhookConfig {
 
 /// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// Its base URL (`http://alertmanager:9093`).
     pub url: SecretUrl,
@@ -939,47 +1101,187 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>
 mod duration_text {
     use super::*;
 
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*value).to_string())
-    }
+    pub use section::write_duration as serialize;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse(&text).map_err(serde::de::Error::custom)
-    }
-
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        let duration = humantime::parse_duration(text).map_err(|e| {
-            format!("invalid duration {text:?} ({e}); write e.g. \"5s\" or \"500ms\"")
-        })?;
-        if duration.is_zero() {
-            return Err(format!("duration {text:?} must be greater than zero"));
-        }
-        Ok(duration)
+        section::DurationText::deserialize(deserializer).map(|text| text.0)
     }
 }
 
-/// Like `duration_text`, for optional per-component overrides.
-mod optional_duration_text {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(
-        value: &Option<Duration>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => duration_text::serialize(d, serializer),
-            None => serializer.serialize_none(),
-        }
+/// Writes an optional per-component duration.
+fn optional_duration_text<S: serde::Serializer>(
+    value: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(d) => section::write_duration(d, serializer),
+        None => serializer.serialize_none(),
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        duration_text::parse(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom)
+// Each section's credentials, field by field (see [`Secrets`]).
+
+impl Secrets for ServerConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self { listen: _, tokens } = self;
+        tokens.secrets(out);
+    }
+}
+
+impl Secrets for MonitorConfig {
+    fn secrets(&self, _: &mut Vec<String>) {
+        let Self {
+            interval: _,
+            timeout: _,
+        } = self;
+    }
+}
+
+impl Secrets for DbConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            kind: _,
+            url,
+            settings: _,
+        } = self;
+        url.secrets(out);
+    }
+}
+
+impl Secrets for RedisConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            url,
+            write_check: _,
+            settings: _,
+        } = self;
+        url.secrets(out);
+    }
+}
+
+impl Secrets for DocEngineConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            kind: _,
+            url,
+            username: _,
+            password,
+            settings: _,
+        } = self;
+        url.secrets(out);
+        password.secrets(out);
+    }
+}
+
+impl Secrets for MessageQueueConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            kind: _,
+            url,
+            jetstream: _,
+            streams: _,
+            group: _,
+            max_pending: _,
+            max_lag: _,
+            settings: _,
+        } = self;
+        url.secrets(out);
+    }
+}
+
+impl Secrets for TaskExecutorsConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            redis_url,
+            min_alive: _,
+            max_failure_rate: _,
+            healthz: _,
+            heartbeat_period: _,
+            heartbeat_timeout: _,
+            settings: _,
+        } = self;
+        redis_url.secrets(out);
+    }
+}
+
+impl Secrets for RagflowApiConfig {
+    fn secrets(&self, _: &mut Vec<String>) {
+        let Self {
+            url: _,
+            settings: _,
+        } = self;
+    }
+}
+
+impl Secrets for ParsingConfig {
+    fn secrets(&self, _: &mut Vec<String>) {
+        let Self {
+            lookback: _,
+            queued_warn: _,
+            queued_critical: _,
+            stuck_after: _,
+            streams: _,
+            group: _,
+            max_lag: _,
+            settings: _,
+        } = self;
+    }
+}
+
+impl Secrets for HistoryConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            enabled: _,
+            url,
+            results_retention: _,
+            incidents_retention: _,
+            observer: _,
+            required: _,
+        } = self;
+        url.secrets(out);
+    }
+}
+
+impl Secrets for AlertsConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            failure_threshold: _,
+            success_threshold: _,
+            external_url: _,
+            webhook,
+            alertmanager,
+        } = self;
+        webhook.secrets(out);
+        alertmanager.secrets(out);
+    }
+}
+
+impl Secrets for WebhookConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self { url, secret } = self;
+        url.secrets(out);
+        secret.secrets(out);
+    }
+}
+
+impl Secrets for AlertmanagerConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self { url } = self;
+        url.secrets(out);
+    }
+}
+
+impl Secrets for ModelConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            name: _,
+            kind: _,
+            url,
+            api_key,
+            settings: _,
+        } = self;
+        url.secrets(out);
+        api_key.secrets(out);
     }
 }
 

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde_norway::Value;
 use url::Url;
 
-use super::ConfigError;
+use super::kind::names;
+use super::{ConfigError, DbKind, DocEngineKind, MessageQueueKind, ModelKind, StorageKind};
 
 /// The RAGFlow configuration turned into ragwatch configuration keys.
 pub struct Import {
@@ -451,22 +452,27 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>), ConfigError> {
 }
 
 fn import_db(b: &mut Builder) -> Result<(), ConfigError> {
-    let db_type = b.choice("DB_TYPE", "mysql");
-    let (kind, scheme) = match db_type.as_str() {
-        "mysql" => ("mysql", "mysql"),
-        "postgres" | "postgresql" => ("postgres", "postgres"),
-        other => {
-            return Err(unsupported("DB_TYPE", other, "mysql, postgres"));
-        }
+    let db_type = b.choice("DB_TYPE", DbKind::Mysql.as_str());
+    // RAGFlow also takes PostgreSQL's own spelling.
+    let kind = match db_type.as_str() {
+        "postgresql" => DbKind::Postgres,
+        other => other
+            .parse()
+            .map_err(|_| unsupported("DB_TYPE", other, &names::<DbKind>().join(", ")))?,
     };
-    let section = if kind == "mysql" { "mysql" } else { "postgres" };
+    // RAGFlow's section for each database is named as the kind is.
+    let section = kind.as_str();
     b.section_of("DB_TYPE", &db_type, section)?;
     let (url, sources) = b.sql_url(
-        scheme,
+        kind.as_str(),
         &[section],
         ["user", "password", "host", "port", "name"],
     )?;
-    b.set_str("db.kind", kind, vec![format!("DB_TYPE = {db_type}")]);
+    b.set_str(
+        "db.kind",
+        kind.as_str(),
+        vec![format!("DB_TYPE = {db_type}")],
+    );
     b.set_str("db.url", &url, sources);
     Ok(())
 }
@@ -499,28 +505,25 @@ fn import_redis(b: &mut Builder) -> Result<(), ConfigError> {
 }
 
 fn import_doc_engine(b: &mut Builder) -> Result<(), ConfigError> {
-    let engine = b.choice("DOC_ENGINE", "elasticsearch");
-    let section = match engine.as_str() {
-        "elasticsearch" => "es",
-        "opensearch" => "os",
-        "infinity" | "oceanbase" | "seekdb" | "gaussdb" | "serenedb" => engine.as_str(),
-        other => {
-            return Err(unsupported(
-                "DOC_ENGINE",
-                other,
-                "elasticsearch, opensearch, infinity, oceanbase, seekdb, gaussdb, serenedb",
-            ));
-        }
+    let engine = b.choice("DOC_ENGINE", DocEngineKind::Elasticsearch.as_str());
+    let kind: DocEngineKind = engine
+        .parse()
+        .map_err(|_| unsupported("DOC_ENGINE", &engine, &names::<DocEngineKind>().join(", ")))?;
+    // RAGFlow's section for each engine: `es`, `os`, else the engine's own name.
+    let section = match kind {
+        DocEngineKind::Elasticsearch => "es",
+        DocEngineKind::Opensearch => "os",
+        other => other.as_str(),
     };
     b.section_of("DOC_ENGINE", &engine, section)?;
     b.set_str(
         "doc_engine.kind",
-        &engine,
+        kind.as_str(),
         vec![format!("DOC_ENGINE = {engine}")],
     );
     let fields = ["user", "password", "host", "port"];
-    let (url, sources) = match engine.as_str() {
-        "elasticsearch" | "opensearch" => {
+    let (url, sources) = match kind {
+        DocEngineKind::Elasticsearch | DocEngineKind::Opensearch => {
             // RAGFlow passes `hosts` to the client as given; the first one is enough to probe.
             let hosts = b.need(&[section, "hosts"])?;
             let first = hosts.0.split(',').next().unwrap_or_default().trim();
@@ -532,7 +535,7 @@ fn import_doc_engine(b: &mut Builder) -> Result<(), ConfigError> {
             }
             (url.to_string(), vec![hosts.1])
         }
-        "infinity" => {
+        DocEngineKind::Infinity => {
             // RAGFlow talks Thrift to `uri`; ragwatch asks the same host's HTTP API.
             let uri = b.need(&["infinity", "uri"])?;
             let host = uri.0.rsplit_once(':').map_or(uri.0.as_str(), |(h, _)| h);
@@ -546,17 +549,17 @@ fn import_doc_engine(b: &mut Builder) -> Result<(), ConfigError> {
             let url = b.url(&format!("http://{host}:{port}"), &["infinity", "uri"])?;
             (url.to_string(), vec![uri.1, port_source])
         }
-        "oceanbase" | "seekdb" => b.sql_url(
+        DocEngineKind::Oceanbase | DocEngineKind::Seekdb => b.sql_url(
             "mysql",
             &[section, "config"],
             [fields[0], fields[1], fields[2], fields[3], "db_name"],
         )?,
-        "serenedb" => b.sql_url(
+        DocEngineKind::Serenedb => b.sql_url(
             "postgres",
             &[section],
             [fields[0], fields[1], fields[2], fields[3], "db_name"],
         )?,
-        _ => b.sql_url(
+        DocEngineKind::Gaussdb => b.sql_url(
             "postgres",
             &[section],
             [fields[0], fields[1], fields[2], fields[3], "database"],
@@ -566,10 +569,39 @@ fn import_doc_engine(b: &mut Builder) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// RAGFlow's `STORAGE_IMPL` name of each storage kind.
+fn storage_impl(kind: StorageKind) -> &'static str {
+    match kind {
+        StorageKind::Minio => "MINIO",
+        StorageKind::S3 => "AWS_S3",
+        StorageKind::Oss => "OSS",
+        StorageKind::Azure => "AZURE_SAS",
+        StorageKind::Gcs => "GCS",
+    }
+}
+
 fn import_storage(b: &mut Builder) -> Result<(), ConfigError> {
-    let implementation = b.choice("STORAGE_IMPL", "MINIO");
-    match implementation.as_str() {
-        "MINIO" => {
+    let implementation = b.choice("STORAGE_IMPL", storage_impl(StorageKind::Minio));
+    if implementation == "AZURE_SPN" {
+        return Err(ConfigError::Invalid {
+            location: "RAGFlow's STORAGE_IMPL".into(),
+            message: "STORAGE_IMPL = AZURE_SPN (a service principal) is not a way ragwatch signs in: \
+                      give it the account key or a SAS token with RAGWATCH_STORAGE__ACCOUNT_KEY or RAGWATCH_STORAGE__SAS_TOKEN \
+                      and the other storage keys in --config"
+                .into(),
+        });
+    }
+    let kind = StorageKind::ALL
+        .into_iter()
+        .find(|kind| storage_impl(*kind) == implementation)
+        .ok_or_else(|| {
+            let known: Vec<&str> = StorageKind::ALL.into_iter().map(storage_impl).collect();
+            unsupported("STORAGE_IMPL", &implementation, &known.join(", "))
+        })?;
+    let chosen = vec![format!("STORAGE_IMPL = {implementation}")];
+    b.set_str("storage.kind", kind.as_str(), chosen);
+    match kind {
+        StorageKind::Minio => {
             b.section_of("STORAGE_IMPL", &implementation, "minio")?;
             let host = b.need(&["minio", "host"])?;
             let secure = b
@@ -579,7 +611,6 @@ fn import_storage(b: &mut Builder) -> Result<(), ConfigError> {
             let url = b.url(&format!("{scheme}://{}", host.0), &["minio", "host"])?;
             let user = b.need(&["minio", "user"])?;
             let password = b.need(&["minio", "password"])?;
-            b.set_str("storage.kind", "minio", vec!["STORAGE_IMPL = MINIO".into()]);
             b.set_str("storage.endpoint", url.as_str(), vec![host.1]);
             b.set_str("storage.access_key", &user.0, vec![user.1]);
             b.set_str("storage.secret_key", &password.0, vec![password.1]);
@@ -587,9 +618,8 @@ fn import_storage(b: &mut Builder) -> Result<(), ConfigError> {
                 b.set_str("storage.bucket", &bucket, vec![source]);
             }
         }
-        "AWS_S3" => {
+        StorageKind::S3 => {
             b.section_of("STORAGE_IMPL", &implementation, "s3")?;
-            b.set_str("storage.kind", "s3", vec!["STORAGE_IMPL = AWS_S3".into()]);
             for (field, key) in [
                 ("access_key", "access_key"),
                 ("secret_key", "secret_key"),
@@ -617,9 +647,8 @@ fn import_storage(b: &mut Builder) -> Result<(), ConfigError> {
             let url = b.url(&endpoint.0, &["s3", "endpoint_url"])?;
             b.set_str("storage.endpoint", url.as_str(), vec![endpoint.1]);
         }
-        "OSS" => {
+        StorageKind::Oss => {
             b.section_of("STORAGE_IMPL", &implementation, "oss")?;
-            b.set_str("storage.kind", "oss", vec!["STORAGE_IMPL = OSS".into()]);
             for (field, key) in [
                 ("access_key", "access_key"),
                 ("secret_key", "secret_key"),
@@ -631,7 +660,7 @@ fn import_storage(b: &mut Builder) -> Result<(), ConfigError> {
                 b.set_str(&format!("storage.{key}"), &value, vec![source]);
             }
         }
-        "AZURE_SAS" => {
+        StorageKind::Azure => {
             b.section_of("STORAGE_IMPL", &implementation, "azure")?;
             // RAGFlow's container URL is https://<account>.blob.core.windows.net/<container>.
             let container_url = b.need(&["azure", "container_url"])?;
@@ -652,19 +681,13 @@ fn import_storage(b: &mut Builder) -> Result<(), ConfigError> {
             endpoint.set_path("");
             let sas = b.need(&["azure", "sas_token"])?;
             let from = vec![container_url.1.clone()];
-            b.set_str(
-                "storage.kind",
-                "azure",
-                vec!["STORAGE_IMPL = AZURE_SAS".into()],
-            );
             b.set_str("storage.endpoint", endpoint.as_str(), from.clone());
             b.set_str("storage.account_name", &account, from.clone());
             b.set_str("storage.container", &container, from);
             b.set_str("storage.sas_token", &sas.0, vec![sas.1]);
         }
-        "GCS" => {
+        StorageKind::Gcs => {
             b.section_of("STORAGE_IMPL", &implementation, "gcs")?;
-            b.set_str("storage.kind", "gcs", vec!["STORAGE_IMPL = GCS".into()]);
             let (bucket, source) = b.need(&["gcs", "bucket"])?;
             b.set_str("storage.bucket", &bucket, vec![source]);
             if let Some((endpoint, source)) = b.optional(&["gcs", "endpoint_url"])
@@ -683,22 +706,6 @@ fn import_storage(b: &mut Builder) -> Result<(), ConfigError> {
                 b.set_str("storage.credentials_file", &file.clone(), vec![described]);
             }
         }
-        "AZURE_SPN" => {
-            return Err(ConfigError::Invalid {
-                location: "RAGFlow's STORAGE_IMPL".into(),
-                message: "STORAGE_IMPL = AZURE_SPN (a service principal) is not a way ragwatch signs in: \
-                          give it the account key or a SAS token with RAGWATCH_STORAGE__ACCOUNT_KEY or RAGWATCH_STORAGE__SAS_TOKEN \
-                          and the other storage keys in --config"
-                    .into(),
-            });
-        }
-        other => {
-            return Err(unsupported(
-                "STORAGE_IMPL",
-                other,
-                "MINIO, AWS_S3, OSS, AZURE_SAS, GCS",
-            ));
-        }
     }
     Ok(())
 }
@@ -708,13 +715,17 @@ fn import_message_queue(b: &mut Builder) -> Result<(), ConfigError> {
     let Some((mq_type, source)) = b.optional(&["ingestor", "mq_type"]) else {
         return Ok(());
     };
-    if mq_type != "nats" {
+    if mq_type != MessageQueueKind::Nats.as_str() {
         return Ok(());
     }
     let host = b.need(&["nats", "host"])?;
     let port = b.need(&["nats", "port"])?;
     let url = b.url(&format!("nats://{}:{}", host.0, port.0), &["nats", "host"])?;
-    b.set_str("message_queue.kind", "nats", vec![source]);
+    b.set_str(
+        "message_queue.kind",
+        MessageQueueKind::Nats.as_str(),
+        vec![source],
+    );
     b.set_str("message_queue.url", url.as_str(), vec![host.1, port.1]);
     Ok(())
 }
@@ -742,7 +753,12 @@ fn import_models(b: &mut Builder) -> Result<(), ConfigError> {
         let tei = tei_host.as_deref() == Some(host);
         let mut entry = toml::Table::new();
         entry.insert("name".into(), name.into());
-        entry.insert("kind".into(), if tei { "tei" } else { "openai" }.into());
+        let kind = if tei {
+            ModelKind::Tei
+        } else {
+            ModelKind::Openai
+        };
+        entry.insert("kind".into(), kind.as_str().into());
         entry.insert("url".into(), url.as_str().into());
         let mut sources = vec![source];
         if !tei && let Some((key, key_source)) = b.optional(&[path[0], path[1], path[2], "api_key"])

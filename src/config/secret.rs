@@ -175,6 +175,42 @@ fn is_credential_name(name: &str) -> bool {
     .any(|word| name.contains(word))
 }
 
+/// Hands every credential a value holds to the scrubber. Each implementation destructures
+/// its struct field by field (never `..`), so a new field does not compile until it is
+/// handed over or said to hold none.
+pub trait Secrets {
+    /// Appends the credentials held.
+    fn secrets(&self, out: &mut Vec<String>);
+}
+
+impl Secrets for Secret {
+    fn secrets(&self, out: &mut Vec<String>) {
+        out.push(self.0.clone());
+    }
+}
+
+impl Secrets for SecretUrl {
+    fn secrets(&self, out: &mut Vec<String>) {
+        out.extend(self.password());
+    }
+}
+
+impl<T: Secrets> Secrets for Option<T> {
+    fn secrets(&self, out: &mut Vec<String>) {
+        if let Some(value) = self {
+            value.secrets(out);
+        }
+    }
+}
+
+impl<T: Secrets> Secrets for Vec<T> {
+    fn secrets(&self, out: &mut Vec<String>) {
+        for value in self {
+            value.secrets(out);
+        }
+    }
+}
+
 /// Replaces every known secret, and the password of every URL, inside free text such as
 /// a client library's error message. Built once from the configuration.
 #[derive(Clone, Debug, Default)]

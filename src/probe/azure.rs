@@ -19,7 +19,7 @@ use azure_storage_blob::models::BlobContainerClientGetPropertiesResultHeaders;
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 
 use super::{Outcome, Probe, ProbeError, http_client, into_details};
-use crate::config::{StorageConfig, host_port};
+use crate::config::{AzureConfig, KeyError, host_port};
 
 /// Probes one container without writing anything.
 pub struct AzureProbe {
@@ -34,10 +34,10 @@ pub struct AzureProbe {
 
 impl AzureProbe {
     /// Reads endpoint, account, credential and container from `[storage]`.
-    pub fn new(config: &StorageConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &AzureConfig, timeout: Duration) -> Result<Self, KeyError> {
         let mut url = config.endpoint.clone();
         url.path_segments_mut()
-            .map_err(|()| "storage.endpoint: cannot hold a container path".to_owned())?
+            .map_err(|()| KeyError::new("storage.endpoint", "cannot hold a container path"))?
             .pop_if_empty()
             .push(&config.container);
         let mut per_try_policies: Vec<Arc<dyn Policy>> = Vec::new();
@@ -45,8 +45,12 @@ impl AzureProbe {
             url.set_query(Some(config.sas_query()));
             "storage.sas_token"
         } else {
-            azure_core::base64::decode(config.account_key.expose())
-                .map_err(|_| "storage.account_key: not base64, as Azure shows account keys")?;
+            azure_core::base64::decode(config.account_key.expose()).map_err(|_| {
+                KeyError::new(
+                    "storage.account_key",
+                    "not base64, as Azure shows account keys",
+                )
+            })?;
             per_try_policies.push(Arc::new(SharedKey {
                 account: config.account_name.clone(),
                 key: AzureSecret::new(config.account_key.expose().to_owned()),
@@ -58,14 +62,14 @@ impl AzureProbe {
                 per_try_policies,
                 retry: RetryOptions::none(),
                 transport: Some(Transport::new(Arc::new(ReqwestClient(http_client(
-                    timeout,
+                    timeout, "storage",
                 )?)))),
                 ..ClientOptions::default()
             },
             ..BlobContainerClientOptions::default()
         };
         let client = BlobContainerClient::new(url, None, Some(options))
-            .map_err(|e| format!("storage: cannot build the Azure client: {e}"))?;
+            .map_err(|e| KeyError::new("storage", format!("cannot build the Azure client: {e}")))?;
         Ok(Self {
             client,
             account: config.account_name.clone(),

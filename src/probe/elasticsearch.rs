@@ -9,7 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::{Details, Outcome, Probe, ProbeError, Status, api_url, fetch, http_client};
-use crate::config::{DocEngineConfig, Secret, host_port};
+use crate::config::{DocEngineConfig, KeyError, Secret, host_port};
 
 /// Probes a cluster's health API.
 pub struct ElasticsearchProbe {
@@ -24,7 +24,7 @@ pub struct ElasticsearchProbe {
 impl ElasticsearchProbe {
     /// Reads the cluster URL and credentials from `[doc_engine]`; credentials in the URL
     /// are used when `username` is empty.
-    pub fn new(config: &DocEngineConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &DocEngineConfig, timeout: Duration) -> Result<Self, KeyError> {
         let mut base = config.url.expose().clone();
         let (username, password) = if config.username.is_empty() {
             (
@@ -37,10 +37,10 @@ impl ElasticsearchProbe {
         // Credentials travel in the Authorization header, never in the URL.
         let _ = base.set_username("");
         let _ = base.set_password(None);
-        let health_url =
-            api_url(&base, "_cluster/health").map_err(|e| format!("doc_engine.url: {e}"))?;
+        let health_url = api_url(&base, "_cluster/health")
+            .map_err(|e| KeyError::new("doc_engine.url", e.to_string()))?;
         Ok(Self {
-            client: http_client(timeout)?,
+            client: http_client(timeout, "doc_engine")?,
             target: host_port(&base, 9200),
             health_url,
             username,

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::{Outcome, Probe, ProbeError, http_client, into_details, root_cause};
-use crate::config::{DEFAULT_GCS_ENDPOINT, StorageConfig, host_port};
+use crate::config::{DEFAULT_GCS_ENDPOINT, GcsConfig, KeyError, host_port};
 
 /// Reading bucket metadata needs no more than this.
 const READ_ONLY_SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_only";
@@ -103,25 +103,28 @@ impl GcsProbe {
     /// so a missing or malformed one is a configuration error. Without a file, Google's own
     /// endpoint (or a `GCE_METADATA_HOST` in the environment) takes the metadata server's
     /// token; any other endpoint is an emulator and gets none.
-    pub fn new(config: &StorageConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &GcsConfig, timeout: Duration) -> Result<Self, KeyError> {
         let mut url = config.endpoint.clone();
         url.path_segments_mut()
-            .map_err(|()| "storage.endpoint: cannot hold a bucket path".to_owned())?
+            .map_err(|()| KeyError::new("storage.endpoint", "cannot hold a bucket path"))?
             .pop_if_empty()
             .extend(["storage", "v1", "b", &config.bucket]);
         let metadata_host = std::env::var("GCE_METADATA_HOST").unwrap_or_default();
         let credentials = match config.credentials_file.trim() {
-            "" if !metadata_host.is_empty() => {
-                Credentials::Metadata(MetadataServer::new(&metadata_host)?)
-            }
+            "" if !metadata_host.is_empty() => Credentials::Metadata(
+                MetadataServer::new(&metadata_host).map_err(|e| KeyError::new("storage", e))?,
+            ),
             "" if config.endpoint.as_str().trim_end_matches('/') == DEFAULT_GCS_ENDPOINT => {
-                Credentials::Metadata(MetadataServer::new("metadata.google.internal")?)
+                Credentials::Metadata(
+                    MetadataServer::new("metadata.google.internal")
+                        .map_err(|e| KeyError::new("storage", e))?,
+                )
             }
             "" => Credentials::Anonymous,
             path => Credentials::Key(Box::new(service_account(path)?)),
         };
         Ok(Self {
-            client: http_client(timeout)?,
+            client: http_client(timeout, "storage")?,
             url,
             bucket: config.bucket.clone(),
             credentials,
@@ -164,8 +167,9 @@ impl GcsProbe {
 }
 
 /// Reads a service-account key file (`"type": "service_account"`, as the console exports).
-fn service_account(path: &str) -> Result<ServiceAccount, String> {
-    let invalid = |reason: String| format!("storage.credentials_file: {path}: {reason}");
+fn service_account(path: &str) -> Result<ServiceAccount, KeyError> {
+    let invalid =
+        |reason: String| KeyError::new("storage.credentials_file", format!("{path}: {reason}"));
     let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
     let email = serde_json::from_str::<serde_json::Value>(&text)
         .ok()

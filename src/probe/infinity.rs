@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::{Details, Outcome, Probe, ProbeError, Status, api_url, fetch, http_client};
-use crate::config::{DocEngineConfig, host_port};
+use crate::config::{DocEngineConfig, KeyError, host_port};
 
 /// Infinity's default HTTP port (`http_port`, RAGFlow's `INFINITY_HTTP_PORT`).
 const INFINITY_HTTP_PORT: u16 = 23820;
@@ -25,11 +25,12 @@ pub struct InfinityProbe {
 
 impl InfinityProbe {
     /// Reads the node's HTTP address from `doc_engine.url`.
-    pub fn new(config: &DocEngineConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &DocEngineConfig, timeout: Duration) -> Result<Self, KeyError> {
         let base = config.url.expose();
-        let endpoint = |path| api_url(base, path).map_err(|e| format!("doc_engine.url: {e}"));
+        let endpoint =
+            |path| api_url(base, path).map_err(|e| KeyError::new("doc_engine.url", e.to_string()));
         Ok(Self {
-            client: http_client(timeout)?,
+            client: http_client(timeout, "doc_engine")?,
             node_url: endpoint("admin/node/current")?,
             configs_url: endpoint("configs")?,
             target: host_port(base, INFINITY_HTTP_PORT),

@@ -28,7 +28,8 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::config::{
-    ComponentKey, Config, DbKind, DocEngineKind, MessageQueueKind, Scrubber, StorageKind,
+    ComponentKey, Config, DbKind, DocEngineKind, KeyError, MessageQueueKind, Scrubber,
+    StorageService,
 };
 pub use crate::status::Status;
 use crate::task_executors::{TaskSource, Tracker};
@@ -149,13 +150,14 @@ pub enum AnyProbe {
 }
 
 impl AnyProbe {
-    /// Builds the probe a component's configuration asks for.
+    /// Builds the probe a component's configuration asks for, or says which key it cannot
+    /// use.
     pub fn for_component(
         key: &ComponentKey,
         config: &Config,
         timeout: Duration,
         sources: &Sources,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, KeyError> {
         Ok(match key {
             ComponentKey::Db => {
                 let (url, key) = (&config.db.url, "db.url");
@@ -197,18 +199,21 @@ impl AnyProbe {
                     }
                 }
             }
-            ComponentKey::Storage => match config.storage.kind {
-                StorageKind::Minio | StorageKind::S3 | StorageKind::Oss => {
-                    Self::S3(S3Probe::new(&config.storage, timeout)?)
+            ComponentKey::Storage => {
+                let kind = config.storage.kind();
+                match &config.storage.service {
+                    StorageService::Minio(s3)
+                    | StorageService::S3(s3)
+                    | StorageService::Oss(s3) => Self::S3(S3Probe::new(s3, kind, timeout)?),
+                    StorageService::Azure(azure) => Self::Azure(AzureProbe::new(azure, timeout)?),
+                    StorageService::Gcs(gcs) => Self::Gcs(GcsProbe::new(gcs, timeout)?),
                 }
-                StorageKind::Azure => Self::Azure(AzureProbe::new(&config.storage, timeout)?),
-                StorageKind::Gcs => Self::Gcs(GcsProbe::new(&config.storage, timeout)?),
-            },
+            }
             ComponentKey::MessageQueue => {
                 let queue = config
                     .message_queue
                     .as_ref()
-                    .ok_or("message_queue: the section is missing")?;
+                    .ok_or_else(|| KeyError::new("message_queue", "the section is missing"))?;
                 let url = config.message_queue_url(queue);
                 match queue.kind {
                     MessageQueueKind::Nats => Self::Nats(NatsProbe::new(queue, &url, timeout)?),
@@ -218,32 +223,32 @@ impl AnyProbe {
                 }
             }
             ComponentKey::TaskExecutors => {
-                let tracker = sources
-                    .executors
-                    .clone()
-                    .ok_or("task_executors: no executor tracker was built")?;
+                let tracker = sources.executors.clone().ok_or_else(|| {
+                    KeyError::new("task_executors", "no executor tracker was built")
+                })?;
                 Self::TaskExecutors(TaskExecutorsProbe::new(config, tracker, timeout)?)
             }
             ComponentKey::Ragflow => {
                 let api = config
                     .ragflow
                     .as_ref()
-                    .ok_or("ragflow: the section is missing")?;
+                    .ok_or_else(|| KeyError::new("ragflow", "the section is missing"))?;
                 Self::Ragflow(RagflowApiProbe::new(api, timeout)?)
             }
             ComponentKey::Parsing => {
                 let parsing = config
                     .parsing
                     .as_ref()
-                    .ok_or("parsing: the section is missing")?;
-                let tasks = sources
-                    .tasks
-                    .clone()
-                    .ok_or("parsing: RAGFlow's task table was not opened")?;
+                    .ok_or_else(|| KeyError::new("parsing", "the section is missing"))?;
+                let tasks = sources.tasks.clone().ok_or_else(|| {
+                    KeyError::new("parsing", "RAGFlow's task table was not opened")
+                })?;
                 Self::Parsing(ParsingProbe::new(config, parsing, tasks, timeout)?)
             }
             ComponentKey::Model(_) => {
-                let model = config.model(key).ok_or("the model entry is missing")?;
+                let model = config
+                    .model(key)
+                    .ok_or_else(|| KeyError::new(key.as_str(), "the model entry is missing"))?;
                 Self::Model(ModelProbe::new(model, timeout)?)
             }
         })
@@ -325,13 +330,14 @@ pub async fn run(probe: &AnyProbe, limits: Limits, scrubber: &Scrubber) -> Probe
 
 /// The HTTP client every HTTP probe uses: bounded connect and request time, no proxies
 /// from the environment (a health check must reach the service itself).
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+/// A failure is blamed on `section`, whose probe could not be built.
+pub fn http_client(timeout: Duration, section: &str) -> Result<reqwest::Client, KeyError> {
     reqwest::Client::builder()
         .connect_timeout(timeout)
         .timeout(timeout)
         .no_proxy()
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(|e| KeyError::new(section, format!("cannot build the HTTP client: {e}")))
 }
 
 /// `path` under a base URL, keeping the base's own path: `http://h/es` and

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{Details, Outcome, Probe, ProbeError, api_url, fetch, http_client, into_details};
-use crate::config::{ModelConfig, ModelKind, Secret, host_port};
+use crate::config::{KeyError, ModelConfig, ModelKind, Secret, host_port};
 
 /// How many model names the details list.
 const LISTED_MODELS: usize = 20;
@@ -26,13 +26,13 @@ pub struct ModelProbe {
 
 impl ModelProbe {
     /// Reads the server's URL and key from its `[[models]]` entry.
-    pub fn new(config: &ModelConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &ModelConfig, timeout: Duration) -> Result<Self, KeyError> {
         let mut base = config.url.expose().clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
         Ok(Self {
-            client: http_client(timeout)?,
+            client: http_client(timeout, "models")?,
             kind: config.kind,
             target: host_port(&base, 80),
             base,

@@ -7,7 +7,7 @@ use sqlx::{ConnectOptions, Connection, Row};
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::SecretUrl;
+use crate::config::{KeyError, SecretUrl};
 
 /// Default MySQL port.
 const MYSQL_PORT: u16 = 3306;
@@ -22,10 +22,10 @@ pub struct MysqlProbe {
 
 impl MysqlProbe {
     /// Reads connection options from the URL configured at `key`.
-    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, String> {
+    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
         let url = url.expose();
         let options = MySqlConnectOptions::from_url(url)
-            .map_err(|e| format!("{key}: {e}"))?
+            .map_err(|e| KeyError::new(key, e.to_string()))?
             .disable_statement_logging();
         Ok(Self {
             options,

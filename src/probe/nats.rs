@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, into_details};
-use crate::config::{MessageQueueConfig, Secret, SecretUrl};
+use crate::config::{KeyError, MessageQueueConfig, Secret, SecretUrl};
 
 /// Probes a NATS server over one kept client.
 pub struct NatsProbe {
@@ -28,7 +28,7 @@ impl NatsProbe {
         config: &MessageQueueConfig,
         url: &SecretUrl,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, KeyError> {
         // Credentials travel in the CONNECT message, not in the address.
         let mut address = url.expose().clone();
         let _ = address.set_username("");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{Details, Outcome, Probe, ProbeError, RedisStreamProbe, Status, root_cause};
-use crate::config::{Config, MessageQueueConfig, MessageQueueKind, ParsingConfig};
+use crate::config::{Config, KeyError, MessageQueueConfig, MessageQueueKind, ParsingConfig};
 use crate::task_executors::{Pipeline, StuckTask, TaskSource};
 
 /// Probes the task table and the task queue.
@@ -26,7 +26,7 @@ impl ParsingProbe {
         settings: &ParsingConfig,
         tasks: Arc<TaskSource>,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, KeyError> {
         let queue = MessageQueueConfig {
             kind: MessageQueueKind::RedisStream,
             streams: settings.streams.clone(),

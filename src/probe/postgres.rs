@@ -7,7 +7,7 @@ use sqlx::{ConnectOptions, Connection, Row};
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::SecretUrl;
+use crate::config::{KeyError, SecretUrl};
 
 /// Default PostgreSQL port.
 const POSTGRES_PORT: u16 = 5432;
@@ -28,10 +28,10 @@ pub struct PostgresProbe {
 
 impl PostgresProbe {
     /// Reads connection options from the URL configured at `key`.
-    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, String> {
+    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
         let url = url.expose();
         let options = PgConnectOptions::from_url(url)
-            .map_err(|e| format!("{key}: {e}"))?
+            .map_err(|e| KeyError::new(key, e.to_string()))?
             .application_name("ragwatch")
             .disable_statement_logging();
         Ok(Self {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{Details, Outcome, Probe, ProbeError, api_url, fetch, http_client};
-use crate::config::{RagflowApiConfig, host_port};
+use crate::config::{KeyError, RagflowApiConfig, host_port};
 
 /// Pings the API server.
 pub struct RagflowApiProbe {
@@ -18,11 +18,11 @@ pub struct RagflowApiProbe {
 
 impl RagflowApiProbe {
     /// Reads the server's URL from `[ragflow]`.
-    pub fn new(config: &RagflowApiConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &RagflowApiConfig, timeout: Duration) -> Result<Self, KeyError> {
         Ok(Self {
-            client: http_client(timeout)?,
+            client: http_client(timeout, "ragflow")?,
             ping: api_url(&config.url, "api/v1/system/ping")
-                .map_err(|e| format!("ragflow.url: {e}"))?,
+                .map_err(|e| KeyError::new("ragflow.url", e.to_string()))?,
             target: host_port(&config.url, 9380),
             timeout,
         })

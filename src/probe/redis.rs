@@ -11,7 +11,7 @@ use std::future::Future;
 
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, Status, into_details, near_limit};
-use crate::config::{RedisConfig, host_port};
+use crate::config::{KeyError, RedisConfig, host_port};
 
 /// Key the write check sets; it expires by itself after 3 s.
 pub const PROBE_KEY: &str = "ragwatch:probe";
@@ -28,8 +28,9 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// A server at `url`; `key` names the config key in errors.
-    pub fn new(url: &Url, timeout: Duration, key: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url.as_str()).map_err(|e| format!("{key}: {e}"))?;
+    pub fn new(url: &Url, timeout: Duration, key: &str) -> Result<Self, KeyError> {
+        let client =
+            redis::Client::open(url.as_str()).map_err(|e| KeyError::new(key, e.to_string()))?;
         let user = match url.username() {
             "" => "default".to_owned(),
             user => user.to_owned(),
@@ -106,7 +107,7 @@ pub struct RedisProbe {
 
 impl RedisProbe {
     /// Reads the connection from `redis.url`.
-    pub fn new(config: &RedisConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &RedisConfig, timeout: Duration) -> Result<Self, KeyError> {
         Ok(Self {
             server: RedisServer::new(config.url.expose(), timeout, "redis.url")?,
             write_check: config.write_check,

@@ -10,7 +10,7 @@ use redis::{RedisError, RedisResult};
 
 use super::redis::RedisServer;
 use super::{Details, Outcome, Probe, ProbeError};
-use crate::config::{MessageQueueConfig, SecretUrl};
+use crate::config::{KeyError, MessageQueueConfig, SecretUrl};
 
 /// Probes the consumer group of each task queue stream.
 pub struct RedisStreamProbe {
@@ -27,7 +27,7 @@ impl RedisStreamProbe {
         config: &MessageQueueConfig,
         url: &SecretUrl,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, KeyError> {
         Ok(Self {
             server: RedisServer::new(url.expose(), timeout, "message_queue.url")?,
             streams: config.streams.clone(),

@@ -11,7 +11,7 @@ use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
 use url::Url;
 
 use super::{Outcome, Probe, ProbeError, http_client, into_details};
-use crate::config::{AddressingStyle, StorageConfig, host_port};
+use crate::config::{AddressingStyle, KeyError, S3Config, StorageKind, host_port};
 
 /// How long a signed request stays valid: long enough for any probe timeout.
 const SIGNATURE_TTL: Duration = Duration::from_secs(60);
@@ -28,25 +28,25 @@ pub struct S3Probe {
 }
 
 impl S3Probe {
-    /// Reads endpoint, credentials and bucket from `[storage]`.
-    pub fn new(config: &StorageConfig, timeout: Duration) -> Result<Self, String> {
+    /// Reads endpoint, credentials and bucket from `[storage]` of an S3-style `kind`.
+    pub fn new(config: &S3Config, kind: StorageKind, timeout: Duration) -> Result<Self, KeyError> {
         let bucket = match config.bucket.trim() {
             "" => None,
             name => Some(
                 Bucket::new(
                     config.endpoint.clone(),
-                    match config.addressing_style() {
+                    match config.addressing_style(kind) {
                         AddressingStyle::Path => UrlStyle::Path,
                         AddressingStyle::Virtual => UrlStyle::VirtualHost,
                     },
                     name.to_owned(),
                     config.region.clone(),
                 )
-                .map_err(|e| format!("storage.bucket: {e}"))?,
+                .map_err(|e| KeyError::new("storage.bucket", e.to_string()))?,
             ),
         };
         Ok(Self {
-            client: http_client(timeout)?,
+            client: http_client(timeout, "storage")?,
             endpoint: config.endpoint.clone(),
             region: config.region.clone(),
             credentials: Credentials::new(&config.access_key, config.secret_key.expose()),
@@ -186,17 +186,15 @@ impl Probe for S3Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StorageKind;
 
     fn bucket_url(kind: StorageKind, style: Option<AddressingStyle>) -> String {
-        let config = StorageConfig {
-            kind,
+        let config = S3Config {
             endpoint: Url::parse("https://oss-cn-hangzhou.aliyuncs.com").unwrap(),
             bucket: "ragflow".into(),
             addressing_style: style,
-            ..StorageConfig::default()
+            ..S3Config::default()
         };
-        let probe = S3Probe::new(&config, Duration::from_secs(1)).unwrap();
+        let probe = S3Probe::new(&config, kind, Duration::from_secs(1)).unwrap();
         probe.bucket.unwrap().base_url().to_string()
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::redis::RedisServer;
 use super::{Outcome, Probe, ProbeError, Status, into_details};
-use crate::config::Config;
+use crate::config::{Config, KeyError};
 use crate::task_executors::{self, Board, State, Summary, Tracker};
 
 /// Reads the heartbeats into the tracker's board and summarises it.
@@ -21,7 +21,11 @@ pub struct TaskExecutorsProbe {
 impl TaskExecutorsProbe {
     /// Reads the heartbeat Redis and thresholds from `[task_executors]`; each check
     /// publishes the board to `tracker`.
-    pub fn new(config: &Config, tracker: Arc<Tracker>, timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        config: &Config,
+        tracker: Arc<Tracker>,
+        timeout: Duration,
+    ) -> Result<Self, KeyError> {
         let settings = &config.task_executors;
         Ok(Self {
             server: RedisServer::new(

@@ -13,7 +13,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, FromRow};
 
-use crate::config::{DbConfig, DbKind};
+use crate::config::{DbConfig, DbKind, KeyError};
 
 /// At most this many tasks are listed for one interval.
 pub const MAX_TASKS: i64 = 500;
@@ -117,7 +117,7 @@ pub enum TaskSource {
 
 impl TaskSource {
     /// A pool for `[db]`; nothing connects until the first query.
-    pub fn new(config: &DbConfig, timeout: Duration) -> Result<Self, String> {
+    pub fn new(config: &DbConfig, timeout: Duration) -> Result<Self, KeyError> {
         let url = config.url.expose();
         Ok(match config.kind {
             DbKind::Mysql => Self::Mysql(
@@ -126,7 +126,7 @@ impl TaskSource {
                     .acquire_timeout(timeout)
                     .connect_lazy_with(
                         MySqlConnectOptions::from_url(url)
-                            .map_err(|e| format!("db.url: {e}"))?
+                            .map_err(|e| KeyError::new("db.url", e.to_string()))?
                             .disable_statement_logging(),
                     ),
             ),
@@ -136,7 +136,7 @@ impl TaskSource {
                     .acquire_timeout(timeout)
                     .connect_lazy_with(
                         PgConnectOptions::from_url(url)
-                            .map_err(|e| format!("db.url: {e}"))?
+                            .map_err(|e| KeyError::new("db.url", e.to_string()))?
                             .disable_statement_logging(),
                     ),
             ),

@@ -1151,27 +1151,19 @@ fn assert_points_at_ragflow(config: &ragwatch::config::Config, ragflow: &Yaml, w
     );
 
     let minio = &ragflow["minio"];
-    let endpoint = &config.storage.endpoint;
+    let ragwatch::config::StorageService::Minio(storage) = &config.storage.service else {
+        panic!("{whose}: storage is not MinIO");
+    };
+    let endpoint = &storage.endpoint;
     let host_port = format!(
         "{}:{}",
         endpoint.host_str().unwrap(),
         endpoint.port().unwrap()
     );
     assert_eq!(host_port, yaml_text(&minio["host"]), "{whose}");
-    assert_eq!(
-        config.storage.access_key,
-        yaml_text(&minio["user"]),
-        "{whose}"
-    );
-    assert_eq!(
-        config.storage.secret_key.expose(),
-        yaml_text(&minio["password"])
-    );
-    assert_eq!(
-        config.storage.bucket,
-        yaml_text(&minio["bucket"]),
-        "{whose}"
-    );
+    assert_eq!(storage.access_key, yaml_text(&minio["user"]), "{whose}");
+    assert_eq!(storage.secret_key.expose(), yaml_text(&minio["password"]));
+    assert_eq!(storage.bucket, yaml_text(&minio["bucket"]), "{whose}");
 }
 
 #[test]
@@ -1393,10 +1385,10 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
         config.doc_engine.password.expose(),
         secrets["ELASTIC_PASSWORD"]
     );
-    assert_eq!(
-        config.storage.secret_key.expose(),
-        secrets["MINIO_PASSWORD"]
-    );
+    let ragwatch::config::StorageService::Minio(minio) = &config.storage.service else {
+        panic!("storage is not MinIO");
+    };
+    assert_eq!(minio.secret_key.expose(), secrets["MINIO_PASSWORD"]);
 
     // The history file is on the persistent volume, writable.
     let history = toml_str(&printed, "history.url");

@@ -7,7 +7,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ragwatch::config::{Config, ConfigError, DbKind, DocEngineKind, Import, StorageKind};
+use ragwatch::config::{Config, ConfigError, DbKind, DocEngineKind, Import, StorageService};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ragwatch");
 
@@ -90,11 +90,13 @@ async fn the_stock_template_and_env_give_the_stock_components() {
     assert_eq!(config.doc_engine.url.expose().as_str(), "http://es01:9200/");
     assert_eq!(config.doc_engine.username, "elastic");
     assert_eq!(config.doc_engine.password.expose(), "infini_rag_flow");
-    assert_eq!(config.storage.kind, StorageKind::Minio);
-    assert_eq!(config.storage.endpoint.as_str(), "http://minio:9000/");
-    assert_eq!(config.storage.access_key, "rag_flow");
-    assert_eq!(config.storage.secret_key.expose(), "infini_rag_flow");
-    assert_eq!(config.storage.bucket, "");
+    let StorageService::Minio(minio) = &config.storage.service else {
+        panic!("not MinIO: {:?}", config.storage.service);
+    };
+    assert_eq!(minio.endpoint.as_str(), "http://minio:9000/");
+    assert_eq!(minio.access_key, "rag_flow");
+    assert_eq!(minio.secret_key.expose(), "infini_rag_flow");
+    assert_eq!(minio.bucket, "");
     let queue = config
         .message_queue
         .as_ref()
@@ -168,11 +170,13 @@ fn the_backend_variables_switch_the_components_and_the_environment_beats_env() {
         config.doc_engine.url.expose().as_str(),
         "http://infinity:23820/"
     );
-    assert_eq!(config.storage.kind, StorageKind::S3);
-    assert_eq!(config.storage.access_key, "access_key");
-    assert_eq!(config.storage.bucket, "bucket");
-    assert_eq!(config.storage.region, "region");
-    assert_eq!(config.storage.endpoint.as_str(), "http://s3.internal:9000/");
+    let StorageService::S3(s3) = &config.storage.service else {
+        panic!("not S3: {:?}", config.storage.service);
+    };
+    assert_eq!(s3.access_key, "access_key");
+    assert_eq!(s3.bucket, "bucket");
+    assert_eq!(s3.region, "region");
+    assert_eq!(s3.endpoint.as_str(), "http://s3.internal:9000/");
 }
 
 #[test]
@@ -370,28 +374,29 @@ fn with_cloud_storage(template: String) -> String {
 fn storage_impl_picks_oss_azure_or_gcs() {
     let dir = docker_dir(with_cloud_storage);
     let (oss, _) = load(dir.path(), &[("STORAGE_IMPL", "OSS")]).unwrap();
-    assert_eq!(oss.storage.kind, StorageKind::Oss);
+    let StorageService::Oss(oss) = &oss.storage.service else {
+        panic!("not OSS: {:?}", oss.storage.service);
+    };
     assert_eq!(
-        oss.storage.endpoint.as_str(),
+        oss.endpoint.as_str(),
         "https://oss-cn-hangzhou.aliyuncs.com/"
     );
-    assert_eq!(oss.storage.access_key, "oss-ak");
-    assert_eq!(oss.storage.secret_key.expose(), "oss-secret-1");
-    assert_eq!(oss.storage.bucket, "ragflow65536");
-    assert_eq!(oss.storage.region, "oss-cn-hangzhou");
+    assert_eq!(oss.access_key, "oss-ak");
+    assert_eq!(oss.secret_key.expose(), "oss-secret-1");
+    assert_eq!(oss.bucket, "ragflow65536");
+    assert_eq!(oss.region, "oss-cn-hangzhou");
 
     let (azure, _) = load(dir.path(), &[("STORAGE_IMPL", "AZURE_SAS")]).unwrap();
-    assert_eq!(azure.storage.kind, StorageKind::Azure);
-    assert_eq!(azure.storage.account_name, "ragacct");
-    assert_eq!(azure.storage.container, "ragflow");
+    let StorageService::Azure(azure) = &azure.storage.service else {
+        panic!("not Azure: {:?}", azure.storage.service);
+    };
+    assert_eq!(azure.account_name, "ragacct");
+    assert_eq!(azure.container, "ragflow");
     assert_eq!(
-        azure.storage.endpoint.as_str(),
+        azure.endpoint.as_str(),
         "https://ragacct.blob.core.windows.net/"
     );
-    assert_eq!(
-        azure.storage.sas_token.expose(),
-        "sv=2024-11-04&sig=c2lnbmF0dXJl"
-    );
+    assert_eq!(azure.sas_token.expose(), "sv=2024-11-04&sig=c2lnbmF0dXJl");
 
     let (gcs, _) = load(
         dir.path(),
@@ -402,10 +407,12 @@ fn storage_impl_picks_oss_azure_or_gcs() {
         ],
     )
     .unwrap();
-    assert_eq!(gcs.storage.kind, StorageKind::Gcs);
-    assert_eq!(gcs.storage.bucket, "ragflow");
-    assert_eq!(gcs.storage.endpoint.as_str(), "http://gcs.internal:9023/");
-    assert_eq!(gcs.storage.credentials_file, "/etc/ragflow/gcs.json");
+    let StorageService::Gcs(gcs) = &gcs.storage.service else {
+        panic!("not GCS: {:?}", gcs.storage.service);
+    };
+    assert_eq!(gcs.bucket, "ragflow");
+    assert_eq!(gcs.endpoint.as_str(), "http://gcs.internal:9023/");
+    assert_eq!(gcs.credentials_file, "/etc/ragflow/gcs.json");
 
     let out = ragwatch(
         &["config", "--ragflow-conf", &path(&dir)],
