@@ -77,6 +77,14 @@ async fn the_document_lists_exactly_the_served_routes() {
             protected, expect_protected,
             "{path}: security documented as served"
         );
+        // What the document says is what the router does: every protected route refuses a
+        // request without the token, so a route moved out of the protected group fails here.
+        let (status, _, body) = app.get_as(&concrete, None).await;
+        assert_eq!(
+            status == 401,
+            protected,
+            "{path} without a token answered {status}: {body}"
+        );
     }
     assert_eq!(
         document["components"]["securitySchemes"]["bearer"]["scheme"],
