@@ -91,7 +91,7 @@ async fn main() {
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
 
-    let now = task_executors::unix_now();
+    let now = task_executors::time_score(jiff::Timestamp::now());
     let mut bytes = 0;
     for e in 0..executor_count {
         let name = format!("task_executor_common_host{:04}_0", e);
@@ -116,7 +116,7 @@ async fn main() {
     let mut board = Board::default();
     for _ in 0..REPS {
         let started = Instant::now();
-        board = task_executors::refresh(&mut conn, &Board::default(), task_executors::unix_now())
+        board = task_executors::refresh(&mut conn, &Board::default(), jiff::Timestamp::now())
             .await
             .unwrap();
         cold.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -185,7 +185,7 @@ async fn main() {
     // Steady state: one new heartbeat per executor since the last read.
     let mut steady = Vec::new();
     for rep in 0..REPS {
-        let at = task_executors::unix_now() + rep as f64 * 0.001;
+        let at = task_executors::time_score(jiff::Timestamp::now()) + rep as f64 * 0.001;
         let mut pipe = redis::pipe();
         for name in board.executors.keys() {
             pipe.cmd("ZADD")
@@ -195,7 +195,8 @@ async fn main() {
         }
         pipe.query_async::<()>(&mut conn).await.unwrap();
         let started = Instant::now();
-        board = task_executors::refresh(&mut conn, &board, task_executors::unix_now() + 1.0)
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+        board = task_executors::refresh(&mut conn, &board, later)
             .await
             .unwrap();
         steady.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -277,7 +277,7 @@ fn register_executors(
     board: &task_executors::Board,
     liveness: task_executors::Liveness,
 ) {
-    let now = task_executors::unix_now();
+    let now = jiff::Timestamp::now();
     let alive = Family::<ExecutorLabels, Gauge>::default();
     let last = Family::<ExecutorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let done = Family::<ExecutorLabels, Counter>::default();
@@ -293,7 +293,8 @@ fn register_executors(
             .get_or_create(&labels)
             .set(i64::from(state == State::Alive));
         if let Some(beat) = &executor.last {
-            last.get_or_create(&labels).set(beat.at);
+            last.get_or_create(&labels)
+                .set(task_executors::time_score(beat.at));
             done.get_or_create(&labels).inc_by(beat.done);
             failed.get_or_create(&labels).inc_by(beat.failed);
             pending.get_or_create(&labels).set(beat.pending as i64);

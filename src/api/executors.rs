@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
+use jiff::{Timestamp, Unit};
+
 use crate::task_executors::{
     self, EndedTask, Executor, Interval, State as ExecutorState, Summary, Tracker,
 };
@@ -41,7 +43,7 @@ struct ExecutorView<'a> {
     last_malformed: Option<&'a str>,
 }
 
-fn view<'a>(executor: &'a Executor, now: f64, probe: &Tracker) -> ExecutorView<'a> {
+fn view<'a>(executor: &'a Executor, now: Timestamp, probe: &Tracker) -> ExecutorView<'a> {
     let last = executor.last.as_ref();
     let identity = last.map(|b| b.identity()).unwrap_or_default();
     let (done_30m, failed_30m) = executor.window_counts();
@@ -49,7 +51,7 @@ fn view<'a>(executor: &'a Executor, now: f64, probe: &Tracker) -> ExecutorView<'
         name: &executor.name,
         state: executor.state(now, probe.liveness()),
         listed: executor.listed,
-        last_heartbeat: last.and_then(|b| timestamp(b.at)),
+        last_heartbeat: last.and_then(|b| b.at.round(Unit::Millisecond).ok()),
         age_s: executor.age(now),
         boot_at: last.map(|b| &*b.boot_at),
         ip_address: identity.ip_address,
@@ -65,10 +67,6 @@ fn view<'a>(executor: &'a Executor, now: f64, probe: &Tracker) -> ExecutorView<'
         malformed: executor.malformed,
         last_malformed: executor.last_malformed.as_deref(),
     }
-}
-
-fn timestamp(unix_s: f64) -> Option<jiff::Timestamp> {
-    jiff::Timestamp::from_millisecond((unix_s * 1000.0).round() as i64).ok()
 }
 
 fn watched(state: &AppState) -> Result<&Tracker, ApiError> {
@@ -103,7 +101,7 @@ fn find(board: &task_executors::Board, name: &str) -> Result<Arc<Executor>, ApiE
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let probe = watched(&state)?;
     let board = probe.board();
-    let now = task_executors::unix_now();
+    let now = Timestamp::now();
     let summary = Summary::of(&board, now, probe.liveness());
     let views: Vec<ExecutorView> = board
         .executors
@@ -148,7 +146,8 @@ pub async fn intervals(
 ) -> Result<Json<Value>, ApiError> {
     let since = params
         .time_ms("since")?
-        .map_or(f64::MIN, |ms| ms as f64 / 1000.0);
+        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+        .unwrap_or(Timestamp::MIN);
     let probe = watched(&state)?;
     let executor = find(&probe.board(), &name)?;
     let intervals: Vec<Interval> = task_executors::intervals(&executor.beats)
@@ -157,7 +156,7 @@ pub async fn intervals(
         .collect();
     Ok(Json(json!({
         "name": executor.name,
-        "state": executor.state(task_executors::unix_now(), probe.liveness()),
+        "state": executor.state(Timestamp::now(), probe.liveness()),
         "intervals": intervals,
     })))
 }
@@ -209,7 +208,7 @@ pub async fn interval(
     let (tasks, tasks_error) = match &state.tasks {
         None => (None, Some("the db component is disabled".to_owned())),
         Some(source) => {
-            let from = (interval.start * 1000.0).round() as i64;
+            let from = (task_executors::time_score(interval.start) * 1000.0).round() as i64;
             match source.ended_between(from, interval.end_ms()).await {
                 Ok(tasks) => (Some(mark_ran_here(tasks, &running_at_start)), None),
                 Err(error) => (

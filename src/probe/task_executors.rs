@@ -39,7 +39,7 @@ impl TaskExecutorsProbe {
         })
     }
 
-    fn judge(&self, board: &Board, now: f64) -> Outcome {
+    fn judge(&self, board: &Board, now: jiff::Timestamp) -> Outcome {
         let summary = Summary::of(board, now, self.tracker.liveness());
         let rate = summary.failure_rate();
         let details = into_details(serde_json::json!({
@@ -93,7 +93,7 @@ impl TaskExecutorsProbe {
 
 impl Probe for TaskExecutorsProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let now = task_executors::unix_now();
+        let now = jiff::Timestamp::now();
         let previous = self.tracker.starting_board();
         let board = self
             .server

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -13,8 +14,8 @@ pub const MAX_HEARTBEAT_BYTES: usize = 256 * 1024;
 /// A heartbeat as an executor wrote it, with the fields ragwatch computes with.
 #[derive(Clone, Debug)]
 pub struct Heartbeat {
-    /// Unix time in seconds (the sorted-set score).
-    pub at: f64,
+    /// When it was written (the sorted-set score).
+    pub at: Timestamp,
     /// Tasks finished or cancelled since the executor started.
     pub done: u64,
     /// Tasks failed since the executor started.
@@ -51,9 +52,28 @@ pub struct Identity {
     pub current: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The time a sorted-set score (unix seconds, as RAGFlow writes it) names, if any.
+pub fn score_time(score: f64) -> Option<Timestamp> {
+    let since_epoch = SignedDuration::try_from_secs_f64(score).ok()?;
+    Timestamp::from_duration(since_epoch).ok()
+}
+
+/// A time as a sorted-set score: the inverse of [`score_time`], exact for every score
+/// RAGFlow writes (microseconds, far within a nanosecond's reach).
+pub fn time_score(at: Timestamp) -> f64 {
+    at.as_duration().as_secs_f64()
+}
+
 impl Heartbeat {
-    /// Reads a member; the error says why it was skipped.
-    pub fn parse(member: &[u8], score: f64) -> Result<Self, String> {
+    /// Reads a member of an executor's sorted set with its score; the error says why it
+    /// was skipped.
+    pub fn from_member(member: &[u8], score: f64) -> Result<Self, String> {
+        let at = score_time(score).ok_or_else(|| format!("score {score} is not a time"))?;
+        Self::parse(member, at)
+    }
+
+    /// Reads a heartbeat written at `at`; the error says why it was skipped.
+    pub fn parse(member: &[u8], at: Timestamp) -> Result<Self, String> {
         if member.len() > MAX_HEARTBEAT_BYTES {
             return Err(format!(
                 "{} bytes, above the {MAX_HEARTBEAT_BYTES} byte limit",
@@ -65,11 +85,8 @@ impl Heartbeat {
             serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         let counters: Counters =
             serde_json::from_str(raw.get()).map_err(|e| format!("bad fields: {e}"))?;
-        if !score.is_finite() {
-            return Err("score is not a number".into());
-        }
         Ok(Self {
-            at: score,
+            at,
             done: counters.done,
             failed: counters.failed,
             pending: counters.pending,
@@ -93,7 +110,14 @@ mod tests {
 
     #[test]
     fn a_heartbeat_as_ragflow_writes_it_is_read() {
-        let beat = Heartbeat::parse(WRITTEN.as_bytes(), 1735785063.204).unwrap();
+        let beat = Heartbeat::from_member(WRITTEN.as_bytes(), 1735785063.204123).unwrap();
+        let to_the_microsecond = beat.at.round(jiff::Unit::Microsecond).unwrap();
+        assert_eq!(to_the_microsecond.to_string(), "2025-01-02T02:31:03.204123Z");
+        assert_eq!(
+            time_score(beat.at),
+            1735785063.204123,
+            "the score comes back exactly"
+        );
         assert_eq!(
             (beat.done, beat.failed, beat.pending, beat.lag),
             (22, 0, 3, 2)
@@ -128,8 +152,11 @@ mod tests {
             ),
         ];
         for (name, member, expected) in cases {
-            let error = Heartbeat::parse(member, 1.0).unwrap_err();
+            let error = Heartbeat::from_member(member, 1.0).unwrap_err();
             assert!(error.contains(expected), "{name}: {error}");
         }
+        let member = br#"{"done": 1, "failed": 0, "pending": 0, "lag": 0, "boot_at": "x"}"#;
+        let error = Heartbeat::from_member(member, f64::NAN).unwrap_err();
+        assert_eq!(error, "score NaN is not a time");
     }
 }

@@ -5,18 +5,22 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use jiff::Timestamp;
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::Heartbeat;
+use super::heartbeat::time_score;
 
 /// Work an executor did between two heartbeats.
 #[derive(Clone, Debug, Serialize)]
 pub struct Interval {
-    /// Unix time of the heartbeat that opens it, in seconds.
-    pub start: f64,
-    /// Unix time of the heartbeat that closes it, in seconds.
-    pub end: f64,
+    /// When the heartbeat that opens it was written (unix seconds in JSON, as scored).
+    #[serde(serialize_with = "unix_seconds")]
+    pub start: Timestamp,
+    /// When the heartbeat that closes it was written.
+    #[serde(serialize_with = "unix_seconds")]
+    pub end: Timestamp,
     /// Tasks finished or cancelled in the interval.
     pub done: u64,
     /// Tasks failed in the interval.
@@ -38,8 +42,13 @@ pub struct Interval {
 impl Interval {
     /// The interval's identity in the API: its end in unix milliseconds.
     pub fn end_ms(&self) -> i64 {
-        (self.end * 1000.0).round() as i64
+        (time_score(self.end) * 1000.0).round() as i64
     }
+}
+
+/// A time as the API has always shown interval bounds: unix seconds, as scored in Redis.
+fn unix_seconds<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(time_score(*at))
 }
 
 /// The intervals between consecutive heartbeats (oldest first).
@@ -80,7 +89,7 @@ mod tests {
         let json = format!(
             r#"{{"boot_at": "{boot}", "done": {done}, "failed": {failed}, "pending": 1, "lag": 0}}"#
         );
-        Heartbeat::parse(json.as_bytes(), at).unwrap()
+        Heartbeat::from_member(json.as_bytes(), at).unwrap()
     }
 
     #[test]

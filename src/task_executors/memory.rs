@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::{Timestamp, Unit};
+
 use super::{Executor, Heartbeat, Tracker};
 use crate::history::writer::{History, Record};
 use crate::history::{ExecutorRecord, Store};
@@ -33,8 +35,11 @@ pub async fn run(tracker: Arc<Tracker>, history: Arc<History>) {
         remembered
             .into_iter()
             .filter_map(|r| {
-                let beat =
-                    Heartbeat::parse(r.heartbeat.as_bytes(), r.at_ms as f64 / 1000.0).ok()?;
+                let beat = Heartbeat::parse(
+                    r.heartbeat.as_bytes(),
+                    Timestamp::from_millisecond(r.at_ms).ok()?,
+                )
+                .ok()?;
                 Some(Executor::remembered(r.name, beat))
             })
             .collect(),
@@ -44,7 +49,10 @@ pub async fn run(tracker: Arc<Tracker>, history: Arc<History>) {
         ticks.tick().await;
         for executor in tracker.board().executors.values() {
             let Some(last) = &executor.last else { continue };
-            let at_ms = (last.at * 1000.0).round() as i64;
+            let at_ms = last
+                .at
+                .round(Unit::Millisecond)
+                .map_or(0, |at| at.as_millisecond());
             if recorded.get(&executor.name) != Some(&at_ms) {
                 recorded.insert(executor.name.clone(), at_ms);
                 history.record(Record::Executor(ExecutorRecord {

@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::Serialize;
 
-pub use heartbeat::{Heartbeat, Identity, MAX_HEARTBEAT_BYTES};
+pub use heartbeat::{Heartbeat, Identity, MAX_HEARTBEAT_BYTES, score_time, time_score};
 pub use intervals::{Interval, intervals};
 pub use reader::{EXECUTOR_SET, WINDOW, refresh};
 pub use tasks::{EndedTask, Pipeline, StuckTask, TaskSource};
@@ -78,13 +79,15 @@ impl Executor {
         }
     }
 
-    /// Seconds since the last heartbeat at unix time `now`.
-    pub fn age(&self, now: f64) -> Option<f64> {
-        self.last.as_ref().map(|b| (now - b.at).max(0.0))
+    /// Seconds since the last heartbeat at `now`.
+    pub fn age(&self, now: Timestamp) -> Option<f64> {
+        self.last
+            .as_ref()
+            .map(|b| now.duration_since(b.at).as_secs_f64().max(0.0))
     }
 
-    /// Its state at unix time `now`.
-    pub fn state(&self, now: f64, liveness: Liveness) -> State {
+    /// Its state at `now`.
+    pub fn state(&self, now: Timestamp, liveness: Liveness) -> State {
         match self.age(now) {
             Some(age) if age <= 2.0 * liveness.period.as_secs_f64() => State::Alive,
             Some(age) if age <= liveness.timeout.as_secs_f64() => State::Stale,
@@ -118,8 +121,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Counts a board at unix time `now`.
-    pub fn of(board: &Board, now: f64, liveness: Liveness) -> Self {
+    /// Counts a board at `now`.
+    pub fn of(board: &Board, now: Timestamp, liveness: Liveness) -> Self {
         let mut summary = Self::default();
         for executor in board.executors.values() {
             match executor.state(now, liveness) {
@@ -144,11 +147,6 @@ impl Summary {
     }
 }
 
-/// Unix time now, in seconds, as heartbeat scores are written.
-pub fn unix_now() -> f64 {
-    jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +159,7 @@ mod tests {
     fn executor_last_seen(at: Option<f64>) -> Executor {
         let last = at.map(|at| {
             let json = r#"{"boot_at": "b", "done": 0, "failed": 0, "pending": 0, "lag": 0}"#;
-            Heartbeat::parse(json.as_bytes(), at).unwrap()
+            Heartbeat::from_member(json.as_bytes(), at).unwrap()
         });
         Executor {
             last,
@@ -171,7 +169,7 @@ mod tests {
 
     #[test]
     fn state_follows_the_age_of_the_last_heartbeat() {
-        let now = 1000.0;
+        let now = score_time(1000.0).unwrap();
         let cases = [
             ("just now", Some(999.0), State::Alive),
             ("two periods", Some(940.0), State::Alive),

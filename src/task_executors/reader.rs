@@ -10,7 +10,9 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{RedisError, RedisResult};
 
-use super::{Board, Executor, Heartbeat};
+use jiff::Timestamp;
+
+use super::{Board, Executor, Heartbeat, time_score};
 
 /// The set naming every registered executor.
 pub const EXECUTOR_SET: &str = "TASKEXE";
@@ -21,11 +23,11 @@ pub const WINDOW: Duration = Duration::from_secs(30 * 60);
 /// One executor's reply: `(member, score)` pairs, or why its key could not be read.
 type Members = RedisResult<Vec<(Vec<u8>, f64)>>;
 
-/// The board after one read of Redis at unix time `now`.
+/// The board after one read of Redis at `now`.
 pub async fn refresh(
     conn: &mut MultiplexedConnection,
     board: &Board,
-    now: f64,
+    now: Timestamp,
 ) -> Result<Board, RedisError> {
     let names: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
         .arg(EXECUTOR_SET)
@@ -35,7 +37,7 @@ pub async fn refresh(
         .iter()
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .collect();
-    let window_start = now - WINDOW.as_secs_f64();
+    let window_start = now.checked_sub(WINDOW).unwrap_or(Timestamp::MIN);
     let replies: Vec<Members> = if listed.is_empty() {
         Vec::new()
     } else {
@@ -43,8 +45,8 @@ pub async fn refresh(
         for name in &listed {
             // Exclusive lower bound: only heartbeats newer than the newest one we have.
             let since = match board.executors.get(name).and_then(|e| e.last.as_ref()) {
-                Some(last) if last.at > window_start => format!("({}", last.at),
-                _ => window_start.to_string(),
+                Some(last) if last.at > window_start => format!("({}", time_score(last.at)),
+                _ => time_score(window_start).to_string(),
             };
             pipe.cmd("ZRANGEBYSCORE")
                 .arg(name)
@@ -86,7 +88,7 @@ fn updated(
     name: &str,
     reply: Members,
     listed: bool,
-    window_start: f64,
+    window_start: Timestamp,
 ) -> Executor {
     let mut executor = old.cloned().unwrap_or_else(|| Executor {
         name: name.to_owned(),
@@ -96,7 +98,7 @@ fn updated(
     match reply {
         Ok(members) => {
             for (member, score) in members {
-                match Heartbeat::parse(&member, score) {
+                match Heartbeat::from_member(&member, score) {
                     Ok(beat) => {
                         executor.last = Some(beat.clone());
                         executor.beats.push(beat);
