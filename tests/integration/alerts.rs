@@ -7,7 +7,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::app::TestApp;
-use common::daemon::Daemon;
+use common::Daemon;
 use common::{FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RecordedRequest};
 use ragwatch::config::Secret;
 
