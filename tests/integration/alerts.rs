@@ -137,14 +137,21 @@ async fn flapping_below_the_thresholds_sends_nothing() {
     assert!(settled(&hook).await.is_empty());
 }
 
-#[tokio::test]
-async fn a_failing_or_hanging_receiver_is_retried_and_delays_nothing() {
+/// A webhook that answers 500, and Redis (behind the returned proxy) red twice: the firing
+/// alert is being delivered to a receiver that fails.
+async fn firing_to_a_broken_webhook() -> (FixtureServer, FaultProxy, TestApp) {
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(500, "broken"))]).await;
     let redis = FaultProxy::start("127.0.0.1:6379").await;
     redis.set_mode(ProxyMode::Refuse).await;
     let app = TestApp::start_unscheduled(&config(&redis.host_port(), &webhook(&hook))).await;
     fresh(&app).await;
     fresh(&app).await;
+    (hook, redis, app)
+}
+
+#[tokio::test]
+async fn a_failing_or_hanging_receiver_is_retried_and_delays_nothing() {
+    let (hook, _redis, app) = firing_to_a_broken_webhook().await;
     assert!(received(&hook, 2).await.len() >= 2, "a 500 is retried");
     let (_, _, readyz) = app.get("/readyz?verbose").await;
     let name = format!("webhook 127.0.0.1:{}", hook.port());
@@ -415,12 +422,7 @@ async fn alertmanager_gets_firing_alerts_again_periodically() {
 
 #[tokio::test]
 async fn a_receiver_that_keeps_failing_is_given_up_after_the_last_attempt() {
-    let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(500, "broken"))]).await;
-    let redis = FaultProxy::start("127.0.0.1:6379").await;
-    redis.set_mode(ProxyMode::Refuse).await;
-    let app = TestApp::start_unscheduled(&config(&redis.host_port(), &webhook(&hook))).await;
-    fresh(&app).await;
-    fresh(&app).await;
+    let (hook, redis, app) = firing_to_a_broken_webhook().await;
     // Back-off doubles from 1 s up to its cap: every attempt within about two minutes.
     let attempts = usize::try_from(MAX_ATTEMPTS).unwrap();
     let hook = &hook;
