@@ -112,7 +112,10 @@ mod tests {
     fn a_heartbeat_as_ragflow_writes_it_is_read() {
         let beat = Heartbeat::from_member(WRITTEN.as_bytes(), 1735785063.204123).unwrap();
         let to_the_microsecond = beat.at.round(jiff::Unit::Microsecond).unwrap();
-        assert_eq!(to_the_microsecond.to_string(), "2025-01-02T02:31:03.204123Z");
+        assert_eq!(
+            to_the_microsecond.to_string(),
+            "2025-01-02T02:31:03.204123Z"
+        );
         assert_eq!(
             time_score(beat.at),
             1735785063.204123,

@@ -1,14 +1,19 @@
 //! Alerts: a local webhook receiver gets firing and resolved bodies with a valid signature
-//! after the thresholds; flapping below them sends nothing; a receiver that fails or hangs
-//! is retried and delays nothing; a real Alertmanager shows the alert and its resolution.
+//! after the thresholds (the default and another); flapping below them sends nothing; a
+//! receiver that fails or hangs is retried, delays nothing, and is given up on after the
+//! last attempt; a real Alertmanager shows the alert and its resolution; Alertmanager gets
+//! firing alerts again periodically, with severity `warning` for optional components.
 
 use crate::common;
 
 use std::time::{Duration, Instant};
 
 use common::app::TestApp;
-use common::daemon::Daemon;
-use common::{FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RecordedRequest};
+use common::{
+    Daemon, FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RecordedRequest, settle,
+    wait_for, wait_until, wait_until_within,
+};
+use ragwatch::alert::{MAX_ATTEMPTS, MAX_BACKOFF, RESEND_EVERY};
 use ragwatch::config::Secret;
 
 const SECRET: &str = "hook-Secret-31";
@@ -33,16 +38,31 @@ async fn receiving() -> FixtureServer {
     FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await
 }
 
-/// Waits until the receiver has `count` requests, then a little longer to catch extras.
-async fn requests(hook: &FixtureServer, count: usize) -> Vec<RecordedRequest> {
-    for _ in 0..100 {
-        if hook.requests_to("/hook").len() >= count {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// Waits until the receiver has `count` requests, lets any more that are queued arrive,
+/// and returns them all.
+async fn received(hook: &FixtureServer, count: usize) -> Vec<RecordedRequest> {
+    wait_for(&format!("{count} alert deliveries"), || async {
+        hook.requests_to("/hook").len() >= count
+    })
+    .await;
+    settled(hook).await
+}
+
+/// The receiver's requests, once anything still queued has had the time to arrive.
+async fn settled(hook: &FixtureServer) -> Vec<RecordedRequest> {
+    settle().await;
     hook.requests_to("/hook")
+}
+
+/// Each request's body as `component state` (webhook bodies).
+fn summary(requests: &[RecordedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            format!("{} {}", body["component"], body["state"]).replace('"', "")
+        })
+        .collect()
 }
 
 async fn fresh(app: &TestApp) {
@@ -58,23 +78,23 @@ async fn a_webhook_gets_signed_firing_and_resolved_bodies_after_the_thresholds()
     redis.set_mode(ProxyMode::Refuse).await;
     fresh(&app).await;
     assert!(
-        requests(&hook, 1).await.is_empty(),
+        settled(&hook).await.is_empty(),
         "one red result is below the threshold"
     );
     fresh(&app).await;
-    assert_eq!(requests(&hook, 1).await.len(), 1, "two red results fire");
+    assert_eq!(received(&hook, 1).await.len(), 1, "two red results fire");
     redis.set_mode(ProxyMode::Pass).await;
     fresh(&app).await;
     assert_eq!(
-        requests(&hook, 2).await.len(),
+        settled(&hook).await.len(),
         1,
         "one ok result does not resolve"
     );
     fresh(&app).await;
-    let received = requests(&hook, 2).await;
-    assert_eq!(received.len(), 2, "two ok results resolve");
+    let requests = received(&hook, 2).await;
+    assert_eq!(requests.len(), 2, "two ok results resolve");
 
-    let bodies: Vec<serde_json::Value> = received
+    let bodies: Vec<serde_json::Value> = requests
         .iter()
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect();
@@ -95,7 +115,7 @@ async fn a_webhook_gets_signed_firing_and_resolved_bodies_after_the_thresholds()
     assert_eq!(bodies[1]["status"], "green");
     assert_eq!(bodies[1]["started_at"], bodies[0]["started_at"]);
     assert!(bodies[1]["resolved_at"].is_string());
-    for request in &received {
+    for request in &requests {
         let expected = ragwatch::alert::signature(&Secret::new(SECRET), &request.body);
         assert_eq!(
             request.header("x-ragwatch-signature"),
@@ -114,18 +134,25 @@ async fn flapping_below_the_thresholds_sends_nothing() {
         redis.set_mode(mode).await;
         fresh(&app).await;
     }
-    assert!(requests(&hook, 1).await.is_empty());
+    assert!(settled(&hook).await.is_empty());
 }
 
-#[tokio::test]
-async fn a_failing_or_hanging_receiver_is_retried_and_delays_nothing() {
+/// A webhook that answers 500, and Redis (behind the returned proxy) red twice: the firing
+/// alert is being delivered to a receiver that fails.
+async fn firing_to_a_broken_webhook() -> (FixtureServer, FaultProxy, TestApp) {
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(500, "broken"))]).await;
     let redis = FaultProxy::start("127.0.0.1:6379").await;
     redis.set_mode(ProxyMode::Refuse).await;
     let app = TestApp::start_unscheduled(&config(&redis.host_port(), &webhook(&hook))).await;
     fresh(&app).await;
     fresh(&app).await;
-    assert!(requests(&hook, 2).await.len() >= 2, "a 500 is retried");
+    (hook, redis, app)
+}
+
+#[tokio::test]
+async fn a_failing_or_hanging_receiver_is_retried_and_delays_nothing() {
+    let (hook, _redis, app) = firing_to_a_broken_webhook().await;
+    assert!(received(&hook, 2).await.len() >= 2, "a 500 is retried");
     let (_, _, readyz) = app.get("/readyz?verbose").await;
     let name = format!("webhook 127.0.0.1:{}", hook.port());
     assert!(
@@ -149,18 +176,14 @@ async fn a_failing_or_hanging_receiver_is_retried_and_delays_nothing() {
     }
     // And it recovers: the alert gets through, the receiver is healthy again.
     hook.set_route("POST", "/hook", FixtureResponse::new(200, "ok"));
-    let mut healthy = String::new();
-    for _ in 0..80 {
-        healthy = app.get("/readyz?verbose").await.2;
-        if healthy.contains(&format!("[+]alerts {name} ok")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert!(
-        healthy.contains(&format!("[+]alerts {name} ok")),
-        "{healthy}"
-    );
+    wait_until("the receiver is healthy again", || async {
+        let healthy = app.get("/readyz?verbose").await.2;
+        healthy
+            .contains(&format!("[+]alerts {name} ok"))
+            .then_some(())
+            .ok_or(healthy)
+    })
+    .await;
     let metrics = app.get("/metrics").await.2;
     assert!(
         metrics.lines().any(|l| l.starts_with(&format!(
@@ -211,20 +234,20 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     fresh(&app).await;
     redis.set_mode(ProxyMode::Refuse).await;
     fresh(&app).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settle().await;
     assert!(
         alerts_about(&alertmanager, "redis").await.is_empty(),
         "below the threshold"
     );
     fresh(&app).await;
-    let mut firing = Vec::new();
-    for _ in 0..50 {
-        firing = alerts_about(&alertmanager, "redis").await;
-        if !firing.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let alertmanager = &alertmanager;
+    let firing = wait_until("the alert fires", || async {
+        let firing = alerts_about(alertmanager, "redis").await;
+        (!firing.is_empty())
+            .then_some(firing)
+            .ok_or_else(String::new)
+    })
+    .await;
     assert_eq!(firing.len(), 1, "{firing:?}");
     let alert = &firing[0];
     assert_eq!(alert["labels"]["alertname"], "RagwatchComponentDown");
@@ -243,15 +266,11 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     redis.set_mode(ProxyMode::Pass).await;
     fresh(&app).await;
     fresh(&app).await;
-    let mut left = firing;
-    for _ in 0..50 {
-        left = alerts_about(&alertmanager, "redis").await;
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(left.is_empty(), "resolved: {left:?}");
+    wait_until("the alert is resolved", || async {
+        let left = alerts_about(alertmanager, "redis").await;
+        left.is_empty().then_some(()).ok_or(format!("{left:?}"))
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -271,41 +290,194 @@ async fn a_restart_neither_re_sends_nor_forgets_a_firing_alert() {
     fresh(&first).await;
     fresh(&first).await;
     assert_eq!(
-        requests(&hook, 1).await.len(),
+        received(&hook, 1).await.len(),
         1,
         "fired before the restart"
     );
-    // Wait until the outage is an open incident in the history.
-    let mut open = false;
-    for _ in 0..50 {
+    wait_for("the outage is an open incident in the history", || async {
         let (_, body) = first.get_json("/api/v1/incidents").await;
-        open = body["incidents"][0]["open"] == true;
-        if open {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(open, "the incident is stored");
+        body["incidents"][0]["open"] == true
+    })
+    .await;
     drop(first);
 
     let second = TestApp::start_unscheduled(&toml).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await; // the history opens, alerts resume
+    // The history opens, then the alerts firing before the restart are taken up.
+    wait_for("the history is open", || async {
+        second
+            .get("/readyz?verbose")
+            .await
+            .2
+            .contains("[+]history ok")
+    })
+    .await;
+    settle().await;
     for _ in 0..3 {
         fresh(&second).await;
     }
     assert_eq!(
-        requests(&hook, 2).await.len(),
+        settled(&hook).await.len(),
         1,
         "still firing: nothing sent again"
     );
     redis.set_mode(ProxyMode::Pass).await;
     fresh(&second).await;
     fresh(&second).await;
-    let received = requests(&hook, 2).await;
-    assert_eq!(received.len(), 2, "the resolution is not forgotten");
-    let first_body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
-    let resolved: serde_json::Value = serde_json::from_slice(&received[1].body).unwrap();
+    let requests = received(&hook, 2).await;
+    assert_eq!(requests.len(), 2, "the resolution is not forgotten");
+    let first_body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let resolved: serde_json::Value = serde_json::from_slice(&requests[1].body).unwrap();
     assert_eq!(resolved["state"], "resolved");
     assert_eq!(resolved["started_at"], first_body["started_at"]);
     assert_eq!(resolved["error"], first_body["error"]);
+}
+
+#[tokio::test]
+async fn a_failure_threshold_of_three_fires_on_the_third_red_result() {
+    // Redis is probed only on request; the database on its own one-second schedule, so its
+    // alerts can mark a point in the receiver's queue while Redis's streak stands still.
+    let hook = receiving().await;
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    let db = FaultProxy::start("127.0.0.1:3306").await;
+    db.set_mode(ProxyMode::Refuse).await;
+    let toml = config(&redis.host_port(), &webhook(&hook))
+        .replace("failure_threshold = 2", "failure_threshold = 3")
+        .replace(
+            "[db]\nenabled = false\n",
+            &format!(
+                "[db]\nurl = \"mysql://root@{}/mysql\"\ninterval = \"1s\"\n",
+                db.host_port()
+            ),
+        );
+    let app = TestApp::start(&toml).await;
+    assert_eq!(summary(&received(&hook, 1).await), ["db firing"]);
+
+    redis.set_mode(ProxyMode::Refuse).await;
+    fresh(&app).await;
+    fresh(&app).await;
+    // The database resolves after the two red Redis results: were they enough to fire,
+    // Redis's alert would be queued before the resolution and arrive first.
+    db.set_mode(ProxyMode::Pass).await;
+    assert_eq!(
+        summary(&received(&hook, 2).await),
+        ["db firing", "db resolved"],
+        "two red results are below a threshold of three"
+    );
+    fresh(&app).await;
+    assert_eq!(
+        summary(&received(&hook, 3).await),
+        ["db firing", "db resolved", "redis firing"],
+        "the third red result fires"
+    );
+}
+
+/// A local Alertmanager API that records what it is sent.
+async fn alertmanager_api() -> FixtureServer {
+    FixtureServer::start([("POST", "/api/v2/alerts", FixtureResponse::new(200, ""))]).await
+}
+
+/// Every alert posted to a recorded Alertmanager API, in order.
+fn posted_alerts(api: &FixtureServer) -> Vec<serde_json::Value> {
+    api.requests_to("/api/v2/alerts")
+        .iter()
+        .flat_map(|r| {
+            let batch: Vec<serde_json::Value> = serde_json::from_slice(&r.body).unwrap();
+            batch
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn alertmanager_gets_firing_alerts_again_periodically() {
+    let api = alertmanager_api().await;
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    redis.set_mode(ProxyMode::Refuse).await;
+    let receivers = format!("[[alerts.alertmanager]]\nurl = \"{}\"\n", api.url());
+    let app = TestApp::start_unscheduled(&config(&redis.host_port(), &receivers)).await;
+    fresh(&app).await;
+    fresh(&app).await;
+    let api = &api;
+    let first = wait_until("the alert is posted", || async {
+        match posted_alerts(api).as_slice() {
+            [alert] => Ok(alert.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(first.get("endsAt").is_none(), "{first}");
+    // No new result: the same firing alert comes again on the re-send schedule.
+    let again = wait_until_within(
+        "the firing alert is sent again",
+        RESEND_EVERY * 2,
+        || async {
+            match posted_alerts(api).as_slice() {
+                [_, again] => Ok(again.clone()),
+                other => Err(format!("{} alerts posted", other.len())),
+            }
+        },
+    )
+    .await;
+    assert_eq!(again, first, "the same alert, still firing");
+}
+
+#[tokio::test]
+async fn a_receiver_that_keeps_failing_is_given_up_after_the_last_attempt() {
+    let (hook, redis, app) = firing_to_a_broken_webhook().await;
+    // Back-off doubles from 1 s up to its cap: every attempt within about two minutes.
+    let attempts = usize::try_from(MAX_ATTEMPTS).unwrap();
+    let hook = &hook;
+    wait_until_within("every attempt is made", MAX_BACKOFF * 4, || async {
+        let count = hook.requests_to("/hook").len();
+        (count >= attempts)
+            .then_some(())
+            .ok_or(format!("{count} attempts so far"))
+    })
+    .await;
+    // The receiver works again and Redis recovers: the next delivery is the resolution,
+    // so the firing alert was not tried once more.
+    hook.set_route("POST", "/hook", FixtureResponse::new(200, "ok"));
+    redis.set_mode(ProxyMode::Pass).await;
+    fresh(&app).await;
+    fresh(&app).await;
+    let requests = received(hook, attempts + 1).await;
+    let mut expected = vec!["redis firing".to_owned(); attempts];
+    expected.push("redis resolved".to_owned());
+    assert_eq!(summary(&requests), expected);
+}
+
+#[tokio::test]
+async fn alertmanager_severity_is_warning_for_an_optional_component() {
+    let api = alertmanager_api().await;
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    redis.set_mode(ProxyMode::Refuse).await;
+    let receivers = format!("[[alerts.alertmanager]]\nurl = \"{}\"\n", api.url());
+    let toml = config(&redis.host_port(), &receivers)
+        .replace("[redis]\n", "[redis]\nrequired = false\n")
+        .replace(
+            "[db]\nenabled = false\n",
+            &format!(
+                "[db]\nurl = \"mysql://root@127.0.0.1:{}/mysql\"\n",
+                common::free_port()
+            ),
+        );
+    let app = TestApp::start_unscheduled(&toml).await;
+    fresh(&app).await;
+    fresh(&app).await;
+    let api = &api;
+    let severities = wait_until("both alerts are posted", || async {
+        let alerts = posted_alerts(api);
+        let severity = |component: &str| {
+            alerts
+                .iter()
+                .find(|a| a["labels"]["component"] == component)
+                .map(|a| a["labels"]["severity"].clone())
+        };
+        match (severity("redis"), severity("db")) {
+            (Some(redis), Some(db)) => Ok((redis, db)),
+            _ => Err(format!("{alerts:?}")),
+        }
+    })
+    .await;
+    assert_eq!(severities.0, "warning", "redis is optional");
+    assert_eq!(severities.1, "critical", "db is required");
 }

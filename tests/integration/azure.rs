@@ -134,7 +134,7 @@ async fn a_black_hole_is_bounded_by_the_timeout() {
     ))
     .await;
     assert_eq!(result.error.as_deref(), Some("timed out after 600 ms"));
-    assert!(result.elapsed_ms < 1500.0, "{} ms", result.elapsed_ms);
+    assert!(result.elapsed_ms < 3000.0, "{} ms", result.elapsed_ms);
 }
 
 #[tokio::test]

@@ -4,8 +4,6 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::app::TestApp;
 use common::ragflow::{Beat, redis, unix_now, write_beats};
 use common::{FixtureResponse, FixtureServer, RedisInstance};
@@ -33,9 +31,14 @@ async fn components(app: &TestApp) -> Value {
         .into()
 }
 
-/// Alerts received so far, as `component state` lines, after a moment for stragglers.
-async fn alerts(hook: &FixtureServer) -> Vec<String> {
-    tokio::time::sleep(Duration::from_millis(500)).await;
+/// Alerts received, as `component state` lines, once there are `count` and any more still
+/// queued have had the time to arrive.
+async fn alerts(hook: &FixtureServer, count: usize) -> Vec<String> {
+    common::wait_for(&format!("{count} alerts"), || async {
+        hook.requests_to("/hook").len() >= count
+    })
+    .await;
+    common::settle().await;
     hook.requests_to("/hook")
         .iter()
         .map(|r| {
@@ -105,7 +108,7 @@ async fn executors_are_unknown_while_their_redis_is_down_and_only_redis_alerts()
     );
 
     assert_eq!(
-        alerts(&hook).await,
+        alerts(&hook, 1).await,
         ["redis firing"],
         "one alert: the cause, not its consequence"
     );
@@ -117,18 +120,21 @@ async fn executors_are_unknown_while_their_redis_is_down_and_only_redis_alerts()
     let all = components(&app).await;
     assert_eq!(all["redis"]["status"], "green");
     assert_eq!(all["task_executors"]["status"], "green");
-    assert_eq!(alerts(&hook).await, ["redis firing", "redis resolved"]);
+    assert_eq!(alerts(&hook, 2).await, ["redis firing", "redis resolved"]);
 
     // A failure of its own, with Redis fine, is red, not unknown, and alerts: the executor
     // stops writing heartbeats and is dead after the 3 s timeout.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    fresh().await;
+    common::wait_for("the executor is dead", || async {
+        fresh().await;
+        components(&app).await["task_executors"]["status"] == "red"
+    })
+    .await;
     fresh().await;
     let all = components(&app).await;
     assert_eq!(all["task_executors"]["status"], "red");
     assert!(all["task_executors"].get("cause").is_none());
     assert_eq!(
-        alerts(&hook).await,
+        alerts(&hook, 3).await,
         ["redis firing", "redis resolved", "task_executors firing"]
     );
 }

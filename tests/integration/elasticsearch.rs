@@ -1,9 +1,10 @@
 //! The Elasticsearch/OpenSearch probe against real recorded responses served over HTTP:
-//! every fixture's colour, the error shapes of both products, basic auth on the wire.
+//! every fixture's colour, the error shapes of both products, basic auth on the wire, and
+//! a cluster configured as OpenSearch answering with OpenSearch's own recorded responses.
 
 use crate::common;
 
-use common::app::{only, probe_only};
+use common::app::{TestApp, only, probe_only};
 use common::{FaultProxy, FixtureResponse, FixtureServer, basic_auth_header};
 use ragwatch::probe::Status;
 
@@ -193,12 +194,13 @@ async fn error_answers_become_actionable_messages() {
             "cluster has no elected master (master_not_discovered_exception)",
         ),
         (
-            "forbidden",
+            "no monitor privilege",
             FixtureResponse::from_fixture(
                 403,
-                "elasticsearch/transcribed/error_403_cluster_block_read_only.json",
+                "elasticsearch/transcribed/error_403_cluster_monitor_health_unauthorized.json",
             ),
-            "user elastic may not read cluster health (it needs the `monitor` privilege): ",
+            "user elastic may not read cluster health (it needs the `monitor` privilege): \
+             action [cluster:monitor/health] is unauthorized for user [adm]",
         ),
         (
             "not json",
@@ -261,4 +263,51 @@ async fn a_cluster_that_never_answers_is_bounded_by_the_timeout() {
     let result = probe_only(&config).await;
     assert_eq!(result.error.as_deref(), Some("timed out after 700 ms"));
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn opensearch_is_probed_from_its_recorded_answers() {
+    let green = "opensearch/cluster_health_2.5.0_4node_green.json";
+    let cluster = serving(200, green).await;
+    let app = TestApp::start_unscheduled(&format!(
+        "{}[monitor]\ntimeout = \"2s\"\n[doc_engine]\nkind = \"opensearch\"\nurl = \"{}\"\n\
+         username = \"admin\"\npassword = \"os-Pw-9\"\n[history]\nenabled = false\n",
+        only("doc_engine"),
+        cluster.url()
+    ))
+    .await;
+    let (status, body) = app.get_json("/v1/system/status").await;
+    assert_eq!(status, 200, "{body}");
+    let doc_engine = &body["data"]["doc_engine"];
+    assert_eq!(doc_engine["type"], "opensearch", "{body}");
+    assert_eq!(doc_engine["status"], "green", "{body}");
+    let recorded: serde_json::Value = serde_json::from_str(&common::fixture_str(green)).unwrap();
+    for field in [
+        "cluster_name",
+        "discovered_cluster_manager",
+        "number_of_nodes",
+    ] {
+        assert_eq!(doc_engine[field], recorded[field], "{field}");
+    }
+    assert_eq!(
+        cluster.requests_to("/_cluster/health")[0].header("authorization"),
+        Some(basic_auth_header("admin", "os-Pw-9").as_str())
+    );
+
+    // A wrong password: OpenSearch's security plugin answers in plain text.
+    cluster.set_route(
+        "GET",
+        "/_cluster/health",
+        FixtureResponse::new(
+            401,
+            common::fixture("opensearch/error_401_unauthorized_body.txt"),
+        )
+        .with_header("WWW-Authenticate", "Basic realm=\"OpenSearch Security\""),
+    );
+    let (status, body) = app.get_json("/v1/system/healthz?fresh=1").await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(
+        body["_meta"]["doc_engine"]["error"], "authentication failed for user admin (Unauthorized)",
+        "{body}"
+    );
 }

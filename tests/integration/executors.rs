@@ -374,20 +374,17 @@ async fn an_executor_that_vanishes_while_ragwatch_is_down_is_remembered() {
     first.get_json("/v1/system/healthz?fresh=1").await;
     // Wait until both executors are in the history file.
     let db = format!("sqlite://{}/history.db", dir.path().display());
-    let mut stored = 0;
-    for _ in 0..60 {
-        if let Ok(mut c) = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await {
-            stored = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM executors")
-                .fetch_one(&mut c)
-                .await
-                .unwrap_or(0);
-        }
-        if stored == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    assert_eq!(stored, 2, "both executors remembered");
+    common::wait_for("both executors are remembered", || async {
+        let Ok(mut c) = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db).await else {
+            return false;
+        };
+        let stored = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM executors")
+            .fetch_one(&mut c)
+            .await
+            .unwrap_or(0);
+        stored == 2
+    })
+    .await;
     drop(first);
 
     // While ragwatch is down, another executor reaps te_leaving, as RAGFlow does.
@@ -401,15 +398,16 @@ async fn an_executor_that_vanishes_while_ragwatch_is_down_is_remembered() {
         .await
         .unwrap();
     let second = TestApp::start_unscheduled(&config).await;
-    let mut list = Value::Null;
-    for _ in 0..50 {
+    let list = common::wait_until("both executors are listed", || async {
         second.get_json("/v1/system/healthz?fresh=1").await;
-        list = second.get_json("/api/v1/executors").await.1;
-        if list["executors"].as_array().is_some_and(|e| e.len() == 2) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+        let list = second.get_json("/api/v1/executors").await.1;
+        list["executors"]
+            .as_array()
+            .is_some_and(|e| e.len() == 2)
+            .then_some(list.clone())
+            .ok_or(list.to_string())
+    })
+    .await;
     let gone = find(&list, "te_leaving");
     assert_eq!(gone["listed"], false);
     assert_eq!(gone["state"], "dead");

@@ -318,3 +318,99 @@ async fn bad_input_gets_json_errors() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], 405);
 }
+
+/// `fresh=1` while db, redis and (when `hung` is 3) the document engine never answer (the
+/// others work), with a 3 s timeout: their probes run side by side, so the answer comes in about
+/// one timeout, well before the 6 s two probes one after the other would take.
+async fn fresh_with_hung_dependencies(hung: usize) {
+    let deps = Deps::start().await;
+    let holes = [
+        FaultProxy::black_hole().await,
+        FaultProxy::black_hole().await,
+        FaultProxy::black_hole().await,
+    ];
+    let hung_keys = &["db", "redis", "doc_engine"][..hung];
+    let mut config = deps
+        .config(&holes[1].host_port(), "")
+        .replace("timeout = \"2s\"", "timeout = \"3s\"")
+        .replace("127.0.0.1:3306", &holes[0].host_port());
+    if hung == 3 {
+        config = config.replace(&deps.es.url(), &format!("http://{}", holes[2].host_port()));
+    }
+    let app = TestApp::start_unscheduled(&config).await;
+    let started = Instant::now();
+    let (status, body) = app.get_json("/v1/system/healthz?fresh=1").await;
+    let waited = started.elapsed();
+    assert_eq!(status, 500, "{body}");
+    for key in ["db", "redis", "doc_engine", "storage"] {
+        let expected = if hung_keys.contains(&key) {
+            "nok"
+        } else {
+            "ok"
+        };
+        assert_eq!(body[key], expected, "{key}: {body}");
+    }
+    for key in hung_keys {
+        assert_eq!(
+            body["_meta"][key]["error"], "timed out after 3000 ms",
+            "{key}: {body}"
+        );
+    }
+    assert!(
+        waited >= Duration::from_secs(3),
+        "fresh did not wait for the probes"
+    );
+    assert!(
+        waited < Duration::from_millis(5500),
+        "{hung} hung probes took {waited:?}: not side by side"
+    );
+}
+
+#[tokio::test]
+async fn two_hung_dependencies_answer_within_one_timeout() {
+    fresh_with_hung_dependencies(2).await;
+}
+
+#[tokio::test]
+async fn three_hung_dependencies_answer_within_one_timeout() {
+    fresh_with_hung_dependencies(3).await;
+}
+
+#[tokio::test]
+async fn a_fresh_request_joining_a_running_probe_gets_that_probes_result() {
+    let deps = Deps::start().await;
+    let app = TestApp::start_unscheduled(&deps.config("127.0.0.1:6379", "")).await;
+    let (status, body) = app.get_json("/v1/system/healthz?fresh=1").await;
+    assert_eq!(status, 200, "{body}");
+    // The cluster turns red, and its answer takes a while: a probe of it is in flight.
+    deps.es.set_route(
+        "GET",
+        "/_cluster/health",
+        FixtureResponse::from_fixture(200, RED).with_delay(Duration::from_secs(2)),
+    );
+    deps.es.clear_requests();
+    let first = app.get_json("/v1/system/healthz?fresh=1");
+    let joining = async {
+        common::wait_for("the probe of the cluster is in flight", || async {
+            !deps.es.requests_to("/_cluster/health").is_empty()
+        })
+        .await;
+        app.get_json("/v1/system/healthz?fresh=1").await
+    };
+    let ((first_status, first_body), (status, body)) = tokio::join!(first, joining);
+    assert_eq!(first_status, 500, "{first_body}");
+    assert_eq!(
+        status, 500,
+        "the joining request shows the new result: {body}"
+    );
+    assert_eq!(body["doc_engine"], "nok", "{body}");
+    assert_eq!(
+        body["_meta"]["doc_engine"],
+        first_body["_meta"]["doc_engine"]
+    );
+    assert_eq!(
+        deps.es.requests_to("/_cluster/health").len(),
+        1,
+        "the joining request shared the running probe"
+    );
+}

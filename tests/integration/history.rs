@@ -432,14 +432,13 @@ async fn get(app: &TestApp, path: &str) -> (u16, Value) {
 
 /// Waits until the writer has flushed (it writes at least every second).
 async fn until<F: Fn(&Value) -> bool>(app: &TestApp, path: &str, done: F) -> Value {
-    for _ in 0..50 {
+    common::wait_until(&format!("{path} gets there"), || async {
         let (status, body) = get(app, path).await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{path} never got there: {:?}", get(app, path).await);
+        (status == 200 && done(&body))
+            .then_some(body.clone())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await
 }
 
 #[tokio::test]
@@ -558,14 +557,13 @@ async fn a_history_store_that_goes_away_stops_nothing_and_resumes() {
         );
     }
     // Once the pool's connections are gone, the cause is named, not the pool's retry loop.
-    let mut readyz = String::new();
-    for _ in 0..50 {
-        readyz = app.get("/readyz?verbose").await.2;
-        if readyz.contains("[-]history failed") && readyz.contains("refused") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let readyz = common::wait_until("readyz names the refusal", || async {
+        let readyz = app.get("/readyz?verbose").await.2;
+        (readyz.contains("[-]history failed") && readyz.contains("refused"))
+            .then_some(readyz.clone())
+            .ok_or(readyz)
+    })
+    .await;
     assert!(
         readyz.contains("[-]history failed (not required): history store postgres 127.0.0.1:"),
         "{readyz}"
@@ -656,18 +654,13 @@ async fn nothing_written_is_lost_to_a_sigkill() {
             .unwrap()
     };
     let mut ragwatch = start();
-    let mut before = (0, 0, 0, 0);
-    for _ in 0..100 {
-        before = counts(&db).await;
-        if before.0 >= 10 && before.2 == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        before.0 >= 10 && before.2 == 1,
-        "outage recorded before the kill: {before:?}"
-    );
+    let before = common::wait_until("the outage is recorded before the kill", || async {
+        let before = counts(&db).await;
+        (before.0 >= 10 && before.2 == 1)
+            .then_some(before)
+            .ok_or(format!("{before:?}"))
+    })
+    .await;
     ragwatch.start_kill().unwrap(); // SIGKILL: no flush, no shutdown
     ragwatch.wait().await.unwrap();
     let after_kill = counts(&db).await;
@@ -683,14 +676,13 @@ async fn nothing_written_is_lost_to_a_sigkill() {
 
     redis.set_mode(ProxyMode::Pass).await;
     let mut ragwatch = start();
-    let mut after = after_kill;
-    for _ in 0..100 {
-        after = counts(&db).await;
-        if after.3 == 1 && after.0 > after_kill.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let after = common::wait_until("the restart closes the incident", || async {
+        let after = counts(&db).await;
+        (after.3 == 1 && after.0 > after_kill.0)
+            .then_some(after)
+            .ok_or(format!("{after:?}"))
+    })
+    .await;
     ragwatch.start_kill().unwrap();
     ragwatch.wait().await.unwrap();
     assert_eq!(

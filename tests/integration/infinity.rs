@@ -1,5 +1,7 @@
-//! The Infinity probe against the node-status answers of its HTTP API (tests/fixtures/infinity,
-//! see its README.md) served over HTTP: every role and status, its error shapes, a hung node.
+//! The Infinity probe against the node-status answers of its HTTP API served over HTTP: every
+//! role and status, its error shapes, a hung node. No recorded node-status answer exists: those
+//! bodies are derived from Infinity's handler source, the error bodies are its documentation's
+//! examples (tests/fixtures/infinity/README.md says which is which).
 
 use crate::common;
 
@@ -40,11 +42,11 @@ async fn node(node: FixtureResponse) -> FixtureServer {
     .await
 }
 
-/// The recorded cluster leader's answer with another role and status, as a follower or
+/// The derived cluster leader's answer with another role and status, as a follower or
 /// learner reports itself (same shape, see the README).
 fn cluster_member(role: &str, status: &str) -> FixtureResponse {
-    let recorded = common::fixture_str("infinity/admin_node_current.cluster_leader.derived.json");
-    let mut answer: Value = serde_json::from_str(&recorded).unwrap();
+    let derived = common::fixture_str("infinity/admin_node_current.cluster_leader.derived.json");
+    let mut answer: Value = serde_json::from_str(&derived).unwrap();
     answer["node"]["role"] = role.into();
     answer["node"]["status"] = status.into();
     // As the server sends it: no content type.

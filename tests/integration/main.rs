@@ -31,5 +31,6 @@ mod redis_stream;
 mod s3;
 mod secrets;
 mod sql_doc_engines;
+mod staleness;
 mod status;
 mod ui;

@@ -3,10 +3,8 @@
 
 use crate::common;
 
-use std::time::Duration;
-
+use common::Daemon;
 use common::app::TestApp;
-use common::daemon::Daemon;
 use common::ragflow::{Beat, redis, unix_now, write_beats};
 use common::{FaultProxy, ProxyMode, RedisInstance, free_port};
 
@@ -53,14 +51,15 @@ async fn the_exposition_says_what_the_monitor_knows() {
     app.get_json("/v1/system/healthz?fresh=1").await;
     app.get_json("/v1/system/healthz?fresh=1").await;
     // The history store opens in the background.
-    let (mut content_type, mut text) = scrape(&app, None).await;
-    for _ in 0..50 {
+    let (content_type, text) = common::wait_until("the history is up", || async {
+        let (content_type, text) = scrape(&app, None).await;
         if text.lines().any(|line| line == "ragwatch_history_up 1") {
-            break;
+            Ok((content_type, text))
+        } else {
+            Err(text)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        (content_type, text) = scrape(&app, None).await;
-    }
+    })
+    .await;
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     for line in [
         "# TYPE ragwatch_probes_total counter",
@@ -118,16 +117,13 @@ async fn prometheus(target: &str) -> Daemon {
 
 /// Waits until an instant query with one series has the `expected` value.
 async fn until(prometheus: &Daemon, query: &str, expected: &str) {
-    let mut last = String::new();
-    for _ in 0..120 {
+    common::wait_until(&format!("{query} becomes {expected}"), || async {
         let body = prometheus.get("/api/v1/query", &[("query", query)]).await;
-        if body["data"]["result"][0]["value"][1] == expected {
-            return;
-        }
-        last = body.to_string();
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("{query} never became {expected}: {last}");
+        (body["data"]["result"][0]["value"][1] == expected)
+            .then_some(())
+            .ok_or(body.to_string())
+    })
+    .await;
 }
 
 #[tokio::test]

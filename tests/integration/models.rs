@@ -184,18 +184,14 @@ async fn models_are_components_of_the_api_and_metrics_but_not_of_ragflows_health
         "{metrics}"
     );
     // The incident filter knows the model's key (once the history store has opened).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    common::wait_until("the history opens", || async {
         let (status, body) = app
             .get_json("/api/v1/incidents?component=models.embedding")
             .await;
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 503, "{body}");
-        assert!(Instant::now() < deadline, "history never opened: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        assert!(matches!(status, 200 | 503), "{status} {body}");
+        (status == 200).then_some(()).ok_or(body.to_string())
+    })
+    .await;
     let (status, body) = app
         .get_json("/api/v1/incidents?component=models.nope")
         .await;

@@ -70,7 +70,7 @@ async fn a_black_hole_is_bounded_by_the_timeout() {
     let url = format!("mysql://root@{}/mysql", hole.host_port());
     let result = probe(&url, "timeout = \"600ms\"\n").await;
     assert_eq!(result.error.as_deref(), Some("timed out after 600 ms"));
-    assert!(result.elapsed_ms < 2000.0, "{}", result.elapsed_ms);
+    assert!(result.elapsed_ms < 3000.0, "{}", result.elapsed_ms);
 }
 
 #[tokio::test]

@@ -235,7 +235,7 @@ async fn a_black_hole_is_bounded_by_the_timeout() {
         );
         let elapsed = result.elapsed_ms;
         assert!(
-            elapsed >= timeout_ms as f64 && elapsed < (timeout_ms + 500) as f64,
+            elapsed >= timeout_ms as f64 && elapsed < (timeout_ms + 2500) as f64,
             "{timeout_ms} ms timeout took {elapsed} ms"
         );
     }

@@ -64,15 +64,9 @@ fn any_query_gets_an_answer_or_a_named_400() {
         "[db]\nenabled = false\n[redis]\nurl = \"redis://127.0.0.1:6379/1\"\n[doc_engine]\nenabled = false\n[storage]\nenabled = false\n",
     ));
     // The history store opens in the background; wait so answers are about the query.
-    runtime.block_on(async {
-        for _ in 0..50 {
-            if app.get("/api/v1/incidents").await.0 == 200 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("history never opened");
-    });
+    runtime.block_on(common::wait_for("the history opens", || async {
+        app.get("/api/v1/incidents").await.0 == 200
+    }));
     let mut runner = TestRunner::new(Config {
         cases: 400,
         ..Config::default()

@@ -397,7 +397,7 @@ async fn a_black_hole_is_bounded_by_the_timeout() {
     let result = probe(&url, "timeout = \"600ms\"\n").await;
     assert_eq!(result.error.as_deref(), Some("timed out after 600 ms"));
     assert!(
-        (600.0..1100.0).contains(&result.elapsed_ms),
+        (600.0..3000.0).contains(&result.elapsed_ms),
         "took {} ms",
         result.elapsed_ms
     );

@@ -1,38 +1,95 @@
-//! Secrets never reach output. ragwatch runs as a real process with debug logging, every
-//! component configured with a secret that its real server rejects, so the secrets meet
-//! every error path; then healthz, readyz, `check --json`, `config` and the logs are read.
+//! Secrets never reach output. ragwatch runs as a real process logging JSON at trace level,
+//! every credential it can be given configured with a distinctive value that its real (or
+//! recorded) server rejects, so the secrets meet every error path; then every endpoint
+//! (the protected ones with the token, and every call the page makes), the probes'
+//! details, the alert bodies each kind of receiver gets, `check --json`, `config` and the
+//! logs are read.
 
 use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{FixtureResponse, FixtureServer, S3Server, free_port};
+use common::{
+    FixtureResponse, FixtureServer, NatsInstance, NatsOptions, S3Server, free_port, settle,
+    wait_until,
+};
 use tokio::io::AsyncReadExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ragwatch");
-const SECRETS: [&str; 6] = [
+const TOKEN: &str = "token-Secret-4711";
+const SECRETS: [&str; 13] = [
     "db-Secret-4711",
     "redis-Secret-4711",
     "es-Secret-4711",
     "s3-Secret-4711",
-    "token-Secret-4711",
+    TOKEN,
     "history-Secret-4711",
+    "queue-Secret-4711",
+    "executors-Secret-4711",
+    "model-Secret-4711",
+    "modelurl-Secret-4711",
+    "webhook-Secret-4711",
+    "hookurl-Secret-4711",
+    "am-Secret-4711",
 ];
 
-async fn app_get(client: &reqwest::Client, base: &str, path: &str) -> (u16, (), String) {
-    let response = client.get(format!("{base}{path}")).send().await.unwrap();
-    (
-        response.status().as_u16(),
-        (),
-        response.text().await.unwrap(),
-    )
-}
+/// Every component the configuration watches, as the API names them.
+const COMPONENTS: [&str; 7] = [
+    "db",
+    "redis",
+    "doc_engine",
+    "storage",
+    "message_queue",
+    "task_executors",
+    "models.embedding",
+];
 
 fn assert_clean(what: &str, text: &str) {
     for secret in SECRETS {
         assert!(!text.contains(secret), "{secret} leaked in {what}:\n{text}");
     }
+}
+
+/// `http://<user>:<password>@<host:port>` from `http://<host:port>`.
+fn with_password(url: &str, user: &str, password: &str) -> String {
+    url.replace("http://", &format!("http://{user}:{password}@"))
+}
+
+/// Every path to read: the protected API (each component, its history as the page asks
+/// for it, incidents, executors) and the public endpoints, error answers included.
+fn paths() -> Vec<String> {
+    let mut paths: Vec<String> = [
+        "/v1/system/status",
+        "/api/v1/system/status",
+        "/metrics",
+        "/api/v1/components",
+        "/api/v1/incidents",
+        "/api/v1/incidents?limit=20",
+        "/api/v1/executors",
+        "/api/v1/executors/task_executor_0/intervals",
+        "/api/v1/executors/task_executor_0/intervals/1700000000000",
+        "/",
+        "/ui/app.js",
+        "/v1/system/healthz",
+        "/api/v1/system/healthz",
+        "/v1/system/healthz?fresh=1",
+        "/readyz?verbose",
+        "/livez?verbose",
+        "/api/v1/openapi.json",
+        "/nope",
+        "/v1/system/healthz?fresh=maybe",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let since = jiff::Timestamp::now().as_second() / 60 * 60 - 3600;
+    for key in COMPONENTS {
+        paths.push(format!("/api/v1/components/{key}"));
+        paths.push(format!(
+            "/api/v1/components/{key}/history?since={since}&step=60"
+        ));
+    }
+    paths
 }
 
 #[tokio::test]
@@ -46,26 +103,58 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
         ),
     )])
     .await;
+    let model = FixtureServer::start([(
+        "GET",
+        "/v1/models",
+        FixtureResponse::json(
+            401,
+            r#"{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#,
+        ),
+    )])
+    .await;
+    let receiver = FixtureServer::start([
+        ("POST", "/hook", FixtureResponse::new(200, "ok")),
+        ("POST", "/am/api/v2/alerts", FixtureResponse::new(200, "")),
+    ])
+    .await;
     let s3 = S3Server::start("ragwatch", "the-right-secret", &["ragflow"]).await;
+    let nats = NatsInstance::start(NatsOptions {
+        credentials: Some(("ragwatch".into(), "the-right-password".into())),
+        ..NatsOptions::default()
+    })
+    .await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ragwatch.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{token}\"]\n\
+            "[server]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\
              [monitor]\ninterval = \"200ms\"\ntimeout = \"2s\"\n\
              [db]\nurl = \"mysql://root:{db}@127.0.0.1:3306/mysql\"\n\
              [redis]\nurl = \"redis://:{redis}@127.0.0.1:6379/1\"\n\
              [doc_engine]\nurl = \"{es_url}\"\npassword = \"{es}\"\n\
              [storage]\nendpoint = \"{s3_url}\"\naccess_key = \"ragwatch\"\nsecret_key = \"{s3}\"\nbucket = \"ragflow\"\n\
-             [history]\nurl = \"postgres://ragwatch:{history}@127.0.0.1:{closed}/history\"\n",
-            token = SECRETS[4],
+             [message_queue]\nurl = \"nats://ragwatch:{queue}@127.0.0.1:{nats}\"\n\
+             [task_executors]\nredis_url = \"redis://:{executors}@127.0.0.1:6379/1\"\n\
+             [history]\nurl = \"postgres://ragwatch:{history}@127.0.0.1:{closed}/history\"\n\
+             [[models]]\nname = \"embedding\"\nkind = \"openai\"\nurl = \"{model_url}\"\napi_key = \"{model_key}\"\n\
+             [alerts]\n\
+             [[alerts.webhook]]\nurl = \"{hook}/hook\"\nsecret = \"{webhook}\"\n\
+             [[alerts.alertmanager]]\nurl = \"{am}/am\"\n",
             db = SECRETS[0],
             redis = SECRETS[1],
             es = SECRETS[2],
             s3 = SECRETS[3],
             history = SECRETS[5],
+            queue = SECRETS[6],
+            executors = SECRETS[7],
+            model_key = SECRETS[8],
+            model_url = with_password(&model.url(), "model", SECRETS[9]),
+            webhook = SECRETS[10],
+            hook = with_password(&receiver.url(), "hook", SECRETS[11]),
+            am = with_password(&receiver.url(), "am", SECRETS[12]),
+            nats = nats.port(),
             closed = free_port(),
             es_url = es.url(),
             s3_url = s3.endpoint(),
@@ -74,7 +163,8 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
     .unwrap();
 
     let mut server = tokio::process::Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
+        .args(["serve", "--log-format", "json", "--config"])
+        .arg(&config)
         .env("RUST_LOG", "trace")
         .env_remove("RAGWATCH_CONFIG")
         .stdout(Stdio::piped())
@@ -82,18 +172,25 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // Read the logs as they come, so that the pipe never fills up.
+    let mut stderr = server.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut logs = String::new();
+        stderr.read_to_string(&mut logs).await.unwrap();
+        logs
+    });
 
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let mut healthz = None;
-    for _ in 0..100 {
-        if let Ok(response) = client.get(format!("{base}/v1/system/healthz")).send().await {
-            healthz = Some(response.text().await.unwrap());
-            break;
+    let get = |path: String| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(TOKEN);
+        async move {
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            Ok::<_, String>((status, response.text().await.unwrap()))
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let healthz = healthz.expect("ragwatch serves");
+    };
+    let (_, healthz) = wait_until("ragwatch serves", || get("/v1/system/healthz".into())).await;
     // Every component failed on its secret, so every error path was taken.
     let body: serde_json::Value = serde_json::from_str(&healthz).unwrap();
     for key in ["db", "redis", "doc_engine", "storage"] {
@@ -103,65 +200,93 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
         body["_meta"]["storage"]["error"],
         "S3 rejected the secret key of access key 'ragwatch' (SignatureDoesNotMatch): check storage.secret_key"
     );
-    assert_clean("healthz", &healthz);
-    // Let a few rounds of probes (and their logs) happen.
-    tokio::time::sleep(Duration::from_secs(1)).await;
     // The history store cannot be reached either; readyz names it once it has tried.
-    let mut readyz = String::new();
-    for _ in 0..100 {
-        readyz = app_get(&client, &base, "/readyz?verbose").await.2;
-        if readyz.contains("history store postgres 127.0.0.1:") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let readyz = wait_until("readyz names the history store", || async {
+        let (_, readyz) = get("/readyz?verbose".into()).await?;
+        readyz
+            .contains("history store postgres 127.0.0.1:")
+            .then_some(readyz.clone())
+            .ok_or(readyz)
+    })
+    .await;
     assert!(
         readyz.contains("[-]history failed (not required): history store postgres 127.0.0.1:"),
         "{readyz}"
     );
-    for path in ["/readyz?verbose", "/v1/system/healthz?fresh=1", "/nope"] {
-        let text = client
-            .get(format!("{base}{path}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_clean(path, &text);
+    // Both kinds of receiver got alerts (failures in a row reach the threshold).
+    let receiver = &receiver;
+    wait_until("every receiver got an alert", || async {
+        let hook = receiver.requests_to("/hook").len();
+        let am = receiver.requests_to("/am/api/v2/alerts").len();
+        (hook > 0 && am > 0)
+            .then_some(())
+            .ok_or(format!("{hook} webhook and {am} Alertmanager requests"))
+    })
+    .await;
+
+    for path in paths() {
+        let (status, text) = get(path.clone()).await.unwrap();
+        assert_ne!(status, 401, "{path}: the token is accepted");
+        assert_clean(&path, &text);
+    }
+    // The probes' details are in what was read: the page's list has every component.
+    let (_, list) = get("/api/v1/components".into()).await.unwrap();
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let mut listed: Vec<&str> = list["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut expected = COMPONENTS;
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    for request in receiver.requests() {
+        let what = format!("alert to {}", request.path_and_query);
+        assert_clean(&what, &String::from_utf8_lossy(&request.body));
+        for (name, value) in &request.headers {
+            assert_clean(&format!("{what}, header {name}"), value);
+        }
     }
 
+    // Let a few more rounds of probes (and their logs) happen, then stop.
+    settle().await;
     let pid = server.id().unwrap().to_string();
     std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+    let status = tokio::time::timeout(Duration::from_secs(30), server.wait())
         .await
         .expect("ragwatch stops on SIGTERM")
         .unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
-    let mut logs = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
-    server
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
+    let logs = stderr.await.unwrap();
+    for line in logs.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+    }
+    assert!(
+        logs.contains("\"level\":\"TRACE\""),
+        "trace level was logged"
+    );
     assert!(
         logs.contains("Component is failing."),
         "the failures were logged:\n{logs}"
     );
     assert!(logs.contains("Shutting down."), "{logs}");
     assert_clean("logs", &logs);
+    let mut stdout = String::new();
+    server
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    assert_clean("stdout", &stdout);
 
     for args in [vec!["check", "--json"], vec!["check"], vec!["config"]] {
         let out = std::process::Command::new(BIN)

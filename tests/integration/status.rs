@@ -5,7 +5,9 @@ use crate::common;
 
 use common::app::TestApp;
 use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
-use common::{FixtureResponse, FixtureServer, RedisInstance, S3Server};
+use common::{
+    FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RedisInstance, S3Server, free_port,
+};
 use serde_json::{Value, json};
 
 const GREEN: &str = "elasticsearch/netdata/v8.4.2/cluster_health.json";
@@ -101,6 +103,52 @@ async fn status_has_ragflows_shape_and_the_heartbeats_as_written() {
     assert_eq!(
         again["data"]["task_executor_heartbeats"],
         data["task_executor_heartbeats"]
+    );
+}
+
+#[tokio::test]
+async fn status_while_components_are_red_keeps_their_kinds_and_says_why() {
+    // Nothing listens where the cluster and the S3 server should be; the database's answer
+    // is 300 ms late, then the connection is reset (nothing behind the proxy either).
+    let slow = FaultProxy::start(("127.0.0.1", free_port())).await;
+    slow.set_mode(ProxyMode::Delay(std::time::Duration::from_millis(300)))
+        .await;
+    let app = TestApp::start_unscheduled(&format!(
+        "[server]\ntokens = [\"tok\"]\n[monitor]\ninterval = \"1h\"\ntimeout = \"5s\"\n\
+         [db]\nurl = \"mysql://root@{}/rag_flow\"\n[redis]\nurl = \"redis://127.0.0.1:6379/1\"\n\
+         [doc_engine]\nurl = \"http://127.0.0.1:{}\"\n\
+         [storage]\nendpoint = \"http://127.0.0.1:{}\"\naccess_key = \"k\"\nsecret_key = \"s3-secret\"\n\
+         [task_executors]\nenabled = false\n[history]\nenabled = false\n",
+        slow.host_port(),
+        free_port(),
+        free_port(),
+    ))
+    .await;
+    app.get("/v1/system/healthz?fresh=1").await;
+
+    let (status, body) = app.get_json_as("/v1/system/status", Some("tok")).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    // Each keeps the configured kind while it cannot be reached.
+    assert_eq!(data["doc_engine"]["type"], "elasticsearch", "{body}");
+    assert_eq!(data["storage"]["storage"], "minio", "{body}");
+    assert_eq!(data["database"]["database"], "mysql", "{body}");
+    for key in ["doc_engine", "storage", "database"] {
+        assert_eq!(data[key]["status"], "red", "{key}: {body}");
+        let error = data[key]["error"].as_str().unwrap_or_default();
+        assert!(!error.is_empty(), "{key} says why: {body}");
+    }
+    assert_eq!(data["redis"]["status"], "green", "{body}");
+    assert!(data["redis"].get("error").is_none(), "{body}");
+    // Milliseconds: the database's probe waited the proxy's 300 ms.
+    let elapsed: f64 = data["database"]["elapsed"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (300.0..10_000.0).contains(&elapsed),
+        "database elapsed {elapsed}: not in milliseconds"
     );
 }
 

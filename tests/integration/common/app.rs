@@ -152,3 +152,12 @@ pub fn only(keep: &str) -> String {
         .map(|s| format!("[{s}]\nenabled = false\n"))
         .collect()
 }
+
+impl TestApp {
+    /// Stops the background work (every component's schedule, the history writer, alert
+    /// delivery) as if it had died, while the API keeps serving: the results it has age
+    /// until they go stale.
+    pub fn stop_background(&mut self) {
+        self.tasks.abort_all();
+    }
+}

@@ -61,20 +61,14 @@ impl Browser {
         }
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".into(), options);
-        let started = Instant::now();
-        let client = loop {
-            let attempt = ClientBuilder::new(HttpConnector::new())
+        let client = super::wait_until("chromedriver opens a WebDriver session", || async {
+            ClientBuilder::new(HttpConnector::new())
                 .capabilities(capabilities.clone())
                 .connect(&url)
-                .await;
-            match attempt {
-                Ok(client) => break client,
-                Err(_) if started.elapsed() < Duration::from_secs(20) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(error) => panic!("no WebDriver session from chromedriver: {error}"),
-            }
-        };
+                .await
+                .map_err(|error| error.to_string())
+        })
+        .await;
         Self { client, driver }
     }
 

@@ -10,23 +10,23 @@
 //!   forwarding, refusing connections, black-holing, delaying and resetting.
 //! - [`FixtureServer`] ([`fixtures`]): a small HTTP server answering from a replaceable route table
 //!   and recording the requests it got; [`fixture`] reads the recorded files in `tests/fixtures/`.
-//! - Own server instances on free ports ([`instances`]): [`RedisInstance`], [`PostgresInstance`],
-//!   [`MariadbInstance`], [`S3Server`] (s3s-fs), [`AzuriteServer`] and [`GcsEmulator`], each
-//!   killed when dropped, each in a temp dir.
-//!
+//! - Own server instances on free ports ([`instances`]), all with one life cycle (start,
+//!   kill, stop, start again, killed and cleaned up when dropped): [`RedisInstance`],
+//!   [`PostgresInstance`], [`MariadbInstance`], [`NatsInstance`], [`S3Server`] (s3s-fs),
+//!   [`AzuriteServer`], [`GcsEmulator`] and [`Daemon`] (a Prometheus or an Alertmanager).
+//! - [`wait::wait_until`]: waiting for a condition under one generous bound, instead of
+//!   sleeping a fixed time.
 //! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
-//! - [`daemon::Daemon`]: a Prometheus or Alertmanager of the test's own.
 //!
 //! The binaries the instances run are installed by `scripts/test-services.sh`.
 
 pub mod app;
 pub mod browser;
-pub mod daemon;
 pub mod fixtures;
 pub mod instances;
-pub mod nats;
 pub mod proxy;
 pub mod ragflow;
+pub mod wait;
 
 use std::collections::HashSet;
 use std::net::TcpListener;
@@ -38,14 +38,15 @@ pub use fixtures::{
     fixture_str,
 };
 pub use instances::{
-    AzuriteServer, GcsEmulator, MariadbInstance, PostgresInstance, RedisInstance, S3Server,
-    mysql_greeting, pg_ssl_request, redis_ping,
+    AzuriteServer, Daemon, GcsEmulator, MariadbInstance, NatsInstance, NatsOptions,
+    PostgresInstance, RedisInstance, S3Server, mysql_greeting, pg_ssl_request, redis_ping,
 };
-pub use nats::{NatsInstance, NatsOptions};
 pub use proxy::{FaultProxy, ProxyMode};
+pub use wait::{settle, wait_for, wait_until, wait_until_within};
 
-/// How long [`instances`] wait for a server to become ready before panicking.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`instances`] wait for a server to become ready before panicking: generous, as
+/// the suite starts many at once on a machine whose cores may all be busy.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.
 ///

@@ -1,0 +1,199 @@
+//! Kubernetes: the example's objects select each other, the pod's configuration loads with
+//! the secret's passwords, the history is on a persistent volume, the ports agree and the
+//! probe paths answer on a running ragwatch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::dockerfile::dockerfile_user;
+use super::{
+    Yaml, assert_ragwatch_accepts, listen_port, ragwatch_config, toml_str, yaml_documents,
+};
+use crate::common::app::TestApp;
+
+const KUBERNETES: &str = "deploy/kubernetes/ragwatch.yaml";
+
+fn of_kind<'a>(documents: &'a [Yaml], kind: &str, name: &str) -> &'a Yaml {
+    documents
+        .iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {KUBERNETES}"))
+}
+
+/// Asserts every `key: value` of `subset` is in `labels`.
+fn assert_selects(selector: &Yaml, labels: &Yaml, what: &str) {
+    let selector = selector.as_mapping().unwrap();
+    assert!(!selector.is_empty(), "{what}: empty selector");
+    for (key, value) in selector {
+        assert_eq!(
+            &labels[key.as_str().unwrap()],
+            value,
+            "{what} does not select the pod"
+        );
+    }
+}
+
+/// The pod's environment as Kubernetes builds it: secret values from `secrets`, and
+/// `$(NAME)` replaced only by variables defined earlier in the list.
+fn pod_env(container: &Yaml, secrets: &BTreeMap<&str, &str>) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for entry in container["env"].as_sequence().unwrap() {
+        let name = entry["name"].as_str().unwrap().to_owned();
+        let value = if let Some(value) = entry["value"].as_str() {
+            let mut expanded = value.to_owned();
+            for (earlier, earlier_value) in &env {
+                expanded = expanded.replace(&format!("$({earlier})"), earlier_value);
+            }
+            expanded
+        } else {
+            let key = entry["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap();
+            secrets
+                .get(key)
+                .unwrap_or_else(|| panic!("no secret value {key}"))
+                .to_string()
+        };
+        env.push((name, value));
+    }
+    env
+}
+
+#[tokio::test]
+async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
+    let documents = yaml_documents(KUBERNETES);
+    let deployment = of_kind(&documents, "Deployment", "ragwatch");
+    let pod = &deployment["spec"]["template"];
+    let pod_labels = &pod["metadata"]["labels"];
+    assert_selects(
+        &deployment["spec"]["selector"]["matchLabels"],
+        pod_labels,
+        "Deployment",
+    );
+    let containers = pod["spec"]["containers"].as_sequence().unwrap();
+    let container = &containers[0];
+
+    // The configuration the pod would load: its file from the mounted ConfigMap, the
+    // passwords from the secret.
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "serve");
+    assert_ragwatch_accepts(&args);
+    let config_path = args[args.iter().position(|a| *a == "--config").unwrap() + 1];
+    let mounts = container["volumeMounts"].as_sequence().unwrap();
+    let volumes = pod["spec"]["volumes"].as_sequence().unwrap();
+    let volume = |name: &Yaml| {
+        volumes
+            .iter()
+            .find(|v| &v["name"] == name)
+            .unwrap_or_else(|| panic!("no volume {name:?}"))
+    };
+    let mount_of = |path: &Path| {
+        mounts
+            .iter()
+            .filter(|m| path.starts_with(m["mountPath"].as_str().unwrap()))
+            .max_by_key(|m| m["mountPath"].as_str().unwrap().len())
+            .unwrap_or_else(|| panic!("{} is on no volume", path.display()))
+    };
+    let config_mount = mount_of(Path::new(config_path));
+    let config_map_name = volume(&config_mount["name"])["configMap"]["name"]
+        .as_str()
+        .unwrap();
+    let config_map = of_kind(&documents, "ConfigMap", config_map_name);
+    let key = Path::new(config_path)
+        .strip_prefix(config_mount["mountPath"].as_str().unwrap())
+        .unwrap();
+    let toml = config_map["data"][key.to_str().unwrap()].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    std::fs::write(&file, toml).unwrap();
+
+    let secrets = BTreeMap::from([
+        ("MYSQL_PASSWORD", "k8s-mysql-Pw"),
+        ("REDIS_PASSWORD", "k8s-redis-Pw"),
+        ("ELASTIC_PASSWORD", "k8s-elastic-Pw"),
+        ("MINIO_PASSWORD", "k8s-minio-Pw"),
+    ]);
+    let env = pod_env(container, &secrets);
+    let file_arg = file.display().to_string();
+    let mut config_args = args.clone();
+    config_args[0] = "config";
+    let at = config_args.iter().position(|a| *a == config_path).unwrap();
+    config_args[at] = &file_arg;
+    let printed = ragwatch_config(&config_args, &env);
+    let config = ragwatch::config::load(Some(&file), env.clone()).unwrap();
+    assert_eq!(
+        config.db.url.expose().password(),
+        Some(secrets["MYSQL_PASSWORD"])
+    );
+    assert_eq!(
+        config.redis.url.expose().password(),
+        Some(secrets["REDIS_PASSWORD"])
+    );
+    assert_eq!(
+        config.doc_engine.password.expose(),
+        secrets["ELASTIC_PASSWORD"]
+    );
+    let ragwatch::config::StorageService::Minio(minio) = &config.storage.service else {
+        panic!("storage is not MinIO");
+    };
+    assert_eq!(minio.secret_key.expose(), secrets["MINIO_PASSWORD"]);
+
+    // The history file is on the persistent volume, writable.
+    let history = toml_str(&printed, "history.url");
+    let history_mount = mount_of(Path::new(history.strip_prefix("sqlite://").unwrap()));
+    assert_ne!(history_mount["readOnly"], true);
+    let claim = volume(&history_mount["name"])["persistentVolumeClaim"]["claimName"]
+        .as_str()
+        .expect("the history on a PersistentVolumeClaim");
+    of_kind(&documents, "PersistentVolumeClaim", claim);
+
+    // Ports: ragwatch listens on the container port the probes and the Service use.
+    let port = listen_port(&printed);
+    let ports = container["ports"].as_sequence().unwrap();
+    let resolve = |port: &Yaml| -> u64 {
+        match port {
+            Yaml::Number(n) => n.as_u64().unwrap(),
+            Yaml::String(name) => ports
+                .iter()
+                .find(|p| p["name"] == name.as_str())
+                .unwrap_or_else(|| panic!("no container port named {name}"))["containerPort"]
+                .as_u64()
+                .unwrap(),
+            other => panic!("port {other:?}"),
+        }
+    };
+    let mut paths = Vec::new();
+    for (probe, expected) in [("livenessProbe", "/livez"), ("readinessProbe", "/readyz")] {
+        let get = &container[probe]["httpGet"];
+        let path = get["path"].as_str().unwrap();
+        assert_eq!(path.split('?').next().unwrap(), expected, "{probe}");
+        assert_eq!(resolve(&get["port"]), u64::from(port), "{probe}");
+        paths.push(path.to_owned());
+    }
+    let service = of_kind(&documents, "Service", "ragwatch");
+    assert_selects(&service["spec"]["selector"], pod_labels, "Service");
+    for service_port in service["spec"]["ports"].as_sequence().unwrap() {
+        assert_eq!(resolve(&service_port["targetPort"]), u64::from(port));
+    }
+
+    // The pod runs as the image's user (the Dockerfile's USER), which owns the volume.
+    let user = dockerfile_user();
+    let security = &pod["spec"]["securityContext"];
+    assert_eq!(security["runAsUser"].as_u64(), Some(user));
+    assert_eq!(security["fsGroup"].as_u64(), Some(user));
+
+    // Both probe paths exist on a running ragwatch and answer 200 while it is healthy.
+    let app = TestApp::start_unscheduled(
+        "[redis]\nurl = \"redis://127.0.0.1:6379/1\"\n[db]\nenabled = false\n\
+         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
+         [task_executors]\nenabled = false\n[history]\nenabled = false\n",
+    )
+    .await;
+    for path in paths {
+        let (status, _, body) = app.get(&path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+}
