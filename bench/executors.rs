@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ragwatch::task_executors::{self, Board};
 use ragwatch::monitor::Monitor;
+use ragwatch::task_executors::{self, Board};
 
 const REPS: usize = 15;
 

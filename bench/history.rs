@@ -53,7 +53,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
             if status != previous[i] {
                 batch.changes.push(ChangeRecord {
                     component,
-                    at_ms: at,
+                    at: jiff::Timestamp::from_millisecond(at).unwrap(),
                     from: Some(previous[i]),
                     to: status,
                     error: None,
@@ -64,7 +64,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
                 (status == Status::Red).then(|| "connection refused to 127.0.0.1:6379".to_owned());
             batch.results.push(ResultRecord {
                 component,
-                checked_at_ms: at,
+                checked_at: jiff::Timestamp::from_millisecond(at).unwrap(),
                 status,
                 elapsed_ms: ((n >> 40) % 50) as f64 + 0.5,
                 error,

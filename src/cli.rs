@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::alert::Alerts;
 use crate::config::{Config, ConfigError, Import};
-use crate::history::writer::History;
+use crate::history::History;
 use crate::monitor::{Monitor, Verdict};
 use crate::{api, component};
 

@@ -16,10 +16,10 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::component::Component;
-use crate::task_executors::{self, State, Summary};
 use crate::monitor::Monitor;
 use crate::probe::ProbeResult;
 use crate::status::Status;
+use crate::task_executors::{self, State, Summary};
 
 /// Probes run, per component (`_total` is added by the encoder).
 pub const PROBES: &str = "ragwatch_probes";

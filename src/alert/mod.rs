@@ -18,10 +18,10 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::backoff::Backoff;
 use crate::component::Component;
 use crate::config::{AlertsConfig, Scrubber};
-use crate::history::writer::History;
-use crate::history::{IncidentQuery, Store};
+use crate::history::{History, Store};
 use crate::probe::ProbeResult;
 use crate::status::Status;
 
@@ -333,12 +333,7 @@ impl Alerts {
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };
-        let query = IncidentQuery {
-            since_ms: i64::MAX,
-            component: None,
-            limit: 1000,
-        };
-        let open = match store.incidents(&query).await {
+        let open = match store.open_incidents(history.observer()).await {
             Ok(incidents) => incidents,
             Err(error) => {
                 tracing::warn!(%error, "Cannot read open incidents; firing alerts are not resumed.");
@@ -351,11 +346,7 @@ impl Alerts {
                 .components()
                 .iter()
                 .find(|c| c.key.as_str() == incident.component);
-            let (Some(component), true, "red") = (
-                watched,
-                incident.observer == history.observer(),
-                incident.last.as_str(),
-            ) else {
+            let (Some(component), Status::Red) = (watched, incident.last) else {
                 continue;
             };
             thresholds.resume(Alert {
@@ -364,10 +355,9 @@ impl Alerts {
                 required: component.required,
                 state: AlertState::Firing,
                 status: Status::Red,
-                previous_status: crate::history::parse_status(&incident.from),
+                previous_status: incident.from,
                 error: incident.first_error,
-                started_at: jiff::Timestamp::from_millisecond(incident.started_at_ms)
-                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                started_at: incident.started_at,
                 resolved_at: None,
             });
         }
@@ -423,7 +413,7 @@ impl Alerts {
 
     /// Delivers with exponential back-off, up to [`MAX_ATTEMPTS`].
     async fn deliver(&self, receiver: &Receiver, batch: &[Alert]) {
-        let mut delay = Duration::from_secs(1);
+        let mut delay = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
         for attempt in 1..=MAX_ATTEMPTS {
             let outcome = match &receiver.target {
                 Target::Webhook(webhook) => {
@@ -447,8 +437,7 @@ impl Alerts {
                     tracing::warn!(receiver = receiver.name, attempt, %error, "Alert delivery failed.");
                     receiver.last_error.store(Some(Arc::new(error)));
                     if attempt < MAX_ATTEMPTS {
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(MAX_BACKOFF);
+                        tokio::time::sleep(delay.next_delay()).await;
                     }
                 }
             }

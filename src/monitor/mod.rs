@@ -16,8 +16,7 @@ use tracing::Instrument;
 use crate::alert::Alerts;
 use crate::component::Component;
 use crate::config::Scrubber;
-use crate::history::writer::{History, Record};
-use crate::history::{ChangeRecord, ResultRecord};
+use crate::history::{ChangeRecord, History, Record, ResultRecord};
 use crate::metrics::Metrics;
 use crate::probe::{self, AnyProbe, ProbeResult, TaskExecutorsProbe};
 use crate::status::Status;
@@ -151,12 +150,11 @@ impl Monitor {
             log_change(component, previous, &result);
         }
         if let Some(history) = &self.history {
-            let checked_at_ms = result.checked_at.as_millisecond();
             let key = component.key.as_str();
             if changed {
                 history.record(Record::Change(ChangeRecord {
                     component: key,
-                    at_ms: checked_at_ms,
+                    at: result.checked_at,
                     from: previous,
                     to: result.status,
                     error: result.error.clone(),
@@ -164,7 +162,7 @@ impl Monitor {
             }
             history.record(Record::Result(ResultRecord {
                 component: key,
-                checked_at_ms,
+                checked_at: result.checked_at,
                 status: result.status,
                 elapsed_ms: result.elapsed_ms,
                 error: result.error.clone(),

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::component::ComponentKey;
-pub use crate::status::Status;
 use crate::config::{Config, DbKind, DocEngineKind, MessageQueueKind, Scrubber, StorageKind};
+pub use crate::status::Status;
 
 pub use azure::AzureProbe;
 pub use elasticsearch::ElasticsearchProbe;

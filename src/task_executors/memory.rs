@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Executor, Heartbeat};
-use crate::history::writer::{History, Record};
-use crate::history::{ExecutorRecord, Store};
+use crate::history::{ExecutorRecord, History, Record, Store};
 use crate::monitor::Monitor;
 
 /// How often newest heartbeats are handed to the history.
@@ -29,16 +28,17 @@ pub async fn run(monitor: Arc<Monitor>, history: Arc<History>) {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
-    let mut recorded: HashMap<String, i64> = remembered
-        .iter()
-        .map(|r| (r.name.clone(), r.at_ms))
-        .collect();
+    let mut recorded: HashMap<String, jiff::Timestamp> =
+        remembered.iter().map(|r| (r.name.clone(), r.at)).collect();
     probe.remember(
         remembered
             .into_iter()
             .filter_map(|r| {
-                let beat =
-                    Heartbeat::parse(r.heartbeat.as_bytes(), r.at_ms as f64 / 1000.0).ok()?;
+                let beat = Heartbeat::parse(
+                    r.heartbeat.as_bytes(),
+                    r.at.as_millisecond() as f64 / 1000.0,
+                )
+                .ok()?;
                 Some(Executor::remembered(r.name, beat))
             })
             .collect(),
@@ -48,12 +48,15 @@ pub async fn run(monitor: Arc<Monitor>, history: Arc<History>) {
         ticks.tick().await;
         for executor in probe.board().executors.values() {
             let Some(last) = &executor.last else { continue };
-            let at_ms = (last.at * 1000.0).round() as i64;
-            if recorded.get(&executor.name) != Some(&at_ms) {
-                recorded.insert(executor.name.clone(), at_ms);
+            let Ok(at) = jiff::Timestamp::from_millisecond((last.at * 1000.0).round() as i64)
+            else {
+                continue;
+            };
+            if recorded.get(&executor.name) != Some(&at) {
+                recorded.insert(executor.name.clone(), at);
                 history.record(Record::Executor(ExecutorRecord {
                     name: executor.name.clone(),
-                    at_ms,
+                    at,
                     heartbeat: last.raw.get().to_owned(),
                 }));
             }

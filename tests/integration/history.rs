@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::app::TestApp;
 use common::{FaultProxy, PostgresInstance, ProxyMode};
+use jiff::Timestamp;
 use ragwatch::config::SecretUrl;
 use ragwatch::history::{
     AnyStore, Batch, ChangeRecord, ExecutorRecord, IncidentQuery, ResultRecord, Store,
@@ -19,10 +20,15 @@ use sqlx::Connection;
 
 const MINUTE: i64 = 60_000;
 
+/// A time given as unix milliseconds, the way the tests count.
+fn ms(at: i64) -> Timestamp {
+    Timestamp::from_millisecond(at).unwrap()
+}
+
 fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
     ResultRecord {
         component: "redis",
-        checked_at_ms: at,
+        checked_at: ms(at),
         status,
         elapsed_ms,
         error: None,
@@ -32,7 +38,7 @@ fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
 fn change(at: i64, from: Option<Status>, to: Status, error: &str) -> ChangeRecord {
     ChangeRecord {
         component: "redis",
-        at_ms: at,
+        at: ms(at),
         from,
         to,
         error: (!error.is_empty()).then(|| error.to_owned()),
@@ -42,7 +48,7 @@ fn change(at: i64, from: Option<Status>, to: Status, error: &str) -> ChangeRecor
 fn executor(name: &str, at_ms: i64, done: u64) -> ExecutorRecord {
     ExecutorRecord {
         name: name.to_owned(),
-        at_ms,
+        at: ms(at_ms),
         heartbeat: format!(
             r#"{{"boot_at": "b", "done": {done}, "failed": 0, "pending": 0, "lag": 0}}"#
         ),
@@ -221,10 +227,10 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
             ("green", "red", "green"),
             "{name}"
         );
-        assert_eq!(incident.started_at_ms, t0 + MINUTE + 1_000, "{name}");
+        assert_eq!(incident.started_at, ms(t0 + MINUTE + 1_000), "{name}");
         assert_eq!(
-            incident.ended_at_ms,
-            Some(t0 + 2 * MINUTE + 1_000),
+            incident.ended_at,
+            Some(ms(t0 + 2 * MINUTE + 1_000)),
             "{name}"
         );
         assert_eq!(
@@ -272,7 +278,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
         let mut rounds = 0;
         loop {
             let deleted = store
-                .prune(t0 + 2 * MINUTE, t0 + 10 * MINUTE, 2)
+                .prune(ms(t0 + 2 * MINUTE), ms(t0 + 10 * MINUTE), 2)
                 .await
                 .unwrap();
             rounds += 1;
@@ -310,7 +316,7 @@ async fn incidents_list_open_ones_first_then_the_newest() {
     let t0 = 1_800_000_000_000;
     let on = |component: &'static str, at: i64, from: Option<Status>, to: Status| ChangeRecord {
         component,
-        at_ms: t0 + at,
+        at: ms(t0 + at),
         from,
         to,
         error: (to != Status::Green).then(|| format!("{component} down")),
@@ -350,7 +356,7 @@ async fn incidents_list_open_ones_first_then_the_newest() {
                     .await
                     .unwrap()
                     .iter()
-                    .map(|i| (i.component.clone(), i.started_at_ms - t0))
+                    .map(|i| (i.component.clone(), i.started_at.as_millisecond() - t0))
                     .collect::<Vec<_>>()
             }
         };
@@ -409,7 +415,7 @@ async fn a_restart_continues_the_open_incident() {
             .await
             .unwrap();
         assert_eq!(incidents.len(), 1, "{name}: one outage, not two");
-        assert_eq!(incidents[0].ended_at_ms, Some(t0 + 20_000), "{name}");
+        assert_eq!(incidents[0].ended_at, Some(ms(t0 + 20_000)), "{name}");
         assert_eq!(incidents[0].first_error.as_deref(), Some("down"), "{name}");
     }
     stores.drop_all().await;
