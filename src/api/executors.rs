@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
-use crate::probe::TaskExecutorsProbe;
 use crate::task_executors::{self, EndedTask, Executor, Interval, State as ExecutorState, Summary};
+use crate::probe::TaskExecutorsProbe;
 
 /// One executor in the list.
 #[derive(Serialize)]

@@ -23,8 +23,8 @@ use axum::{Router, middleware};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError, Scrubber, Secret};
-use crate::monitor::Monitor;
 use crate::task_executors::TaskSource;
+use crate::monitor::Monitor;
 
 pub use error::ApiError;
 
