@@ -54,7 +54,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
             if status != previous[i] {
                 batch.changes.push(ChangeRecord {
                     component: component.clone(),
-                    at_ms: at,
+                    at: jiff::Timestamp::from_millisecond(at).unwrap(),
                     from: Some(previous[i]),
                     to: status,
                     error: None,
@@ -65,7 +65,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
                 (status == Status::Red).then(|| "connection refused to 127.0.0.1:6379".to_owned());
             batch.results.push(ResultRecord {
                 component: component.clone(),
-                checked_at_ms: at,
+                checked_at: jiff::Timestamp::from_millisecond(at).unwrap(),
                 status,
                 elapsed_ms: ((n >> 40) % 50) as f64 + 0.5,
                 error,

@@ -14,8 +14,7 @@ use crate::alert::Alerts;
 use crate::api;
 use crate::component::{self, Component};
 use crate::config::{Config, ConfigError, KeyError};
-use crate::history::writer::{History, Record};
-use crate::history::{ChangeRecord, IncidentQuery, ResultRecord, Store};
+use crate::history::{ChangeRecord, History, Record, ResultRecord, Store};
 use crate::metrics::Metrics;
 use crate::monitor::{Monitor, Published, Sink};
 use crate::probe::Sources;
@@ -179,11 +178,10 @@ struct Recorder(Arc<History>);
 impl Sink for Recorder {
     fn publish(&self, published: &Published<'_>) {
         let (component, result) = (published.component, published.result);
-        let checked_at_ms = result.checked_at.as_millisecond();
         if published.previous != Some(result.status) {
             self.0.record(Record::Change(ChangeRecord {
                 component: component.key.clone(),
-                at_ms: checked_at_ms,
+                at: result.checked_at,
                 from: published.previous,
                 to: result.status,
                 error: result.error.clone(),
@@ -191,7 +189,7 @@ impl Sink for Recorder {
         }
         self.0.record(Record::Result(ResultRecord {
             component: component.key.clone(),
-            checked_at_ms,
+            checked_at: result.checked_at,
             status: result.status,
             elapsed_ms: result.elapsed_ms,
             error: result.error.clone(),
@@ -207,13 +205,8 @@ async fn resume_alerts(alerts: Arc<Alerts>, history: Arc<History>, monitor: Arc<
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     };
-    let query = IncidentQuery {
-        since_ms: i64::MAX,
-        component: None,
-        limit: 1000,
-    };
-    match store.incidents(&query).await {
-        Ok(open) => alerts.resume(monitor.components(), history.observer(), open),
+    match store.open_incidents(history.observer()).await {
+        Ok(open) => alerts.resume(monitor.components(), open),
         Err(error) => {
             tracing::warn!(%error, "Cannot read open incidents; firing alerts are not resumed.")
         }

@@ -3,9 +3,11 @@
 pub mod alert;
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod dialect;
 pub mod history;
 pub mod metrics;
 pub mod monitor;

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::backoff::Backoff;
 use crate::component::Component;
 use crate::config::{AlertsConfig, ComponentKey, Scrubber};
 use crate::history::Incident;
@@ -283,21 +284,17 @@ impl Alerts {
         }
     }
 
-    /// Takes up the alerts that were firing before a restart: every incident `observer`
-    /// left open whose latest status is red, for a watched component. The threshold counts
-    /// are not stored, so an incident that had not fired yet is taken as firing too; it
-    /// then resolves with a notice when the component recovers.
-    pub fn resume(&self, components: &[Component], observer: &str, open: Vec<Incident>) {
+    /// Takes up the alerts that were firing before a restart: every incident left open
+    /// whose latest status is red, for a watched component. The threshold counts are not
+    /// stored, so an incident that had not fired yet is taken as firing too; it then
+    /// resolves with a notice when the component recovers.
+    pub fn resume(&self, components: &[Component], open: Vec<Incident>) {
         let mut thresholds = self.thresholds.lock().expect("thresholds lock");
         for incident in open {
             let watched = components
                 .iter()
                 .find(|c| c.key.as_str() == incident.component);
-            let (Some(component), true, "red") = (
-                watched,
-                incident.observer == observer,
-                incident.last.as_str(),
-            ) else {
+            let (Some(component), Status::Red) = (watched, incident.last) else {
                 continue;
             };
             thresholds.resume(Alert {
@@ -306,10 +303,9 @@ impl Alerts {
                 required: component.required,
                 state: AlertState::Firing,
                 status: Status::Red,
-                previous_status: crate::history::parse_status(&incident.from),
+                previous_status: incident.from,
                 error: incident.first_error,
-                started_at: jiff::Timestamp::from_millisecond(incident.started_at_ms)
-                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                started_at: incident.started_at,
                 resolved_at: None,
             });
         }
@@ -365,7 +361,7 @@ impl Alerts {
 
     /// Delivers with exponential back-off, up to [`MAX_ATTEMPTS`].
     async fn deliver(&self, receiver: &Receiver, batch: &[Alert]) {
-        let mut delay = Duration::from_secs(1);
+        let mut delay = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
         for attempt in 1..=MAX_ATTEMPTS {
             let outcome = match &receiver.target {
                 Target::Webhook(webhook) => {
@@ -389,8 +385,7 @@ impl Alerts {
                     tracing::warn!(receiver = receiver.name, attempt, %error, "Alert delivery failed.");
                     receiver.last_error.store(Some(Arc::new(error)));
                     if attempt < MAX_ATTEMPTS {
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(MAX_BACKOFF);
+                        tokio::time::sleep(delay.next_delay()).await;
                     }
                 }
             }

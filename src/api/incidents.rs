@@ -67,8 +67,9 @@ pub async fn list(
     let incidents: Vec<Value> = incidents
         .into_iter()
         .map(|incident| {
-            let duration_ms = incident.ended_at_ms.unwrap_or(now) - incident.started_at_ms;
-            let open = incident.ended_at_ms.is_none();
+            let ended_ms = incident.ended_at.map_or(now, |t| t.as_millisecond());
+            let duration_ms = ended_ms - incident.started_at.as_millisecond();
+            let open = incident.ended_at.is_none();
             let mut value = json!(incident);
             value["open"] = json!(open);
             value["duration_ms"] = json!(duration_ms);

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::alert::Alerts;
 use crate::config::{Scrubber, Secret};
-use crate::history::writer::History;
+use crate::history::History;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
 use crate::task_executors::{TaskSource, Tracker};

@@ -6,14 +6,7 @@ use std::borrow::Cow;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
-/// Which dialect's migrations.
-#[derive(Clone, Copy, Debug)]
-pub enum Dialect {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
+use crate::dialect::Dialect;
 
 /// Every migration, oldest first: (version, description, SQLite SQL, PostgreSQL SQL).
 const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
@@ -44,17 +37,18 @@ impl MigrationSource<'static> for Embedded {
                 let sql = match self.0 {
                     Dialect::Sqlite => sqlite,
                     Dialect::Postgres => postgres,
+                    Dialect::Mysql => return Err("the history is not kept in MySQL".into()),
                 };
-                Migration::new(
+                Ok(Migration::new(
                     *version,
                     Cow::Borrowed(*description),
                     MigrationType::Simple,
                     Cow::Borrowed(*sql),
                     false,
-                )
+                ))
             })
             .collect();
-        Box::pin(async move { Ok(migrations) })
+        Box::pin(async move { migrations })
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
 
-use super::migrations::Dialect;
 use super::sql::SqlStore;
+use crate::dialect::Dialect;
 
 /// History in a PostgreSQL database.
 pub type PostgresStore = SqlStore<Postgres>;
@@ -24,11 +24,7 @@ pub fn open(url: &url::Url, timeout: Duration) -> Result<PostgresStore, String> 
         .max_connections(4)
         .acquire_timeout(timeout)
         .connect_lazy_with(options);
-    Ok(SqlStore::new(
-        pool,
-        name,
-        Dialect::Postgres,
-        "GREATEST",
-        |r| r.rows_affected(),
-    ))
+    Ok(SqlStore::new(pool, name, Dialect::Postgres, |r| {
+        r.rows_affected()
+    }))
 }

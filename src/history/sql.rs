@@ -1,70 +1,25 @@
-//! What both databases run, written once: statements use `$n` placeholders in first-use
-//! order (PostgreSQL's syntax, which SQLite reads as named parameters bound in that order),
-//! and the functions are generic over sqlx's `Database`.
+//! The store both databases share: [`SqlStore`] runs the [`Statements`] of its dialect
+//! through sqlx, generic over the `Database`. Here, and only here, times become unix
+//! milliseconds and statuses their stored names, and back.
 
+use jiff::Timestamp;
 use sqlx::migrate::MigrateError;
 use sqlx::{
     ColumnIndex, ConnectOptions, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type,
 };
 
-use super::migrations::{Dialect, migrator};
-use super::{
-    Batch, Bucket, Counts, ExecutorRecord, HistoryError, Incident, IncidentAction, IncidentQuery,
-    OpenIncident, Store, incident_action, parse_status, rollups,
-};
+use super::HistoryError;
+use super::incidents::{Incident, IncidentAction, IncidentQuery, OpenIncident, incident_action};
+use super::migrations::migrator;
+use super::records::{Batch, ExecutorRecord};
+use super::rollups::{Bucket, Counts, rollups};
+use super::statements::{Retention, Statements};
+use super::store::Store;
+use crate::dialect::Dialect;
+use crate::status::Status;
 
 /// Rows per multi-row INSERT (6 parameters each).
 const INSERT_CHUNK: usize = 1000;
-
-const INSERT_CHANGE: &str = "INSERT INTO status_changes (observer, component, at_ms, from_status, to_status, error) VALUES ($1, $2, $3, $4, $5, $6)";
-const OPEN_INCIDENT: &str = "SELECT id, worst_status, last_status FROM incidents WHERE observer = $1 AND component = $2 AND ended_at_ms IS NULL ORDER BY id DESC LIMIT 1";
-const OPEN: &str = "INSERT INTO incidents (observer, component, from_status, worst_status, last_status, started_at_ms, first_error, changes) VALUES ($1, $2, $3, $4, $4, $5, $6, 1)";
-const UPDATE: &str =
-    "UPDATE incidents SET worst_status = $1, last_status = $2, changes = changes + 1 WHERE id = $3";
-const CLOSE: &str = "UPDATE incidents SET ended_at_ms = $1, last_status = 'green', changes = changes + 1 WHERE id = $2";
-/// The newest closed and the newest open incidents, each walked down the start-time index
-/// and cut at the limit (one ORDER BY over both sorted every incident of the period); the
-/// caller puts the open ones first and keeps `limit` in all.
-const INCIDENTS: &str = "SELECT * FROM (SELECT id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes \
-     FROM incidents WHERE ended_at_ms >= $1 AND ($2 IS NULL OR component = $2) ORDER BY started_at_ms DESC LIMIT $3) AS closed \
-     UNION ALL \
-     SELECT * FROM (SELECT id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes \
-     FROM incidents WHERE ended_at_ms IS NULL AND ($2 IS NULL OR component = $2) ORDER BY started_at_ms DESC LIMIT $3) AS open";
-const REMEMBER_EXECUTOR: &str = "INSERT INTO executors (observer, name, last_at_ms, heartbeat) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (observer, name) DO UPDATE SET last_at_ms = excluded.last_at_ms, heartbeat = excluded.heartbeat \
-     WHERE excluded.last_at_ms > executors.last_at_ms";
-const EXECUTORS: &str =
-    "SELECT name, last_at_ms, heartbeat FROM executors WHERE observer = $1 ORDER BY name";
-const CHANGES_SINCE: &str = "SELECT COUNT(*) FROM status_changes WHERE component = $1 AND at_ms >= $2 AND from_status IS NOT NULL";
-
-/// Bounded deletes, each with (cut-off, limit): raw results and minute roll-ups follow the
-/// results retention, the rest the incidents retention.
-const PRUNE: [(&str, bool); 6] = [
-    (
-        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE checked_at_ms < $1 LIMIT $2)",
-        true,
-    ),
-    (
-        "DELETE FROM rollups WHERE (component, resolution_s, bucket_ms) IN (SELECT component, resolution_s, bucket_ms FROM rollups WHERE resolution_s = 60 AND bucket_ms < $1 LIMIT $2)",
-        true,
-    ),
-    (
-        "DELETE FROM rollups WHERE (component, resolution_s, bucket_ms) IN (SELECT component, resolution_s, bucket_ms FROM rollups WHERE resolution_s = 3600 AND bucket_ms < $1 LIMIT $2)",
-        false,
-    ),
-    (
-        "DELETE FROM status_changes WHERE id IN (SELECT id FROM status_changes WHERE at_ms < $1 LIMIT $2)",
-        false,
-    ),
-    (
-        "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE ended_at_ms < $1 LIMIT $2)",
-        false,
-    ),
-    (
-        "DELETE FROM executors WHERE (observer, name) IN (SELECT observer, name FROM executors WHERE last_at_ms < $1 LIMIT $2)",
-        false,
-    ),
-];
 
 /// A history store on a sqlx database: the pool, the dialect's statements, and how to read
 /// a driver's affected-row count. SQLite and PostgreSQL differ only in how they connect.
@@ -72,27 +27,23 @@ pub struct SqlStore<DB: Database> {
     pool: Pool<DB>,
     name: String,
     dialect: Dialect,
-    upsert: String,
-    buckets: String,
+    statements: Statements,
     affected: fn(&DB::QueryResult) -> u64,
 }
 
 impl<DB: Database> SqlStore<DB> {
-    /// A store on `pool`; `name` says which in errors, `greatest` is the dialect's
-    /// two-argument maximum.
+    /// A store on `pool`; `name` says which in errors.
     pub fn new(
         pool: Pool<DB>,
         name: String,
         dialect: Dialect,
-        greatest: &str,
         affected: fn(&DB::QueryResult) -> u64,
     ) -> Self {
         Self {
             pool,
             name,
             dialect,
-            upsert: super::rollup_upsert_sql(param, greatest),
-            buckets: super::bucket_query_sql(param),
+            statements: Statements::new(dialect),
             affected,
         }
     }
@@ -163,7 +114,7 @@ where
     }
 
     async fn write(&self, observer: &str, batch: &Batch) -> Result<(), HistoryError> {
-        self.explained(write(&self.pool, &self.upsert, observer, batch).await)
+        self.explained(write(&self.pool, &self.statements, observer, batch).await)
             .await
     }
 
@@ -175,63 +126,98 @@ where
         until_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<Bucket>, HistoryError> {
-        self.explained(
-            buckets(
-                &self.pool,
-                &self.buckets,
-                component,
-                resolution_s,
-                since_ms,
-                until_ms,
-                step_ms,
-            )
-            .await,
-        )
-        .await
-    }
-
-    async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, HistoryError> {
-        self.explained(incidents(&self.pool, query).await).await
-    }
-
-    async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
-        self.explained(changes_since(&self.pool, component, since_ms).await)
+        let rows = sqlx::query::<DB>(&self.statements.buckets)
+            .bind(step_ms)
+            .bind(component)
+            .bind(resolution_s)
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_all(&self.pool)
+            .await;
+        self.explained(rows.and_then(|rows| rows.iter().map(bucket).collect()))
             .await
     }
 
+    async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, HistoryError> {
+        let rows = sqlx::query::<DB>(&self.statements.incidents)
+            .bind(query.since_ms)
+            .bind(query.component.as_deref())
+            .bind(query.limit)
+            .fetch_all(&self.pool)
+            .await;
+        let mut list: Vec<Incident> = self
+            .explained(rows.and_then(|rows| rows.iter().map(incident).collect()))
+            .await?;
+        // Open ones first, then the newest.
+        list.sort_by_key(|i| (i.ended_at.is_some(), std::cmp::Reverse(i.started_at)));
+        list.truncate(usize::try_from(query.limit).unwrap_or(0));
+        Ok(list)
+    }
+
+    async fn open_incidents(&self, observer: &str) -> Result<Vec<Incident>, HistoryError> {
+        let rows = sqlx::query::<DB>(&self.statements.open_incidents)
+            .bind(observer)
+            .fetch_all(&self.pool)
+            .await;
+        self.explained(rows.and_then(|rows| rows.iter().map(incident).collect()))
+            .await
+    }
+
+    async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
+        let count = sqlx::query_scalar::<DB, i64>(&self.statements.changes_since)
+            .bind(component)
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await;
+        self.explained(count).await
+    }
+
     async fn executors(&self, observer: &str) -> Result<Vec<ExecutorRecord>, HistoryError> {
-        self.explained(executors(&self.pool, observer).await).await
+        let rows = sqlx::query::<DB>(&self.statements.executors)
+            .bind(observer)
+            .fetch_all(&self.pool)
+            .await;
+        self.explained(rows.and_then(|rows| {
+            rows.iter()
+                .map(|row| {
+                    Ok(ExecutorRecord {
+                        name: row.try_get(0)?,
+                        at: timestamp(row, 1)?,
+                        heartbeat: row.try_get(2)?,
+                    })
+                })
+                .collect()
+        }))
+        .await
     }
 
     async fn prune(
         &self,
-        results_before_ms: i64,
-        incidents_before_ms: i64,
+        results_before: Timestamp,
+        incidents_before: Timestamp,
         limit: i64,
     ) -> Result<u64, HistoryError> {
-        self.explained(
-            prune(
-                &self.pool,
-                results_before_ms,
-                incidents_before_ms,
-                limit,
-                self.affected,
-            )
-            .await,
-        )
-        .await
+        let mut deleted = 0;
+        for (statement, retention) in &self.statements.prune {
+            let before = match retention {
+                Retention::Results => results_before,
+                Retention::Incidents => incidents_before,
+            };
+            let done = sqlx::query::<DB>(statement)
+                .bind(before.as_millisecond())
+                .bind(limit)
+                .execute(&self.pool)
+                .await;
+            deleted += (self.affected)(&self.explained(done).await?);
+        }
+        Ok(deleted)
     }
 }
 
-/// A `$n` placeholder.
-pub fn param(n: usize) -> String {
-    format!("${n}")
-}
-
 /// Writes a batch in one transaction.
-pub async fn write<DB>(
+async fn write<DB>(
     pool: &Pool<DB>,
-    upsert: &str,
+    statements: &Statements,
     observer: &str,
     batch: &Batch,
 ) -> Result<(), sqlx::Error>
@@ -249,13 +235,13 @@ where
 {
     let mut tx = pool.begin().await?;
     for chunk in batch.results.chunks(INSERT_CHUNK) {
-        let statement = super::insert_results_sql(param, chunk.len());
+        let statement = statements.insert_results(chunk.len());
         let mut insert = sqlx::query::<DB>(&statement);
         for r in chunk {
             insert = insert
                 .bind(observer)
                 .bind(r.component.as_str())
-                .bind(r.checked_at_ms)
+                .bind(r.checked_at.as_millisecond())
                 .bind(r.status.as_str())
                 .bind(r.elapsed_ms)
                 .bind(r.error.as_deref());
@@ -263,7 +249,7 @@ where
         insert.execute(&mut *tx).await?;
     }
     for rollup in rollups(&batch.results) {
-        let mut query = sqlx::query::<DB>(upsert)
+        let mut query = sqlx::query::<DB>(&statements.upsert_rollup)
             .bind(rollup.component.as_str())
             .bind(rollup.resolution_s)
             .bind(rollup.bucket_ms)
@@ -278,16 +264,17 @@ where
         query.execute(&mut *tx).await?;
     }
     for change in &batch.changes {
-        sqlx::query::<DB>(INSERT_CHANGE)
+        let at_ms = change.at.as_millisecond();
+        sqlx::query::<DB>(&statements.insert_change)
             .bind(observer)
             .bind(change.component.as_str())
-            .bind(change.at_ms)
-            .bind(change.from.map(|s| s.as_str()))
+            .bind(at_ms)
+            .bind(change.from.map(Status::as_str))
             .bind(change.to.as_str())
             .bind(change.error.as_deref())
             .execute(&mut *tx)
             .await?;
-        let open = match sqlx::query::<DB>(OPEN_INCIDENT)
+        let open = match sqlx::query::<DB>(&statements.open_incident)
             .bind(observer)
             .bind(change.component.as_str())
             .fetch_optional(&mut *tx)
@@ -295,33 +282,35 @@ where
         {
             Some(row) => Some(OpenIncident {
                 id: row.try_get(0)?,
-                worst: parse_status(row.try_get(1)?),
-                last: parse_status(row.try_get(2)?),
+                worst: status(&row, 1)?,
+                last: status(&row, 2)?,
             }),
             None => None,
         };
         let statement = match incident_action(open.as_ref(), change) {
-            IncidentAction::Open { from, to } => sqlx::query::<DB>(OPEN)
+            IncidentAction::Open { from, to } => sqlx::query::<DB>(&statements.open)
                 .bind(observer)
                 .bind(change.component.as_str())
                 .bind(from.as_str())
                 .bind(to.as_str())
-                .bind(change.at_ms)
+                .bind(at_ms)
                 .bind(change.error.as_deref()),
-            IncidentAction::Update { id, worst, last } => sqlx::query::<DB>(UPDATE)
+            IncidentAction::Update { id, worst, last } => sqlx::query::<DB>(&statements.update)
                 .bind(worst.as_str())
                 .bind(last.as_str())
                 .bind(id),
-            IncidentAction::Close { id } => sqlx::query::<DB>(CLOSE).bind(change.at_ms).bind(id),
+            IncidentAction::Close { id } => {
+                sqlx::query::<DB>(&statements.close).bind(at_ms).bind(id)
+            }
             IncidentAction::Nothing => continue,
         };
         statement.execute(&mut *tx).await?;
     }
     for executor in &batch.executors {
-        sqlx::query::<DB>(REMEMBER_EXECUTOR)
+        sqlx::query::<DB>(&statements.remember_executor)
             .bind(observer)
             .bind(executor.name.as_str())
-            .bind(executor.at_ms)
+            .bind(executor.at.as_millisecond())
             .bind(executor.heartbeat.as_str())
             .execute(&mut *tx)
             .await?;
@@ -329,177 +318,81 @@ where
     tx.commit().await
 }
 
-/// The executors an observer remembers.
-pub async fn executors<DB>(
-    pool: &Pool<DB>,
-    observer: &str,
-) -> Result<Vec<ExecutorRecord>, sqlx::Error>
+/// A bucket from a row of [`Statements::buckets`].
+fn bucket<R: Row>(row: &R) -> Result<Bucket, sqlx::Error>
 where
-    DB: Database,
-    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
+    usize: ColumnIndex<R>,
 {
-    let rows = sqlx::query::<DB>(EXECUTORS)
-        .bind(observer)
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ExecutorRecord {
-                name: row.try_get(0)?,
-                at_ms: row.try_get(1)?,
-                heartbeat: row.try_get(2)?,
-            })
-        })
-        .collect()
-}
-
-/// Summed roll-ups per step.
-pub async fn buckets<DB>(
-    pool: &Pool<DB>,
-    query: &str,
-    component: &str,
-    resolution_s: i64,
-    since_ms: i64,
-    until_ms: i64,
-    step_ms: i64,
-) -> Result<Vec<Bucket>, sqlx::Error>
-where
-    DB: Database,
-    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB>,
-    for<'r> f64: Decode<'r, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    let rows = sqlx::query::<DB>(query)
-        .bind(step_ms)
-        .bind(component)
-        .bind(resolution_s)
-        .bind(since_ms)
-        .bind(until_ms)
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let mut rollup = Counts {
-                green: row.try_get(1)?,
-                yellow: row.try_get(2)?,
-                red: row.try_get(3)?,
-                latency_sum_ms: row.try_get(4)?,
-                latency_max_ms: row.try_get(5)?,
-                ..Counts::default()
-            };
-            for (slot, count) in rollup.histogram.iter_mut().enumerate() {
-                *count = row.try_get(6 + slot)?;
-            }
-            Ok(Bucket::from_sums(row.try_get(0)?, &rollup))
-        })
-        .collect()
-}
-
-/// Incidents, open first, then newest first.
-pub async fn incidents<DB>(
-    pool: &Pool<DB>,
-    query: &IncidentQuery,
-) -> Result<Vec<Incident>, sqlx::Error>
-where
-    DB: Database,
-    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB>,
-    for<'r> Option<i64>: Decode<'r, DB>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> Option<String>: Decode<'r, DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    let rows = sqlx::query::<DB>(INCIDENTS)
-        .bind(query.since_ms)
-        .bind(query.component.as_deref())
-        .bind(query.limit)
-        .fetch_all(pool)
-        .await?;
-    let mut list = rows
-        .iter()
-        .map(|row| {
-            Ok(Incident {
-                id: row.try_get(0)?,
-                observer: row.try_get(1)?,
-                component: row.try_get(2)?,
-                from: row.try_get(3)?,
-                worst: row.try_get(4)?,
-                last: row.try_get(5)?,
-                started_at_ms: row.try_get(6)?,
-                ended_at_ms: row.try_get(7)?,
-                first_error: row.try_get(8)?,
-                changes: row.try_get(9)?,
-            })
-        })
-        .collect::<Result<Vec<Incident>, sqlx::Error>>()?;
-    // Open ones first, then the newest.
-    list.sort_by_key(|i| (i.ended_at_ms.is_some(), std::cmp::Reverse(i.started_at_ms)));
-    list.truncate(usize::try_from(query.limit).unwrap_or(0));
-    Ok(list)
-}
-
-/// Status changes of a component since a time, not counting first results after starts.
-pub async fn changes_since<DB>(
-    pool: &Pool<DB>,
-    component: &str,
-    since_ms: i64,
-) -> Result<i64, sqlx::Error>
-where
-    DB: Database,
-    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    sqlx::query_scalar::<DB, i64>(CHANGES_SINCE)
-        .bind(component)
-        .bind(since_ms)
-        .fetch_one(pool)
-        .await
-}
-
-/// Deletes at most `limit` rows per table older than the cut-offs; `affected` reads a
-/// driver's row count.
-pub async fn prune<DB>(
-    pool: &Pool<DB>,
-    results_before_ms: i64,
-    incidents_before_ms: i64,
-    limit: i64,
-    affected: impl Fn(&DB::QueryResult) -> u64,
-) -> Result<u64, sqlx::Error>
-where
-    DB: Database,
-    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-{
-    let mut deleted = 0;
-    for (sql, by_results) in PRUNE {
-        let before = if by_results {
-            results_before_ms
-        } else {
-            incidents_before_ms
-        };
-        let done = sqlx::query::<DB>(sql)
-            .bind(before)
-            .bind(limit)
-            .execute(pool)
-            .await?;
-        deleted += affected(&done);
+    let mut rollup = Counts {
+        green: row.try_get(1)?,
+        yellow: row.try_get(2)?,
+        red: row.try_get(3)?,
+        latency_sum_ms: row.try_get(4)?,
+        latency_max_ms: row.try_get(5)?,
+        ..Counts::default()
+    };
+    for (slot, count) in rollup.histogram.iter_mut().enumerate() {
+        *count = row.try_get(6 + slot)?;
     }
-    Ok(deleted)
+    Ok(Bucket::from_sums(row.try_get(0)?, &rollup))
+}
+
+/// An incident from a row of [`Statements::incidents`] or [`Statements::open_incidents`].
+fn incident<R: Row>(row: &R) -> Result<Incident, sqlx::Error>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<i64>: Decode<'r, R::Database>,
+    for<'r> &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<String>: Decode<'r, R::Database>,
+    usize: ColumnIndex<R>,
+{
+    let ended_at_ms: Option<i64> = row.try_get(7)?;
+    Ok(Incident {
+        id: row.try_get(0)?,
+        observer: row.try_get(1)?,
+        component: row.try_get(2)?,
+        from: status(row, 3)?,
+        worst: status(row, 4)?,
+        last: status(row, 5)?,
+        started_at: timestamp(row, 6)?,
+        ended_at: ended_at_ms.map(|ms| millisecond(ms, 7)).transpose()?,
+        first_error: row.try_get(8)?,
+        changes: row.try_get(9)?,
+    })
+}
+
+/// The status stored by name in column `index`; a name that is none is an error.
+fn status<R: Row>(row: &R, index: usize) -> Result<Status, sqlx::Error>
+where
+    for<'r> &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    let name: &str = row.try_get(index)?;
+    name.parse().map_err(|e| column_error(index, e))
+}
+
+/// The time stored as unix milliseconds in column `index`.
+fn timestamp<R: Row>(row: &R, index: usize) -> Result<Timestamp, sqlx::Error>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    millisecond(row.try_get(index)?, index)
+}
+
+fn millisecond(ms: i64, index: usize) -> Result<Timestamp, sqlx::Error> {
+    Timestamp::from_millisecond(ms).map_err(|e| column_error(index, e))
+}
+
+fn column_error(
+    index: usize,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: Box::new(source),
+    }
 }

@@ -8,8 +8,8 @@ use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::migrations::Dialect;
 use super::sql::SqlStore;
+use crate::dialect::Dialect;
 
 /// History in a SQLite file.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -28,7 +28,7 @@ pub fn open(url: &str) -> Result<SqliteStore, String> {
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_lazy_with(options);
-    Ok(SqlStore::new(pool, name, Dialect::Sqlite, "MAX", |r| {
+    Ok(SqlStore::new(pool, name, Dialect::Sqlite, |r| {
         r.rows_affected()
     }))
 }

@@ -1,20 +1,18 @@
-//! The way into the history: the monitor hands every result and status change to
-//! [`History::record`], which never waits; a writer task sends them to the store in
-//! batches (at most every second), retries with back-off while the store is down, and
-//! keeps at most [`MAX_PENDING`] records meanwhile (the oldest results go first). A
-//! retention task deletes old rows in bounded chunks. [`History::health`] says how the
-//! store is doing, for readyz.
+//! The writer task behind [`History`]: it applies the migrations (retrying with back-off),
+//! then sends records to the store in batches (at most every [`FLUSH_EVERY`]), retries
+//! with back-off while the store is down, and keeps at most [`MAX_PENDING`] records
+//! meanwhile (the oldest results go first). On its first pass and every [`PRUNE_EVERY`]
+//! after, it deletes rows past retention in bounded chunks.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use tokio::sync::{Mutex, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use super::{AnyStore, Batch, ChangeRecord, ExecutorRecord, ResultRecord, Store};
-use crate::config::{HistoryConfig, Scrubber};
+use super::{Batch, History, Record, Store};
+use crate::backoff::Backoff;
 
 /// Records waiting in the channel before `record` starts dropping.
 pub const CHANNEL_CAPACITY: usize = 10_000;
@@ -27,200 +25,101 @@ pub const PRUNE_CHUNK: i64 = 10_000;
 /// Time between retention passes.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
-/// Something to remember.
-#[derive(Clone, Debug)]
-pub enum Record {
-    /// A probe result.
-    Result(ResultRecord),
-    /// A status change.
-    Change(ChangeRecord),
-    /// A task executor's newest heartbeat.
-    Executor(ExecutorRecord),
+/// Waits between attempts while the store fails: 1 s doubling to 30 s.
+const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+/// Pause between two retention chunks, so the database is never locked long.
+const PRUNE_PAUSE: Duration = Duration::from_millis(50);
+
+/// Migrates, then writes what `receiver` brings until every sender is gone.
+pub async fn run(history: Arc<History>, mut receiver: mpsc::Receiver<Record>) {
+    let mut backoff = RETRY;
+    while let Err(error) = history.store.migrate().await {
+        history.set_health(Some(error.to_string()), 0, false);
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+    history.migrated.store(true, Ordering::Release);
+    history.set_health(None, 0, false);
+    let mut pending = Batch::default();
+    let mut retention = PruneSchedule::starting(Instant::now());
+    loop {
+        if pending.is_empty() {
+            match receiver.recv().await {
+                Some(record) => push(&mut pending, record),
+                None => return,
+            }
+        }
+        // Gather what arrives within the flush period.
+        let deadline = Instant::now() + FLUSH_EVERY;
+        while pending.len() < MAX_PENDING {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(record)) => push(&mut pending, record),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        match history.store.write(&history.observer, &pending).await {
+            Ok(()) => {
+                pending = Batch::default();
+                backoff.reset();
+                history.set_health(None, 0, true);
+            }
+            Err(error) => {
+                trim(&mut pending, &history.dropped);
+                history.set_health(Some(error.to_string()), pending.len(), false);
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+        if retention.due(Instant::now()) {
+            prune(&history).await;
+            retention.ran(Instant::now());
+        }
+    }
 }
 
-/// How the store is doing.
-#[derive(Clone, Debug, Default)]
-pub struct Health {
-    /// The last attempt (migration or write) failed with this (scrubbed) error.
-    pub error: Option<String>,
-    /// When a batch was last written.
-    pub last_write: Option<jiff::Timestamp>,
-    /// Records waiting to be written.
-    pub pending: usize,
+/// Deletes rows past retention, a chunk at a time, so the database is never locked long.
+async fn prune(history: &History) {
+    let now = jiff::Timestamp::now();
+    let before = |retention: Duration| {
+        // A retention beyond the representable past keeps everything.
+        now.checked_sub(retention).unwrap_or(jiff::Timestamp::MIN)
+    };
+    let results_before = before(history.results_retention);
+    let incidents_before = before(history.incidents_retention);
+    loop {
+        match history
+            .store
+            .prune(results_before, incidents_before, PRUNE_CHUNK)
+            .await
+        {
+            Ok(deleted) if deleted > 0 => {
+                tracing::debug!(deleted, "History retention deleted rows.");
+                tokio::time::sleep(PRUNE_PAUSE).await;
+            }
+            Ok(_) => return,
+            Err(error) => {
+                history.set_health(Some(error.to_string()), 0, false);
+                return;
+            }
+        }
+    }
 }
 
-/// The history: a store plus the writer feeding it.
-pub struct History {
-    store: AnyStore,
-    observer: String,
-    sender: mpsc::Sender<Record>,
-    receiver: Mutex<Option<mpsc::Receiver<Record>>>,
-    health: ArcSwap<Health>,
-    migrated: AtomicBool,
-    dropped: AtomicU64,
-    results_retention: Duration,
-    incidents_retention: Duration,
-    scrubber: Scrubber,
+/// When retention runs: on the writer's first pass, then [`PRUNE_EVERY`] after the
+/// previous run ended.
+struct PruneSchedule {
+    next: Instant,
 }
 
-impl History {
-    /// The history a configuration asks for; nothing is opened until [`History::start`].
-    pub fn open(
-        config: &HistoryConfig,
-        timeout: Duration,
-        scrubber: Scrubber,
-    ) -> Result<Self, String> {
-        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        Ok(Self {
-            store: AnyStore::open(&config.url, timeout)?,
-            observer: config.observer_name(),
-            sender,
-            receiver: Mutex::new(Some(receiver)),
-            health: ArcSwap::from_pointee(Health {
-                error: Some("not opened yet".into()),
-                ..Health::default()
-            }),
-            migrated: AtomicBool::new(false),
-            dropped: AtomicU64::new(0),
-            results_retention: config.results_retention,
-            incidents_retention: config.incidents_retention,
-            scrubber,
-        })
+impl PruneSchedule {
+    fn starting(now: Instant) -> Self {
+        Self { next: now }
     }
 
-    /// The store, for queries, once its schema is in place; else why not.
-    pub fn store(&self) -> Result<&AnyStore, String> {
-        if self.migrated.load(Ordering::Acquire) {
-            Ok(&self.store)
-        } else {
-            let why = self.health().error.clone().unwrap_or_default();
-            Err(format!("the history store is not open yet ({why})"))
-        }
+    fn due(&self, now: Instant) -> bool {
+        now >= self.next
     }
 
-    /// The name this ragwatch writes under.
-    pub fn observer(&self) -> &str {
-        &self.observer
-    }
-
-    /// Hands a record to the writer without waiting; when the writer is far behind the
-    /// record is dropped and counted.
-    pub fn record(&self, record: Record) {
-        if self.sender.try_send(record).is_err() {
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                tracing::warn!(dropped, "History writer is behind; records were dropped.");
-            }
-        }
-    }
-
-    /// Records dropped since start.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-
-    /// How the store is doing.
-    pub fn health(&self) -> Arc<Health> {
-        self.health.load_full()
-    }
-
-    /// Starts the writer and retention tasks (once).
-    pub async fn start(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
-        let Some(receiver) = self.receiver.lock().await.take() else {
-            return;
-        };
-        let history = Arc::clone(self);
-        tasks.spawn(async move { history.write_loop(receiver).await });
-    }
-
-    fn set_health(&self, error: Option<String>, pending: usize, wrote: bool) {
-        let previous = self.health.load();
-        let error = error.map(|e| self.scrubber.scrub(&e));
-        if error.is_some() && previous.error.is_none() {
-            tracing::warn!(
-                error = error.as_deref().unwrap_or(""),
-                "History store is failing."
-            );
-        } else if error.is_none() && previous.error.is_some() {
-            tracing::info!("History store is working.");
-        }
-        self.health.store(Arc::new(Health {
-            error,
-            last_write: if wrote {
-                Some(jiff::Timestamp::now())
-            } else {
-                previous.last_write
-            },
-            pending,
-        }));
-    }
-
-    async fn write_loop(self: Arc<Self>, mut receiver: mpsc::Receiver<Record>) {
-        let mut backoff = Backoff::default();
-        while let Err(error) = self.store.migrate().await {
-            self.set_health(Some(error.to_string()), 0, false);
-            tokio::time::sleep(backoff.next()).await;
-        }
-        self.migrated.store(true, Ordering::Release);
-        self.set_health(None, 0, false);
-        let mut pending = Batch::default();
-        let mut next_prune = tokio::time::Instant::now();
-        loop {
-            if pending.is_empty() {
-                match receiver.recv().await {
-                    Some(record) => push(&mut pending, record),
-                    None => return,
-                }
-            }
-            // Gather what arrives within the flush period.
-            let deadline = tokio::time::Instant::now() + FLUSH_EVERY;
-            while pending.len() < MAX_PENDING {
-                match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                    Ok(Some(record)) => push(&mut pending, record),
-                    Ok(None) | Err(_) => break,
-                }
-            }
-            match self.store.write(&self.observer, &pending).await {
-                Ok(()) => {
-                    pending = Batch::default();
-                    backoff = Backoff::default();
-                    self.set_health(None, 0, true);
-                }
-                Err(error) => {
-                    trim(&mut pending, &self.dropped);
-                    self.set_health(Some(error.to_string()), pending.len(), false);
-                    tokio::time::sleep(backoff.next()).await;
-                }
-            }
-            if tokio::time::Instant::now() >= next_prune {
-                self.prune().await;
-                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
-            }
-        }
-    }
-
-    /// Deletes rows past retention, a chunk at a time, so the database is never locked long.
-    async fn prune(&self) {
-        let now = jiff::Timestamp::now().as_millisecond();
-        let results_before = now - self.results_retention.as_millis() as i64;
-        let incidents_before = now - self.incidents_retention.as_millis() as i64;
-        loop {
-            match self
-                .store
-                .prune(results_before, incidents_before, PRUNE_CHUNK)
-                .await
-            {
-                Ok(deleted) if deleted > 0 => {
-                    tracing::debug!(deleted, "History retention deleted rows.");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Ok(_) => return,
-                Err(error) => {
-                    self.set_health(Some(error.to_string()), 0, false);
-                    return;
-                }
-            }
-        }
+    fn ran(&mut self, now: Instant) {
+        self.next = now + PRUNE_EVERY;
     }
 }
 
@@ -243,26 +142,24 @@ fn trim(batch: &mut Batch, dropped: &AtomicU64) {
     }
 }
 
-/// Exponential back-off from 1 s to 30 s.
-#[derive(Default)]
-struct Backoff(u32);
-
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        let delay = Duration::from_secs(1 << self.0.min(5)).min(Duration::from_secs(30));
-        self.0 += 1;
-        delay
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_thirty_seconds() {
-        let mut backoff = Backoff::default();
-        let delays: Vec<u64> = (0..8).map(|_| backoff.next().as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30, 30]);
+    fn retention_runs_on_the_first_pass_then_every_ten_minutes() {
+        assert_eq!(
+            PRUNE_EVERY,
+            Duration::from_secs(600),
+            "README: every 10 minutes"
+        );
+        let start = Instant::now();
+        let mut schedule = PruneSchedule::starting(start);
+        assert!(schedule.due(start), "the first pass prunes");
+        let ended = start + Duration::from_secs(3);
+        schedule.ran(ended);
+        assert!(!schedule.due(ended), "not on the next pass");
+        assert!(!schedule.due(ended + PRUNE_EVERY - Duration::from_millis(1)));
+        assert!(schedule.due(ended + PRUNE_EVERY), "again after PRUNE_EVERY");
     }
 }

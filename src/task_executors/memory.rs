@@ -7,11 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{Timestamp, Unit};
+use jiff::Unit;
 
 use super::{Executor, Heartbeat, Tracker};
-use crate::history::writer::{History, Record};
-use crate::history::{ExecutorRecord, Store};
+use crate::history::{ExecutorRecord, History, Record, Store};
 
 /// How often newest heartbeats are handed to the history.
 pub const RECORD_EVERY: Duration = Duration::from_secs(2);
@@ -27,19 +26,13 @@ pub async fn run(tracker: Arc<Tracker>, history: Arc<History>) {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
-    let mut recorded: HashMap<String, i64> = remembered
-        .iter()
-        .map(|r| (r.name.clone(), r.at_ms))
-        .collect();
+    let mut recorded: HashMap<String, jiff::Timestamp> =
+        remembered.iter().map(|r| (r.name.clone(), r.at)).collect();
     tracker.remember(
         remembered
             .into_iter()
             .filter_map(|r| {
-                let beat = Heartbeat::parse(
-                    r.heartbeat.as_bytes(),
-                    Timestamp::from_millisecond(r.at_ms).ok()?,
-                )
-                .ok()?;
+                let beat = Heartbeat::parse(r.heartbeat.as_bytes(), r.at).ok()?;
                 Some(Executor::remembered(r.name, beat))
             })
             .collect(),
@@ -49,15 +42,14 @@ pub async fn run(tracker: Arc<Tracker>, history: Arc<History>) {
         ticks.tick().await;
         for executor in tracker.board().executors.values() {
             let Some(last) = &executor.last else { continue };
-            let at_ms = last
-                .at
-                .round(Unit::Millisecond)
-                .map_or(0, |at| at.as_millisecond());
-            if recorded.get(&executor.name) != Some(&at_ms) {
-                recorded.insert(executor.name.clone(), at_ms);
+            let Ok(at) = last.at.round(Unit::Millisecond) else {
+                continue;
+            };
+            if recorded.get(&executor.name) != Some(&at) {
+                recorded.insert(executor.name.clone(), at);
                 history.record(Record::Executor(ExecutorRecord {
                     name: executor.name.clone(),
-                    at_ms,
+                    at,
                     heartbeat: last.raw.get().to_owned(),
                 }));
             }

@@ -9,54 +9,58 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, FromRow};
 
 use crate::config::{DbConfig, DbKind, KeyError};
+use crate::dialect::Dialect;
 
 /// At most this many tasks are listed for one interval.
 pub const MAX_TASKS: i64 = 500;
 
-const MYSQL_QUERY: &str = "SELECT t.id, t.doc_id, d.name AS document_name, \
-     CAST(t.progress AS DOUBLE) AS progress, t.progress_msg, t.update_time, t.task_type, \
-     CAST(t.process_duration AS DOUBLE) AS process_duration \
-     FROM task t LEFT JOIN document d ON d.id = t.doc_id \
-     WHERE t.update_time >= ? AND t.update_time < ? AND (t.progress = 1 OR t.progress = -1) \
-     ORDER BY t.update_time LIMIT ?";
+/// The statements, each written once and rendered in the database's dialect.
+struct Statements {
+    /// Tasks that ended in a window (from, to, limit).
+    ended: String,
+    /// Queued, running and stuck counts (stuck before, since).
+    pipeline: String,
+    /// The longest-silent task in progress (stuck before, since).
+    stuck: String,
+}
 
-const POSTGRES_QUERY: &str = "SELECT t.id, t.doc_id, d.name AS document_name, \
-     CAST(t.progress AS DOUBLE PRECISION) AS progress, t.progress_msg, t.update_time, t.task_type, \
-     CAST(t.process_duration AS DOUBLE PRECISION) AS process_duration \
-     FROM task t LEFT JOIN document d ON d.id = t.doc_id \
-     WHERE t.update_time >= $1 AND t.update_time < $2 AND (t.progress = 1 OR t.progress = -1) \
-     ORDER BY t.update_time LIMIT $3";
-
-const MYSQL_PIPELINE: &str = "SELECT \
-     COUNT(CASE WHEN progress = 0 THEN 1 END) AS queued, \
-     MIN(CASE WHEN progress = 0 THEN create_time END) AS oldest_queued_ms, \
-     COUNT(CASE WHEN progress > 0 AND progress < 1 THEN 1 END) AS running, \
-     COUNT(CASE WHEN progress > 0 AND progress < 1 AND update_time < ? THEN 1 END) AS stuck \
-     FROM task WHERE create_time >= ?";
-
-const POSTGRES_PIPELINE: &str = "SELECT \
-     COUNT(CASE WHEN progress = 0 THEN 1 END) AS queued, \
-     MIN(CASE WHEN progress = 0 THEN create_time END) AS oldest_queued_ms, \
-     COUNT(CASE WHEN progress > 0 AND progress < 1 THEN 1 END) AS running, \
-     COUNT(CASE WHEN progress > 0 AND progress < 1 AND update_time < $1 THEN 1 END) AS stuck \
-     FROM task WHERE create_time >= $2";
-
-const MYSQL_STUCK: &str = "SELECT t.id, d.name AS document_name, \
-     CAST(t.progress AS DOUBLE) AS progress, t.progress_msg, t.update_time \
-     FROM task t LEFT JOIN document d ON d.id = t.doc_id \
-     WHERE t.progress > 0 AND t.progress < 1 AND t.update_time < ? AND t.create_time >= ? \
-     ORDER BY t.update_time LIMIT 1";
-
-const POSTGRES_STUCK: &str = "SELECT t.id, d.name AS document_name, \
-     CAST(t.progress AS DOUBLE PRECISION) AS progress, t.progress_msg, t.update_time \
-     FROM task t LEFT JOIN document d ON d.id = t.doc_id \
-     WHERE t.progress > 0 AND t.progress < 1 AND t.update_time < $1 AND t.create_time >= $2 \
-     ORDER BY t.update_time LIMIT 1";
+impl Statements {
+    fn new(dialect: Dialect) -> Self {
+        let p = |n| dialect.placeholder(n);
+        let (p1, p2, p3) = (p(1), p(2), p(3));
+        let double = dialect.double();
+        Self {
+            ended: format!(
+                "SELECT t.id, t.doc_id, d.name AS document_name, \
+                 CAST(t.progress AS {double}) AS progress, t.progress_msg, t.update_time, t.task_type, \
+                 CAST(t.process_duration AS {double}) AS process_duration \
+                 FROM task t LEFT JOIN document d ON d.id = t.doc_id \
+                 WHERE t.update_time >= {p1} AND t.update_time < {p2} AND (t.progress = 1 OR t.progress = -1) \
+                 ORDER BY t.update_time LIMIT {p3}"
+            ),
+            pipeline: format!(
+                "SELECT \
+                 COUNT(CASE WHEN progress = 0 THEN 1 END) AS queued, \
+                 MIN(CASE WHEN progress = 0 THEN create_time END) AS oldest_queued_ms, \
+                 COUNT(CASE WHEN progress > 0 AND progress < 1 THEN 1 END) AS running, \
+                 COUNT(CASE WHEN progress > 0 AND progress < 1 AND update_time < {p1} THEN 1 END) AS stuck \
+                 FROM task WHERE create_time >= {p2}"
+            ),
+            stuck: format!(
+                "SELECT t.id, d.name AS document_name, \
+                 CAST(t.progress AS {double}) AS progress, t.progress_msg, t.update_time \
+                 FROM task t LEFT JOIN document d ON d.id = t.doc_id \
+                 WHERE t.progress > 0 AND t.progress < 1 AND t.update_time < {p1} AND t.create_time >= {p2} \
+                 ORDER BY t.update_time LIMIT 1"
+            ),
+        }
+    }
+}
 
 /// The parsing pipeline's tasks created since some time.
 #[derive(Clone, Debug, FromRow)]
@@ -107,11 +111,15 @@ pub struct EndedTask {
     pub process_duration: Option<f64>,
 }
 
-/// RAGFlow's database, pooled (connections made on first use).
-pub enum TaskSource {
-    /// MySQL or MariaDB.
+/// RAGFlow's database, pooled (connections made on first use), with its statements.
+pub struct TaskSource {
+    pool: TaskPool,
+    statements: Statements,
+}
+
+/// The pool of whichever database RAGFlow uses.
+enum TaskPool {
     Mysql(MySqlPool),
-    /// PostgreSQL.
     Postgres(PgPool),
 }
 
@@ -119,27 +127,37 @@ impl TaskSource {
     /// A pool for `[db]`; nothing connects until the first query.
     pub fn new(config: &DbConfig, timeout: Duration) -> Result<Self, KeyError> {
         let url = config.url.expose();
-        Ok(match config.kind {
-            DbKind::Mysql => Self::Mysql(
-                MySqlPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(
-                        MySqlConnectOptions::from_url(url)
-                            .map_err(|e| KeyError::new("db.url", e.to_string()))?
-                            .disable_statement_logging(),
-                    ),
+        let (pool, dialect) = match config.kind {
+            DbKind::Mysql => (
+                TaskPool::Mysql(
+                    MySqlPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(timeout)
+                        .connect_lazy_with(
+                            MySqlConnectOptions::from_url(url)
+                                .map_err(|e| KeyError::new("db.url", e.to_string()))?
+                                .disable_statement_logging(),
+                        ),
+                ),
+                Dialect::Mysql,
             ),
-            DbKind::Postgres => Self::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(
-                        PgConnectOptions::from_url(url)
-                            .map_err(|e| KeyError::new("db.url", e.to_string()))?
-                            .disable_statement_logging(),
-                    ),
+            DbKind::Postgres => (
+                TaskPool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(timeout)
+                        .connect_lazy_with(
+                            PgConnectOptions::from_url(url)
+                                .map_err(|e| KeyError::new("db.url", e.to_string()))?
+                                .disable_statement_logging(),
+                        ),
+                ),
+                Dialect::Postgres,
             ),
+        };
+        Ok(Self {
+            pool,
+            statements: Statements::new(dialect),
         })
     }
 
@@ -150,42 +168,18 @@ impl TaskSource {
         since_ms: i64,
         stuck_before_ms: i64,
     ) -> Result<(Pipeline, Option<StuckTask>), sqlx::Error> {
-        let pipeline: Pipeline = match self {
-            Self::Mysql(pool) => {
-                sqlx::query_as(MYSQL_PIPELINE)
-                    .bind(stuck_before_ms)
-                    .bind(since_ms)
-                    .fetch_one(pool)
-                    .await?
-            }
-            Self::Postgres(pool) => {
-                sqlx::query_as(POSTGRES_PIPELINE)
-                    .bind(stuck_before_ms)
-                    .bind(since_ms)
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
+        let params = [stuck_before_ms, since_ms];
+        let pipeline: Pipeline = self
+            .rows(&self.statements.pipeline, &params)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)?;
         if pipeline.stuck == 0 {
             return Ok((pipeline, None));
         }
-        let stuck = match self {
-            Self::Mysql(pool) => {
-                sqlx::query_as(MYSQL_STUCK)
-                    .bind(stuck_before_ms)
-                    .bind(since_ms)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Self::Postgres(pool) => {
-                sqlx::query_as(POSTGRES_STUCK)
-                    .bind(stuck_before_ms)
-                    .bind(since_ms)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        Ok((pipeline, stuck))
+        let stuck = self.rows(&self.statements.stuck, &params).await?;
+        Ok((pipeline, stuck.into_iter().next()))
     }
 
     /// Tasks that ended in `[from_ms, to_ms)`, oldest first.
@@ -194,22 +188,27 @@ impl TaskSource {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<EndedTask>, sqlx::Error> {
-        match self {
-            Self::Mysql(pool) => {
-                sqlx::query_as(MYSQL_QUERY)
-                    .bind(from_ms)
-                    .bind(to_ms)
-                    .bind(MAX_TASKS)
-                    .fetch_all(pool)
-                    .await
+        self.rows(&self.statements.ended, &[from_ms, to_ms, MAX_TASKS])
+            .await
+    }
+
+    /// The rows `statement` returns with `params` bound in order.
+    async fn rows<T>(&self, statement: &str, params: &[i64]) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, MySqlRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        match &self.pool {
+            TaskPool::Mysql(pool) => {
+                let query = params
+                    .iter()
+                    .fold(sqlx::query_as(statement), |query, param| query.bind(*param));
+                query.fetch_all(pool).await
             }
-            Self::Postgres(pool) => {
-                sqlx::query_as(POSTGRES_QUERY)
-                    .bind(from_ms)
-                    .bind(to_ms)
-                    .bind(MAX_TASKS)
-                    .fetch_all(pool)
-                    .await
+            TaskPool::Postgres(pool) => {
+                let query = params
+                    .iter()
+                    .fold(sqlx::query_as(statement), |query, param| query.bind(*param));
+                query.fetch_all(pool).await
             }
         }
     }

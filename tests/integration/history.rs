@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use common::app::TestApp;
 use common::{FaultProxy, PostgresInstance, ProxyMode};
-use ragwatch::config::{ComponentKey, SecretUrl};
+use jiff::Timestamp;
+use ragwatch::config::{ComponentKey, HistoryConfig, Scrubber, SecretUrl};
 use ragwatch::history::{
-    AnyStore, Batch, ChangeRecord, ExecutorRecord, IncidentQuery, ResultRecord, Store,
+    AnyStore, Batch, ChangeRecord, ExecutorRecord, History, IncidentQuery, Record, ResultRecord,
+    Store,
 };
 use ragwatch::probe::Status;
 use serde_json::Value;
@@ -19,10 +21,15 @@ use sqlx::Connection;
 
 const MINUTE: i64 = 60_000;
 
+/// A time given as unix milliseconds, the way the tests count.
+fn ms(at: i64) -> Timestamp {
+    Timestamp::from_millisecond(at).unwrap()
+}
+
 fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
     ResultRecord {
         component: ComponentKey::Redis,
-        checked_at_ms: at,
+        checked_at: ms(at),
         status,
         elapsed_ms,
         error: None,
@@ -32,7 +39,7 @@ fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
 fn change(at: i64, from: Option<Status>, to: Status, error: &str) -> ChangeRecord {
     ChangeRecord {
         component: ComponentKey::Redis,
-        at_ms: at,
+        at: ms(at),
         from,
         to,
         error: (!error.is_empty()).then(|| error.to_owned()),
@@ -42,7 +49,7 @@ fn change(at: i64, from: Option<Status>, to: Status, error: &str) -> ChangeRecor
 fn executor(name: &str, at_ms: i64, done: u64) -> ExecutorRecord {
     ExecutorRecord {
         name: name.to_owned(),
-        at_ms,
+        at: ms(at_ms),
         heartbeat: format!(
             r#"{{"boot_at": "b", "done": {done}, "failed": 0, "pending": 0, "lag": 0}}"#
         ),
@@ -221,10 +228,10 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
             ("green", "red", "green"),
             "{name}"
         );
-        assert_eq!(incident.started_at_ms, t0 + MINUTE + 1_000, "{name}");
+        assert_eq!(incident.started_at, ms(t0 + MINUTE + 1_000), "{name}");
         assert_eq!(
-            incident.ended_at_ms,
-            Some(t0 + 2 * MINUTE + 1_000),
+            incident.ended_at,
+            Some(ms(t0 + 2 * MINUTE + 1_000)),
             "{name}"
         );
         assert_eq!(
@@ -272,7 +279,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
         let mut rounds = 0;
         loop {
             let deleted = store
-                .prune(t0 + 2 * MINUTE, t0 + 10 * MINUTE, 2)
+                .prune(ms(t0 + 2 * MINUTE), ms(t0 + 10 * MINUTE), 2)
                 .await
                 .unwrap();
             rounds += 1;
@@ -313,7 +320,7 @@ async fn incidents_list_open_ones_first_then_the_newest() {
             .into_iter()
             .find(|key| key.as_str() == component)
             .expect("a fixed component key"),
-        at_ms: t0 + at,
+        at: ms(t0 + at),
         from,
         to,
         error: (to != Status::Green).then(|| format!("{component} down")),
@@ -353,7 +360,7 @@ async fn incidents_list_open_ones_first_then_the_newest() {
                     .await
                     .unwrap()
                     .iter()
-                    .map(|i| (i.component.clone(), i.started_at_ms - t0))
+                    .map(|i| (i.component.clone(), i.started_at.as_millisecond() - t0))
                     .collect::<Vec<_>>()
             }
         };
@@ -376,7 +383,23 @@ async fn incidents_list_open_ones_first_then_the_newest() {
             [c.clone(), b.clone()],
             "{name}"
         );
-        assert_eq!(list(0, None, 10).await, [c, db, b, a], "{name}");
+        assert_eq!(
+            list(0, None, 10).await,
+            [c.clone(), db.clone(), b, a],
+            "{name}"
+        );
+        let open: Vec<(String, i64)> = store
+            .open_incidents("observer-a")
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| (i.component.clone(), i.started_at.as_millisecond() - t0))
+            .collect();
+        assert_eq!(open, [c, db], "{name}: open ones only, newest first");
+        assert!(
+            store.open_incidents("observer-b").await.unwrap().is_empty(),
+            "{name}: another observer's are not ours"
+        );
     }
     stores.drop_all().await;
 }
@@ -412,10 +435,176 @@ async fn a_restart_continues_the_open_incident() {
             .await
             .unwrap();
         assert_eq!(incidents.len(), 1, "{name}: one outage, not two");
-        assert_eq!(incidents[0].ended_at_ms, Some(t0 + 20_000), "{name}");
+        assert_eq!(incidents[0].ended_at, Some(ms(t0 + 20_000)), "{name}");
         assert_eq!(incidents[0].first_error.as_deref(), Some("down"), "{name}");
     }
     stores.drop_all().await;
+}
+
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// What the history file holds, by time (unix ms), in a stable order.
+#[derive(Debug, PartialEq)]
+struct Kept {
+    results: Vec<i64>,
+    minute_rollups: Vec<i64>,
+    hour_rollups: Vec<i64>,
+    changes: Vec<i64>,
+    incidents_ended: Vec<i64>,
+    executors: Vec<String>,
+}
+
+async fn kept(db: &std::path::Path) -> Kept {
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let mut times = async |sql: &str| -> Vec<i64> {
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+    };
+    Kept {
+        results: times("SELECT checked_at_ms FROM results ORDER BY 1").await,
+        minute_rollups: times("SELECT bucket_ms FROM rollups WHERE resolution_s = 60 ORDER BY 1")
+            .await,
+        hour_rollups: times("SELECT bucket_ms FROM rollups WHERE resolution_s = 3600 ORDER BY 1")
+            .await,
+        changes: times("SELECT at_ms FROM status_changes ORDER BY 1").await,
+        incidents_ended: times("SELECT ended_at_ms FROM incidents ORDER BY 1").await,
+        executors: sqlx::query_scalar("SELECT name FROM executors ORDER BY 1")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap(),
+    }
+}
+
+/// A history on `db` as `serve` opens it, its writer running until `tasks` is dropped.
+async fn running_history(
+    db: &std::path::Path,
+    config: HistoryConfig,
+) -> (std::sync::Arc<History>, tokio::task::JoinSet<()>) {
+    let config = HistoryConfig {
+        url: SecretUrl::parse(&format!("sqlite://{}", db.display())).unwrap(),
+        observer: "me".into(),
+        ..config
+    };
+    let history = std::sync::Arc::new(
+        History::open(&config, Duration::from_secs(5), Scrubber::default()).unwrap(),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    history.start(&mut tasks).await;
+    (history, tasks)
+}
+
+/// Retention as it runs: rows written the way ragwatch writes them (through
+/// `History::record`) are deleted by the writer itself, on its first pass, past the
+/// default retentions (7 days for results and minute roll-ups, 90 days for hour roll-ups,
+/// status changes, incidents and remembered executors); an hour younger, they stay.
+#[tokio::test]
+async fn the_writer_prunes_past_the_default_retentions_on_its_first_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let now = Timestamp::now().as_millisecond();
+    let result = |at: i64| {
+        Record::Result(ResultRecord {
+            component: ComponentKey::Redis,
+            checked_at: ms(at),
+            status: Status::Green,
+            elapsed_ms: 1.0,
+            error: None,
+        })
+    };
+    let change = |at: i64, from: Status, to: Status| {
+        Record::Change(ChangeRecord {
+            component: ComponentKey::Redis,
+            at: ms(at),
+            from: Some(from),
+            to,
+            error: None,
+        })
+    };
+    let executor = |name: &str, at: i64| {
+        Record::Executor(ExecutorRecord {
+            name: name.to_owned(),
+            at: ms(at),
+            heartbeat: "{}".to_owned(),
+        })
+    };
+    let (g, r) = (Status::Green, Status::Red);
+    let (results_cut, incidents_cut) = (now - 7 * DAY, now - 90 * DAY);
+    let old = [
+        result(incidents_cut - HOUR),
+        result(incidents_cut + HOUR),
+        result(results_cut - HOUR),
+        result(results_cut + HOUR),
+        change(incidents_cut - 2 * HOUR, g, r),
+        change(incidents_cut - HOUR, r, g),
+        change(incidents_cut + HOUR, g, r),
+        change(incidents_cut + 2 * HOUR, r, g),
+        executor("te_gone", incidents_cut - HOUR),
+        executor("te_kept", incidents_cut + HOUR),
+    ];
+
+    // An earlier ragwatch that kept everything wrote them.
+    let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+    let (earlier, tasks) = running_history(
+        &db,
+        HistoryConfig {
+            results_retention: forever,
+            incidents_retention: forever,
+            ..HistoryConfig::default()
+        },
+    )
+    .await;
+    for record in old {
+        earlier.record(record);
+    }
+    let mut written = None;
+    for _ in 0..300 {
+        if earlier.store().is_ok() {
+            let now_kept = kept(&db).await;
+            if now_kept.results.len() == 4 && now_kept.executors.len() == 2 {
+                written = Some(now_kept);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let written = written.expect("the earlier history wrote everything");
+    assert_eq!(written.incidents_ended.len(), 2, "{written:?}");
+    drop(tasks);
+    drop(earlier);
+
+    // ragwatch with the default retentions: its first result starts the writer's first
+    // pass, which prunes.
+    let (history, _tasks) = running_history(&db, HistoryConfig::default()).await;
+    history.record(result(now));
+    let minute = |at: i64| at - at % MINUTE;
+    let hour = |at: i64| at - at % HOUR;
+    let expected = Kept {
+        results: vec![results_cut + HOUR, now],
+        minute_rollups: vec![minute(results_cut + HOUR), minute(now)],
+        hour_rollups: vec![
+            hour(incidents_cut + HOUR),
+            hour(results_cut - HOUR),
+            hour(results_cut + HOUR),
+            hour(now),
+        ],
+        changes: vec![incidents_cut + HOUR, incidents_cut + 2 * HOUR],
+        incidents_ended: vec![incidents_cut + 2 * HOUR],
+        executors: vec!["te_kept".to_owned()],
+    };
+    let mut last = kept(&db).await;
+    for _ in 0..300 {
+        if last == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = kept(&db).await;
+    }
+    assert_eq!(
+        last, expected,
+        "rows past retention gone, younger ones kept"
+    );
 }
 
 fn app_config(redis: &str, history: &str) -> String {

@@ -1,0 +1,110 @@
+//! The store the configuration names: SQLite or PostgreSQL, behind the one [`Store`] trait.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::incidents::{Incident, IncidentQuery};
+use super::records::{Batch, ExecutorRecord};
+use super::rollups::Bucket;
+use super::store::Store;
+use super::{HistoryError, PostgresStore, SqliteStore, postgres, sqlite};
+use crate::config::SecretUrl;
+
+/// The configured store.
+pub enum AnyStore {
+    /// Embedded SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PostgresStore),
+}
+
+impl AnyStore {
+    /// The store a `sqlite://` or `postgres://` URL names.
+    pub fn open(url: &SecretUrl, timeout: Duration) -> Result<Self, String> {
+        let url = url.expose();
+        match url.scheme() {
+            "sqlite" => sqlite::open(url.as_str()).map(Self::Sqlite),
+            "postgres" | "postgresql" => postgres::open(url, timeout).map(Self::Postgres),
+            other => Err(format!(
+                "history.url: scheme `{other}` is not supported; use sqlite:// or postgres://"
+            )),
+        }
+    }
+}
+
+impl Store for AnyStore {
+    async fn migrate(&self) -> Result<(), HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.migrate().await,
+            Self::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    async fn write(&self, observer: &str, batch: &Batch) -> Result<(), HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.write(observer, batch).await,
+            Self::Postgres(s) => s.write(observer, batch).await,
+        }
+    }
+
+    async fn buckets(
+        &self,
+        component: &str,
+        resolution_s: i64,
+        since_ms: i64,
+        until_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<Bucket>, HistoryError> {
+        match self {
+            Self::Sqlite(s) => {
+                s.buckets(component, resolution_s, since_ms, until_ms, step_ms)
+                    .await
+            }
+            Self::Postgres(s) => {
+                s.buckets(component, resolution_s, since_ms, until_ms, step_ms)
+                    .await
+            }
+        }
+    }
+
+    async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.incidents(query).await,
+            Self::Postgres(s) => s.incidents(query).await,
+        }
+    }
+
+    async fn open_incidents(&self, observer: &str) -> Result<Vec<Incident>, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.open_incidents(observer).await,
+            Self::Postgres(s) => s.open_incidents(observer).await,
+        }
+    }
+
+    async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.changes_since(component, since_ms).await,
+            Self::Postgres(s) => s.changes_since(component, since_ms).await,
+        }
+    }
+
+    async fn executors(&self, observer: &str) -> Result<Vec<ExecutorRecord>, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.executors(observer).await,
+            Self::Postgres(s) => s.executors(observer).await,
+        }
+    }
+
+    async fn prune(
+        &self,
+        results_before: Timestamp,
+        incidents_before: Timestamp,
+        limit: i64,
+    ) -> Result<u64, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.prune(results_before, incidents_before, limit).await,
+            Self::Postgres(s) => s.prune(results_before, incidents_before, limit).await,
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The operations ragwatch needs from a history database.
+
+use std::future::Future;
+
+use jiff::Timestamp;
+
+use super::HistoryError;
+use super::incidents::{Incident, IncidentQuery};
+use super::records::{Batch, ExecutorRecord};
+use super::rollups::Bucket;
+
+/// The operations ragwatch needs from a history database.
+pub trait Store: Send + Sync {
+    /// Creates or upgrades the schema (versioned migrations, safe to re-run).
+    fn migrate(&self) -> impl Future<Output = Result<(), HistoryError>> + Send;
+
+    /// Writes a batch atomically: results, roll-ups, status changes and incidents.
+    fn write(
+        &self,
+        observer: &str,
+        batch: &Batch,
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
+
+    /// Summed roll-ups of `resolution_s` for a component in `[since_ms, until_ms)`, one row
+    /// per `step_ms`.
+    fn buckets(
+        &self,
+        component: &str,
+        resolution_s: i64,
+        since_ms: i64,
+        until_ms: i64,
+        step_ms: i64,
+    ) -> impl Future<Output = Result<Vec<Bucket>, HistoryError>> + Send;
+
+    /// Incidents, open ones first, then newest first.
+    fn incidents(
+        &self,
+        query: &IncidentQuery,
+    ) -> impl Future<Output = Result<Vec<Incident>, HistoryError>> + Send;
+
+    /// The incidents an observer still has open, newest first.
+    fn open_incidents(
+        &self,
+        observer: &str,
+    ) -> impl Future<Output = Result<Vec<Incident>, HistoryError>> + Send;
+
+    /// Status changes of a component since a time (flapping).
+    fn changes_since(
+        &self,
+        component: &str,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<i64, HistoryError>> + Send;
+
+    /// The executors an observer remembers.
+    fn executors(
+        &self,
+        observer: &str,
+    ) -> impl Future<Output = Result<Vec<ExecutorRecord>, HistoryError>> + Send;
+
+    /// Deletes at most `limit` rows per table older than the cut-offs (raw results and
+    /// minute roll-ups before `results_before`, the rest before `incidents_before`);
+    /// returns how many went.
+    fn prune(
+        &self,
+        results_before: Timestamp,
+        incidents_before: Timestamp,
+        limit: i64,
+    ) -> impl Future<Output = Result<u64, HistoryError>> + Send;
+}
