@@ -10,9 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use ragwatch::config::ComponentKey;
-use ragwatch::config::SecretUrl;
-use ragwatch::history::{AnyStore, Batch, ChangeRecord, IncidentQuery, ResultRecord, Store};
+use jiff::{SignedDuration, Timestamp};
+use ragwatch::config::{ComponentKey, SecretUrl};
+use ragwatch::history::{
+    AnyStore, Batch, BucketQuery, ChangeRecord, IncidentQuery, ResultRecord, Store,
+};
 use ragwatch::status::Status;
 use sqlx::Connection;
 
@@ -25,6 +27,12 @@ const COMPONENTS: [ComponentKey; 6] = [
     ComponentKey::TaskExecutors,
 ];
 const BATCH: usize = 1000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// A time from unix milliseconds, as the data here is made.
+fn from_ms(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap()
+}
 const INTERVAL_MS: i64 = 5_000;
 const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -54,7 +62,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
             if status != previous[i] {
                 batch.changes.push(ChangeRecord {
                     component: component.clone(),
-                    at: jiff::Timestamp::from_millisecond(at).unwrap(),
+                    at: from_ms(at),
                     from: Some(previous[i]),
                     to: status,
                     error: None,
@@ -65,7 +73,7 @@ fn batches(days: i64, now: i64) -> Vec<Batch> {
                 (status == Status::Red).then(|| "connection refused to 127.0.0.1:6379".to_owned());
             batch.results.push(ResultRecord {
                 component: component.clone(),
-                checked_at: jiff::Timestamp::from_millisecond(at).unwrap(),
+                checked_at: from_ms(at),
                 status,
                 elapsed_ms: ((n >> 40) % 50) as f64 + 0.5,
                 error,
@@ -93,29 +101,31 @@ async fn run(name: &str, store: &AnyStore, batches: &[Batch], now: i64) {
         let mut incidents = Vec::new();
         for _ in 0..reps {
             let t = Instant::now();
-            let buckets = store
-                .buckets("redis", 60, now - 24 * 3600 * 1000, now, 300_000)
-                .await
-                .unwrap();
+            let strip_query = BucketQuery {
+                component: "redis",
+                resolution_s: 60,
+                since: from_ms(now - DAY_MS),
+                until: from_ms(now),
+                step: SignedDuration::from_mins(5),
+            };
+            let buckets = store.buckets(&strip_query).await.unwrap();
             strip.push(t.elapsed().as_secs_f64() * 1000.0);
             assert!(buckets.len() >= 287, "{} buckets", buckets.len());
             let t = Instant::now();
-            let week = store
-                .buckets(
-                    "redis",
-                    3600,
-                    now - 7 * 24 * 3600 * 1000,
-                    now + 1,
-                    7 * 24 * 3600 * 1000,
-                )
-                .await
-                .unwrap();
+            let week_query = BucketQuery {
+                component: "redis",
+                resolution_s: 3600,
+                since: from_ms(now - 7 * DAY_MS),
+                until: from_ms(now + 1),
+                step: SignedDuration::from_hours(7 * 24),
+            };
+            let week = store.buckets(&week_query).await.unwrap();
             uptime.push(t.elapsed().as_secs_f64() * 1000.0);
             assert!(week[0].uptime.unwrap() > 0.9);
             let t = Instant::now();
             store
                 .incidents(&IncidentQuery {
-                    since_ms: now - 7 * 24 * 3600 * 1000,
+                    since: from_ms(now - 7 * DAY_MS),
                     component: None,
                     limit: 100,
                 })

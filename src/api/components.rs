@@ -3,6 +3,7 @@
 //! component, one component with its uptime and flapping, and its history as a strip of
 //! buckets from the roll-ups.
 
+use jiff::{SignedDuration, Timestamp};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use super::error::ApiError;
 use super::extract::QueryParams;
 use crate::component::Component;
 use crate::config::ComponentKey;
-use crate::history::{AnyStore, Bucket, Store};
+use crate::history::{AnyStore, Bucket, BucketQuery, Store};
 use crate::monitor::{Snapshot, Verdict};
 use crate::probe::Details;
 
@@ -26,8 +27,9 @@ pub const MAX_BUCKETS: i64 = 10_000;
 /// Buckets a history answer aims for when no step is given (a 24 h strip of 5 minutes).
 pub const DEFAULT_BUCKETS: i64 = 288;
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
-const HOUR_MS: i64 = 3600 * 1000;
+const MINUTE: SignedDuration = SignedDuration::from_mins(1);
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+const DAY: SignedDuration = SignedDuration::from_hours(24);
 
 /// A component and its latest result.
 #[derive(Serialize)]
@@ -153,25 +155,27 @@ pub async fn one(
         .swap_remove(index);
     let mut body = json!(view(&snapshot, index, component, verdict));
     if state.history.as_ref().is_some() {
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = Timestamp::now();
         let store = history_of(&state)?;
-        let uptime = |resolution_s: i64, span_ms: i64| async move {
+        // One bucket over the whole span, up to and including this millisecond.
+        let uptime = |resolution_s: i64, span: SignedDuration| async move {
+            let query = BucketQuery {
+                component: component.key.as_str(),
+                resolution_s,
+                since: now - span,
+                until: now + SignedDuration::from_millis(1),
+                step: span,
+            };
             store
-                .buckets(
-                    component.key.as_str(),
-                    resolution_s,
-                    now - span_ms,
-                    now + 1,
-                    span_ms,
-                )
+                .buckets(&query)
                 .await
                 .map(|buckets| buckets.first().and_then(|b| b.uptime))
         };
         let answers = (
-            uptime(60, DAY_MS).await,
-            uptime(3600, 7 * DAY_MS).await,
+            uptime(60, DAY).await,
+            uptime(3600, 7 * DAY).await,
             store
-                .changes_since(component.key.as_str(), now - HOUR_MS)
+                .changes_since(component.key.as_str(), now - HOUR)
                 .await,
         );
         match answers {
@@ -214,26 +218,31 @@ pub async fn history(
     params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let index = find(&state, &key)?;
-    let now = jiff::Timestamp::now().as_millisecond();
-    let until = params.time_ms("until")?.unwrap_or(now);
-    let since = params.time_ms("since")?.unwrap_or(until - DAY_MS);
+    let until = params.time("until")?.unwrap_or_else(Timestamp::now);
+    let since = params.time("since")?.unwrap_or(until - DAY);
     if since >= until {
         return Err(ApiError::bad_parameter(
             "since",
             "parameter `since` must be before `until`",
         ));
     }
-    let span = until - since;
-    let step_ms = match params.duration("step", Duration::from_secs(60))? {
+    let span = until.duration_since(since);
+    let step = match params.duration("step", Duration::from_secs(60))? {
         Some(step) => {
-            let step_ms = step.as_millis() as i64;
-            if step_ms % 60_000 != 0 {
+            let too_long = || {
+                ApiError::bad_parameter(
+                    "step",
+                    "parameter `step` is longer than any span ragwatch keeps",
+                )
+            };
+            let step = SignedDuration::try_from(step).map_err(|_| too_long())?;
+            if step.as_millis() % MINUTE.as_millis() != 0 {
                 return Err(ApiError::bad_parameter(
                     "step",
                     "parameter `step` must be whole minutes",
                 ));
             }
-            if span / step_ms > MAX_BUCKETS {
+            if span.as_millis() / step.as_millis() > i128::from(MAX_BUCKETS) {
                 return Err(ApiError::bad_parameter(
                     "step",
                     format!(
@@ -241,22 +250,38 @@ pub async fn history(
                     ),
                 ));
             }
-            step_ms
+            step
         }
-        None => ((span / DEFAULT_BUCKETS).max(60_000) + 59_999) / 60_000 * 60_000,
+        // The span in DEFAULT_BUCKETS steps, rounded up to whole minutes.
+        None => {
+            let minute = MINUTE.as_millis();
+            let per_bucket = (span.as_millis() / i128::from(DEFAULT_BUCKETS)).max(minute);
+            SignedDuration::from_mins(((per_bucket + minute - 1) / minute) as i64)
+        }
     };
-    let resolution_s = if step_ms % HOUR_MS == 0 { 3600 } else { 60 };
+    let resolution_s = if step.as_millis() % HOUR.as_millis() == 0 {
+        3600
+    } else {
+        60
+    };
     let store = history_of(&state)?;
     let component = state.monitor.components()[index].key.as_str();
+    let query = BucketQuery {
+        component,
+        resolution_s,
+        since,
+        until,
+        step,
+    };
     let buckets = store
-        .buckets(component, resolution_s, since, until, step_ms)
+        .buckets(&query)
         .await
         .map_err(|e| unavailable(&state, e))?;
     Ok(Json(json!({
         "component": component,
-        "since_ms": since,
-        "until_ms": until,
-        "step_s": step_ms / 1000,
+        "since_ms": since.as_millisecond(),
+        "until_ms": until.as_millisecond(),
+        "step_s": step.as_secs(),
         "resolution_s": resolution_s,
         "buckets": buckets,
     })))

@@ -144,10 +144,7 @@ pub async fn intervals(
     Path(name): Path<String>,
     params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    let since = params
-        .time_ms("since")?
-        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
-        .unwrap_or(Timestamp::MIN);
+    let since = params.time("since")?.unwrap_or(Timestamp::MIN);
     let probe = watched(&state)?;
     let executor = find(&probe.board(), &name)?;
     let intervals: Vec<Interval> = task_executors::intervals(&executor.beats)

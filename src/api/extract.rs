@@ -1,5 +1,6 @@
 //! Query-string reading that answers bad input with our JSON 400 naming the parameter.
 
+use jiff::Timestamp;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -50,22 +51,20 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A time, as unix seconds (`1735785062.5`) or RFC 3339 (`2025-01-02T02:31:02Z`), in
-    /// unix milliseconds.
-    pub fn time_ms(&self, name: &str) -> Result<Option<i64>, ApiError> {
+    /// A time, as unix seconds (`1735785062.5`) or RFC 3339 (`2025-01-02T02:31:02Z`), to
+    /// the millisecond.
+    pub fn time(&self, name: &str) -> Result<Option<Timestamp>, ApiError> {
         let Some(raw) = self.last(name) else {
             return Ok(None);
         };
-        let parsed = match raw.parse::<f64>() {
+        let milliseconds = match raw.parse::<f64>() {
             Ok(seconds) if seconds.is_finite() && seconds.abs() < 1e11 => {
                 Some((seconds * 1000.0).round() as i64)
             }
             Ok(_) => None,
-            Err(_) => raw
-                .parse::<jiff::Timestamp>()
-                .ok()
-                .map(|t| t.as_millisecond()),
+            Err(_) => raw.parse::<Timestamp>().ok().map(|t| t.as_millisecond()),
         };
+        let parsed = milliseconds.and_then(|ms| Timestamp::from_millisecond(ms).ok());
         parsed.map(Some).ok_or_else(|| {
             ApiError::bad_parameter(
                 name,
@@ -148,7 +147,11 @@ mod tests {
             ("absurd", "1e300", None),
         ];
         for (name, raw, expected) in cases {
-            let got = params(&[("since", raw)]).time_ms("since").ok().flatten();
+            let got = params(&[("since", raw)])
+                .time("since")
+                .ok()
+                .flatten()
+                .map(|t| t.as_millisecond());
             assert_eq!(got, expected, "case {name}");
         }
     }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/incidents?since=&component=&limit=`: stretches of time components were not
 //! green, open ones first, then newest first, with their durations.
 
+use jiff::{SignedDuration, Timestamp};
 use std::sync::Arc;
 
 use axum::Json;
@@ -13,7 +14,7 @@ use super::error::ApiError;
 use super::extract::QueryParams;
 use crate::history::{Incident, IncidentQuery, Store};
 
-const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+const WEEK: SignedDuration = SignedDuration::from_hours(7 * 24);
 
 /// Incidents open or ended since `since` (default: 7 days ago).
 #[utoipa::path(
@@ -36,8 +37,8 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    let now = jiff::Timestamp::now().as_millisecond();
-    let since_ms = params.time_ms("since")?.unwrap_or(now - WEEK_MS);
+    let now = Timestamp::now();
+    let since = params.time("since")?.unwrap_or(now - WEEK);
     let component = params.last("component").map(str::to_owned);
     // A fixed key names a component even while it is disabled; a model only while watched.
     if let Some(key) = &component
@@ -58,7 +59,7 @@ pub async fn list(
     let limit = params.number("limit", 1, 1000)?.unwrap_or(100);
     let incidents = history_of(&state)?
         .incidents(&IncidentQuery {
-            since_ms,
+            since,
             component,
             limit,
         })
@@ -67,8 +68,8 @@ pub async fn list(
     let incidents: Vec<Value> = incidents
         .into_iter()
         .map(|incident| {
-            let ended_ms = incident.ended_at.map_or(now, |t| t.as_millisecond());
-            let duration_ms = ended_ms - incident.started_at.as_millisecond();
+            let ended = incident.ended_at.unwrap_or(now);
+            let duration_ms = ended.duration_since(incident.started_at).as_millis();
             let open = incident.ended_at.is_none();
             let mut value = json!(incident);
             value["open"] = json!(open);

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use super::incidents::{Incident, IncidentQuery};
 use super::records::{Batch, ExecutorRecord};
-use super::rollups::Bucket;
+use super::rollups::{Bucket, BucketQuery};
 use super::store::Store;
 use super::{HistoryError, PostgresStore, SqliteStore, postgres, sqlite};
 use crate::config::SecretUrl;
@@ -48,23 +48,10 @@ impl Store for AnyStore {
         }
     }
 
-    async fn buckets(
-        &self,
-        component: &str,
-        resolution_s: i64,
-        since_ms: i64,
-        until_ms: i64,
-        step_ms: i64,
-    ) -> Result<Vec<Bucket>, HistoryError> {
+    async fn buckets(&self, query: &BucketQuery<'_>) -> Result<Vec<Bucket>, HistoryError> {
         match self {
-            Self::Sqlite(s) => {
-                s.buckets(component, resolution_s, since_ms, until_ms, step_ms)
-                    .await
-            }
-            Self::Postgres(s) => {
-                s.buckets(component, resolution_s, since_ms, until_ms, step_ms)
-                    .await
-            }
+            Self::Sqlite(s) => s.buckets(query).await,
+            Self::Postgres(s) => s.buckets(query).await,
         }
     }
 
@@ -82,10 +69,10 @@ impl Store for AnyStore {
         }
     }
 
-    async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
+    async fn changes_since(&self, component: &str, since: Timestamp) -> Result<i64, HistoryError> {
         match self {
-            Self::Sqlite(s) => s.changes_since(component, since_ms).await,
-            Self::Postgres(s) => s.changes_since(component, since_ms).await,
+            Self::Sqlite(s) => s.changes_since(component, since).await,
+            Self::Postgres(s) => s.changes_since(component, since).await,
         }
     }
 

@@ -108,8 +108,8 @@ pub struct Incident {
 /// Which incidents to list.
 #[derive(Clone, Debug)]
 pub struct IncidentQuery {
-    /// Only those still open or ended at or after this time, unix milliseconds.
-    pub since_ms: i64,
+    /// Only those still open or ended at or after this time.
+    pub since: Timestamp,
     /// Only this component.
     pub component: Option<String>,
     /// At most this many.

@@ -36,7 +36,7 @@ pub use any_store::AnyStore;
 pub use incidents::{Incident, IncidentQuery};
 pub use postgres::PostgresStore;
 pub use records::{Batch, ChangeRecord, ExecutorRecord, ResultRecord};
-pub use rollups::Bucket;
+pub use rollups::{Bucket, BucketQuery};
 pub use sqlite::SqliteStore;
 pub use store::Store;
 

@@ -2,6 +2,7 @@
 //! up as batches are written, and read back as [`Bucket`]s with uptime and percentiles.
 //! The arithmetic is plain code; the store only adds and sums rows.
 
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::records::ResultRecord;
@@ -27,6 +28,21 @@ pub struct Rollup {
     pub bucket_ms: i64,
     /// What the bucket counted.
     pub counts: Counts,
+}
+
+/// Which span of a component's roll-ups to read, and in what steps.
+#[derive(Clone, Debug)]
+pub struct BucketQuery<'a> {
+    /// Component key.
+    pub component: &'a str,
+    /// The roll-ups to read: 60 (minutes) or 3600 (hours).
+    pub resolution_s: i64,
+    /// From this time on.
+    pub since: Timestamp,
+    /// Up to (not including) this time.
+    pub until: Timestamp,
+    /// One bucket per step.
+    pub step: SignedDuration,
 }
 
 /// Counts of results: per status, latency sum and maximum, and the latency histogram.
@@ -91,8 +107,13 @@ pub fn rollups(results: &[ResultRecord]) -> Vec<Rollup> {
 /// A span of history: the aggregated roll-ups (or results) of one step.
 #[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Bucket {
-    /// Start of the step, unix milliseconds.
-    pub start_ms: i64,
+    /// Start of the step (unix milliseconds in JSON).
+    #[serde(
+        rename = "start_ms",
+        with = "jiff::fmt::serde::timestamp::millisecond::required"
+    )]
+    #[schema(value_type = i64)]
+    pub start: Timestamp,
     /// Results per status.
     pub green: i64,
     /// Results per status.
@@ -113,11 +134,11 @@ pub struct Bucket {
 
 impl Bucket {
     /// A bucket from summed roll-up counts.
-    pub fn from_sums(start_ms: i64, rollup: &Counts) -> Self {
+    pub fn from_sums(start: Timestamp, rollup: &Counts) -> Self {
         let total = rollup.green + rollup.yellow + rollup.red;
         let latency = |value: f64| (total > 0).then_some(value);
         Self {
-            start_ms,
+            start,
             green: rollup.green,
             yellow: rollup.yellow,
             red: rollup.red,
@@ -205,7 +226,7 @@ mod tests {
         rollup.histogram[6] = 10; // <= 250 ms
         rollup.green = 100;
         rollup.latency_max_ms = 180.0;
-        let bucket = Bucket::from_sums(0, &rollup);
+        let bucket = Bucket::from_sums(Timestamp::UNIX_EPOCH, &rollup);
         assert_eq!(bucket.latency_p50_ms, Some(5.0));
         assert_eq!(
             bucket.latency_p95_ms,
@@ -214,7 +235,7 @@ mod tests {
         );
         assert_eq!(bucket.uptime, Some(1.0));
         assert_eq!(
-            Bucket::from_sums(0, &Counts::default()).latency_p50_ms,
+            Bucket::from_sums(Timestamp::UNIX_EPOCH, &Counts::default()).latency_p50_ms,
             None
         );
     }

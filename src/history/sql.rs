@@ -12,7 +12,7 @@ use super::HistoryError;
 use super::incidents::{Incident, IncidentAction, IncidentQuery, OpenIncident, incident_action};
 use super::migrations::migrator;
 use super::records::{Batch, ExecutorRecord};
-use super::rollups::{Bucket, Counts, rollups};
+use super::rollups::{Bucket, BucketQuery, Counts, rollups};
 use super::statements::{Retention, Statements};
 use super::store::Store;
 use crate::dialect::Dialect;
@@ -118,20 +118,15 @@ where
             .await
     }
 
-    async fn buckets(
-        &self,
-        component: &str,
-        resolution_s: i64,
-        since_ms: i64,
-        until_ms: i64,
-        step_ms: i64,
-    ) -> Result<Vec<Bucket>, HistoryError> {
+    async fn buckets(&self, query: &BucketQuery<'_>) -> Result<Vec<Bucket>, HistoryError> {
+        // A step longer than the span makes one bucket; any such step reads the same.
+        let step_ms = i64::try_from(query.step.as_millis()).unwrap_or(i64::MAX);
         let rows = sqlx::query::<DB>(&self.statements.buckets)
-            .bind(step_ms)
-            .bind(component)
-            .bind(resolution_s)
-            .bind(since_ms)
-            .bind(until_ms)
+            .bind(step_ms.max(1))
+            .bind(query.component)
+            .bind(query.resolution_s)
+            .bind(query.since.as_millisecond())
+            .bind(query.until.as_millisecond())
             .fetch_all(&self.pool)
             .await;
         self.explained(rows.and_then(|rows| rows.iter().map(bucket).collect()))
@@ -140,7 +135,7 @@ where
 
     async fn incidents(&self, query: &IncidentQuery) -> Result<Vec<Incident>, HistoryError> {
         let rows = sqlx::query::<DB>(&self.statements.incidents)
-            .bind(query.since_ms)
+            .bind(query.since.as_millisecond())
             .bind(query.component.as_deref())
             .bind(query.limit)
             .fetch_all(&self.pool)
@@ -163,10 +158,10 @@ where
             .await
     }
 
-    async fn changes_since(&self, component: &str, since_ms: i64) -> Result<i64, HistoryError> {
+    async fn changes_since(&self, component: &str, since: Timestamp) -> Result<i64, HistoryError> {
         let count = sqlx::query_scalar::<DB, i64>(&self.statements.changes_since)
             .bind(component)
-            .bind(since_ms)
+            .bind(since.as_millisecond())
             .fetch_one(&self.pool)
             .await;
         self.explained(count).await
@@ -336,7 +331,9 @@ where
     for (slot, count) in rollup.histogram.iter_mut().enumerate() {
         *count = row.try_get(6 + slot)?;
     }
-    Ok(Bucket::from_sums(row.try_get(0)?, &rollup))
+    let start = Timestamp::from_millisecond(row.try_get(0)?)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Bucket::from_sums(start, &rollup))
 }
 
 /// An incident from a row of [`Statements::incidents`] or [`Statements::open_incidents`].

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::HistoryError;
 use super::incidents::{Incident, IncidentQuery};
 use super::records::{Batch, ExecutorRecord};
-use super::rollups::Bucket;
+use super::rollups::{Bucket, BucketQuery};
 
 /// The operations ragwatch needs from a history database.
 pub trait Store: Send + Sync {
@@ -21,15 +21,10 @@ pub trait Store: Send + Sync {
         batch: &Batch,
     ) -> impl Future<Output = Result<(), HistoryError>> + Send;
 
-    /// Summed roll-ups of `resolution_s` for a component in `[since_ms, until_ms)`, one row
-    /// per `step_ms`.
+    /// Summed roll-ups of a component in `[since, until)`, one bucket per step.
     fn buckets(
         &self,
-        component: &str,
-        resolution_s: i64,
-        since_ms: i64,
-        until_ms: i64,
-        step_ms: i64,
+        query: &BucketQuery<'_>,
     ) -> impl Future<Output = Result<Vec<Bucket>, HistoryError>> + Send;
 
     /// Incidents, open ones first, then newest first.
@@ -48,7 +43,7 @@ pub trait Store: Send + Sync {
     fn changes_since(
         &self,
         component: &str,
-        since_ms: i64,
+        since: Timestamp,
     ) -> impl Future<Output = Result<i64, HistoryError>> + Send;
 
     /// The executors an observer remembers.

@@ -12,8 +12,8 @@ use common::{FaultProxy, PostgresInstance, ProxyMode};
 use jiff::Timestamp;
 use ragwatch::config::{ComponentKey, HistoryConfig, Scrubber, SecretUrl};
 use ragwatch::history::{
-    AnyStore, Batch, ChangeRecord, ExecutorRecord, History, IncidentQuery, Record, ResultRecord,
-    Store,
+    AnyStore, Batch, BucketQuery, ChangeRecord, ExecutorRecord, History, IncidentQuery, Record,
+    ResultRecord, Store,
 };
 use ragwatch::probe::Status;
 use serde_json::Value;
@@ -24,6 +24,22 @@ const MINUTE: i64 = 60_000;
 /// A time given as unix milliseconds, the way the tests count.
 fn ms(at: i64) -> Timestamp {
     Timestamp::from_millisecond(at).unwrap()
+}
+
+/// Redis's roll-ups of `resolution_s` in `[since_ms, until_ms)`, one bucket per `step_ms`.
+fn redis_buckets(
+    resolution_s: i64,
+    since_ms: i64,
+    until_ms: i64,
+    step_ms: i64,
+) -> BucketQuery<'static> {
+    BucketQuery {
+        component: "redis",
+        resolution_s,
+        since: ms(since_ms),
+        until: ms(until_ms),
+        step: jiff::SignedDuration::from_millis(step_ms),
+    }
 }
 
 fn result(at: i64, status: Status, elapsed_ms: f64) -> ResultRecord {
@@ -162,12 +178,12 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
 
         let minutes = store
-            .buckets("redis", 60, t0, t0 + 3 * MINUTE, MINUTE)
+            .buckets(&redis_buckets(60, t0, t0 + 3 * MINUTE, MINUTE))
             .await
             .unwrap();
         let counts: Vec<(i64, i64, i64, i64)> = minutes
             .iter()
-            .map(|b| (b.start_ms - t0, b.green, b.yellow, b.red))
+            .map(|b| (b.start.as_millisecond() - t0, b.green, b.yellow, b.red))
             .collect();
         assert_eq!(
             counts,
@@ -182,7 +198,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
             "{name}: capped by the maximum"
         );
         let hour = store
-            .buckets("redis", 3600, t0, t0 + 60 * MINUTE, 60 * MINUTE)
+            .buckets(&redis_buckets(3600, t0, t0 + 60 * MINUTE, 60 * MINUTE))
             .await
             .unwrap();
         assert_eq!(
@@ -204,14 +220,14 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
             .await
             .unwrap();
         let again = store
-            .buckets("redis", 60, t0, t0 + MINUTE, MINUTE)
+            .buckets(&redis_buckets(60, t0, t0 + MINUTE, MINUTE))
             .await
             .unwrap();
         assert_eq!((again[0].green, again[0].red), (2, 1), "{name}");
 
         let incidents = store
             .incidents(&IncidentQuery {
-                since_ms: 0,
+                since: ms(0),
                 component: None,
                 limit: 10,
             })
@@ -241,13 +257,13 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
         );
         assert_eq!(incident.changes, 3, "{name}");
         assert_eq!(
-            store.changes_since("redis", t0).await.unwrap(),
+            store.changes_since("redis", ms(t0)).await.unwrap(),
             3,
             "{name}: the first result is no change"
         );
         let other = store
             .incidents(&IncidentQuery {
-                since_ms: 0,
+                since: ms(0),
                 component: Some("db".into()),
                 limit: 10,
             })
@@ -289,13 +305,13 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
         }
         assert!(rounds > 2, "{name}: chunks of 2 need several rounds");
         let left = store
-            .buckets("redis", 60, t0, t0 + 3 * MINUTE, MINUTE)
+            .buckets(&redis_buckets(60, t0, t0 + 3 * MINUTE, MINUTE))
             .await
             .unwrap();
         assert_eq!(left.len(), 1, "{name}: only the newest minute is kept");
         let incidents = store
             .incidents(&IncidentQuery {
-                since_ms: 0,
+                since: ms(0),
                 component: None,
                 limit: 10,
             })
@@ -350,7 +366,7 @@ async fn incidents_list_open_ones_first_then_the_newest() {
             .unwrap();
         let list = |since: i64, component: Option<&str>, limit: i64| {
             let query = IncidentQuery {
-                since_ms: t0 + since,
+                since: ms(t0 + since),
                 component: component.map(str::to_owned),
                 limit,
             };
@@ -428,7 +444,7 @@ async fn a_restart_continues_the_open_incident() {
         store.write("me", &after).await.unwrap();
         let incidents = store
             .incidents(&IncidentQuery {
-                since_ms: 0,
+                since: ms(0),
                 component: None,
                 limit: 10,
             })
@@ -702,6 +718,10 @@ async fn history_parameters_are_checked_and_named() {
         ("/api/v1/components/redis/history?step=90s", "step"),
         ("/api/v1/components/redis/history?step=10s", "step"),
         ("/api/v1/components/redis/history?since=0&step=1m", "step"),
+        (
+            "/api/v1/components/redis/history?step=9223372036854775808",
+            "step",
+        ),
         ("/api/v1/incidents?limit=0", "limit"),
         ("/api/v1/incidents?limit=many", "limit"),
         ("/api/v1/incidents?component=mongo", "component"),
