@@ -10,4 +10,6 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
-cargo test
+# The integration tests mostly wait on servers, sockets and back-off timers (the alert
+# give-up test alone waits two minutes): four at a time keep two cores busy.
+cargo test -- --test-threads 4
