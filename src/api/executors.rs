@@ -205,8 +205,8 @@ pub async fn interval(
     let (tasks, tasks_error) = match &state.tasks {
         None => (None, Some("the db component is disabled".to_owned())),
         Some(source) => {
-            let from = (task_executors::time_score(interval.start) * 1000.0).round() as i64;
-            match source.ended_between(from, interval.end_ms()).await {
+            let (from, to) = interval.bounds();
+            match source.ended_between(from, to).await {
                 Ok(tasks) => (Some(mark_ran_here(tasks, &running_at_start)), None),
                 Err(error) => (
                     None,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde_json::json;
 
 use super::{Details, Outcome, Probe, ProbeError, RedisStreamProbe, Status, root_cause};
@@ -47,12 +48,12 @@ impl ParsingProbe {
         &self,
         pipeline: &Pipeline,
         stuck: Option<&StuckTask>,
-        now_ms: i64,
+        now: Timestamp,
     ) -> (Status, Vec<String>) {
         let mut status = Status::Green;
         let mut problems = Vec::new();
-        if let Some(created) = pipeline.oldest_queued_ms {
-            let waited = Duration::from_millis((now_ms - created).max(0) as u64);
+        if let Some(created) = pipeline.oldest_queued() {
+            let waited = age(now, created);
             let level = if waited >= self.settings.queued_critical {
                 Status::Red
             } else if waited >= self.settings.queued_warn {
@@ -71,7 +72,7 @@ impl ParsingProbe {
         }
         if let Some(task) = stuck {
             status = status.min(Status::Yellow);
-            let silent = Duration::from_millis((now_ms - task.update_time).max(0) as u64);
+            let silent = age(now, task.updated());
             let document = task.document_name.as_deref().unwrap_or(&task.id);
             let last = task
                 .progress_msg
@@ -93,9 +94,13 @@ impl ParsingProbe {
 
 impl Probe for ParsingProbe {
     async fn check(&self) -> Result<Outcome, ProbeError> {
-        let now_ms = jiff::Timestamp::now().as_millisecond();
-        let since = now_ms - self.settings.lookback.as_millis() as i64;
-        let stuck_before = now_ms - self.settings.stuck_after.as_millis() as i64;
+        let now = Timestamp::now();
+        let since = now
+            .checked_sub(self.settings.lookback)
+            .unwrap_or(Timestamp::MIN);
+        let stuck_before = now
+            .checked_sub(self.settings.stuck_after)
+            .unwrap_or(Timestamp::MIN);
         let (table, queue) =
             tokio::join!(self.tasks.pipeline(since, stuck_before), self.queue.check());
         let (pipeline, stuck) = table.map_err(|e| {
@@ -105,7 +110,7 @@ impl Probe for ParsingProbe {
             ))
         })?;
         let queue = queue?;
-        let (mut status, mut problems) = self.judge(&pipeline, stuck.as_ref(), now_ms);
+        let (mut status, mut problems) = self.judge(&pipeline, stuck.as_ref(), now);
         if let Some(problem) = queue.problem {
             status = status.min(queue.status);
             problems.push(problem);
@@ -114,11 +119,7 @@ impl Probe for ParsingProbe {
         details.insert("queued".into(), json!(pipeline.queued));
         details.insert(
             "oldest_queued_s".into(),
-            json!(
-                pipeline
-                    .oldest_queued_ms
-                    .map(|ms| (now_ms - ms).max(0) / 1000)
-            ),
+            json!(pipeline.oldest_queued().map(|t| age(now, t).as_secs())),
         );
         details.insert("running".into(), json!(pipeline.running));
         details.insert("stuck".into(), json!(pipeline.stuck));
@@ -128,6 +129,11 @@ impl Probe for ParsingProbe {
             false => Outcome::degraded(status, problems.join("; "), details),
         })
     }
+}
+
+/// How long ago `then` was at `now`; zero for a time ahead of ours (another clock).
+fn age(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or(Duration::ZERO)
 }
 
 fn tasks(n: i64) -> String {

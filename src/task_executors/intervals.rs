@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
+use jiff::{Timestamp, Unit};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -42,7 +42,13 @@ pub struct Interval {
 impl Interval {
     /// The interval's identity in the API: its end in unix milliseconds.
     pub fn end_ms(&self) -> i64 {
-        (time_score(self.end) * 1000.0).round() as i64
+        self.bounds().1.as_millisecond()
+    }
+
+    /// Its start and end to the millisecond, as RAGFlow's task table keeps times.
+    pub fn bounds(&self) -> (Timestamp, Timestamp) {
+        let to_ms = |at: Timestamp| at.round(Unit::Millisecond).unwrap_or(at);
+        (to_ms(self.start), to_ms(self.end))
     }
 }
 

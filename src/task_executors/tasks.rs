@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -67,8 +68,8 @@ impl Statements {
 pub struct Pipeline {
     /// Queued, not started.
     pub queued: i64,
-    /// When the oldest queued task was created, unix milliseconds.
-    pub oldest_queued_ms: Option<i64>,
+    /// When the oldest queued task was created, unix milliseconds as RAGFlow stores it.
+    oldest_queued_ms: Option<i64>,
     /// In progress.
     pub running: i64,
     /// In progress without an update since the cut-off.
@@ -86,8 +87,31 @@ pub struct StuckTask {
     pub progress: f64,
     /// RAGFlow's progress log.
     pub progress_msg: Option<String>,
-    /// Its last update, unix milliseconds.
-    pub update_time: i64,
+    /// Its last update, unix milliseconds as RAGFlow stores it.
+    update_time: i64,
+}
+
+impl Pipeline {
+    /// When the oldest queued task was created.
+    pub fn oldest_queued(&self) -> Option<Timestamp> {
+        self.oldest_queued_ms.map(unix_ms)
+    }
+}
+
+impl StuckTask {
+    /// When it was last updated.
+    pub fn updated(&self) -> Timestamp {
+        unix_ms(self.update_time)
+    }
+}
+
+/// A time RAGFlow stored as unix milliseconds (its own clock; clamped to what a time can be).
+fn unix_ms(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// A task that finished or failed.
@@ -161,14 +185,14 @@ impl TaskSource {
         })
     }
 
-    /// The pipeline's tasks created at or after `since_ms`; in progress and not updated
-    /// since `stuck_before_ms` counts as stuck.
+    /// The pipeline's tasks created at or after `since`; in progress and not updated since
+    /// `stuck_before` counts as stuck.
     pub async fn pipeline(
         &self,
-        since_ms: i64,
-        stuck_before_ms: i64,
+        since: Timestamp,
+        stuck_before: Timestamp,
     ) -> Result<(Pipeline, Option<StuckTask>), sqlx::Error> {
-        let params = [stuck_before_ms, since_ms];
+        let params = [stuck_before.as_millisecond(), since.as_millisecond()];
         let pipeline: Pipeline = self
             .rows(&self.statements.pipeline, &params)
             .await?
@@ -182,14 +206,14 @@ impl TaskSource {
         Ok((pipeline, stuck.into_iter().next()))
     }
 
-    /// Tasks that ended in `[from_ms, to_ms)`, oldest first.
+    /// Tasks that ended in `[from, to)`, oldest first.
     pub async fn ended_between(
         &self,
-        from_ms: i64,
-        to_ms: i64,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<EndedTask>, sqlx::Error> {
-        self.rows(&self.statements.ended, &[from_ms, to_ms, MAX_TASKS])
-            .await
+        let params = [from.as_millisecond(), to.as_millisecond(), MAX_TASKS];
+        self.rows(&self.statements.ended, &params).await
     }
 
     /// The rows `statement` returns with `params` bound in order.
