@@ -284,7 +284,10 @@ fn print_config(config: &Config, imported: Option<&Import>) -> Result<Exit, Fail
         }
         text.push_str("# (values set by --config or RAGWATCH_* variables win over these)\n\n");
     }
-    text.push_str(&config.to_toml().context("cannot print the configuration")?);
+    // The effective values: an unset observer is the host name.
+    let mut shown = config.clone();
+    shown.history.observer = shown.history.observer_name();
+    text.push_str(&shown.to_toml().context("cannot print the configuration")?);
     write_stdout(&text)?;
     Ok(Exit::Ok)
 }

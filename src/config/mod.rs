@@ -18,11 +18,15 @@ use url::Url;
 use kind::{Quoted, text_kinds};
 use section::Section;
 
+pub use section::MIN_INTERVAL;
+
 pub use key::ComponentKey;
 pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
 pub use ragflow::Import;
-pub use secret::{REDACTED, Scrubber, Secret, SecretUrl, Secrets, host_port, redact_url};
+pub use secret::{
+    REDACTED, Scrubber, Secret, SecretUrl, Secrets, basic_auth, host_port, redact_url,
+};
 pub use storage::{
     AddressingStyle, AzureConfig, DEFAULT_GCS_ENDPOINT, DEFAULT_STORAGE_ENDPOINT, GcsConfig,
     S3Config, StorageConfig, StorageKind, StorageService,
@@ -311,8 +315,11 @@ impl Default for ServerConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
-    /// How often each component is probed.
-    #[serde(with = "duration_text")]
+    /// How often each component is probed (at least [`MIN_INTERVAL`]).
+    #[serde(
+        deserialize_with = "section::interval",
+        serialize_with = "section::write_duration"
+    )]
     pub interval: Duration,
     /// How long one probe may take before it counts as failed.
     #[serde(with = "duration_text")]
@@ -783,6 +790,7 @@ impl Default for MessageQueueConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RagflowApiConfig {
     /// Base URL of the API server.
+    #[serde(deserialize_with = "secret::plain_url")]
     pub url: Url,
     /// Schedule and weight.
     #[serde(flatten, skip_deserializing)]
@@ -1004,6 +1012,7 @@ pub struct AlertsConfig {
     /// Consecutive ok results before a firing alert resolves.
     pub success_threshold: u32,
     /// ragwatch's own address as people reach it, for links in alerts.
+    #[serde(deserialize_with = "secret::plain_url")]
     pub external_url: Url,
     /// Generic JSON webhooks.
     pub webhook: Vec<WebhookConfig>,
@@ -1075,26 +1084,24 @@ pub struct AlertmanagerConfig {
     pub url: SecretUrl,
 }
 
-/// Accepts `"tok"`, `"a,b"` (handy in environment variables) or `["a", "b"]`.
+/// Accepts `"tok"`, `"a,b"` (handy in environment variables) or `["a", "b"]`. An empty
+/// token is refused: dropping it would leave the API open when it was the only one.
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    let values = match OneOrMany::deserialize(deserializer).map_err(|_| {
-        serde::de::Error::custom("expected a token string or an array of token strings")
-    })? {
-        OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
-        OneOrMany::Many(v) => v,
-    };
-    Ok(values
+    let values = secret::text_list(deserializer, "a token string or an array of token strings")?;
+    values
         .into_iter()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .map(Secret::new)
-        .collect())
+        .enumerate()
+        .map(|(i, s)| {
+            let token = s.trim();
+            if token.is_empty() {
+                return Err(serde::de::Error::custom(format!(
+                    "token {} is empty; every token needs characters (set no tokens, `tokens = []`, to leave the API open)",
+                    i + 1
+                )));
+            }
+            Ok(Secret::new(token))
+        })
+        .collect()
 }
 
 /// Durations written as text: `"5s"`, `"250ms"`, `"1m 30s"`.
@@ -1164,12 +1171,16 @@ impl Secrets for DocEngineConfig {
         let Self {
             kind: _,
             url,
-            username: _,
+            username,
             password,
             settings: _,
         } = self;
         url.secrets(out);
         password.secrets(out);
+        // What the probe sends in its Authorization header.
+        if !username.is_empty() {
+            out.push(basic_auth(username, password.expose()));
+        }
     }
 }
 
@@ -1358,5 +1369,171 @@ url = "http://u:s-am@am:9093"
                 "{expected} is not scrubbed"
             );
         }
+    }
+
+    /// A configuration setting every credential, one per storage kind that has its own.
+    const EVERY_SECRET: [&str; 3] = [
+        r#"
+[server]
+tokens = ["s-token"]
+[db]
+url = "mysql://root:s-db@h/d"
+[redis]
+url = "redis://:s-redis@h/1"
+[doc_engine]
+url = "http://u:s-es-url@h:9200"
+password = "s-es"
+[storage]
+secret_key = "s-s3"
+[message_queue]
+url = "nats://u:s-nats@h:4222"
+[task_executors]
+redis_url = "redis://:s-executors@h/1"
+[history]
+url = "postgres://u:s-history@h/ragwatch"
+[alerts]
+[[alerts.webhook]]
+url = "https://u:s-hook-url@hooks.example/x"
+secret = "s-hook"
+[[alerts.alertmanager]]
+url = "http://u:s-am@am:9093"
+[[models]]
+name = "m"
+kind = "openai"
+url = "http://u:s-model-url@m"
+api_key = "s-model"
+"#,
+        "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\naccount_key = \"s-azure\"\n",
+        "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\nsas_token = \"sig=s-sas\"\n",
+    ];
+
+    /// The keys whose values `ragwatch config` shows redacted: every key of a secret type.
+    fn redacted_keys(value: &toml::Value, path: String, out: &mut Vec<String>) {
+        match value {
+            toml::Value::String(text) if text.contains(super::REDACTED) => out.push(path),
+            toml::Value::Table(table) => {
+                for (key, value) in table {
+                    let path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    redacted_keys(value, path, out);
+                }
+            }
+            toml::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if item.is_table() {
+                        redacted_keys(item, format!("{path}[{i}]"), out);
+                    } else if item.as_str().is_some_and(|t| t.contains(super::REDACTED)) {
+                        // A list of secrets (tokens) is one key.
+                        out.push(path.clone());
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets the value at `path` (`a.b[0].c`) of a table.
+    fn set(table: &mut toml::Table, path: &str, value: toml::Value) {
+        let (parents, last) = path.rsplit_once('.').expect("a key in a section");
+        let mut current = table;
+        for segment in parents.split('.') {
+            let (name, index) = match segment.split_once('[') {
+                Some((name, index)) => (name, index.trim_end_matches(']').parse::<usize>().ok()),
+                None => (segment, None),
+            };
+            let entry = current
+                .entry(name)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            current = match index {
+                Some(i) => entry.as_array_mut().unwrap()[i].as_table_mut().unwrap(),
+                None => entry.as_table_mut().unwrap(),
+            };
+        }
+        current.insert(last.to_owned(), value);
+    }
+
+    /// Every secret key, given a value of the wrong type in the file or the environment,
+    /// is refused naming the key and the type, never the value.
+    #[test]
+    fn a_wrong_typed_secret_is_refused_without_its_value() {
+        let mut checked = Vec::new();
+        for text in EVERY_SECRET {
+            let config = super::load(Some(file(text).path()), Vec::new()).unwrap();
+            let printed: toml::Value = toml::from_str(&config.to_toml().unwrap()).unwrap();
+            let mut keys = Vec::new();
+            redacted_keys(&printed, String::new(), &mut keys);
+            let source: toml::Table = toml::from_str(text).unwrap();
+            for key in keys {
+                let mut bad = source.clone();
+                set(&mut bad, &key, toml::Value::Integer(4711));
+                let f = file(&toml::to_string(&bad).unwrap());
+                let err = super::load(Some(f.path()), Vec::new())
+                    .unwrap_err()
+                    .to_string();
+                let expected_type = if key == "server.tokens" {
+                    "invalid type: integer, expected a token string or an array of token strings"
+                } else {
+                    "invalid type: integer, expected a string"
+                };
+                assert!(
+                    err.ends_with(&format!("{key}: {expected_type}")),
+                    "{key}: {err}"
+                );
+                assert!(!err.contains("4711"), "{key}: {err}");
+                if !key.contains('[') {
+                    let variable =
+                        format!("RAGWATCH_{}", key.to_ascii_uppercase().replace('.', "__"));
+                    let env = vec![(variable.clone(), "4711".to_owned())];
+                    let err = super::load(Some(file(text).path()), env)
+                        .unwrap_err()
+                        .to_string();
+                    assert_eq!(
+                        err,
+                        format!("environment variable {variable}: {key}: {expected_type}")
+                    );
+                }
+                checked.push(key);
+            }
+        }
+        checked.sort();
+        checked.dedup();
+        let expected = [
+            "alerts.alertmanager[0].url",
+            "alerts.webhook[0].secret",
+            "alerts.webhook[0].url",
+            "db.url",
+            "doc_engine.password",
+            "doc_engine.url",
+            "history.url",
+            "message_queue.url",
+            "models[0].api_key",
+            "models[0].url",
+            "redis.url",
+            "server.tokens",
+            "storage.account_key",
+            "storage.sas_token",
+            "storage.secret_key",
+            "task_executors.redis_url",
+        ];
+        assert_eq!(checked, expected);
+        // Every credential of the configurations is behind one of these keys.
+        let secrets: usize = EVERY_SECRET
+            .iter()
+            .map(|text| {
+                let config = super::load(Some(file(text).path()), Vec::new()).unwrap();
+                config.secrets().len()
+            })
+            .sum();
+        assert!(secrets >= expected.len(), "{secrets}");
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
     }
 }

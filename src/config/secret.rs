@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
@@ -49,7 +52,113 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        text(deserializer).map(Secret)
+    }
+}
+
+/// Reads a string that may be a credential. A value of another type is refused by naming
+/// its type alone: serde's own message would quote the value (`integer `12345``).
+pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let read = deserializer.deserialize_string(TextVisitor {
+        expected: "a string",
+        list: false,
+    })?;
+    match read {
+        Text::One(text) => Ok(text),
+        Text::Many(_) => unreachable!("a list is read only when asked for"),
+    }
+}
+
+/// Reads `"a"`, `"a,b"` or `["a", "b"]` of credentials, quietly as [`text`] does.
+pub fn text_list<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    expected: &'static str,
+) -> Result<Vec<String>, D::Error> {
+    let read = deserializer.deserialize_any(TextVisitor {
+        expected,
+        list: true,
+    })?;
+    Ok(match read {
+        Text::One(text) => text.split(',').map(str::to_owned).collect(),
+        Text::Many(list) => list,
+    })
+}
+
+/// What [`TextVisitor`] read.
+enum Text {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Reads a string (or, when `list`, an array of them) and names only the type of anything
+/// else.
+struct TextVisitor {
+    expected: &'static str,
+    list: bool,
+}
+
+impl TextVisitor {
+    fn wrong<E: de::Error>(&self, found: &str) -> E {
+        E::custom(format!("invalid type: {found}, expected {}", self.expected))
+    }
+}
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expected)
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Text, E> {
+        Ok(Text::One(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Text, E> {
+        Ok(Text::One(value))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text, E> {
+        Err(self.wrong("boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text, E> {
+        Err(self.wrong("integer"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text, E> {
+        Err(self.wrong("integer"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text, E> {
+        Err(self.wrong("floating point"))
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Text, E> {
+        Err(self.wrong("bytes"))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Text, E> {
+        Err(self.wrong("nothing"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+        Err(self.wrong("nothing"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+        if !self.list {
+            return Err(self.wrong("sequence"));
+        }
+        let mut list = Vec::new();
+        while let Some(item) = seq.next_element::<Secret>()? {
+            list.push(item.0);
+        }
+        Ok(Text::Many(list))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Text, A::Error> {
+        Err(self.wrong("map"))
     }
 }
 
@@ -59,11 +168,10 @@ impl<'de> Deserialize<'de> for Secret {
 pub struct SecretUrl(Url);
 
 impl SecretUrl {
-    /// Parses a URL; the error never repeats the input, which may hold a password.
+    /// Parses a URL; the error never repeats the input, which may hold a password. User
+    /// info that could be read two ways is refused ([`check_user_info`]).
     pub fn parse(input: &str) -> Result<Self, String> {
-        Url::parse(input).map(SecretUrl).map_err(|e| {
-            format!("invalid URL ({e}); write it as scheme://[user:password@]host:port/...")
-        })
+        parse_quietly(input).map(SecretUrl)
     }
 
     /// The real URL, for a client library. Never format it.
@@ -86,6 +194,57 @@ impl SecretUrl {
     pub fn host_port(&self, default_port: u16) -> String {
         host_port(&self.0, default_port)
     }
+}
+
+/// Parses a URL without repeating the input in the error, refusing ambiguous user info.
+fn parse_quietly(input: &str) -> Result<Url, String> {
+    check_user_info(input)?;
+    Url::parse(input).map_err(|e| {
+        format!("invalid URL ({e}); write it as scheme://[user:password@]host:port/...")
+    })
+}
+
+/// Reads a URL that must carry no credentials (an endpoint whose credentials have keys of
+/// their own, or a link that is shown). Like [`SecretUrl`], its errors never repeat it.
+pub fn plain_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    let url = parse_quietly(&text(deserializer)?).map_err(de::Error::custom)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(de::Error::custom(
+            "must not carry a user name or password (it would be shown)",
+        ));
+    }
+    Ok(url)
+}
+
+/// Refuses a URL whose user info a reader could split in more than one way: a password
+/// with a raw `@`, `#`, `/`, `?` or `%` makes the URL parser take part of it as the host
+/// (`redis://:p@ss#w@host`). Two readings are checked: the parser's (the authority, up to
+/// the first `/`, `?` or `#`, before its last `@`) and a person's (everything before the
+/// last `@`, when it holds the `:` of `user:password`). The message never repeats them.
+fn check_user_info(input: &str) -> Result<(), String> {
+    let Some((_, rest)) = input.split_once("://") else {
+        return Ok(());
+    };
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    let parsed = authority.rfind('@').map(|at| &authority[..at]);
+    let meant = rest
+        .rfind('@')
+        .map(|at| &rest[..at])
+        .filter(|info| info.contains(':'));
+    let ambiguous = |info: &str| {
+        info.contains(['@', '#', '/', '?', '\\'])
+            || info.match_indices('%').any(|(at, _)| {
+                let hex = info.as_bytes().get(at + 1..at + 3);
+                !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+            })
+    };
+    if parsed.into_iter().chain(meant).any(ambiguous) {
+        return Err(
+            "its user info cannot be read unambiguously: percent-encode `@`, `#`, `/`, `?` and `%` in the user name and password (as %40, %23, %2F, %3F and %25), or give the password in the section's `password` key where it has one"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// `host:port` of a URL, with the scheme's default port filled in.
@@ -115,7 +274,7 @@ impl Serialize for SecretUrl {
 
 impl<'de> Deserialize<'de> for SecretUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
+        let raw = text(deserializer)?;
         SecretUrl::parse(&raw).map_err(serde::de::Error::custom)
     }
 }
@@ -191,8 +350,52 @@ impl Secrets for Secret {
 
 impl Secrets for SecretUrl {
     fn secrets(&self, out: &mut Vec<String>) {
-        out.extend(self.password());
+        let Some(password) = self.password() else {
+            return;
+        };
+        if self.0.password().is_some() {
+            let user = percent_encoding::percent_decode_str(self.0.username()).decode_utf8_lossy();
+            out.push(basic_auth(&user, &password));
+        }
+        out.push(password);
     }
+}
+
+/// The Base64 of `user:password`, as HTTP basic auth sends it (and a server may echo it).
+pub fn basic_auth(user: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+/// The characters a URL's user info percent-encodes (WHATWG's userinfo set).
+const USER_INFO: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'=')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'|');
+
+/// The forms a secret takes when a client percent-encodes it: in a URL's user info, as a
+/// form or query value, and with every non-alphanumeric byte encoded.
+fn encoded_forms(secret: &str) -> [String; 3] {
+    [
+        utf8_percent_encode(secret, USER_INFO).to_string(),
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+        utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string(),
+    ]
 }
 
 impl<T: Secrets> Secrets for Option<T> {
@@ -219,15 +422,21 @@ pub struct Scrubber {
 }
 
 impl Scrubber {
-    /// A scrubber for these secret values (empty ones are ignored).
+    /// A scrubber for these secret values and their percent-encoded forms (empty ones are
+    /// ignored).
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         let mut secrets: Vec<Secret> = secrets
             .into_iter()
             .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                let encoded = encoded_forms(&s);
+                std::iter::once(s).chain(encoded)
+            })
             .map(Secret)
             .collect();
         // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
+        secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        secrets.dedup();
         Self { secrets }
     }
 
@@ -348,5 +557,76 @@ mod tests {
             err.starts_with("invalid URL (relative URL without a base)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn ambiguous_user_info_is_refused_without_repeating_it() {
+        for input in [
+            "redis://:p@ss#w/rd?x%y:z@host:6379/1",
+            "redis://:p@ss@host:6379/1",
+            "mysql://root:a/b@db:3306/rag_flow",
+            "mysql://root:a?b@db:3306/rag_flow",
+            "postgres://u:50%off@db/x",
+            "nats://tok@en@queue:4222",
+        ] {
+            let err = SecretUrl::parse(input).unwrap_err();
+            assert!(err.contains("percent-encode"), "{input}: {err}");
+            for part in ["p@ss", "ss#w", "rd?x", "a/b", "a?b", "50%", "tok", "en@"] {
+                assert!(!err.contains(part), "{input}: {err}");
+            }
+        }
+        for fine in [
+            "redis://:p%40ss%23w%2Frd%3Fx%25y:z@host:6379/1",
+            "mysql://root%40ragflow:pw@db:2881/x",
+            "redis://:pa:ss@host:6379/1",
+            "https://hooks.example/x?to=ops@example.com",
+            "postgres://u:p@db/x?options=-c%20search_path%3Dy",
+        ] {
+            assert!(SecretUrl::parse(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn the_scrubber_removes_encoded_credentials() {
+        let url = SecretUrl::parse("http://us%40er:p%40ss%20w@h:9200").unwrap();
+        let mut secrets = Vec::new();
+        url.secrets(&mut secrets);
+        let scrubber = Scrubber::new(secrets);
+        let header = basic_auth("us@er", "p@ss w");
+        for text in [
+            format!("echoed Authorization: Basic {header}"),
+            "password p%40ss%20w in a URL".to_owned(),
+            "password p%40ss+w in a form".to_owned(),
+            "password p@ss w raw".to_owned(),
+        ] {
+            let out = scrubber.scrub(&text);
+            assert!(out.contains(REDACTED), "{out}");
+            for leaked in [header.as_str(), "p%40ss", "p@ss", "ss+w", "ss%20w"] {
+                assert!(!out.contains(leaked), "{leaked} in {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_named_by_its_type_only() {
+        for (value, kind) in [
+            ("12345", "integer"),
+            ("1.5", "floating point"),
+            ("true", "boolean"),
+            ("[12345]", "sequence"),
+            ("{ x = 12345 }", "map"),
+        ] {
+            let table: toml::Table = toml::from_str(&format!("v = {value}")).unwrap();
+            let value = table["v"].clone();
+            for err in [
+                Secret::deserialize(value.clone()).unwrap_err().to_string(),
+                SecretUrl::deserialize(value).unwrap_err().to_string(),
+            ] {
+                assert_eq!(
+                    err.trim_end(),
+                    format!("invalid type: {kind}, expected a string")
+                );
+            }
+        }
     }
 }

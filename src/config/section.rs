@@ -153,7 +153,7 @@ impl ComponentSettings {
         match name {
             "enabled" => self.enabled = map.next_value()?,
             "required" => self.required = Some(map.next_value()?),
-            "interval" => self.interval = Some(map.next_value::<DurationText>()?.0),
+            "interval" => self.interval = Some(map.next_value::<IntervalText>()?.0),
             "timeout" => self.timeout = Some(map.next_value::<DurationText>()?.0),
             "slow_ms" => self.slow_ms = Some(map.next_value()?),
             _ => unreachable!("{name} is one of ComponentSettings::KEYS"),
@@ -182,11 +182,58 @@ impl<'de> Deserialize<'de> for DurationText {
     }
 }
 
-/// Writes a duration as text.
+/// The shortest time between two probes of a component: faster probing would load the
+/// services watched (and the history) for nothing.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A probe interval: a [`DurationText`] of at least [`MIN_INTERVAL`].
+struct IntervalText(Duration);
+
+impl<'de> Deserialize<'de> for IntervalText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let duration = DurationText::deserialize(deserializer)?.0;
+        if duration < MIN_INTERVAL {
+            return Err(de::Error::custom(format!(
+                "interval {} is shorter than {}, the shortest ragwatch probes at",
+                duration_text(duration),
+                duration_text(MIN_INTERVAL)
+            )));
+        }
+        Ok(Self(duration))
+    }
+}
+
+/// `deserialize_with` for a probe interval ([`IntervalText`]).
+pub fn interval<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    IntervalText::deserialize(deserializer).map(|interval| interval.0)
+}
+
+/// Writes a duration as text ([`duration_text`]).
 pub fn write_duration<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    humantime::format_duration(*value)
-        .to_string()
-        .serialize(serializer)
+    duration_text(*value).serialize(serializer)
+}
+
+/// A duration in the largest unit that holds it whole (`"90d"`, `"10m"`, `"1500ms"`), as
+/// the duration parser reads it back.
+pub fn duration_text(value: Duration) -> String {
+    const UNITS: [(u128, &str); 7] = [
+        (86_400_000_000_000, "d"),
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    let nanos = value.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let (size, unit) = UNITS
+        .iter()
+        .find(|(size, _)| nanos % size == 0)
+        .expect("every duration is a whole number of nanoseconds");
+    format!("{}{unit}", nanos / size)
 }
 
 /// The field names a derived struct reads, as its derive lists them.
@@ -220,5 +267,27 @@ impl<'de> Deserializer<'de> for FieldNames<'_> {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
         option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
         ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_in_the_largest_whole_unit_and_parse_back() {
+        for (duration, text) in [
+            (Duration::from_secs(90 * 24 * 3600), "90d"),
+            (Duration::from_secs(7 * 24 * 3600), "7d"),
+            (Duration::from_secs(3600), "1h"),
+            (Duration::from_secs(600), "10m"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_micros(7), "7us"),
+            (Duration::from_nanos(1), "1ns"),
+        ] {
+            assert_eq!(duration_text(duration), text);
+            assert_eq!(humantime::parse_duration(text).unwrap(), duration, "{text}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use url::Url;
 
 use super::kind::{Quoted, text_kinds};
 use super::load::is_unknown_key;
+use super::secret::plain_url;
 use super::section::{field_names, with_settings};
 use super::{ComponentSettings, KeyError, Secret, Secrets};
 
@@ -265,6 +266,7 @@ pub enum AddressingStyle {
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// Service endpoint URL (default: MinIO on localhost).
+    #[serde(deserialize_with = "plain_url")]
     pub endpoint: Url,
     /// Access key id (shown in messages; it is not a secret).
     pub access_key: String,
@@ -310,6 +312,7 @@ impl S3Config {
 #[serde(deny_unknown_fields)]
 pub struct AzureConfig {
     /// Service endpoint URL (default: `https://<account_name>.blob.core.windows.net`).
+    #[serde(deserialize_with = "plain_url")]
     pub endpoint: Url,
     /// Storage account name.
     pub account_name: String,
@@ -359,7 +362,7 @@ impl AzureConfig {
 #[serde(deny_unknown_fields)]
 pub struct GcsConfig {
     /// JSON API endpoint (default: `https://storage.googleapis.com`).
-    #[serde(default = "default_gcs_endpoint")]
+    #[serde(default = "default_gcs_endpoint", deserialize_with = "plain_url")]
     pub endpoint: Url,
     /// Bucket to read the metadata of.
     pub bucket: String,
