@@ -231,7 +231,7 @@ pub fn duration_text(value: Duration) -> String {
     }
     let (size, unit) = UNITS
         .iter()
-        .find(|(size, _)| nanos % size == 0)
+        .find(|(size, _)| nanos.is_multiple_of(*size))
         .expect("every duration is a whole number of nanoseconds");
     format!("{}{unit}", nanos / size)
 }

@@ -272,3 +272,79 @@ fn check_table_columns_line_up_with_long_keys() {
         assert_eq!(row.as_bytes()[status_at - 1], b' ', "{printed}");
     }
 }
+
+/// Bad values given in the environment are refused as they are in a file: a secret of the
+/// wrong type by its type alone, an ambiguous URL password without any part of it, empty
+/// tokens, too short an interval.
+#[test]
+fn bad_environment_values_exit_2_without_showing_secrets() {
+    for (name, value, expected, hidden) in [
+        (
+            "RAGWATCH_DOC_ENGINE__PASSWORD",
+            "12345",
+            "doc_engine.password: invalid type: integer, expected a string",
+            Some("12345"),
+        ),
+        (
+            "RAGWATCH_REDIS__URL",
+            "redis://:p@ss#w/rd?x%y:z@127.0.0.1:6379/1",
+            "redis.url: its user info cannot be read unambiguously: percent-encode",
+            Some("ss#w"),
+        ),
+        (
+            "RAGWATCH_SERVER__TOKENS",
+            ",",
+            "server.tokens: token 1 is empty;",
+            None,
+        ),
+        (
+            "RAGWATCH_MONITOR__INTERVAL",
+            "1ns",
+            "monitor.interval: interval 1ns is shorter than 100ms",
+            None,
+        ),
+    ] {
+        for command in ["config", "check"] {
+            let out = ragwatch(&[command], &[(name, value)]);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+            assert!(
+                stderr.starts_with(&format!(
+                    "ragwatch: invalid configuration: environment variable {name}: {expected}"
+                )),
+                "{name}: {stderr}"
+            );
+            for part in hidden.into_iter().chain(["p@ss", "rd?x", "x%y"]) {
+                assert!(!stderr.contains(part), "{name}: {part} in {stderr}");
+            }
+            assert!(out.stdout.is_empty(), "{name}");
+        }
+    }
+}
+
+/// `config` prints the effective observer (the host name when unset) and each duration in
+/// its largest whole unit, and what it prints loads back the same.
+#[test]
+fn config_prints_the_observer_and_exact_durations() {
+    let out = ragwatch(&["config"], &[("HOSTNAME", "watch-host-1")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let table: toml::Table = toml::from_str(&printed).unwrap();
+    let history = &table["history"];
+    assert_eq!(
+        history["observer"].as_str(),
+        Some("watch-host-1"),
+        "{printed}"
+    );
+    assert_eq!(history["incidents_retention"].as_str(), Some("90d"));
+    assert_eq!(history["results_retention"].as_str(), Some("7d"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("printed.toml");
+    std::fs::write(&file, &printed).unwrap();
+    let again = ragwatch(
+        &["config", "--config", file.to_str().unwrap()],
+        &[("HOSTNAME", "another-host")],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), printed);
+}

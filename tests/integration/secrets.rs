@@ -305,3 +305,43 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
         );
     }
 }
+
+/// An Elasticsearch that echoes the request's `Authorization` header in its 401 error (and
+/// the password percent-encoded, as a proxy might) puts neither into unauthenticated
+/// healthz: the scrubber knows the Base64 of `user:password` and the encoded forms.
+#[tokio::test]
+async fn an_echoed_authorization_header_never_reaches_healthz() {
+    const USER: &str = "elastic";
+    const PASSWORD: &str = "echo-Secret/4711 x";
+    let header = common::basic_auth_header(USER, PASSWORD);
+    let encoded = "echo-Secret%2F4711%20x";
+    let es = FixtureServer::start([(
+        "GET",
+        "/_cluster/health",
+        FixtureResponse::json(
+            401,
+            format!(
+                r#"{{"error":{{"type":"security_exception","reason":"unable to authenticate with [{header}] password {encoded}"}},"status":401}}"#
+            ),
+        ),
+    )])
+    .await;
+    let config = format!(
+        "{}[monitor]\ninterval = \"1h\"\ntimeout = \"2s\"\n[doc_engine]\nurl = \"{}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n",
+        common::app::only("doc_engine"),
+        es.url()
+    );
+    let app = common::app::TestApp::start(&config).await;
+    let (status, body) = app.get_json("/v1/system/healthz").await;
+    assert_eq!(status, 500, "{body}");
+    let error = body["_meta"]["doc_engine"]["error"].as_str().unwrap();
+    assert!(error.contains("unable to authenticate with"), "{error}");
+    let encoded_header = header.trim_start_matches("Basic ");
+    let shown = body.to_string();
+    for leaked in [encoded_header, encoded, PASSWORD, "4711"] {
+        assert!(!shown.contains(leaked), "{leaked} leaked: {shown}");
+    }
+    // The request did carry the credentials the body echoed.
+    let sent = es.requests_to("/_cluster/health");
+    assert_eq!(sent[0].header("authorization"), Some(header.as_str()));
+}
