@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::app::TestApp;
+use common::{FaultProxy, ProxyMode};
 use jiff::Timestamp;
 use ragwatch::config::{ComponentKey, HistoryConfig, Scrubber, SecretUrl};
 use ragwatch::history::{AnyStore, Batch, BucketQuery, History, Record, ResultRecord, Store};
@@ -276,4 +278,100 @@ async fn a_store_write_on_a_full_disk_succeeds_only_when_committed() {
             );
         }
     }
+}
+
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of its own on the machine's PostgreSQL, dropped by [`ScratchDatabase::drop_it`].
+struct ScratchDatabase {
+    name: String,
+}
+
+impl ScratchDatabase {
+    async fn create() -> Self {
+        let name = format!(
+            "ragwatch_faults_{}_{}",
+            std::process::id(),
+            common::free_port()
+        );
+        let db = Self { name };
+        db.admin(&format!("CREATE DATABASE {}", db.name)).await;
+        db
+    }
+
+    async fn admin(&self, sql: &str) {
+        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.unwrap();
+        sqlx::query(sql).execute(&mut admin).await.unwrap();
+        admin.close().await.unwrap();
+    }
+
+    /// Drops it, whoever is connected.
+    async fn drop_it(&self) {
+        self.admin(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .await;
+    }
+}
+
+fn app_config(history_url: &str) -> String {
+    format!(
+        "[server]\ntokens = [\"faults-token\"]\n[monitor]\ninterval = \"1h\"\ntimeout = \"2s\"\n\
+         [db]\nenabled = false\n[doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
+         [task_executors]\nenabled = false\n[redis]\nurl = \"redis://127.0.0.1:6379/1\"\n\
+         [history]\nurl = \"{history_url}\"\nobserver = \"me\"\n"
+    )
+}
+
+/// While the store is known to be down, one component is answered at once from its latest
+/// result, saying the history is unavailable, instead of after the pool's wait.
+#[tokio::test]
+async fn a_component_is_answered_at_once_while_the_history_is_down() {
+    let db = ScratchDatabase::create().await;
+    let postgres = FaultProxy::start("127.0.0.1:5432").await;
+    let app = TestApp::start_unscheduled(&app_config(&format!(
+        "postgres://postgres@{}/{}",
+        postgres.host_port(),
+        db.name
+    )))
+    .await;
+    let get = async |path: &str| app.get_json_as(path, Some("faults-token")).await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
+    common::wait_until("the first result is in the history", || async {
+        let (status, body) = get("/api/v1/components/redis").await;
+        (status == 200 && body["uptime"]["last_24h"] == 1.0)
+            .then_some(())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await;
+
+    postgres.set_mode(ProxyMode::BlackHole).await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
+    common::wait_until("readyz says the history failed", || async {
+        let readyz = app.get("/readyz?verbose").await.2;
+        readyz
+            .contains("[-]history failed")
+            .then_some(())
+            .ok_or(readyz)
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    let (status, body) = get("/api/v1/components/redis").await;
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_millis(500),
+        "answered in {took:?}, not after the pool's 2 s wait: {body}"
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "green", "the latest result: {body}");
+    assert!(body["checked_at"].is_string(), "{body}");
+    assert!(
+        body["history_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("history unavailable: ")),
+        "{body}"
+    );
+    assert!(body.get("uptime").is_none(), "{body}");
+
+    drop(app);
+    postgres.set_mode(ProxyMode::Refuse).await;
+    db.drop_it().await;
 }
