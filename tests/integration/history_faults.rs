@@ -375,3 +375,56 @@ async fn a_component_is_answered_at_once_while_the_history_is_down() {
     postgres.set_mode(ProxyMode::Refuse).await;
     db.drop_it().await;
 }
+
+/// Results the PostgreSQL database `name` holds, or why it cannot say.
+async fn postgres_results(name: &str) -> Result<i64, String> {
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let count = sqlx::query_scalar("SELECT COUNT(*) FROM results")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| e.to_string());
+    conn.close().await.ok();
+    count
+}
+
+/// A history database dropped and created again under a running writer gets its schema
+/// again from the writer, which then goes on writing.
+#[tokio::test]
+async fn a_recreated_history_database_is_migrated_again() {
+    let db = ScratchDatabase::create().await;
+    let config = HistoryConfig {
+        url: SecretUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{}", db.name)).unwrap(),
+        observer: "me".into(),
+        ..HistoryConfig::default()
+    };
+    let history =
+        Arc::new(History::open(&config, Duration::from_secs(5), Scrubber::default()).unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    history.start(&mut tasks).await;
+    let mut at = Timestamp::now().as_millisecond();
+    let mut written = async |history: &History, what: &str| {
+        common::wait_until(what, || {
+            at += 1;
+            history.record(padded_result(at, 10));
+            async {
+                match postgres_results(&db.name).await {
+                    Ok(count) if count > 0 => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await;
+    };
+    written(&history, "the first results are written").await;
+
+    db.drop_it().await;
+    db.admin(&format!("CREATE DATABASE {}", db.name)).await;
+    written(&history, "the new database has the schema and the results").await;
+    assert!(history.health().error.is_none(), "{:?}", history.health());
+
+    drop(tasks);
+    db.drop_it().await;
+}
