@@ -313,7 +313,7 @@ where
             IncidentAction::Open { from, to } => sqlx::query::<DB>(&statements.open)
                 .bind(observer)
                 .bind(change.component.as_str())
-                .bind(from.as_str())
+                .bind(from.map(Status::as_str))
                 .bind(to.as_str())
                 .bind(at_ms)
                 .bind(change.error.as_deref()),
@@ -378,7 +378,10 @@ where
         id: row.try_get(0)?,
         observer: row.try_get(1)?,
         component: row.try_get(2)?,
-        from: status(row, 3)?,
+        from: row
+            .try_get::<Option<&str>, _>(3)?
+            .map(|name| name.parse().map_err(|e| column_error(3, e)))
+            .transpose()?,
         worst: status(row, 4)?,
         last: status(row, 5)?,
         started_at: timestamp(row, 6)?,

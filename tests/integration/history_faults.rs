@@ -23,16 +23,19 @@ struct SmallFilesystem {
 }
 
 impl SmallFilesystem {
-    /// A tmpfs of `size` (as `mount` reads it, e.g. `2m`), or `None` where this process may
-    /// not mount.
-    fn mount(size: &str) -> Option<Self> {
+    /// A tmpfs of `size` (as `mount` reads it, e.g. `2m`); the tests run as root, as
+    /// `scripts/test.sh` does, so they may mount.
+    fn mount(size: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mounted = std::process::Command::new("mount")
+        let status = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then_some(Self { dir })
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "mounting a {size} tmpfs needs root (CAP_SYS_ADMIN): {status:?}"
+        );
+        Self { dir }
     }
 
     fn path(&self) -> PathBuf {
@@ -104,10 +107,7 @@ async fn committed_since(db: &Path, since_ms: i64) -> i64 {
 /// committed rows.
 #[tokio::test]
 async fn the_history_recovers_from_a_full_disk_and_never_claims_to_work_while_not_committing() {
-    let Some(disk) = SmallFilesystem::mount("1m") else {
-        eprintln!("skipped: this process may not mount a tmpfs");
-        return;
-    };
+    let disk = SmallFilesystem::mount("1m");
     let db = disk.path().join("history.db");
     let (history, _tasks) = sqlite_history(&db).await;
     let start = Timestamp::now().as_millisecond();
@@ -224,10 +224,7 @@ async fn pooled_count(store: &AnyStore) -> i64 {
 /// commits again.
 #[tokio::test]
 async fn a_store_write_on_a_full_disk_succeeds_only_when_committed() {
-    let Some(disk) = SmallFilesystem::mount("1m") else {
-        eprintln!("skipped: this process may not mount a tmpfs");
-        return;
-    };
+    let disk = SmallFilesystem::mount("1m");
     let db = disk.path().join("history.db");
     let url = SecretUrl::parse(&format!("sqlite://{}", db.display())).unwrap();
     let store = AnyStore::open(&url, Duration::from_secs(5)).unwrap();
@@ -427,4 +424,85 @@ async fn a_recreated_history_database_is_migrated_again() {
 
     drop(tasks);
     db.drop_it().await;
+}
+
+/// An incident opened by the first result after start, red, came from nothing known: its
+/// `from` is null, in both stores and in the API; one opened by a change from green says
+/// green.
+#[tokio::test]
+async fn an_incident_opened_by_the_first_result_came_from_an_unknown_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = ScratchDatabase::create().await;
+    let stores = [
+        format!("sqlite://{}/h.db", dir.path().display()),
+        format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
+    ];
+    let t0 = 1_800_000_000_000;
+    let change = |at: i64, component: ComponentKey, from: Option<Status>, to: Status| {
+        ragwatch::history::ChangeRecord {
+            component,
+            at: Timestamp::from_millisecond(t0 + at).unwrap(),
+            from,
+            to,
+            error: None,
+        }
+    };
+    let (g, r) = (Status::Green, Status::Red);
+    for url in stores {
+        let store =
+            AnyStore::open(&SecretUrl::parse(&url).unwrap(), Duration::from_secs(5)).unwrap();
+        store.migrate().await.unwrap();
+        let batch = Batch {
+            changes: vec![
+                change(0, ComponentKey::Redis, None, r),
+                change(0, ComponentKey::Db, None, g),
+                change(1_000, ComponentKey::Db, Some(g), r),
+            ],
+            ..Batch::default()
+        };
+        store.write("me", &batch).await.unwrap();
+        let incidents = store
+            .incidents(&ragwatch::history::IncidentQuery {
+                since: Timestamp::UNIX_EPOCH,
+                component: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        let from: Vec<(String, Option<Status>)> = incidents
+            .iter()
+            .map(|i| (i.component.clone(), i.from))
+            .collect();
+        assert_eq!(
+            from,
+            [("db".to_owned(), Some(g)), ("redis".to_owned(), None)],
+            "{url}"
+        );
+        let json = serde_json::to_value(&incidents[1]).unwrap();
+        assert_eq!(json["from"], serde_json::Value::Null, "{url}: {json}");
+    }
+    db.drop_it().await;
+
+    // Through ragwatch: the first result after start is red.
+    let dir = tempfile::tempdir().unwrap();
+    let redis = FaultProxy::start("127.0.0.1:6379").await;
+    redis.set_mode(ProxyMode::Refuse).await;
+    let app = TestApp::start_unscheduled(
+        &app_config(&format!("sqlite://{}/h.db", dir.path().display()))
+            .replace("127.0.0.1:6379", &redis.host_port()),
+    )
+    .await;
+    assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 500);
+    let incident = common::wait_until("the incident is recorded", || async {
+        let (status, body) = app
+            .get_json_as("/api/v1/incidents", Some("faults-token"))
+            .await;
+        match body["incidents"].as_array() {
+            Some(list) if status == 200 && list.len() == 1 => Ok(list[0].clone()),
+            _ => Err(format!("{status} {body}")),
+        }
+    })
+    .await;
+    assert_eq!(incident["from"], serde_json::Value::Null, "{incident}");
+    assert_eq!(incident["worst"], "red", "{incident}");
 }
