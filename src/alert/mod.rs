@@ -303,7 +303,8 @@ impl Alerts {
                 required: component.required,
                 state: AlertState::Firing,
                 status: Status::Red,
-                previous_status: incident.from,
+                // As for an alert of this run: an unknown status before counts as green.
+                previous_status: incident.from.unwrap_or(Status::Green),
                 error: incident.first_error,
                 started_at: incident.started_at,
                 resolved_at: None,

@@ -123,10 +123,15 @@ pub fn history_of(state: &AppState) -> Result<&AnyStore, ApiError> {
 pub fn unavailable(state: &AppState, error: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        state
-            .scrubber
-            .scrub(&format!("history unavailable: {error}")),
+        unavailable_text(state, error),
     )
+}
+
+/// Why the history cannot answer, without secrets.
+fn unavailable_text(state: &AppState, error: impl std::fmt::Display) -> String {
+    state
+        .scrubber
+        .scrub(&format!("history unavailable: {error}"))
 }
 
 /// One component: its latest result, uptime over 24 h and 7 days, and the status changes
@@ -138,7 +143,7 @@ pub fn unavailable(state: &AppState, error: impl std::fmt::Display) -> ApiError 
     security(("bearer" = [])),
     params(("key" = String, Path, description = "db, redis, doc_engine, storage, message_queue or task_executors")),
     responses(
-        (status = 200, description = "The latest result plus `uptime: {last_24h, last_7d}` and `changes_last_hour`", body = Object),
+        (status = 200, description = "The latest result plus `uptime: {last_24h, last_7d}` and `changes_last_hour`; instead `history_error` (why) when the history store is failing, answered at once", body = Object),
         (status = 404, description = "No such component is watched", body = ApiError),
         (status = 401, description = "Missing or wrong token", body = ApiError),
     )
@@ -154,9 +159,24 @@ pub async fn one(
         .verdicts(state.monitor.components(), Instant::now())
         .swap_remove(index);
     let mut body = json!(view(&snapshot, index, component, verdict));
-    if state.history.as_ref().is_some() {
+    if let Some(history) = state.history.as_ref() {
+        // A store known to be down would hold each query for the pool's whole wait: the
+        // latest result is answered at once, saying why the history is missing.
+        let store = match history.store() {
+            Ok(store) => match &history.health().error {
+                Some(error) => Err(error.clone()),
+                None => Ok(store),
+            },
+            Err(why) => Err(why),
+        };
+        let store = match store {
+            Ok(store) => store,
+            Err(why) => {
+                body["history_error"] = json!(unavailable_text(&state, why));
+                return Ok(Json(body));
+            }
+        };
         let now = Timestamp::now();
-        let store = history_of(&state)?;
         // One bucket over the whole span, up to and including this millisecond.
         let uptime = |resolution_s: i64, span: SignedDuration| async move {
             let query = BucketQuery {

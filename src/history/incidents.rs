@@ -24,8 +24,8 @@ pub struct OpenIncident {
 pub enum IncidentAction {
     /// Open a new incident.
     Open {
-        /// The status before (green when unknown).
-        from: Status,
+        /// The status before; `None` for the first result after start (nobody knows).
+        from: Option<Status>,
         /// The new, non-green status.
         to: Status,
     },
@@ -49,7 +49,7 @@ pub enum IncidentAction {
 
 /// Decides what a change does, given the incident open for its component (if any). After
 /// a restart the first result arrives with `from: None`; the stored incident tells whether
-/// the outage is still going on.
+/// the outage is still going on, and an incident it opens came from an unknown status.
 pub fn incident_action(open: Option<&OpenIncident>, change: &ChangeRecord) -> IncidentAction {
     match (open, change.to) {
         (Some(open), Status::Green) => IncidentAction::Close { id: open.id },
@@ -60,7 +60,7 @@ pub fn incident_action(open: Option<&OpenIncident>, change: &ChangeRecord) -> In
         },
         (Some(_), _) | (None, Status::Green) => IncidentAction::Nothing,
         (None, to) => IncidentAction::Open {
-            from: change.from.unwrap_or(Status::Green),
+            from: change.from,
             to,
         },
     }
@@ -76,9 +76,10 @@ pub struct Incident {
     pub observer: String,
     /// Component key.
     pub component: String,
-    /// Status before it began.
-    #[schema(value_type = String)]
-    pub from: Status,
+    /// Status before it began; `None` (null) when it began with the first result after
+    /// ragwatch started, whose status before nobody knows.
+    #[schema(value_type = Option<String>)]
+    pub from: Option<Status>,
     /// Worst status during it.
     #[schema(value_type = String)]
     pub worst: Status,
@@ -141,16 +142,16 @@ mod tests {
                 None,
                 change(Some(Status::Green), Status::Red),
                 IncidentAction::Open {
-                    from: Status::Green,
+                    from: Some(Status::Green),
                     to: Status::Red,
                 },
             ),
             (
-                "first result red opens",
+                "first result red opens, from an unknown status",
                 None,
                 change(None, Status::Red),
                 IncidentAction::Open {
-                    from: Status::Green,
+                    from: None,
                     to: Status::Red,
                 },
             ),
@@ -194,7 +195,7 @@ mod tests {
             id: 3,
             observer: "a".into(),
             component: "redis".into(),
-            from: Status::Green,
+            from: Some(Status::Green),
             worst: Status::Red,
             last: Status::Yellow,
             started_at: Timestamp::from_millisecond(1_800_000_000_123).unwrap(),
@@ -218,6 +219,14 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&ended).unwrap()["ended_at_ms"],
             1_800_000_060_000_i64
+        );
+        let unknown = Incident {
+            from: None,
+            ..ended
+        };
+        assert_eq!(
+            serde_json::to_value(&unknown).unwrap()["from"],
+            serde_json::Value::Null
         );
     }
 }

@@ -9,7 +9,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::dialect::Dialect;
 
 /// Every migration, oldest first: (version, description, SQLite SQL, PostgreSQL SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
     (
         1,
         "history",
@@ -21,6 +21,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 2] = [
         "executors",
         include_str!("migrations/sqlite/0002_executors.sql"),
         include_str!("migrations/postgres/0002_executors.sql"),
+    ),
+    (
+        3,
+        "incident from unknown",
+        include_str!("migrations/sqlite/0003_incident_from_unknown.sql"),
+        include_str!("migrations/postgres/0003_incident_from_unknown.sql"),
     ),
 ];
 

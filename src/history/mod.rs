@@ -61,6 +61,22 @@ pub enum HistoryError {
     },
 }
 
+impl HistoryError {
+    /// The statement failed because the schema is not there (the database was dropped
+    /// and created again, or the file replaced): migrating again brings it back.
+    pub fn schema_missing(&self) -> bool {
+        let Self::Database {
+            source: sqlx::Error::Database(error),
+            ..
+        } = self
+        else {
+            return false;
+        };
+        // PostgreSQL's undefined_table; SQLite has only a message.
+        error.code().as_deref() == Some("42P01") || error.message().starts_with("no such table")
+    }
+}
+
 /// Something to remember.
 #[derive(Clone, Debug)]
 pub enum Record {

@@ -4,8 +4,10 @@
 
 use jiff::Timestamp;
 use sqlx::migrate::MigrateError;
+use sqlx::pool::PoolConnection;
 use sqlx::{
-    ColumnIndex, ConnectOptions, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type,
+    ColumnIndex, ConnectOptions, Connection, Database, Decode, Encode, Executor, IntoArguments,
+    Pool, Row, Type,
 };
 
 use super::HistoryError;
@@ -99,12 +101,19 @@ where
             store: self.name.clone(),
             source,
         };
-        match migrator(self.dialect)
-            .await
-            .map_err(failed)?
-            .run(&self.pool)
-            .await
-        {
+        let migrator = migrator(self.dialect).await.map_err(failed)?;
+        let migrated = match self.pool.acquire().await {
+            Ok(mut conn) => {
+                // `run` takes a pool or a concrete connection type only; this is what it calls.
+                let migrated = migrator.run_direct(&mut *conn).await;
+                if migrated.is_err() {
+                    forget(&mut conn);
+                }
+                migrated
+            }
+            Err(error) => Err(MigrateError::Execute(error)),
+        };
+        match migrated {
             Ok(()) => Ok(()),
             Err(MigrateError::Execute(source)) => {
                 Err(failed(MigrateError::Execute(self.cause(source).await)))
@@ -114,8 +123,17 @@ where
     }
 
     async fn write(&self, observer: &str, batch: &Batch) -> Result<(), HistoryError> {
-        self.explained(write(&self.pool, &self.statements, observer, batch).await)
-            .await
+        let written = match self.pool.acquire().await {
+            Ok(mut conn) => {
+                let written = write(&mut conn, &self.statements, observer, batch).await;
+                if written.is_err() {
+                    forget(&mut conn);
+                }
+                written
+            }
+            Err(error) => Err(error),
+        };
+        self.explained(written).await
     }
 
     async fn buckets(&self, query: &BucketQuery<'_>) -> Result<Vec<Bucket>, HistoryError> {
@@ -209,9 +227,18 @@ where
     }
 }
 
+/// Closes a connection a failed transaction ran on instead of returning it to the pool.
+/// The driver may have lost track of the transaction: SQLite rolls back by itself when
+/// the disk is full, the driver's own ROLLBACK then fails, and it would run the next
+/// batch as a savepoint inside a transaction never committed, reporting success while
+/// its readers alone see the rows. A fresh connection has no such past.
+fn forget<DB: Database>(conn: &mut PoolConnection<DB>) {
+    conn.close_on_drop();
+}
+
 /// Writes a batch in one transaction.
 async fn write<DB>(
-    pool: &Pool<DB>,
+    conn: &mut DB::Connection,
     statements: &Statements,
     observer: &str,
     batch: &Batch,
@@ -228,7 +255,7 @@ where
     for<'r> &'r str: Decode<'r, DB>,
     usize: ColumnIndex<DB::Row>,
 {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     for chunk in batch.results.chunks(INSERT_CHUNK) {
         let statement = statements.insert_results(chunk.len());
         let mut insert = sqlx::query::<DB>(&statement);
@@ -286,7 +313,7 @@ where
             IncidentAction::Open { from, to } => sqlx::query::<DB>(&statements.open)
                 .bind(observer)
                 .bind(change.component.as_str())
-                .bind(from.as_str())
+                .bind(from.map(Status::as_str))
                 .bind(to.as_str())
                 .bind(at_ms)
                 .bind(change.error.as_deref()),
@@ -351,7 +378,10 @@ where
         id: row.try_get(0)?,
         observer: row.try_get(1)?,
         component: row.try_get(2)?,
-        from: status(row, 3)?,
+        from: row
+            .try_get::<Option<&str>, _>(3)?
+            .map(|name| name.parse().map_err(|e| column_error(3, e)))
+            .transpose()?,
         worst: status(row, 4)?,
         last: status(row, 5)?,
         started_at: timestamp(row, 6)?,

@@ -1,7 +1,8 @@
 //! The writer task behind [`History`]: it applies the migrations (retrying with back-off),
 //! then sends records to the store in batches (at most every [`FLUSH_EVERY`]), retries
 //! with back-off while the store is down, and keeps at most [`MAX_PENDING`] records
-//! meanwhile (the oldest results go first). On its first pass and every [`PRUNE_EVERY`]
+//! meanwhile (the oldest results go first). A store that lost its schema (a database
+//! dropped and created again) is migrated again. On its first pass and every [`PRUNE_EVERY`]
 //! after, it deletes rows past retention in bounded chunks.
 
 use std::sync::Arc;
@@ -65,6 +66,9 @@ pub async fn run(history: Arc<History>, mut receiver: mpsc::Receiver<Record>) {
             Err(error) => {
                 trim(&mut pending, &history.dropped);
                 history.set_health(Some(error.to_string()), pending.len(), false);
+                if error.schema_missing() {
+                    remigrate(&history).await;
+                }
                 tokio::time::sleep(backoff.next_delay()).await;
             }
         }
@@ -72,6 +76,15 @@ pub async fn run(history: Arc<History>, mut receiver: mpsc::Receiver<Record>) {
             prune(&history).await;
             retention.ran(Instant::now());
         }
+    }
+}
+
+/// Applies the migrations again to a database that lost its schema; the next attempt
+/// writes the batch.
+async fn remigrate(history: &History) {
+    tracing::warn!("The history store has lost its schema; applying the migrations again.");
+    if let Err(error) = history.store.migrate().await {
+        history.set_health(Some(error.to_string()), history.health().pending, false);
     }
 }
 

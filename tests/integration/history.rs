@@ -237,11 +237,11 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
         let incident = &incidents[0];
         assert_eq!(
             (
-                incident.from.as_str(),
+                incident.from.map(Status::as_str),
                 incident.worst.as_str(),
                 incident.last.as_str()
             ),
-            ("green", "red", "green"),
+            (Some("green"), "red", "green"),
             "{name}"
         );
         assert_eq!(incident.started_at, ms(t0 + MINUTE + 1_000), "{name}");

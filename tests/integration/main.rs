@@ -15,6 +15,7 @@ mod gcs;
 mod harness;
 mod healthz;
 mod history;
+mod history_faults;
 mod infinity;
 mod metrics;
 mod models;
