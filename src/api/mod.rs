@@ -105,6 +105,7 @@ pub fn router(parts: Parts) -> Router {
         .route("/readyz", get(kube::readyz))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .merge(protected)
+        .route_layer(middleware::from_fn(extract::require_utf8_path))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

@@ -1,6 +1,8 @@
-//! The HTTP server under hostile clients: idle and half-sent connections beyond the
-//! open-files limit must not starve healthz or the probes, slow headers and idle keep-alive
-//! connections are closed, and every rejection is JSON, even of a path no route can read.
+//! The HTTP server under hostile or careless clients: idle and half-sent connections beyond
+//! the open-files limit starve neither healthz nor the probes, slow headers and idle
+//! keep-alive connections are closed, the bearer scheme is case-insensitive, readyz lines
+//! stay one line each and short whatever executors are named, and every rejection is JSON,
+//! even of a path that is not UTF-8.
 
 use crate::common;
 
@@ -8,7 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::app::TestApp;
-use common::{free_port, wait_until};
+use common::ragflow::{Beat, redis, unix_now};
+use common::{RedisInstance, free_port, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -171,6 +174,124 @@ async fn slow_headers_and_idle_keep_alive_are_closed() {
         assert!(
             took >= ragwatch::api::HEADER_TIMEOUT - Duration::from_secs(1),
             "{what} closed early, after {took:?}"
+        );
+    }
+}
+
+/// Sends `request` as raw bytes and reads the whole answer (the request asks to close).
+async fn raw(app: &TestApp, request: &str) -> String {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::start_unscheduled(&format!(
+        "[server]\ntokens = [\"s3cret\"]\n{}",
+        common::app::only("redis")
+    ))
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let cases = [
+        ("Bearer s3cret", 200),
+        ("bearer s3cret", 200),
+        ("BEARER s3cret", 200),
+        ("bEaReR   s3cret", 200),
+        ("bearer wrong", 401),
+        ("Basic s3cret", 401),
+        ("bearers3cret", 401),
+    ];
+    for (header, expected) in cases {
+        let response = client
+            .get(app.url("/api/v1/components"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{header}");
+    }
+}
+
+#[tokio::test]
+async fn readyz_lines_are_escaped_and_bounded_whatever_the_executors_are_named() {
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    let now = unix_now();
+    // One executor alive; thousands stale, one of them with a line break in its name.
+    let mut names = vec!["te_alive".to_owned(), "te_split\n[+]forged ok".to_owned()];
+    names.extend((0..5000).map(|i| format!("te_stale_{i:04}")));
+    let mut pipe = redis::pipe();
+    for (i, name) in names.iter().enumerate() {
+        let at = if i == 0 { now - 1.0 } else { now - 90.0 };
+        pipe.cmd("SADD").arg("TASKEXE").arg(name);
+        pipe.cmd("ZADD")
+            .arg(name)
+            .arg(at)
+            .arg(Beat::new(at, 1, 0).json(name));
+    }
+    pipe.query_async::<()>(&mut conn).await.unwrap();
+    let app = TestApp::start_unscheduled(&format!(
+        "[db]\nenabled = false\n[redis]\nurl = \"{}\"\n\
+         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n[history]\nenabled = false\n",
+        server.url()
+    ))
+    .await;
+    app.get("/v1/system/healthz?fresh=1").await;
+    let (status, _, body) = app.get("/readyz?verbose").await;
+    assert_eq!(status, 200, "{body}");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.last(), Some(&"readyz check passed"), "{body}");
+    for line in &lines[..lines.len() - 1] {
+        assert!(line.starts_with("[+]") || line.starts_with("[-]"), "{line}");
+        assert!(
+            line.chars().count() <= 600,
+            "a line of {} characters",
+            line.len()
+        );
+    }
+    assert!(!lines.iter().any(|l| l.starts_with("[+]forged")), "{body}");
+    let executors = lines
+        .iter()
+        .find(|l| l.starts_with("[+]task_executors"))
+        .unwrap();
+    assert!(executors.contains(r"te_split\n[+]forged ok"), "{executors}");
+    assert!(executors.ends_with("…)"), "{executors}");
+}
+
+#[tokio::test]
+async fn every_rejection_is_json_even_of_a_path_that_is_not_utf8() {
+    let app = TestApp::start_unscheduled(&common::app::only("redis")).await;
+    for target in [
+        "/api/v1/components/%FF",
+        "/api/v1/components/%C3%28/history",
+        "/api/v1/executors/%FF%FE/intervals",
+        "/api/v1/executors/te/intervals/%E2%82",
+        "/api/v1/components/redis/history?since=%FF",
+        "/api/v1/incidents?limit=%FF",
+    ] {
+        let answer = raw(
+            &app,
+            &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 400") || head.starts_with("HTTP/1.1 404"),
+            "{target}: {answer}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{target}: {answer}"
+        );
+        let json: serde_json::Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {answer}"));
+        assert!(
+            json["code"].is_u64() && json["message"].is_string(),
+            "{target}: {body}"
         );
     }
 }
