@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::app::TestApp;
 use common::ragflow::{Beat, redis, unix_now};
-use common::{RedisInstance, free_port, wait_until};
+use common::{FaultProxy, ProxyMode, RedisInstance, free_port, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -21,15 +21,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_ragwatch");
 const FILES: usize = 256;
 const IDLE: usize = 320;
 
-/// Redis alone, probed every 500 ms, history in `dir`.
-fn redis_only(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+/// Redis (at `redis`) alone, history in `dir`, `monitor` as the `[monitor]` section.
+fn redis_only(dir: &std::path::Path, port: u16, redis: &str, monitor: &str) -> std::path::PathBuf {
     let config = dir.join("ragwatch.toml");
     std::fs::write(
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\n\
-             [monitor]\ninterval = \"500ms\"\ntimeout = \"2s\"\n\
-             [db]\nenabled = false\n[redis]\nurl = \"redis://127.0.0.1:6379/1\"\n\
+             [monitor]\n{monitor}\n\
+             [db]\nenabled = false\n[redis]\nurl = \"redis://{redis}/1\"\n\
              [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
              [task_executors]\nenabled = false\n\
              [history]\nurl = \"sqlite://{}/history.db\"\n",
@@ -56,38 +56,69 @@ async fn get(port: u16, path: &str, bound: Duration) -> Result<(u16, String), St
     Ok((status, response.text().await.map_err(|e| e.to_string())?))
 }
 
+/// `ragwatch serve` as a process under an open-files limit, its logs collected.
+struct Served {
+    process: tokio::process::Child,
+    logs: tokio::task::JoinHandle<String>,
+}
+
+impl Served {
+    /// Starts it and waits until it answers on `port`.
+    async fn start(config: &std::path::Path, port: u16, files: usize) -> Self {
+        // The shell lowers the limit, then becomes ragwatch (same process id).
+        let mut process = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {files} && exec \"$0\" serve --config \"$1\""
+            ))
+            .arg(BIN)
+            .arg(config)
+            .env_remove("RAGWATCH_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stderr = process.stderr.take().unwrap();
+        let logs = tokio::spawn(async move {
+            let mut logs = String::new();
+            stderr.read_to_string(&mut logs).await.unwrap();
+            logs
+        });
+        wait_until("ragwatch serves", || async {
+            get(port, "/livez", Duration::from_secs(5)).await.map(drop)
+        })
+        .await;
+        Self { process, logs }
+    }
+
+    /// Sends SIGTERM; asserts a clean exit within `bound` and returns the logs.
+    async fn stop(mut self, bound: Duration) -> String {
+        let pid = self.process.id().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        let status = tokio::time::timeout(bound, self.process.wait())
+            .await
+            .unwrap_or_else(|_| panic!("ragwatch still runs {bound:?} after SIGTERM"))
+            .unwrap();
+        assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+        self.logs.await.unwrap()
+    }
+}
+
 #[tokio::test]
 async fn idle_connections_beyond_the_file_limit_starve_neither_healthz_nor_probes() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = redis_only(dir.path(), port);
-    // The shell lowers the limit, then becomes ragwatch (same process id).
-    let mut server = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n {FILES} && exec \"$0\" serve --config \"$1\""
-        ))
-        .arg(BIN)
-        .arg(&config)
-        .env_remove("RAGWATCH_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = server.stderr.take().unwrap();
-    let logs = tokio::spawn(async move {
-        let mut logs = String::new();
-        stderr.read_to_string(&mut logs).await.unwrap();
-        logs
-    });
-    wait_until("ragwatch serves", || async {
-        match get(port, "/v1/system/healthz", Duration::from_secs(5)).await? {
-            (200, _) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let config = redis_only(
+        dir.path(),
+        port,
+        "127.0.0.1:6379",
+        "interval = \"500ms\"\ntimeout = \"2s\"",
+    );
+    let server = Served::start(&config, port, FILES).await;
 
     let mut idle = Vec::new();
     for _ in 0..IDLE {
@@ -120,19 +151,40 @@ async fn idle_connections_beyond_the_file_limit_starve_neither_healthz_nor_probe
     );
 
     // SIGTERM with the idle connections still open: a clean, prompt stop.
-    let pid = server.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(5), server.wait())
-        .await
-        .expect("ragwatch stops on SIGTERM despite idle connections")
-        .unwrap();
-    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    let logs = server.stop(Duration::from_secs(5)).await;
     drop(idle);
-    let logs = logs.await.unwrap();
     assert!(!logs.contains("Too many open files"), "{logs}");
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A Redis that never answers: `?fresh=1` waits the whole probe timeout.
+    let silent = FaultProxy::start("127.0.0.1:6379").await;
+    silent.set_mode(ProxyMode::BlackHole).await;
+    let config = redis_only(
+        dir.path(),
+        port,
+        &silent.host_port(),
+        "interval = \"1h\"\ntimeout = \"3s\"",
+    );
+    let server = Served::start(&config, port, 1024).await;
+    let in_flight = tokio::spawn(get(
+        port,
+        "/v1/system/healthz?fresh=1",
+        Duration::from_secs(20),
+    ));
+    // Well inside the 3 s the probe waits.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let logs = server.stop(Duration::from_secs(15)).await;
+    let (status, body) = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains(r#""redis":"nok""#), "{body}");
+    assert!(logs.contains("Stopped."), "{logs}");
 }
 
 /// Reads until the server closes the connection; the time it took.
