@@ -155,6 +155,7 @@ async fn main() {
     tokio::spawn(ragwatch::api::serve(
         listener,
         router,
+        ragwatch::api::Limits::of(&app.config().server),
         std::future::pending(),
     ));
     let http = reqwest::Client::builder().no_proxy().build().unwrap();

@@ -143,9 +143,15 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
         .iter()
         .map(|c| c.key.as_str())
         .collect();
-    tracing::info!(%address, components = ?watched, "Serving.");
+    let limits = api::Limits::of(&app.config().server);
+    tracing::info!(
+        %address,
+        components = ?watched,
+        max_connections = limits.max_connections,
+        "Serving."
+    );
     let mut tasks = app.start(true).await;
-    api::serve(listener, app.router(), shutdown_signal())
+    api::serve(listener, app.router(), limits, shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     tasks.shutdown().await;

@@ -1,6 +1,6 @@
 //! Bearer tokens for protected endpoints. With no `server.tokens` configured every endpoint
 //! is open; otherwise a request needs `Authorization: Bearer <token>` naming one of them,
-//! compared in constant time.
+//! compared in constant time. The scheme's case does not matter (RFC 9110, section 11.1).
 
 use std::sync::Arc;
 
@@ -26,8 +26,9 @@ pub async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let message = match presented {
         None => "missing bearer token: send the header Authorization: Bearer <token>",
         Some(token) => {

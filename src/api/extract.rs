@@ -1,12 +1,33 @@
-//! Query-string reading that answers bad input with our JSON 400 naming the parameter.
+//! Reading a request's input so that bad input gets our JSON 400: query parameters (naming
+//! the parameter), and paths that are not UTF-8 once percent-decoded (which axum's `Path`
+//! would refuse in plain text).
 
 use jiff::Timestamp;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+
+/// Refuses a path that is not UTF-8 once percent-decoded, before any route reads it.
+pub async fn require_utf8_path(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .is_err()
+    {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the path {path} is not UTF-8 once percent-decoded"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
 
 /// The raw query parameters of a request, in order.
 #[derive(Debug, Default)]

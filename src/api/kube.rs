@@ -1,6 +1,8 @@
 //! `GET /livez` and `GET /readyz`, in the Kubernetes API server's style: plain text `ok`,
 //! or with `?verbose` one `[+]name ok` / `[-]name failed: reason` line per check and a
-//! closing verdict. `?exclude=name` (repeatable) leaves a check out of readiness.
+//! closing verdict. `?exclude=name` (repeatable) leaves a check out of readiness. Reasons
+//! come from outside (executor names, servers' errors), so each is kept to one line, its
+//! control characters escaped, and cut at [`MAX_REASON_CHARS`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,6 +15,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::QueryParams;
 use crate::monitor::all_required_ok;
+
+/// The longest reason a readyz line shows, in characters; longer ones end in "…".
+pub const MAX_REASON_CHARS: usize = 500;
 
 /// The process serves requests.
 #[utoipa::path(
@@ -81,7 +86,7 @@ pub async fn readyz(
             lines.push_str(&format!("[+]{key} excluded: ok\n"));
         } else if verdict.status.is_ok() {
             match &verdict.error {
-                Some(why) => lines.push_str(&format!("[+]{key} ok (yellow: {why})\n")),
+                Some(why) => lines.push_str(&format!("[+]{key} ok (yellow: {})\n", reason(why))),
                 None => lines.push_str(&format!("[+]{key} ok\n")),
             }
         } else {
@@ -90,11 +95,12 @@ pub async fn readyz(
             } else {
                 " (not required)"
             };
-            let error = verdict.error.clone().unwrap_or_default();
+            let error = reason(verdict.error.as_deref().unwrap_or_default());
             match verdict.cause_text() {
-                Some(cause) => {
-                    lines.push_str(&format!("[-]{key} unknown{optional}: {cause} ({error})\n"))
-                }
+                Some(cause) => lines.push_str(&format!(
+                    "[-]{key} unknown{optional}: {} ({error})\n",
+                    reason(&cause)
+                )),
                 None => lines.push_str(&format!("[-]{key} failed{optional}: {error}\n")),
             }
         }
@@ -106,7 +112,7 @@ pub async fn readyz(
             Some(error) => {
                 passed &= !required;
                 let optional = if required { "" } else { " (not required)" };
-                lines.push_str(&format!("[-]history failed{optional}: {error}\n"));
+                lines.push_str(&format!("[-]history failed{optional}: {}\n", reason(error)));
             }
         }
     }
@@ -117,11 +123,12 @@ pub async fn readyz(
         .map(|a| a.health())
         .unwrap_or_default()
     {
+        let name = reason(&receiver.name);
         match receiver.error {
-            None => lines.push_str(&format!("[+]alerts {} ok\n", receiver.name)),
+            None => lines.push_str(&format!("[+]alerts {name} ok\n")),
             Some(error) => lines.push_str(&format!(
-                "[-]alerts {} failed (not required): {error}\n",
-                receiver.name
+                "[-]alerts {name} failed (not required): {}\n",
+                reason(&error)
             )),
         }
     }
@@ -138,6 +145,29 @@ pub async fn readyz(
     Ok(text(status, body))
 }
 
+/// `text` on one line, control characters escaped (`\n`, `\u{1b}`), at most
+/// [`MAX_REASON_CHARS`] characters.
+fn reason(text: &str) -> String {
+    let mut shown = String::new();
+    let mut count = 0;
+    for c in text.chars() {
+        let escaped = c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+        for c in c
+            .escape_default()
+            .filter(|_| escaped)
+            .chain((!escaped).then_some(c))
+        {
+            if count == MAX_REASON_CHARS {
+                shown.push('…');
+                return shown;
+            }
+            shown.push(c);
+            count += 1;
+        }
+    }
+    shown
+}
+
 fn text(status: StatusCode, body: String) -> Response {
     (
         status,
@@ -145,4 +175,23 @@ fn text(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_stay_on_one_short_line() {
+        assert_eq!(reason("plain: 42 ok"), "plain: 42 ok");
+        assert_eq!(reason("a\nb\r\tc\u{1b}"), r"a\nb\r\tc\u{1b}");
+        assert_eq!(reason("quote \" and \\ stay"), "quote \" and \\ stay");
+        let long = reason(&"é".repeat(2 * MAX_REASON_CHARS));
+        assert_eq!(long.chars().count(), MAX_REASON_CHARS + 1);
+        assert!(long.ends_with("é…"));
+        assert_eq!(
+            reason(&"x".repeat(MAX_REASON_CHARS)),
+            "x".repeat(MAX_REASON_CHARS)
+        );
+    }
 }

@@ -12,16 +12,15 @@ mod incidents;
 mod kube;
 mod metrics;
 mod openapi;
+mod server;
 mod status;
 mod ui;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use axum::routing::get;
 use axum::{Router, middleware};
-use tokio::net::TcpListener;
 
 use crate::alert::Alerts;
 use crate::config::{Scrubber, Secret};
@@ -31,6 +30,7 @@ use crate::monitor::Monitor;
 use crate::task_executors::{TaskSource, Tracker};
 
 pub use error::ApiError;
+pub use server::{DEFAULT_MAX_CONNECTIONS, HEADER_TIMEOUT, Limits, MIN_RESERVE, serve};
 
 /// What the HTTP layer reads, handed over by the app.
 pub struct Parts {
@@ -105,18 +105,8 @@ pub fn router(parts: Parts) -> Router {
         .route("/readyz", get(kube::readyz))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .merge(protected)
+        .route_layer(middleware::from_fn(extract::require_utf8_path))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
-}
-
-/// Serves the router until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

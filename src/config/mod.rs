@@ -10,6 +10,7 @@ mod section;
 mod storage;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -295,6 +296,9 @@ pub struct ServerConfig {
     /// Bearer tokens for protected endpoints; empty means open. A single string is one token.
     #[serde(deserialize_with = "one_or_many")]
     pub tokens: Vec<Secret>,
+    /// Connections served at once; unset derives it from the open-files limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<NonZeroUsize>,
 }
 
 /// Default listen address: every interface, port 9390.
@@ -307,6 +311,7 @@ impl Default for ServerConfig {
                 .parse()
                 .expect("default listen address parses"),
             tokens: Vec::new(),
+            max_connections: None,
         }
     }
 }
@@ -1130,7 +1135,11 @@ fn optional_duration_text<S: serde::Serializer>(
 
 impl Secrets for ServerConfig {
     fn secrets(&self, out: &mut Vec<String>) {
-        let Self { listen: _, tokens } = self;
+        let Self {
+            listen: _,
+            tokens,
+            max_connections: _,
+        } = self;
         tokens.secrets(out);
     }
 }

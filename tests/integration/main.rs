@@ -16,6 +16,7 @@ mod harness;
 mod healthz;
 mod history;
 mod history_faults;
+mod hostile_http;
 mod infinity;
 mod metrics;
 mod models;

@@ -59,8 +59,9 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let router = app.router();
         let monitor = Arc::clone(&app.monitor);
+        let limits = ragwatch::api::Limits::of(&app.config().server);
         let server = tokio::spawn(async move {
-            let _ = ragwatch::api::serve(listener, router, std::future::pending()).await;
+            let _ = ragwatch::api::serve(listener, router, limits, std::future::pending()).await;
         });
         Self {
             addr,

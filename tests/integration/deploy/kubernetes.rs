@@ -141,6 +141,15 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
     };
     assert_eq!(minio.secret_key.expose(), secrets["MINIO_PASSWORD"]);
 
+    // Kubernetes sets no open-files limit per pod, so the cap is fixed: below the lowest
+    // usual runtime limit, 1024, less the quarter ragwatch keeps for the probes.
+    let cap = config
+        .server
+        .max_connections
+        .expect("server.max_connections is set")
+        .get();
+    assert!(cap <= 1024 - 1024 / 4, "max_connections = {cap}");
+
     // The history file is on the persistent volume, writable.
     let history = toml_str(&printed, "history.url");
     let history_mount = mount_of(Path::new(history.strip_prefix("sqlite://").unwrap()));

@@ -1,5 +1,6 @@
 //! systemd: the unit runs a command ragwatch has, keeps the history in its state directory,
-//! is not restarted on a refused configuration, and passes `systemd-analyze verify`.
+//! is not restarted on a refused configuration, has room for connections and probes under
+//! its open-files limit, and passes `systemd-analyze verify`.
 
 use std::path::Path;
 use std::process::Command;
@@ -73,6 +74,16 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         value("RestartPreventExitStatus"),
         "{}",
         text(&refused)
+    );
+
+    // Enough open files that the connection cap derived from them stays well above what a
+    // monitor's clients need, with the probes' reserve beside it.
+    let files: u64 = value("LimitNOFILE")
+        .parse()
+        .expect("LimitNOFILE= is a number");
+    assert!(
+        files >= 4 * ragwatch::api::DEFAULT_MAX_CONNECTIONS as u64 / 3,
+        "LimitNOFILE={files} is below the default connection cap and its reserve"
     );
 
     let analyze = Path::new("/usr/bin/systemd-analyze");
