@@ -216,3 +216,24 @@ fn updated(
     executor.skipped += excess as u64;
     executor
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_too_long_or_not_utf8_are_refused_by_fingerprint() {
+        let name = "task_executor_common_9f2c1b7a3d4e_1";
+        assert_eq!(accepted(name.as_bytes().to_vec()), Ok(name.to_owned()));
+        assert!(accepted(vec![b'n'; MAX_NAME_BYTES]).is_ok());
+        let long = vec![b'n'; MAX_NAME_BYTES + 1];
+        let fingerprint = accepted(long.clone()).unwrap_err();
+        assert_eq!(
+            accepted(long).unwrap_err(),
+            fingerprint,
+            "the same name, the same print"
+        );
+        assert_ne!(accepted(vec![b'm'; 300]).unwrap_err(), fingerprint);
+        assert!(accepted(vec![b'a', 0xff]).is_err());
+    }
+}
