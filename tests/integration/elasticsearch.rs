@@ -315,7 +315,7 @@ async fn opensearch_is_probed_from_its_recorded_answers() {
 /// An HTTP server whose every answer is 200 with a body of `size` bytes of JSON whitespace,
 /// streamed as fast as the client reads: a document engine gone mad. The length is
 /// declared, or not (the body then ends when the connection closes).
-pub async fn endless_server(size: u64, declared: bool) -> std::net::SocketAddr {
+async fn endless_server(size: u64, declared: bool) -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
