@@ -9,6 +9,7 @@ pub mod component;
 pub mod config;
 pub mod dialect;
 pub mod history;
+pub mod message;
 pub mod metrics;
 pub mod monitor;
 pub mod probe;

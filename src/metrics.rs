@@ -81,18 +81,46 @@ impl ComponentLabels {
 
 impl EncodeLabelValue for ComponentKey {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-        encoder.write_str(self.as_str())
+        write_escaped(encoder, self.as_str())
+    }
+}
+
+/// Writes a label value as both exposition formats require: a backslash, a double quote
+/// and a line feed escaped, everything else as it is. prometheus-client writes values
+/// verbatim, so every label that can hold outside text goes through here.
+fn write_escaped(encoder: &mut LabelValueEncoder, value: &str) -> std::fmt::Result {
+    let mut rest = value;
+    while let Some(at) = rest.find(['\\', '"', '\n']) {
+        encoder.write_str(&rest[..at])?;
+        encoder.write_str(match rest.as_bytes()[at] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        })?;
+        rest = &rest[at + 1..];
+    }
+    encoder.write_str(rest)
+}
+
+/// A label value named outside ragwatch (an executor in Redis, a receiver in the
+/// configuration), written escaped.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Text(String);
+
+impl EncodeLabelValue for Text {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        write_escaped(encoder, &self.0)
     }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ExecutorLabels {
-    executor: String,
+    executor: Text,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReceiverLabels {
-    receiver: String,
+    receiver: Text,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -207,7 +235,7 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
         for (receiver, count) in receivers {
             failures
                 .get_or_create(&ReceiverLabels {
-                    receiver: receiver.clone(),
+                    receiver: Text(receiver.clone()),
                 })
                 .inc_by(*count);
         }
@@ -286,7 +314,7 @@ fn register_executors(
     let lag = Family::<ExecutorLabels, Gauge>::default();
     for executor in board.executors.values() {
         let labels = ExecutorLabels {
-            executor: executor.name.clone(),
+            executor: Text(executor.name.clone()),
         };
         let state = executor.state(now, liveness);
         alive
@@ -373,6 +401,24 @@ pub fn classic_text(openmetrics: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let family = Family::<ExecutorLabels, Gauge>::default();
+        family
+            .get_or_create(&ExecutorLabels {
+                executor: Text("a\"b\\c\nd\te".to_owned()),
+            })
+            .set(1);
+        let mut registry = Registry::default();
+        registry.register("x", "X", family);
+        let mut text = String::new();
+        encode_registry(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("x{executor=\"a\\\"b\\\\c\\nd\te\"} 1"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn classic_text_names_counters_by_their_samples() {

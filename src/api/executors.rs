@@ -38,6 +38,8 @@ struct ExecutorView<'a> {
     done_30m: u64,
     failed_30m: u64,
     heartbeats_30m: usize,
+    skipped: u64,
+    heartbeats_ahead: u64,
     malformed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_malformed: Option<&'a str>,
@@ -64,6 +66,8 @@ fn view<'a>(executor: &'a Executor, now: Timestamp, probe: &Tracker) -> Executor
         done_30m,
         failed_30m,
         heartbeats_30m: executor.beats.len(),
+        skipped: executor.skipped,
+        heartbeats_ahead: executor.ahead,
         malformed: executor.malformed,
         last_malformed: executor.last_malformed.as_deref(),
     }
@@ -117,6 +121,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
             "failed_30m": summary.failed,
             "failure_rate": summary.failure_rate(),
             "malformed": summary.malformed,
+            "malformed_names": board.malformed_names,
         },
         "executors": views,
     })))
@@ -138,12 +143,13 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
     )
 )]
 /// An executor's intervals, optionally only those ending at or after `since` (unix
-/// seconds or RFC 3339).
+/// seconds or RFC 3339). At most [`task_executors::MAX_BEATS`] heartbeats are kept per
+/// executor, so the answer is bounded; it is serialized straight from the intervals.
 pub async fn intervals(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntervalsView>, ApiError> {
     let since = params.time("since")?.unwrap_or(Timestamp::MIN);
     let probe = watched(&state)?;
     let executor = find(&probe.board(), &name)?;
@@ -151,11 +157,19 @@ pub async fn intervals(
         .into_iter()
         .filter(|i| i.end >= since)
         .collect();
-    Ok(Json(json!({
-        "name": executor.name,
-        "state": executor.state(Timestamp::now(), probe.liveness()),
-        "intervals": intervals,
-    })))
+    Ok(Json(IntervalsView {
+        state: executor.state(Timestamp::now(), probe.liveness()),
+        name: executor.name.clone(),
+        intervals,
+    }))
+}
+
+/// An executor's intervals, as `/api/v1/executors/{name}/intervals` answers.
+#[derive(Serialize)]
+pub struct IntervalsView {
+    name: String,
+    state: ExecutorState,
+    intervals: Vec<Interval>,
 }
 
 #[utoipa::path(

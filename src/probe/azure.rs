@@ -18,7 +18,7 @@ use azure_core::time::{OffsetDateTime, to_rfc3339, to_rfc7231};
 use azure_storage_blob::models::BlobContainerClientGetPropertiesResultHeaders;
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 
-use super::{Outcome, Probe, ProbeError, http_client, into_details};
+use super::{Outcome, Probe, ProbeError, http_client, into_details, read_body};
 use crate::config::{AzureConfig, KeyError, host_port};
 
 /// Probes one container without writing anything.
@@ -61,9 +61,11 @@ impl AzureProbe {
             client_options: ClientOptions {
                 per_try_policies,
                 retry: RetryOptions::none(),
-                transport: Some(Transport::new(Arc::new(ReqwestClient(http_client(
-                    timeout, "storage",
-                )?)))),
+                transport: Some(Transport::new(Arc::new(ReqwestClient {
+                    client: http_client(timeout, "storage")?,
+                    target: host_port(&config.endpoint, 443),
+                    timeout,
+                }))),
                 ..ClientOptions::default()
             },
             ..BlobContainerClientOptions::default()
@@ -90,9 +92,12 @@ impl AzureProbe {
             ErrorKind::Connection | ErrorKind::Io => {
                 return match error.into_downcast::<reqwest::Error>() {
                     Ok(e) => ProbeError::http(e, &self.target, self.timeout),
-                    Err(e) => ProbeError::Connect {
-                        target: self.target.clone(),
-                        reason: super::root_cause(&e),
+                    Err(e) => match e.into_downcast::<ProbeError>() {
+                        Ok(read) => read,
+                        Err(e) => ProbeError::Connect {
+                            target: self.target.clone(),
+                            reason: super::root_cause(&e),
+                        },
                     },
                 };
             }
@@ -257,9 +262,14 @@ impl Policy for SharedKey {
     }
 }
 
-/// The SDK's transport on ragwatch's reqwest client: one TLS stack, our timeouts, no proxy.
+/// The SDK's transport on ragwatch's reqwest client: one TLS stack, our timeouts, no proxy,
+/// bodies read as every HTTP probe reads them (bounded).
 #[derive(Debug)]
-struct ReqwestClient(reqwest::Client);
+struct ReqwestClient {
+    client: reqwest::Client,
+    target: String,
+    timeout: Duration,
+}
 
 #[async_trait]
 impl HttpClient for ReqwestClient {
@@ -274,7 +284,7 @@ impl HttpClient for ReqwestClient {
                 ));
             }
         };
-        let mut builder = self.0.request(method, Url::clone(request.url()));
+        let mut builder = self.client.request(method, Url::clone(request.url()));
         for (name, value) in request.headers().iter() {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -297,7 +307,9 @@ impl HttpClient for ReqwestClient {
                 );
             }
         }
-        let body = response.bytes().await.map_err(io)?;
+        let body = read_body(response, &self.target, self.timeout)
+            .await
+            .map_err(|e| azure_core::Error::new(ErrorKind::Io, e))?;
         Ok(AsyncRawResponse::from_bytes(
             StatusCode::from(status),
             headers,

@@ -9,7 +9,7 @@ use gcp_auth::{CustomServiceAccount, TokenProvider};
 use reqwest::StatusCode;
 use url::Url;
 
-use super::{Outcome, Probe, ProbeError, http_client, into_details, root_cause};
+use super::{Outcome, Probe, ProbeError, fetch, http_client, into_details, read_body, root_cause};
 use crate::config::{DEFAULT_GCS_ENDPOINT, GcsConfig, KeyError, host_port};
 
 /// Reading bucket metadata needs no more than this.
@@ -61,7 +61,7 @@ impl MetadataServer {
         })
     }
 
-    async fn token(&self, client: &reqwest::Client) -> Result<String, String> {
+    async fn token(&self, client: &reqwest::Client, timeout: Duration) -> Result<String, String> {
         let mut kept = self.token.lock().await;
         if let Some((token, expires)) = kept.as_ref()
             && Instant::now() + Duration::from_secs(60) < *expires
@@ -78,10 +78,11 @@ impl MetadataServer {
         if !status.is_success() {
             return Err(format!("HTTP {}", status.as_u16()));
         }
-        let answer: MetadataToken = response
-            .json()
+        let body = read_body(response, &self.host, timeout)
             .await
-            .map_err(|e| format!("not a token: {}", root_cause(&e)))?;
+            .map_err(|e| e.to_string())?;
+        let answer: MetadataToken =
+            serde_json::from_slice(&body).map_err(|e| format!("not a token: {e}"))?;
         let expires = Instant::now() + Duration::from_secs(answer.expires_in);
         *kept = Some((answer.access_token.clone(), expires));
         Ok(answer.access_token)
@@ -196,7 +197,7 @@ impl Probe for GcsProbe {
                 request = request.bearer_auth(token.as_str());
             }
             Credentials::Metadata(server) => {
-                let token = server.token(&self.client).await.map_err(|reason| {
+                let token = server.token(&self.client, self.timeout).await.map_err(|reason| {
                     ProbeError::Rejected(format!(
                         "no OAuth2 token from the metadata server {} ({reason}): off Google Cloud, set storage.credentials_file",
                         server.host
@@ -205,10 +206,8 @@ impl Probe for GcsProbe {
                 request = request.bearer_auth(token);
             }
         }
-        let http_error = |e| ProbeError::http(e, &self.target, self.timeout);
-        let response = request.send().await.map_err(http_error)?;
-        let status = response.status();
-        let body = response.text().await.map_err(http_error)?;
+        let (status, body) = fetch(request, &self.target, self.timeout).await?;
+        let body = String::from_utf8_lossy(&body);
         if !status.is_success() {
             return Err(self.refused(status, &body));
         }

@@ -31,6 +31,7 @@ use crate::config::{
     ComponentKey, Config, DbKind, DocEngineKind, KeyError, MessageQueueKind, Scrubber,
     StorageService,
 };
+use crate::message;
 pub use crate::status::Status;
 use crate::task_executors::{TaskSource, Tracker};
 
@@ -293,6 +294,13 @@ pub struct Limits {
     pub slow: Option<Duration>,
 }
 
+/// The longest error message a probe result keeps, in bytes (then an ellipsis): results
+/// are stored every run, and an answer or a Redis key may be of any size.
+pub const MAX_ERROR_BYTES: usize = 4096;
+
+/// The most of an answer's body an HTTP probe reads: health answers are small.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// Runs a probe once under its limits: the only place that times, bounds and scrubs.
 pub async fn run(probe: &AnyProbe, limits: Limits, scrubber: &Scrubber) -> ProbeResult {
     let checked_at = jiff::Timestamp::now();
@@ -323,7 +331,8 @@ pub async fn run(probe: &AnyProbe, limits: Limits, scrubber: &Scrubber) -> Probe
         status,
         elapsed_ms: elapsed.as_secs_f64() * 1000.0,
         checked_at,
-        error: problem.map(|p| scrubber.scrub(&p)),
+        // Scrubbed whole first, so a cut never leaves part of a secret behind.
+        error: problem.map(|p| message::cut(&scrubber.scrub(&p), MAX_ERROR_BYTES).into_owned()),
         details,
     }
 }
@@ -357,11 +366,48 @@ pub async fn fetch(
     target: &str,
     timeout: Duration,
 ) -> Result<(reqwest::StatusCode, Vec<u8>), ProbeError> {
-    let http_error = |e| ProbeError::http(e, target, timeout);
-    let response = request.send().await.map_err(http_error)?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ProbeError::http(e, target, timeout))?;
     let status = response.status();
-    let body = response.bytes().await.map_err(http_error)?;
-    Ok((status, body.into()))
+    let body = read_body(response, target, timeout).await?;
+    Ok((status, body))
+}
+
+/// Reads an answer's body chunk by chunk, refusing one larger than [`MAX_BODY_BYTES`]: a
+/// service streaming without end costs a mebibyte, not memory without bound, and the
+/// probe's timeout keeps running while the body arrives.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    target: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, ProbeError> {
+    let too_large = || ProbeError::Protocol {
+        target: target.to_owned(),
+        reason: format!(
+            "response too large (over {} MiB)",
+            MAX_BODY_BYTES / (1024 * 1024)
+        ),
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ProbeError::http(e, target, timeout))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The fields of a JSON object as [`Details`] (anything else gives none).

@@ -10,7 +10,7 @@ use rusty_s3::actions::HeadBucket;
 use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
 use url::Url;
 
-use super::{Outcome, Probe, ProbeError, http_client, into_details};
+use super::{Outcome, Probe, ProbeError, fetch, http_client, into_details};
 use crate::config::{AddressingStyle, KeyError, S3Config, StorageKind, host_port};
 
 /// How long a signed request stays valid: long enough for any probe timeout.
@@ -77,16 +77,9 @@ impl S3Probe {
         method: reqwest::Method,
         url: Url,
     ) -> Result<(StatusCode, String), ProbeError> {
-        let http_error = |e| ProbeError::http(e, &self.target, self.timeout);
-        let response = self
-            .client
-            .request(method, url)
-            .send()
-            .await
-            .map_err(http_error)?;
-        let status = response.status();
-        let body = response.text().await.map_err(http_error)?;
-        Ok((status, body))
+        let request = self.client.request(method, url);
+        let (status, body) = fetch(request, &self.target, self.timeout).await?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
     async fn head_bucket(&self, bucket: &Bucket) -> Result<Outcome, ProbeError> {

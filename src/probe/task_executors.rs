@@ -51,6 +51,7 @@ impl TaskExecutorsProbe {
             "failed_30m": summary.failed,
             "failure_rate": rate,
             "malformed": summary.malformed,
+            "clock_ahead": summary.ahead,
         }));
         if summary.alive < self.min_alive {
             let problem = if board.executors.is_empty() {
@@ -77,6 +78,19 @@ impl TaskExecutorsProbe {
             .collect();
         if !stale.is_empty() {
             warnings.push(format!("no recent heartbeat from {}", stale.join(", ")));
+        }
+        let ahead: Vec<&str> = board
+            .executors
+            .values()
+            .filter(|e| e.ahead > 0)
+            .map(|e| e.name.as_str())
+            .collect();
+        if !ahead.is_empty() {
+            warnings.push(format!(
+                "heartbeats of {} are dated more than {} s ahead of this clock",
+                ahead.join(", "),
+                task_executors::CLOCK_SKEW.as_secs()
+            ));
         }
         if rate > self.max_failure_rate {
             warnings.push(format!(

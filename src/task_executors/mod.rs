@@ -11,7 +11,7 @@ mod reader;
 mod tasks;
 mod tracker;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use heartbeat::{Heartbeat, Identity, MAX_HEARTBEAT_BYTES, score_time, time_score};
 pub use intervals::{Interval, intervals};
-pub use reader::{EXECUTOR_SET, WINDOW, refresh};
+pub use reader::{CLOCK_SKEW, EXECUTOR_SET, MAX_BEATS, MAX_NAME_BYTES, WINDOW, refresh};
 pub use tasks::{EndedTask, Pipeline, StuckTask, TaskSource};
 pub use tracker::Tracker;
 
@@ -29,6 +29,11 @@ pub use tracker::Tracker;
 pub struct Board {
     /// Executors by name.
     pub executors: BTreeMap<String, Arc<Executor>>,
+    /// Names in `TASKEXE` refused (too long, not UTF-8) since ragwatch started, each
+    /// counted once while it stays listed.
+    pub malformed_names: u64,
+    /// Fingerprints of the refused names listed at the last read (never the names).
+    pub refused: HashSet<u64>,
 }
 
 /// One executor.
@@ -40,6 +45,13 @@ pub struct Executor {
     pub beats: Vec<Heartbeat>,
     /// The newest heartbeat ever seen, kept after it leaves the window or Redis.
     pub last: Option<Heartbeat>,
+    /// The newest member read, good or bad: the next read starts after it.
+    pub cursor: Option<Timestamp>,
+    /// Heartbeats of the window not kept, beyond the newest [`MAX_BEATS`].
+    pub skipped: u64,
+    /// Members dated more than [`CLOCK_SKEW`] past this clock at the last read: a clock
+    /// running ahead. They count only once their time comes.
+    pub ahead: u64,
     /// Members skipped as malformed since ragwatch started.
     pub malformed: u64,
     /// Why the last member was skipped.
@@ -74,6 +86,7 @@ impl Executor {
     pub fn remembered(name: String, last: Heartbeat) -> Self {
         Self {
             name,
+            cursor: Some(last.at),
             last: Some(last),
             ..Self::default()
         }
@@ -116,14 +129,19 @@ pub struct Summary {
     pub done: u64,
     /// Tasks failed in the last 30 minutes, all executors.
     pub failed: u64,
-    /// Heartbeats skipped as malformed since ragwatch started.
+    /// Heartbeats and names skipped as malformed since ragwatch started.
     pub malformed: u64,
+    /// Executors with heartbeats dated ahead of this clock.
+    pub ahead: u32,
 }
 
 impl Summary {
     /// Counts a board at `now`.
     pub fn of(board: &Board, now: Timestamp, liveness: Liveness) -> Self {
-        let mut summary = Self::default();
+        let mut summary = Self {
+            malformed: board.malformed_names,
+            ..Self::default()
+        };
         for executor in board.executors.values() {
             match executor.state(now, liveness) {
                 State::Alive => summary.alive += 1,
@@ -134,6 +152,7 @@ impl Summary {
             summary.done += done;
             summary.failed += failed;
             summary.malformed += executor.malformed;
+            summary.ahead += u32::from(executor.ahead > 0);
         }
         summary
     }

@@ -311,3 +311,63 @@ async fn opensearch_is_probed_from_its_recorded_answers() {
         "{body}"
     );
 }
+
+/// An HTTP server whose every answer is 200 with a body of `size` bytes of JSON whitespace,
+/// streamed as fast as the client reads: a document engine gone mad. The length is
+/// declared, or not (the body then ends when the connection closes).
+async fn endless_server(size: u64, declared: bool) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let length = if declared {
+                    format!("content-length: {size}")
+                } else {
+                    "connection: close".to_owned()
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}\r\n\r\n"
+                );
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                let mut sent = 0u64;
+                while sent < size {
+                    let n = chunk.len().min((size - sent) as usize);
+                    if socket.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    sent += n as u64;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_endless_answer_is_cut_at_a_mebibyte_within_the_timeout() {
+    for declared in [true, false] {
+        let addr = endless_server(2 * 1024 * 1024 * 1024, declared).await;
+        let config = format!(
+            "{}[monitor]\ntimeout = \"1s\"\n[doc_engine]\nurl = \"http://{addr}\"\n",
+            only("doc_engine"),
+        );
+        let started = std::time::Instant::now();
+        let result = probe_only(&config).await;
+        let took = started.elapsed();
+        assert_eq!(result.status, Status::Red, "{result:?}");
+        let error = result.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("response too large (over 1 MiB)"),
+            "length declared {declared}: {error}"
+        );
+        assert!(result.elapsed_ms < 1000.0, "{} ms", result.elapsed_ms);
+        assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    }
+}

@@ -10,6 +10,7 @@ mod cli;
 mod dependencies;
 mod deploy;
 mod elasticsearch;
+mod executor_bounds;
 mod executors;
 mod gcs;
 mod harness;

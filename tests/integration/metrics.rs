@@ -98,6 +98,95 @@ async fn the_exposition_says_what_the_monitor_knows() {
     assert_eq!(unauthenticated.status(), 401);
 }
 
+/// `promtool check metrics` on an exposition: its complaints, or none.
+fn promtool_check(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (scripts/test-services.sh installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// Executor names no label may break: quote, backslash, line breaks, a tab, non-ASCII.
+const HOSTILE_NAMES: [(&str, &str); 5] = [
+    ("exec\"quote", r#"exec\"quote"#),
+    ("back\\slash\\", r#"back\\slash\\"#),
+    ("new\nline", r#"new\nline"#),
+    ("cr\r\ttab", "cr\r\ttab"),
+    ("ünïcødé ☃", "ünïcødé ☃"),
+];
+
+#[tokio::test]
+async fn hostile_executor_names_are_escaped_in_both_formats() {
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    for (name, _) in HOSTILE_NAMES {
+        write_beats(&mut conn, name, &[Beat::new(unix_now() - 3.0, 7, 2)]).await;
+    }
+    let redis_address = format!("127.0.0.1:{}", server.port());
+    let executors = format!("[task_executors]\nredis_url = \"{}\"\n", server.url());
+    let app = TestApp::start_unscheduled(&config(&redis_address, &executors)).await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let (_, text) = scrape(&app, None).await;
+    if let Err(complaint) = promtool_check(&text) {
+        panic!("promtool refuses the exposition: {complaint}\n{text}");
+    }
+    let (_, openmetrics) = scrape(&app, Some("application/openmetrics-text;version=1.0.0")).await;
+    for exposition in [&text, &openmetrics] {
+        for (_, escaped) in HOSTILE_NAMES {
+            let line = format!("ragwatch_task_executor_done_total{{executor=\"{escaped}\"}} 7");
+            assert!(
+                exposition.lines().any(|l| l == line),
+                "missing `{line}` in:\n{exposition}"
+            );
+        }
+    }
+    // A real Prometheus reads OpenMetrics (what it asks for first) and gets every name back.
+    let prometheus = prometheus(&app.addr.to_string()).await;
+    until(&prometheus, "up{job=\"ragwatch\"}", "1").await;
+    let names = common::wait_until("Prometheus has every executor", || async {
+        let body = prometheus
+            .get(
+                "/api/v1/query",
+                &[("query", "ragwatch_task_executor_done_total")],
+            )
+            .await;
+        let mut names: Vec<String> = body["data"]["result"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["metric"]["executor"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        (names.len() == HOSTILE_NAMES.len())
+            .then_some(names)
+            .ok_or(body.to_string())
+    })
+    .await;
+    let mut expected: Vec<&str> = HOSTILE_NAMES.iter().map(|(name, _)| *name).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
 /// A Prometheus of our own, scraping one target every 500 ms with the token.
 async fn prometheus(target: &str) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
