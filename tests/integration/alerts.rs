@@ -18,9 +18,12 @@ use ragwatch::config::Secret;
 
 const SECRET: &str = "hook-Secret-31";
 
+/// Redis behind `redis`, probed only on request. Red comes from refused connections, at
+/// once; the timeout is generous so that a busy machine never turns a working Redis red
+/// (one slow probe would reset a streak of ok results).
 fn config(redis: &str, receivers: &str) -> String {
     format!(
-        "[monitor]\ninterval = \"1h\"\ntimeout = \"1s\"\n[db]\nenabled = false\n[doc_engine]\nenabled = false\n\
+        "[monitor]\ninterval = \"1h\"\ntimeout = \"5s\"\n[db]\nenabled = false\n[doc_engine]\nenabled = false\n\
          [storage]\nenabled = false\n[task_executors]\nenabled = false\n[history]\nenabled = false\n\
          [redis]\nurl = \"redis://{redis}/1\"\n\
          [alerts]\nfailure_threshold = 2\nsuccess_threshold = 2\nexternal_url = \"http://ragwatch.example:9390\"\n{receivers}"

@@ -58,7 +58,7 @@ async fn executors_are_unknown_while_their_redis_is_down_and_only_redis_alerts()
     heartbeats(&server).await;
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await;
     let app = TestApp::start_unscheduled(&format!(
-        "[monitor]\ninterval = \"1h\"\ntimeout = \"1s\"\n[db]\nenabled = false\n\
+        "[monitor]\ninterval = \"1h\"\ntimeout = \"5s\"\n[db]\nenabled = false\n\
          [doc_engine]\nenabled = false\n[storage]\nenabled = false\n[history]\nenabled = false\n\
          [redis]\nurl = \"{}\"\n[task_executors]\nhealthz = true\nheartbeat_period = \"1s\"\nheartbeat_timeout = \"3s\"\n\
          [alerts]\nfailure_threshold = 2\nsuccess_threshold = 1\n\
