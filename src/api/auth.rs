@@ -1,6 +1,8 @@
 //! Bearer tokens for protected endpoints. With no `server.tokens` configured every endpoint
 //! is open; otherwise a request needs `Authorization: Bearer <token>` naming one of them,
 //! compared in constant time. The scheme's case does not matter (RFC 9110, section 11.1).
+//! A refusal says what RAGFlow's own API server says, word for word, since RAGFlow's clients
+//! and system tests check it.
 
 use std::sync::Arc;
 
@@ -12,6 +14,11 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+
+/// RAGFlow's message for a request without a bearer token.
+const MISSING: &str = "Missing Authorization header";
+/// RAGFlow's message for a token it does not know.
+const INVALID: &str = "Invalid access token";
 
 /// Lets a request through when it carries a configured token (or none are configured).
 pub async fn require_token(
@@ -30,7 +37,7 @@ pub async fn require_token(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     let message = match presented {
-        None => "missing bearer token: send the header Authorization: Bearer <token>",
+        None => MISSING,
         Some(token) => {
             // Check every token, so the time taken does not tell which one nearly matched.
             let known = state.tokens.iter().fold(false, |found, candidate| {
@@ -39,7 +46,7 @@ pub async fn require_token(
             if known {
                 return next.run(request).await;
             }
-            "invalid bearer token"
+            INVALID
         }
     };
     let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();

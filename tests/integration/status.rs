@@ -165,30 +165,29 @@ async fn protected_endpoints_need_a_configured_token() {
         "/api/v1/executors/x/intervals",
     ] {
         let cases = [
-            (
-                "no token",
-                None,
-                401,
-                Some("missing bearer token: send the header Authorization: Bearer <token>"),
-            ),
+            ("no token", None, 401, "Missing Authorization header"),
             (
                 "wrong token",
                 Some("wrong-token"),
                 401,
-                Some("invalid bearer token"),
+                "Invalid access token",
             ),
             (
                 "prefix of the token",
                 Some("right"),
                 401,
-                Some("invalid bearer token"),
+                "Invalid access token",
             ),
         ];
         for (name, token, expected, message) in cases {
             let (status, body) = app.get_json_as(path, token).await;
             assert_eq!(status, expected, "{path} {name}");
-            assert_eq!(body["code"], expected, "{path} {name}");
-            assert_eq!(body["message"].as_str(), message, "{path} {name}");
+            // RAGFlow's Go server's body, word for word: its clients check it.
+            assert_eq!(
+                body,
+                serde_json::json!({"code": expected, "message": message}),
+                "{path} {name}"
+            );
         }
     }
     let response = reqwest::Client::new()

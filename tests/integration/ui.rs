@@ -430,7 +430,7 @@ async fn the_token_prompt_guards_the_page_and_the_token_stays_out_of_urls() {
             "(() => { const e = document.getElementById('token-error'); return e.hidden ? null : e.innerText; })()",
         )
         .await;
-    assert_eq!(refused, "Not accepted: invalid bearer token");
+    assert_eq!(refused, "Not accepted: Invalid access token");
 
     browser.run(&sign_in("page-token-7f3a"), vec![]).await;
     let colours = card_colours(&browser, 3).await;
