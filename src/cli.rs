@@ -53,6 +53,10 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Ask the running server (at `server.listen`) whether ragwatch itself works: exit 0
+    /// when `/livez` answers, else 1. Meant for a container's HEALTHCHECK; says nothing of
+    /// the dependencies.
+    Healthcheck,
 }
 
 /// Log line formats.
@@ -117,15 +121,24 @@ impl Cli {
 
     /// Runs the command.
     pub async fn run(self) -> Result<Exit, Failure> {
-        let (config, imported) = crate::config::load_with_ragflow(
+        let loaded = crate::config::load_with_ragflow(
             self.config.as_deref(),
             self.ragflow_conf.as_deref(),
             std::env::vars(),
-        )?;
-        match self.command.unwrap_or(Command::Serve) {
+        );
+        let command = self.command.unwrap_or(Command::Serve);
+        let (config, imported) = match (&command, loaded) {
+            // Docker reserves exit code 2: a healthcheck says 0 or 1, whatever went wrong.
+            (Command::Healthcheck, Err(error)) => {
+                return Err(anyhow::anyhow!("invalid configuration: {error}").into());
+            }
+            (_, loaded) => loaded?,
+        };
+        match command {
             Command::Serve => serve(config).await,
             Command::Check { json } => check(config, json).await,
             Command::Config => print_config(&config, imported.as_ref()),
+            Command::Healthcheck => healthcheck(&config).await,
         }
     }
 }
@@ -295,6 +308,37 @@ fn print_config(config: &Config, imported: Option<&Import>) -> Result<Exit, Fail
     shown.history.observer = shown.history.observer_name();
     text.push_str(&shown.to_toml().context("cannot print the configuration")?);
     write_stdout(&text)?;
+    Ok(Exit::Ok)
+}
+
+/// How long a healthcheck waits for the server's answer.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn healthcheck(config: &Config) -> Result<Exit, Failure> {
+    let mut address = config.server.listen;
+    // A server listening on every interface is asked on loopback.
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{address}/livez");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(HEALTHCHECK_TIMEOUT)
+        .build()
+        .context("cannot make an HTTP client")?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("ragwatch does not answer at {url}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(anyhow::anyhow!("{url} answered HTTP {}", status.as_u16()).into());
+    }
+    write_stdout("ok\n")?;
     Ok(Exit::Ok)
 }
 

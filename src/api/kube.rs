@@ -2,7 +2,8 @@
 //! or with `?verbose` one `[+]name ok` / `[-]name failed: reason` line per check and a
 //! closing verdict. `?exclude=name` (repeatable) leaves a check out of readiness. Reasons
 //! come from outside (executor names, servers' errors), so each is kept to one line, its
-//! control characters escaped, and cut at [`MAX_REASON_CHARS`].
+//! control characters escaped, and cut at [`MAX_REASON_CHARS`]. `GET /startedz` says
+//! whether ragwatch itself is ready, whatever its dependencies do.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +35,45 @@ pub async fn livez(params: QueryParams) -> Result<Response, ApiError> {
         "ok"
     };
     Ok(text(StatusCode::OK, body.to_owned()))
+}
+
+/// ragwatch itself is ready: its configuration is loaded, it serves, and its first round of
+/// probes is done. It says nothing of the dependencies (that is `/readyz`), so an outage of
+/// RAGFlow's Redis never makes ragwatch's own pod unready.
+#[utoipa::path(
+    get,
+    path = "/startedz",
+    tag = "kubernetes",
+    params(("verbose" = Option<bool>, Query, description = "List the check")),
+    responses(
+        (status = 200, description = "`ok`", content_type = "text/plain", body = String),
+        (status = 503, description = "The first round of probes could not be done", content_type = "text/plain", body = String),
+        (status = 400, description = "Bad parameter", body = ApiError),
+    )
+)]
+pub async fn startedz(
+    State(state): State<Arc<AppState>>,
+    params: QueryParams,
+) -> Result<Response, ApiError> {
+    let verbose = params.flag("verbose")?;
+    // As healthz and readyz, the first request waits for the first round (at most a timeout).
+    if state.monitor.snapshot().is_incomplete() {
+        state.monitor.refresh_missing().await;
+    }
+    let started = !state.monitor.snapshot().is_incomplete();
+    let (status, line) = if started {
+        (StatusCode::OK, "[+]first-round ok\nstartedz check passed\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "[-]first-round failed: the first round of probes is not done yet\nstartedz check failed\n",
+        )
+    };
+    let body = match (verbose, started) {
+        (false, true) => "ok".to_owned(),
+        _ => line.to_owned(),
+    };
+    Ok(text(status, body))
 }
 
 /// Every required component is ok.

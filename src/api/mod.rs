@@ -102,6 +102,7 @@ pub fn router(parts: Parts) -> Router {
         .route("/v1/system/healthz", get(healthz::healthz))
         .route("/api/v1/system/healthz", get(healthz::healthz))
         .route("/livez", get(kube::livez))
+        .route("/startedz", get(kube::startedz))
         .route("/readyz", get(kube::readyz))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .merge(protected)

@@ -20,6 +20,7 @@ use crate::history::{Bucket, Incident};
         healthz::healthz,
         status::status,
         kube::livez,
+        kube::startedz,
         kube::readyz,
         components::list,
         components::one,

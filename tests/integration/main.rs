@@ -24,6 +24,7 @@ mod models;
 mod mysql;
 mod nats;
 mod openapi;
+mod own_health;
 mod parsing;
 mod postgres;
 mod query_fuzz;

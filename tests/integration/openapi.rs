@@ -7,12 +7,13 @@ use common::app::TestApp;
 use serde_json::Value;
 
 /// Every route of the router, as the document must name it.
-const ROUTES: [&str; 15] = [
+const ROUTES: [&str; 16] = [
     "/v1/system/healthz",
     "/api/v1/system/healthz",
     "/v1/system/status",
     "/api/v1/system/status",
     "/livez",
+    "/startedz",
     "/readyz",
     "/api/v1/components",
     "/api/v1/components/{key}",
@@ -70,6 +71,7 @@ async fn the_document_lists_exactly_the_served_routes() {
             "/v1/system/healthz"
                 | "/api/v1/system/healthz"
                 | "/livez"
+                | "/startedz"
                 | "/readyz"
                 | "/api/v1/openapi.json"
         );

@@ -248,7 +248,10 @@ fn the_dockerfile_builds_the_locked_release_and_runs_commands_that_exist() {
         Path::new(&probe[0]) == installed || probe[0] == entrypoint[0],
         "{probe:?}"
     );
-    assert_eq!(probe[1], "check");
+    assert_eq!(
+        probe[1], "healthcheck",
+        "ragwatch's own health, not a probe round"
+    );
     assert_ragwatch_accepts(&probe[1..].iter().map(String::as_str).collect::<Vec<_>>());
 
     let (_, expose) = runtime_stage.iter().find(|(k, _)| k == "EXPOSE").unwrap();

@@ -175,7 +175,7 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
         }
     };
     let mut paths = Vec::new();
-    for (probe, expected) in [("livenessProbe", "/livez"), ("readinessProbe", "/readyz")] {
+    for (probe, expected) in [("livenessProbe", "/livez"), ("readinessProbe", "/startedz")] {
         let get = &container[probe]["httpGet"];
         let path = get["path"].as_str().unwrap();
         assert_eq!(path.split('?').next().unwrap(), expected, "{probe}");
