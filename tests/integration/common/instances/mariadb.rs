@@ -57,6 +57,9 @@ impl Instance<Mariadb> {
                 "--skip-test-db",
                 "--skip-name-resolve",
             ])
+            // Its own temp dir (passed on to the bootstrap server): in the shared /tmp, a
+            // bootstrap's temporary tables were once found missing midway.
+            .arg(format!("--tmpdir={}", dir.path().display()))
             .current_dir(dir.path());
         if root_user {
             install.arg("--user=root");
