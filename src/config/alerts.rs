@@ -1,0 +1,116 @@
+//! `[alerts]`: the thresholds and receivers of notifications.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{KeyError, Secret, SecretUrl, Secrets, secret};
+
+/// `[alerts]`: notifications when a component's status changes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Consecutive red results before an alert fires.
+    pub failure_threshold: u32,
+    /// Consecutive ok results before a firing alert resolves.
+    pub success_threshold: u32,
+    /// ragwatch's own address as people reach it, for links in alerts.
+    #[serde(deserialize_with = "secret::plain_url")]
+    pub external_url: Url,
+    /// Generic JSON webhooks.
+    pub webhook: Vec<WebhookConfig>,
+    /// Prometheus Alertmanagers (v2 API).
+    pub alertmanager: Vec<AlertmanagerConfig>,
+}
+
+impl AlertsConfig {
+    /// Thresholds of at least one, HTTP receivers.
+    pub(super) fn validate(&self) -> Result<(), KeyError> {
+        if self.failure_threshold == 0 {
+            return Err(KeyError::new(
+                "alerts.failure_threshold",
+                "must be at least 1",
+            ));
+        }
+        if self.success_threshold == 0 {
+            return Err(KeyError::new(
+                "alerts.success_threshold",
+                "must be at least 1",
+            ));
+        }
+        let urls = self
+            .webhook
+            .iter()
+            .map(|w| ("alerts.webhook", &w.url))
+            .chain(
+                self.alertmanager
+                    .iter()
+                    .map(|a| ("alerts.alertmanager", &a.url)),
+            );
+        for (key, url) in urls {
+            if !matches!(url.expose().scheme(), "http" | "https") {
+                return Err(KeyError::new(key, "url must be an http:// or https:// URL"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 2,
+            success_threshold: 2,
+            external_url: Url::parse("http://localhost:9390").expect("default URL parses"),
+            webhook: Vec::new(),
+            alertmanager: Vec::new(),
+        }
+    }
+}
+
+/// `[[alerts.webhook]]`: a receiver of JSON alert bodies.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to POST.
+    pub url: SecretUrl,
+    /// When set, the body is signed with HMAC-SHA256 in the `X-Ragwatch-Signature` header.
+    #[serde(default)]
+    pub secret: Secret,
+}
+
+/// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Its base URL (`http://alertmanager:9093`).
+    pub url: SecretUrl,
+}
+
+impl Secrets for AlertsConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self {
+            failure_threshold: _,
+            success_threshold: _,
+            external_url: _,
+            webhook,
+            alertmanager,
+        } = self;
+        webhook.secrets(out);
+        alertmanager.secrets(out);
+    }
+}
+
+impl Secrets for WebhookConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self { url, secret } = self;
+        url.secrets(out);
+        secret.secrets(out);
+    }
+}
+
+impl Secrets for AlertmanagerConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        let Self { url } = self;
+        url.secrets(out);
+    }
+}
