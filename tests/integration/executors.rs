@@ -6,38 +6,9 @@ use crate::common;
 
 use common::RedisInstance;
 use common::app::TestApp;
+use common::executors::{TOKEN, app, executors, find};
 use common::ragflow::{Beat, redis, unix_now, write_beats, write_member};
 use serde_json::Value;
-
-const TOKEN: &str = "executors-test-token";
-
-/// ragwatch watching only the executors of `redis_url` (plus anything in `extra`).
-async fn app(redis_url: &str, extra: &str) -> TestApp {
-    TestApp::start_unscheduled(&format!(
-        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"1h\"\ntimeout = \"2s\"\n\
-         [db]\nenabled = false\n[redis]\nurl = \"{redis_url}\"\n\
-         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
-         [task_executors]\n{extra}"
-    ))
-    .await
-}
-
-/// Refreshes every component, then reads the executor list.
-async fn executors(app: &TestApp) -> Value {
-    app.get_json("/v1/system/healthz?fresh=1").await;
-    let (status, body) = app.get_json_as("/api/v1/executors", Some(TOKEN)).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-fn find<'a>(list: &'a Value, name: &str) -> &'a Value {
-    list["executors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not listed: {list:#}"))
-}
 
 #[tokio::test]
 async fn states_follow_the_age_of_the_last_heartbeat() {

@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod executors;
 pub mod fixtures;
 pub mod instances;
 pub mod proxy;
