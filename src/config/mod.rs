@@ -456,34 +456,7 @@ mod tests {
     #[test]
     fn every_credential_reaches_the_scrubber() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(
-            br#"
-[server]
-tokens = ["s-token"]
-[db]
-url = "mysql://root:s-db@h/d"
-[redis]
-url = "redis://:s-redis@h/1"
-[doc_engine]
-url = "http://u:s-es-url@h:9200"
-password = "s-es"
-[storage]
-secret_key = "s-s3"
-[message_queue]
-url = "nats://u:s-nats@h:4222"
-[task_executors]
-redis_url = "redis://:s-executors@h/1"
-[history]
-url = "postgres://u:s-history@h/ragwatch"
-[alerts]
-[[alerts.webhook]]
-url = "https://u:s-hook-url@hooks.example/x"
-secret = "s-hook"
-[[alerts.alertmanager]]
-url = "http://u:s-am@am:9093"
-"#,
-        )
-        .unwrap();
+        file.write_all(EVERY_SECRET[0].as_bytes()).unwrap();
         let config = super::load(Some(file.path()), Vec::new()).unwrap();
         let mut secrets = config.secrets();
         let azure = |credential: &str| {
