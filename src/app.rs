@@ -5,7 +5,6 @@
 //! benchmarks all build the application here.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use tokio::task::JoinSet;
@@ -199,13 +198,12 @@ impl Sink for Recorder {
 
 /// Takes up the alerts that were firing before a restart, once the store is open.
 async fn resume_alerts(alerts: Arc<Alerts>, history: Arc<History>, monitor: Arc<Monitor>) {
-    let store = loop {
-        match history.store() {
-            Ok(store) => break store,
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
-    match store.open_incidents(history.observer()).await {
+    match history
+        .opened()
+        .await
+        .open_incidents(history.observer())
+        .await
+    {
         Ok(open) => alerts.resume(monitor.components(), open),
         Err(error) => {
             tracing::warn!(%error, "Cannot read open incidents; firing alerts are not resumed.")

@@ -150,6 +150,16 @@ impl History {
         }
     }
 
+    /// The store, once the writer has put its schema in place: waits until then.
+    pub async fn opened(&self) -> &AnyStore {
+        loop {
+            if let Ok(store) = self.store() {
+                return store;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The name this ragwatch writes under.
     pub fn observer(&self) -> &str {
         &self.observer

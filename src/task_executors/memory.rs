@@ -18,11 +18,9 @@ pub const RECORD_EVERY: Duration = Duration::from_secs(2);
 /// Runs until the task is dropped.
 pub async fn run(tracker: Arc<Tracker>, history: Arc<History>) {
     let remembered = loop {
-        if let Ok(store) = history.store() {
-            match store.executors(history.observer()).await {
-                Ok(remembered) => break remembered,
-                Err(error) => tracing::warn!(%error, "Cannot read the remembered task executors."),
-            }
+        match history.opened().await.executors(history.observer()).await {
+            Ok(remembered) => break remembered,
+            Err(error) => tracing::warn!(%error, "Cannot read the remembered task executors."),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
