@@ -78,9 +78,10 @@ impl App {
         &self.config
     }
 
-    /// Starts the background work: alert delivery and the resumption of firing alerts, the
-    /// history writer, the executor memory, and (when `scheduled`) every component's
-    /// schedule. The tasks stop when the returned set is dropped or shut down.
+    /// Starts the background work: alert delivery, the history writer, the resumption of
+    /// firing alerts (awaited up to a probe timeout), the executor memory, and (when
+    /// `scheduled`) every component's schedule. The tasks stop when the returned set is
+    /// dropped or shut down.
     pub async fn start(&self, scheduled: bool) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
         if let Some(alerts) = &self.alerts {
@@ -89,11 +90,18 @@ impl App {
         if let Some(history) = &self.history {
             history.start(&mut tasks).await;
             if let Some(alerts) = &self.alerts {
-                tasks.spawn(resume_alerts(
+                let mut resume = Box::pin(resume_alerts(
                     Arc::clone(alerts),
                     Arc::clone(history),
                     Arc::clone(&self.monitor),
                 ));
+                // Alerts firing before the restart are taken up before any result is judged
+                // (else a result could fire one again), unless the store takes longer than a
+                // probe's timeout to open: then they are taken up when it does.
+                let wait = self.config.monitor.timeout;
+                if tokio::time::timeout(wait, &mut resume).await.is_err() {
+                    tasks.spawn(resume);
+                }
             }
             if let Some(tracker) = &self.executors {
                 tasks.spawn(task_executors::memory::run(
