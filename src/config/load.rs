@@ -422,10 +422,10 @@ mod tests {
     #[test]
     fn file_values_and_component_settings_are_read() {
         let f = file(
-            "[monitor]\ninterval = \"2s\"\n[db]\nkind = \"postgres\"\nurl = \"postgres://u@h/d\"\nrequired = false\ntimeout = \"750ms\"\nslow_ms = 200\n",
+            "[monitor]\ninterval = \"4s\"\n[db]\nkind = \"postgres\"\nurl = \"postgres://u@h/d\"\nrequired = false\ntimeout = \"750ms\"\nslow_ms = 200\n",
         );
         let config = load(Some(f.path()), env(&[])).unwrap();
-        assert_eq!(config.monitor.interval, Duration::from_secs(2));
+        assert_eq!(config.monitor.interval, Duration::from_secs(4));
         assert_eq!(config.db.kind, DbKind::Postgres);
         assert_eq!(config.db.settings.required, Some(false));
         assert_eq!(config.db.settings.timeout, Some(Duration::from_millis(750)));

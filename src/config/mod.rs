@@ -149,6 +149,31 @@ impl Config {
         self.models.iter().find(|m| m.name == name)
     }
 
+    /// The settings and kind name of the section `key` names; `None` when that section is
+    /// absent.
+    pub fn component_settings(
+        &self,
+        key: &ComponentKey,
+    ) -> Option<(&ComponentSettings, &'static str)> {
+        Some(match key {
+            ComponentKey::Db => (&self.db.settings, self.db.kind.as_str()),
+            ComponentKey::Redis => (&self.redis.settings, "redis"),
+            ComponentKey::DocEngine => (&self.doc_engine.settings, self.doc_engine.kind.as_str()),
+            ComponentKey::Storage => (&self.storage.settings, self.storage.kind().as_str()),
+            ComponentKey::MessageQueue => {
+                let queue = self.message_queue.as_ref()?;
+                (&queue.settings, queue.kind.as_str())
+            }
+            ComponentKey::TaskExecutors => (&self.task_executors.settings, "redis"),
+            ComponentKey::Ragflow => (&self.ragflow.as_ref()?.settings, "http"),
+            ComponentKey::Parsing => (&self.parsing.as_ref()?.settings, "ragflow"),
+            ComponentKey::Model(_) => {
+                let model = self.model(key)?;
+                (&model.settings, model.kind.as_str())
+            }
+        })
+    }
+
     /// The scrubber that removes this configuration's secrets from free text.
     pub fn scrubber(&self) -> Scrubber {
         Scrubber::new(self.secrets())
@@ -170,6 +195,39 @@ impl Config {
         }
         for (i, model) in self.models.iter().enumerate() {
             model.validate(i, &self.models[..i])?;
+        }
+        self.validate_schedules()
+    }
+
+    /// Every enabled component's timeout fits in its interval: a longer one would let a hung
+    /// probe still run when the next is due, silently stretching the schedule to the
+    /// timeout and leaving the latest result older than the interval promises.
+    fn validate_schedules(&self) -> Result<(), KeyError> {
+        let fixed = ComponentKey::ALL.into_iter().filter_map(|key| {
+            let (settings, _) = self.component_settings(&key)?;
+            Some((key.as_str().to_owned(), settings))
+        });
+        let models = (self.models.iter().enumerate())
+            .map(|(i, model)| (format!("models[{i}]"), &model.settings));
+        for (section, settings) in fixed.chain(models) {
+            let interval = settings.interval.unwrap_or(self.monitor.interval);
+            let timeout = settings.timeout.unwrap_or(self.monitor.timeout);
+            if !settings.enabled || timeout <= interval {
+                continue;
+            }
+            let (key, whose) = match (settings.timeout, settings.interval) {
+                (Some(_), _) => (format!("{section}.timeout"), section),
+                (None, Some(_)) => (format!("{section}.interval"), section),
+                (None, None) => ("monitor.timeout".to_owned(), "the components".to_owned()),
+            };
+            return Err(KeyError::new(
+                key,
+                format!(
+                    "{whose} would be probed every {} with a timeout of {}: a hung probe would still run when the next one is due; make the timeout at most the interval",
+                    section::duration_text(interval),
+                    section::duration_text(timeout)
+                ),
+            ));
         }
         Ok(())
     }

@@ -149,7 +149,7 @@ async fn a_hung_dependency_never_delays_healthz() {
     let hole = FaultProxy::black_hole().await;
     let config = deps.config(&hole.host_port(), "").replace(
         "interval = \"1h\"\ntimeout = \"2s\"",
-        "interval = \"1s\"\ntimeout = \"5s\"",
+        "interval = \"5s\"\ntimeout = \"5s\"",
     );
     let app = TestApp::start(&config).await;
     // The first answer waits for the first round, which the hung Redis ends at its timeout.

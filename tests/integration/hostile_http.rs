@@ -116,7 +116,7 @@ async fn idle_connections_beyond_the_file_limit_starve_neither_healthz_nor_probe
         dir.path(),
         port,
         "127.0.0.1:6379",
-        "interval = \"500ms\"\ntimeout = \"2s\"",
+        "interval = \"1s\"\ntimeout = \"1s\"",
     );
     let server = Served::start(&config, port, FILES).await;
 

@@ -12,7 +12,7 @@ const TOKEN: &str = "metrics-Token-99";
 
 fn config(redis: &str, extra: &str) -> String {
     format!(
-        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"300ms\"\ntimeout = \"1s\"\n\
+        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
          [db]\nurl = \"mysql://root:db-Secret-99@127.0.0.1:{}/mysql\"\n[redis]\nurl = \"redis://{redis}/1\"\n\
          [doc_engine]\nenabled = false\n[storage]\nenabled = false\n{extra}",
         free_port()
