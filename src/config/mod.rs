@@ -279,10 +279,16 @@ pub struct ServerConfig {
     /// Connections served at once; unset derives it from the open-files limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<NonZeroUsize>,
+    /// On SIGTERM or ctrl-c, how long the requests in flight, the history writer and the
+    /// alert receivers may take to finish before ragwatch exits anyway.
+    #[serde(with = "duration_text")]
+    pub shutdown_timeout: Duration,
 }
 
 /// Default listen address: every interface, port 9390.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9390";
+/// Default time a shutdown may take.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -292,6 +298,7 @@ impl Default for ServerConfig {
                 .expect("default listen address parses"),
             tokens: Vec::new(),
             max_connections: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -479,6 +486,7 @@ impl Secrets for ServerConfig {
             listen: _,
             tokens,
             max_connections: _,
+            shutdown_timeout: _,
         } = self;
         tokens.secrets(out);
     }
