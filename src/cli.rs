@@ -163,11 +163,38 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
         max_connections = limits.max_connections,
         "Serving."
     );
-    let mut tasks = app.start(true).await;
-    api::serve(listener, app.router(), limits, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
-    tasks.shutdown().await;
+    let mut running = app.start(true).await;
+    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = api::serve(listener, app.router(), limits, async {
+        let _ = serving_stopped.await;
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        // The server ends only when told to: ending before is a failure.
+        served = &mut server => {
+            served.context("the HTTP server failed")?;
+            return Err(anyhow::anyhow!("the HTTP server stopped on its own").into());
+        }
+        () = shutdown_signal() => {}
+    }
+    let timeout = app.config().server.shutdown_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Stop probing and accepting, then finish the requests in flight (a `?fresh=1` one
+    // may still record a result) before the history and the alerts are drained.
+    running.stop_probing().await;
+    let _ = stop_serving.send(());
+    let served = match tokio::time::timeout_at(deadline, &mut server).await {
+        Ok(served) => served.context("the HTTP server failed"),
+        Err(_) => {
+            tracing::warn!(
+                ?timeout,
+                "Requests still in flight at the shutdown deadline were cut."
+            );
+            Ok(())
+        }
+    };
+    app.drain(running, deadline).await;
+    served?;
     tracing::info!("Stopped.");
     Ok(Exit::Ok)
 }

@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ragwatch::app::{App, Mode};
+use ragwatch::app::{App, Mode, Running};
 use ragwatch::monitor::Monitor;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// A running ragwatch: monitor (optionally scheduled), history and HTTP API on 127.0.0.1.
 pub struct TestApp {
@@ -14,7 +14,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The monitor behind the API.
     pub monitor: Arc<Monitor>,
-    tasks: JoinSet<()>,
+    tasks: Running,
     server: JoinHandle<()>,
     client: reqwest::Client,
     _history_dir: tempfile::TempDir,
