@@ -5,6 +5,8 @@
 //!   them, and its `task`/`document` tables.
 //! - [`app`]: ragwatch itself served in-process on a free port ([`app::TestApp`]), and one-shot
 //!   probing of a configuration ([`app::probe_once`]).
+//! - [`served`]: the built binary serving as a process of its own ([`served::Served`]), for
+//!   signals and exit codes.
 //! - [`free_port`]: a loopback TCP port nobody listens on (never handed out twice per process).
 //! - [`FaultProxy`] ([`proxy`]): a TCP proxy whose behaviour can be switched at run time between
 //!   forwarding, refusing connections, black-holing, delaying and resetting.
@@ -27,6 +29,7 @@ pub mod fixtures;
 pub mod instances;
 pub mod proxy;
 pub mod ragflow;
+pub mod served;
 pub mod wait;
 
 use std::collections::HashSet;
