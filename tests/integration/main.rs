@@ -34,6 +34,7 @@ mod redis;
 mod redis_stream;
 mod s3;
 mod secrets;
+mod shutdown;
 mod sql_doc_engines;
 mod staleness;
 mod status;
