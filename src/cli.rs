@@ -1,7 +1,7 @@
 //! The command line: `serve` (the default), `check` and `config`. Exit codes carry
 //! meaning: 0 all ok, 1 something is not ok (or the server failed), 2 bad configuration.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -110,8 +110,11 @@ impl Cli {
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        // Colours only for a person at a terminal: journald, `docker logs` and log
+        // shippers read a pipe and would keep the escape codes.
         let builder = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_env_filter(filter);
         match self.log_format {
             LogFormat::Text => builder.init(),
