@@ -61,7 +61,12 @@ impl App {
                 .map(|h| Arc::new(Recorder(h)) as Arc<dyn Sink>),
         );
         sinks.extend(alerts.clone().map(|a| a as Arc<dyn Sink>));
-        let monitor = Arc::new(Monitor::new(components, config.scrubber(), sinks));
+        let monitor = Arc::new(Monitor::new(
+            components,
+            config.scrubber(),
+            sinks,
+            config.server.fresh_min_interval,
+        ));
         Ok(Self {
             monitor,
             metrics,

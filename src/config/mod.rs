@@ -221,10 +221,19 @@ pub struct ServerConfig {
     /// Connections served at once; unset derives it from the open-files limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<NonZeroUsize>,
+    /// The shortest time between two `?fresh=1` probes of a component; requests within it
+    /// get the newest result. Zero leaves fresh requests unbounded.
+    #[serde(
+        deserialize_with = "section::duration_or_zero",
+        serialize_with = "section::write_duration"
+    )]
+    pub fresh_min_interval: Duration,
 }
 
 /// Default listen address: every interface, port 9390.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9390";
+/// Default shortest time between two `?fresh=1` probes of a component.
+pub const DEFAULT_FRESH_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -234,6 +243,7 @@ impl Default for ServerConfig {
                 .expect("default listen address parses"),
             tokens: Vec::new(),
             max_connections: None,
+            fresh_min_interval: DEFAULT_FRESH_MIN_INTERVAL,
         }
     }
 }
@@ -421,6 +431,7 @@ impl Secrets for ServerConfig {
             listen: _,
             tokens,
             max_connections: _,
+            fresh_min_interval: _,
         } = self;
         tokens.secrets(out);
     }
