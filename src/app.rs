@@ -131,6 +131,7 @@ impl App {
             executors: self.executors.clone(),
             tasks: self.tasks.clone(),
             tokens: self.config.server.tokens.clone(),
+            open: self.config.server.open,
             scrubber: self.config.scrubber(),
             history_required: self.config.history.required,
         })

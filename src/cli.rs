@@ -163,6 +163,13 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
         max_connections = limits.max_connections,
         "Serving."
     );
+    let server = &app.config().server;
+    if server.open && server.tokens.is_empty() {
+        tracing::warn!(
+            "server.open = true: every client that reaches this address reads the protected \
+             endpoints (document names, tenant ids, RAGFlow's error texts) without a token."
+        );
+    }
     let mut tasks = app.start(true).await;
     api::serve(listener, app.router(), limits, shutdown_signal())
         .await

@@ -215,9 +215,12 @@ impl Secrets for Config {
 pub struct ServerConfig {
     /// Address and port to listen on.
     pub listen: SocketAddr,
-    /// Bearer tokens for protected endpoints; empty means open. A single string is one token.
+    /// Bearer tokens for protected endpoints; empty means loopback clients only (unless
+    /// `open`). A single string is one token.
     #[serde(deserialize_with = "one_or_many")]
     pub tokens: Vec<Secret>,
+    /// With no tokens, serve the protected endpoints to every client, not only loopback ones.
+    pub open: bool,
     /// Connections served at once; unset derives it from the open-files limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<NonZeroUsize>,
@@ -242,6 +245,7 @@ impl Default for ServerConfig {
                 .parse()
                 .expect("default listen address parses"),
             tokens: Vec::new(),
+            open: false,
             max_connections: None,
             fresh_min_interval: DEFAULT_FRESH_MIN_INTERVAL,
         }
@@ -430,6 +434,7 @@ impl Secrets for ServerConfig {
         let Self {
             listen: _,
             tokens,
+            open: _,
             max_connections: _,
             fresh_min_interval: _,
         } = self;
