@@ -64,7 +64,12 @@ impl App {
                 .map(|h| Arc::new(Recorder(h)) as Arc<dyn Sink>),
         );
         sinks.extend(alerts.clone().map(|a| a as Arc<dyn Sink>));
-        let monitor = Arc::new(Monitor::new(components, config.scrubber(), sinks));
+        let monitor = Arc::new(Monitor::new(
+            components,
+            config.scrubber(),
+            sinks,
+            config.server.fresh_min_interval,
+        ));
         Ok(Self {
             monitor,
             metrics,
@@ -147,6 +152,7 @@ impl App {
             executors: self.executors.clone(),
             tasks: self.tasks.clone(),
             tokens: self.config.server.tokens.clone(),
+            open: self.config.server.open,
             scrubber: self.config.scrubber(),
             history_required: self.config.history.required,
         })

@@ -166,6 +166,13 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
         max_connections = limits.max_connections,
         "Serving."
     );
+    let server = &app.config().server;
+    if server.open && server.tokens.is_empty() {
+        tracing::warn!(
+            "server.open = true: every client that reaches this address reads the protected \
+             endpoints (document names, tenant ids, RAGFlow's error texts) without a token."
+        );
+    }
     let mut running = app.start(true).await;
     let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = api::serve(listener, app.router(), limits, async {

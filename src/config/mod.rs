@@ -273,9 +273,12 @@ impl Secrets for Config {
 pub struct ServerConfig {
     /// Address and port to listen on.
     pub listen: SocketAddr,
-    /// Bearer tokens for protected endpoints; empty means open. A single string is one token.
+    /// Bearer tokens for protected endpoints; empty means loopback clients only (unless
+    /// `open`). A single string is one token.
     #[serde(deserialize_with = "one_or_many")]
     pub tokens: Vec<Secret>,
+    /// With no tokens, serve the protected endpoints to every client, not only loopback ones.
+    pub open: bool,
     /// Connections served at once; unset derives it from the open-files limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<NonZeroUsize>,
@@ -283,12 +286,21 @@ pub struct ServerConfig {
     /// alert receivers may take to finish before ragwatch exits anyway.
     #[serde(with = "duration_text")]
     pub shutdown_timeout: Duration,
+    /// The shortest time between two `?fresh=1` probes of a component; requests within it
+    /// get the newest result. Zero leaves fresh requests unbounded.
+    #[serde(
+        deserialize_with = "section::duration_or_zero",
+        serialize_with = "section::write_duration"
+    )]
+    pub fresh_min_interval: Duration,
 }
 
 /// Default listen address: every interface, port 9390.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9390";
 /// Default time a shutdown may take.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default shortest time between two `?fresh=1` probes of a component.
+pub const DEFAULT_FRESH_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -297,8 +309,10 @@ impl Default for ServerConfig {
                 .parse()
                 .expect("default listen address parses"),
             tokens: Vec::new(),
+            open: false,
             max_connections: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            fresh_min_interval: DEFAULT_FRESH_MIN_INTERVAL,
         }
     }
 }
@@ -485,8 +499,10 @@ impl Secrets for ServerConfig {
         let Self {
             listen: _,
             tokens,
+            open: _,
             max_connections: _,
             shutdown_timeout: _,
+            fresh_min_interval: _,
         } = self;
         tokens.secrets(out);
     }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod access;
 mod alerts;
 mod azure;
 mod cli;

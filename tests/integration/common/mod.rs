@@ -19,6 +19,8 @@
 //! - [`wait::wait_until`]: waiting for a condition under one generous bound, instead of
 //!   sleeping a fixed time.
 //! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
+//! - [`netns::PeerNetwork`]: a network namespace joined by a veth pair, for a client whose
+//!   address is not loopback.
 //!
 //! The binaries the instances run are installed by `scripts/test-services.sh`.
 
@@ -27,6 +29,7 @@ pub mod browser;
 pub mod executors;
 pub mod fixtures;
 pub mod instances;
+pub mod netns;
 pub mod proxy;
 pub mod ragflow;
 pub mod served;
