@@ -23,6 +23,7 @@ use crate::component::Component;
 use crate::config::{AlertsConfig, ComponentKey, Scrubber};
 use crate::history::Incident;
 use crate::monitor::{Published, Sink};
+use crate::net::Network;
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
@@ -212,6 +213,8 @@ enum Target {
 struct Receiver {
     name: String,
     target: Target,
+    /// Trusts the receiver's own `tls_ca_file` too.
+    client: reqwest::Client,
     queue: mpsc::Sender<Alert>,
     inbox: Mutex<Option<mpsc::Receiver<Alert>>>,
     last_error: ArcSwapOption<String>,
@@ -234,13 +237,13 @@ pub struct Alerts {
     thresholds: Mutex<Thresholds>,
     receivers: Vec<Receiver>,
     external: url::Url,
-    client: reqwest::Client,
     scrubber: Scrubber,
 }
 
 impl Alerts {
-    /// The receivers of `[alerts]`; nothing is sent until [`Alerts::start`].
-    pub fn new(config: &AlertsConfig, scrubber: Scrubber) -> Self {
+    /// The receivers of `[alerts]`, reached through `network`; nothing is sent until
+    /// [`Alerts::start`].
+    pub fn new(config: &AlertsConfig, scrubber: Scrubber, network: &Network) -> Self {
         let targets = config
             .webhook
             .iter()
@@ -248,20 +251,26 @@ impl Alerts {
                 (
                     format!("webhook {}", w.url.host_port(443)),
                     Target::Webhook(Webhook::new(w)),
+                    w.tls_ca_file.as_ref(),
                 )
             })
             .chain(config.alertmanager.iter().map(|a| {
                 (
                     format!("alertmanager {}", a.url.host_port(9093)),
                     Target::Alertmanager(Alertmanager::new(a)),
+                    a.tls_ca_file.as_ref(),
                 )
             }));
         let receivers = targets
-            .map(|(name, target)| {
+            .map(|(name, target, ca_file)| {
                 let (queue, inbox) = mpsc::channel(QUEUE_CAPACITY);
                 Receiver {
                     name,
                     target,
+                    client: network
+                        .http_client(ca_file)
+                        .build()
+                        .expect("the HTTP client builds"),
                     queue,
                     inbox: Mutex::new(Some(inbox)),
                     last_error: ArcSwapOption::empty(),
@@ -276,10 +285,6 @@ impl Alerts {
             )),
             receivers,
             external: config.external_url.clone(),
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("the HTTP client builds"),
             scrubber,
         }
     }
@@ -369,11 +374,11 @@ impl Alerts {
                     let mut result = Ok(());
                     for alert in batch {
                         result =
-                            result.and(webhook.send(&self.client, alert, &self.external).await);
+                            result.and(webhook.send(&receiver.client, alert, &self.external).await);
                     }
                     result
                 }
-                Target::Alertmanager(am) => am.send(&self.client, batch, &self.external).await,
+                Target::Alertmanager(am) => am.send(&receiver.client, batch, &self.external).await,
             };
             match outcome {
                 Ok(()) => {

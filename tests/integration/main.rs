@@ -37,4 +37,5 @@ mod secrets;
 mod sql_doc_engines;
 mod staleness;
 mod status;
+mod tls;
 mod ui;

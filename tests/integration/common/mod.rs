@@ -17,6 +17,8 @@
 //! - [`wait::wait_until`]: waiting for a condition under one generous bound, instead of
 //!   sleeping a fixed time.
 //! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
+//! - [`tls::PrivateCa`]: a certificate authority of its own (openssl) issuing server
+//!   certificates; [`tls::Front`]: a plain server served over TLS or at another address.
 //!
 //! The binaries the instances run are installed by `scripts/test-services.sh`.
 
@@ -27,6 +29,7 @@ pub mod fixtures;
 pub mod instances;
 pub mod proxy;
 pub mod ragflow;
+pub mod tls;
 pub mod wait;
 
 use std::collections::HashSet;
