@@ -10,6 +10,8 @@
 #   gcp-storage-emulator (GCS JSON API) from PyPI in its own virtualenv; the tests start their
 #   own, not this script. openssl makes the RSA keys of the GCS service-account tests and the
 #   private certificate authorities of the TLS tests (Debian's redis-server serves TLS).
+# - iproute2 (`ip netns`) and curl: the access tests put a client in a network namespace of
+#   its own, to be a client whose address is not loopback.
 # Prints one line per action. Must run as root (installs packages, starts system services).
 set -euo pipefail
 
@@ -61,6 +63,8 @@ have prometheus-alertmanager || missing+=(prometheus-alertmanager)
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
 have openssl || missing+=(openssl)
+have ip || missing+=(iproute2)
+have curl || missing+=(curl)
 if ((${#missing[@]})); then
   say "apt-get update"
   quietly apt-get update

@@ -158,7 +158,15 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
     } else {
         None
     };
-    let network = Network::from_env();
+    let network = Network::from_env().map_err(|error| ConfigError::Invalid {
+        location: format!("environment variable {}", error.variable),
+        message: error.message,
+    })?;
+    if !network.proxies.is_empty() {
+        tracing::info!(
+            "HTTP requests go through the proxies of HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except to loopback and NO_PROXY's hosts."
+        );
+    }
     let sources = Sources {
         executors,
         tasks,

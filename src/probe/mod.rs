@@ -378,9 +378,8 @@ pub async fn run(probe: &AnyProbe, limits: Limits, scrubber: &Scrubber) -> Probe
 }
 
 /// The HTTP client of an HTTP probe: bounded connect and request time, trusting the
-/// system's certificate authorities plus `ca_file`, no proxies from the environment (a
-/// health check must reach the service itself). A failure is blamed on `section`, whose
-/// probe could not be built.
+/// system's certificate authorities plus `ca_file`, through the environment's proxies
+/// (never for loopback). A failure is blamed on `section`, whose probe could not be built.
 pub fn http_client(
     network: &Network,
     ca_file: Option<&CaFile>,

@@ -27,6 +27,7 @@ mod openapi;
 mod own_health;
 mod parsing;
 mod postgres;
+mod proxies;
 mod query_fuzz;
 mod ragflow_api;
 mod ragflow_conf;

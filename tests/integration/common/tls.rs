@@ -154,6 +154,11 @@ pub struct Front {
 }
 
 impl Front {
+    /// Listens on `ip`, port 0, in front of `upstream`, over plain TCP.
+    pub async fn plain(ip: IpAddr, upstream: SocketAddr) -> Self {
+        Self::start(ip, upstream, None).await
+    }
+
     /// Listens on `ip`, port 0, in front of `upstream`, over TLS with `certificate`.
     pub async fn tls(ip: IpAddr, upstream: SocketAddr, certificate: &ServerCertificate) -> Self {
         Self::start(ip, upstream, Some(acceptor(certificate))).await
