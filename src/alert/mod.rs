@@ -199,7 +199,11 @@ fn expect_success(response: Result<reqwest::Response, reqwest::Error>) -> Result
     match response {
         Ok(response) if response.status().is_success() => Ok(()),
         Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
-        Err(error) => Err(crate::probe::root_cause(&error.without_url())),
+        Err(error) => {
+            let error = error.without_url();
+            Err(crate::probe::tls_failure(&error)
+                .unwrap_or_else(|| crate::probe::root_cause(&error)))
+        }
     }
 }
 

@@ -38,7 +38,7 @@ use crate::task_executors::{TaskSource, Tracker};
 
 pub use azure::AzureProbe;
 pub use elasticsearch::ElasticsearchProbe;
-pub use error::{ProbeError, root_cause};
+pub use error::{ProbeError, root_cause, tls_failure};
 pub use gcs::GcsProbe;
 pub use infinity::InfinityProbe;
 pub use model::ModelProbe;

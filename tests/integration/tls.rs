@@ -6,10 +6,13 @@
 
 use crate::common;
 
-use common::app::{Checked, check_binary, only, probe_once, probe_only};
+use common::app::{Checked, TestApp, check_binary, only, probe_once, probe_only};
 use common::ragflow::{Beat, unix_now, write_beats};
 use common::tls::{Front, PrivateCa};
-use common::{FixtureResponse, FixtureServer, NatsInstance, PostgresInstance, RedisInstance};
+use common::{
+    FixtureResponse, FixtureServer, NatsInstance, PostgresInstance, RedisInstance, settle,
+    wait_for, wait_until,
+};
 use ragwatch::probe::Status;
 
 /// What a probe says of a certificate signed by an authority it does not trust.
@@ -253,4 +256,50 @@ async fn a_ca_in_the_system_store_is_trusted_without_tls_ca_file() {
     assert_eq!(code, Some(1), "{json:#}\n{stderr}");
     let error = json["components"]["doc_engine"]["error"].as_str().unwrap();
     assert!(error.contains(UNTRUSTED), "{error}");
+}
+
+/// Each alert receiver trusts its own `tls_ca_file`: of two webhooks at one https:// URL,
+/// the one given the CA delivers the alert, the other fails with the certificate error
+/// (shown in readyz) and delivers nothing.
+#[tokio::test]
+async fn an_https_webhook_is_trusted_through_its_own_tls_ca_file() {
+    let ca = PrivateCa::new();
+    let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await;
+    let front = Front::tls(
+        [127, 0, 0, 1].into(),
+        ([127, 0, 0, 1], hook.port()).into(),
+        &ca.issue("hook", &["IP:127.0.0.1"]),
+    )
+    .await;
+    let url = format!("https://{}/hook", front.addr());
+    let app = TestApp::start_unscheduled(&format!(
+        "{}[monitor]\ninterval = \"1h\"\ntimeout = \"5s\"\n[history]\nenabled = false\n\
+         [redis]\nurl = \"redis://127.0.0.1:{}/1\"\n[alerts]\nfailure_threshold = 1\n\
+         [[alerts.webhook]]\nurl = \"{url}\"\ntls_ca_file = \"{}\"\n\
+         [[alerts.webhook]]\nurl = \"{url}\"\n",
+        only("redis"),
+        common::free_port(),
+        ca.ca_file().display()
+    ))
+    .await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+
+    wait_for("the trusted webhook's delivery", || async {
+        !hook.requests_to("/hook").is_empty()
+    })
+    .await;
+    wait_until(
+        "the other webhook's certificate error in readyz",
+        || async {
+            let (_, _, body) = app.get("/readyz?verbose").await;
+            if body.contains(UNTRUSTED) {
+                Ok(())
+            } else {
+                Err(body)
+            }
+        },
+    )
+    .await;
+    settle().await;
+    assert_eq!(hook.requests_to("/hook").len(), 1);
 }
