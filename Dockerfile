@@ -19,6 +19,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # Same Debian release as the build stage, so the binary finds the glibc it was linked with.
 FROM debian:bookworm-slim
+# The system's certificate store, which every TLS client of ragwatch trusts: add a private
+# CA to it in a derived image (update-ca-certificates), or give it as a tls_ca_file.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/ragwatch --create-home \
         --shell /usr/sbin/nologin ragwatch
 COPY --from=build /out/ragwatch /usr/local/bin/ragwatch

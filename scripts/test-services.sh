@@ -8,7 +8,8 @@
 #   4222 (NATS); one that does not is started with the machine's own start command.
 # - s3s-fs (S3 server on a directory) from crates.io, Azurite (Azure Blob emulator) from npm and
 #   gcp-storage-emulator (GCS JSON API) from PyPI in its own virtualenv; the tests start their
-#   own, not this script. openssl makes the RSA keys of the GCS service-account tests.
+#   own, not this script. openssl makes the RSA keys of the GCS service-account tests and the
+#   private certificate authorities of the TLS tests (Debian's redis-server serves TLS).
 # - iproute2 (`ip netns`) and curl: the access tests put a client in a network namespace of
 #   its own, to be a client whose address is not loopback.
 # Prints one line per action. Must run as root (installs packages, starts system services).

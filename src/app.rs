@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError, KeyError};
 use crate::history::{ChangeRecord, History, Record, ResultRecord, Store};
 use crate::metrics::Metrics;
 use crate::monitor::{Monitor, Published, Sink};
+use crate::net::Network;
 use crate::probe::Sources;
 use crate::task_executors::{self, Liveness, TaskSource, Tracker};
 
@@ -54,7 +55,10 @@ impl App {
         let (components, sources) = components(&config)?;
         let metrics = Arc::new(Metrics::new(&components));
         let (history, alerts) = match mode {
-            Mode::Serve => (open_history(&config)?, open_alerts(&config)),
+            Mode::Serve => (
+                open_history(&config)?,
+                open_alerts(&config, &sources.network),
+            ),
             Mode::Check => (None, None),
         };
         let mut sinks: Vec<Arc<dyn Sink>> = vec![metrics.clone()];
@@ -204,7 +208,20 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
     } else {
         None
     };
-    let sources = Sources { executors, tasks };
+    let network = Network::from_env().map_err(|error| ConfigError::Invalid {
+        location: format!("environment variable {}", error.variable),
+        message: error.message,
+    })?;
+    if !network.proxies.is_empty() {
+        tracing::info!(
+            "HTTP requests go through the proxies of HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except to loopback and NO_PROXY's hosts."
+        );
+    }
+    let sources = Sources {
+        executors,
+        tasks,
+        network,
+    };
     Ok((component::from_config(config, &sources)?, sources))
 }
 
@@ -223,9 +240,9 @@ fn open_history(config: &Config) -> Result<Option<Arc<History>>, ConfigError> {
 }
 
 /// The alerting `serve` sends, when `[alerts]` is configured.
-fn open_alerts(config: &Config) -> Option<Arc<Alerts>> {
+fn open_alerts(config: &Config, network: &Network) -> Option<Arc<Alerts>> {
     let alerts = config.alerts.as_ref()?;
-    Some(Arc::new(Alerts::new(alerts, config.scrubber())))
+    Some(Arc::new(Alerts::new(alerts, config.scrubber(), network)))
 }
 
 /// The history as a sink of the monitor: every result, and every status change, handed to
@@ -306,5 +323,29 @@ mod tests {
             ),
             "environment variable RAGWATCH_STORAGE__CREDENTIALS_FILE: storage.credentials_file: /nonexistent/key.json: No such file or directory (os error 2)"
         );
+    }
+
+    /// A tls_ca_file beside a SQL URL that does not verify certificates would go unused.
+    #[tokio::test]
+    async fn a_ca_file_for_a_sql_url_that_does_not_verify_is_refused() {
+        let ca = "tls_ca_file = \"tests/data/config/ca.pem\"\n";
+        let postgres =
+            format!("[db]\nkind = \"postgres\"\nurl = \"postgres://u@h/d?sslmode=require\"\n{ca}");
+        assert_eq!(
+            build_error(&postgres, &[]),
+            "FILE:3: db.url: the URL does not ask to verify the server's certificate, so tls_ca_file would go unused: add sslmode=verify-full (or verify-ca) to it"
+        );
+        let mysql = format!("[doc_engine]\nkind = \"seekdb\"\n{ca}url = \"mysql://u@h/d\"\n");
+        assert_eq!(
+            build_error(&mysql, &[]),
+            "FILE:4: doc_engine.url: the URL does not ask to verify the server's certificate, so tls_ca_file would go unused: add ssl-mode=VERIFY_IDENTITY (or VERIFY_CA) to it"
+        );
+        let verifying = format!(
+            "[db]\nkind = \"postgres\"\nurl = \"postgres://u@h/d?sslmode=verify-full\"\n{ca}"
+        );
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(verifying.as_bytes()).unwrap();
+        let config = load(Some(f.path()), std::iter::empty()).unwrap();
+        assert!(super::components(&config).is_ok());
     }
 }

@@ -12,6 +12,7 @@ pub mod history;
 pub mod message;
 pub mod metrics;
 pub mod monitor;
+pub mod net;
 pub mod probe;
 pub mod shutdown;
 pub mod status;

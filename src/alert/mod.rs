@@ -25,6 +25,7 @@ use crate::config::{AlertsConfig, ComponentKey, Scrubber};
 use crate::history::Incident;
 use crate::monitor::{Published, Sink};
 use crate::shutdown::{Closer, Closing};
+use crate::net::Network;
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
@@ -200,7 +201,11 @@ fn expect_success(response: Result<reqwest::Response, reqwest::Error>) -> Result
     match response {
         Ok(response) if response.status().is_success() => Ok(()),
         Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
-        Err(error) => Err(crate::probe::root_cause(&error.without_url())),
+        Err(error) => {
+            let error = error.without_url();
+            Err(crate::probe::tls_failure(&error)
+                .unwrap_or_else(|| crate::probe::root_cause(&error)))
+        }
     }
 }
 
@@ -214,6 +219,8 @@ enum Target {
 struct Receiver {
     name: String,
     target: Target,
+    /// Trusts the receiver's own `tls_ca_file` too.
+    client: reqwest::Client,
     queue: mpsc::Sender<Alert>,
     inbox: Mutex<Option<mpsc::Receiver<Alert>>>,
     last_error: ArcSwapOption<String>,
@@ -236,14 +243,14 @@ pub struct Alerts {
     thresholds: Mutex<Thresholds>,
     receivers: Vec<Receiver>,
     external: url::Url,
-    client: reqwest::Client,
     scrubber: Scrubber,
     closer: Closer,
 }
 
 impl Alerts {
-    /// The receivers of `[alerts]`; nothing is sent until [`Alerts::start`].
-    pub fn new(config: &AlertsConfig, scrubber: Scrubber) -> Self {
+    /// The receivers of `[alerts]`, reached through `network`; nothing is sent until
+    /// [`Alerts::start`].
+    pub fn new(config: &AlertsConfig, scrubber: Scrubber, network: &Network) -> Self {
         let targets = config
             .webhook
             .iter()
@@ -251,20 +258,26 @@ impl Alerts {
                 (
                     format!("webhook {}", w.url.host_port(443)),
                     Target::Webhook(Webhook::new(w)),
+                    w.tls_ca_file.as_ref(),
                 )
             })
             .chain(config.alertmanager.iter().map(|a| {
                 (
                     format!("alertmanager {}", a.url.host_port(9093)),
                     Target::Alertmanager(Alertmanager::new(a)),
+                    a.tls_ca_file.as_ref(),
                 )
             }));
         let receivers = targets
-            .map(|(name, target)| {
+            .map(|(name, target, ca_file)| {
                 let (queue, inbox) = mpsc::channel(QUEUE_CAPACITY);
                 Receiver {
                     name,
                     target,
+                    client: network
+                        .http_client(ca_file)
+                        .build()
+                        .expect("the HTTP client builds"),
                     queue,
                     inbox: Mutex::new(Some(inbox)),
                     last_error: ArcSwapOption::empty(),
@@ -279,10 +292,6 @@ impl Alerts {
             )),
             receivers,
             external: config.external_url.clone(),
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("the HTTP client builds"),
             scrubber,
             closer: Closer::new(),
         }
@@ -439,11 +448,11 @@ impl Alerts {
             Target::Webhook(webhook) => {
                 let mut result = Ok(());
                 for alert in batch {
-                    result = result.and(webhook.send(&self.client, alert, &self.external).await);
+                    result = result.and(webhook.send(&receiver.client, alert, &self.external).await);
                 }
                 result
             }
-            Target::Alertmanager(am) => am.send(&self.client, batch, &self.external).await,
+            Target::Alertmanager(am) => am.send(&receiver.client, batch, &self.external).await,
         }
     }
 }

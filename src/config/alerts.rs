@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{KeyError, Secret, SecretUrl, Secrets, secret};
+use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
 
 /// `[alerts]`: notifications when a component's status changes.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -76,6 +76,9 @@ pub struct WebhookConfig {
     /// When set, the body is signed with HMAC-SHA256 in the `X-Ragwatch-Signature` header.
     #[serde(default)]
     pub secret: Secret,
+    /// Certificate authorities an `https://` receiver is trusted by beside the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<CaFile>,
 }
 
 /// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
@@ -84,6 +87,9 @@ pub struct WebhookConfig {
 pub struct AlertmanagerConfig {
     /// Its base URL (`http://alertmanager:9093`).
     pub url: SecretUrl,
+    /// Certificate authorities an `https://` Alertmanager is trusted by beside the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<CaFile>,
 }
 
 impl Secrets for AlertsConfig {
@@ -102,7 +108,11 @@ impl Secrets for AlertsConfig {
 
 impl Secrets for WebhookConfig {
     fn secrets(&self, out: &mut Vec<String>) {
-        let Self { url, secret } = self;
+        let Self {
+            url,
+            secret,
+            tls_ca_file: _,
+        } = self;
         url.secrets(out);
         secret.secrets(out);
     }
@@ -110,7 +120,10 @@ impl Secrets for WebhookConfig {
 
 impl Secrets for AlertmanagerConfig {
     fn secrets(&self, out: &mut Vec<String>) {
-        let Self { url } = self;
+        let Self {
+            url,
+            tls_ca_file: _,
+        } = self;
         url.secrets(out);
     }
 }

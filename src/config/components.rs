@@ -116,19 +116,24 @@ impl Section for RedisConfig {
 }
 
 impl RedisConfig {
-    /// A `redis://` URL.
+    /// A `redis://` or `rediss://` (TLS) URL.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
         let scheme = self.url.expose().scheme();
-        if scheme != "redis" {
+        if !is_redis_scheme(scheme) {
             return Err(KeyError::new(
                 "redis.url",
                 format!(
-                    "URL scheme `{scheme}` is not supported; write redis://[:password@]host:port/db"
+                    "URL scheme `{scheme}` is not supported; write redis://[:password@]host:port/db (rediss:// for TLS)"
                 ),
             ));
         }
         Ok(())
     }
+}
+
+/// Whether a URL scheme is Redis': `redis`, or `rediss` over TLS.
+fn is_redis_scheme(scheme: &str) -> bool {
+    matches!(scheme, "redis" | "rediss")
 }
 
 impl Default for RedisConfig {
@@ -383,7 +388,7 @@ impl MessageQueueConfig {
         let scheme = url.expose().scheme();
         let fits = match self.kind {
             MessageQueueKind::Nats => matches!(scheme, "nats" | "tls"),
-            MessageQueueKind::RedisStream => scheme == "redis",
+            MessageQueueKind::RedisStream => is_redis_scheme(scheme),
         };
         if !fits {
             return Err(KeyError::new(
@@ -547,11 +552,11 @@ impl TaskExecutorsConfig {
             ));
         }
         if let Some(url) = &self.redis_url
-            && url.expose().scheme() != "redis"
+            && !is_redis_scheme(url.expose().scheme())
         {
             return Err(KeyError::new(
                 "task_executors.redis_url",
-                "must be a redis:// URL",
+                "must be a redis:// (or rediss://) URL",
             ));
         }
         Ok(())

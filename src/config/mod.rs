@@ -10,6 +10,7 @@ mod ragflow;
 mod secret;
 mod section;
 mod storage;
+mod tls;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -37,6 +38,7 @@ pub use storage::{
     AddressingStyle, AzureConfig, DEFAULT_GCS_ENDPOINT, DEFAULT_STORAGE_ENDPOINT, GcsConfig,
     S3Config, StorageConfig, StorageKind, StorageService,
 };
+pub use tls::CaFile;
 
 /// The whole configuration (one TOML file plus `RAGWATCH_<SECTION>__<KEY>` overrides).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -131,6 +133,32 @@ impl Config {
             .unwrap_or(&self.redis.url)
     }
 
+    /// The certificate authorities of the heartbeat Redis: `task_executors.tls_ca_file`,
+    /// else `redis.tls_ca_file` when the executors' Redis is `redis.url`.
+    pub fn heartbeat_redis_ca_file(&self) -> Option<&CaFile> {
+        let executors = &self.task_executors;
+        executors.settings.tls_ca_file.as_ref().or_else(|| {
+            executors
+                .redis_url
+                .is_none()
+                .then_some(self.redis.settings.tls_ca_file.as_ref())
+                .flatten()
+        })
+    }
+
+    /// The certificate authorities of the message queue: its own `tls_ca_file`, else
+    /// `redis.tls_ca_file` for Redis streams read from `redis.url`.
+    pub fn message_queue_ca_file<'a>(
+        &'a self,
+        queue: &'a MessageQueueConfig,
+    ) -> Option<&'a CaFile> {
+        queue.settings.tls_ca_file.as_ref().or_else(|| {
+            (queue.kind == MessageQueueKind::RedisStream && queue.url.is_none())
+                .then_some(self.redis.settings.tls_ca_file.as_ref())
+                .flatten()
+        })
+    }
+
     /// The message queue's URL: its own, else the kind's default (NATS on localhost, or
     /// the Redis of `redis.url` for Redis streams).
     pub fn message_queue_url(&self, queue: &MessageQueueConfig) -> SecretUrl {
@@ -195,6 +223,14 @@ impl Config {
         }
         for (i, model) in self.models.iter().enumerate() {
             model.validate(i, &self.models[..i])?;
+        }
+        if let Some(parsing) = &self.parsing
+            && parsing.settings.tls_ca_file.is_some()
+        {
+            return Err(KeyError::new(
+                "parsing.tls_ca_file",
+                "the parsing pipeline reads the servers of [db] and [task_executors]: set tls_ca_file in those sections",
+            ));
         }
         self.validate_schedules()
     }
@@ -371,6 +407,9 @@ pub struct ComponentSettings {
     /// Latency in milliseconds above which a working component is yellow (default: never).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slow_ms: Option<u64>,
+    /// Certificate authorities its TLS connections trust beside the system's store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<CaFile>,
 }
 
 impl Default for ComponentSettings {
@@ -381,6 +420,7 @@ impl Default for ComponentSettings {
             interval: None,
             timeout: None,
             slow_ms: None,
+            tls_ca_file: None,
         }
     }
 }
@@ -403,6 +443,9 @@ pub struct HistoryConfig {
     pub observer: String,
     /// Fail readyz while the store cannot be written.
     pub required: bool,
+    /// Certificate authorities a `postgres://` store's TLS trusts beside the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<CaFile>,
 }
 
 /// Default history location: a SQLite file in the working directory.
@@ -417,20 +460,25 @@ impl Default for HistoryConfig {
             incidents_retention: Duration::from_secs(90 * 24 * 3600),
             observer: String::new(),
             required: false,
+            tls_ca_file: None,
         }
     }
 }
 
 impl HistoryConfig {
-    /// A store ragwatch can write.
+    /// A store ragwatch can write; trusted roots only for one it connects to.
     fn validate(&self) -> Result<(), KeyError> {
-        if !matches!(
-            self.url.expose().scheme(),
-            "sqlite" | "postgres" | "postgresql"
-        ) {
+        let scheme = self.url.expose().scheme();
+        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
             return Err(KeyError::new(
                 "history.url",
                 "must be a sqlite://path or postgres:// URL",
+            ));
+        }
+        if scheme == "sqlite" && self.tls_ca_file.is_some() {
+            return Err(KeyError::new(
+                "history.tls_ca_file",
+                "a sqlite:// history is a local file, reached without TLS: remove tls_ca_file",
             ));
         }
         Ok(())
@@ -526,6 +574,7 @@ impl Secrets for HistoryConfig {
             incidents_retention: _,
             observer: _,
             required: _,
+            tls_ca_file: _,
         } = self;
         url.secrets(out);
     }

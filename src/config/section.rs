@@ -146,7 +146,14 @@ impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, K> {
 
 impl ComponentSettings {
     /// The keys these settings take in every component section.
-    pub const KEYS: [&'static str; 5] = ["enabled", "required", "interval", "timeout", "slow_ms"];
+    pub const KEYS: [&'static str; 6] = [
+        "enabled",
+        "required",
+        "interval",
+        "timeout",
+        "slow_ms",
+        "tls_ca_file",
+    ];
 
     /// Reads the value of the shared key `name` from the map.
     fn read<'de, A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
@@ -156,6 +163,7 @@ impl ComponentSettings {
             "interval" => self.interval = Some(map.next_value::<IntervalText>()?.0),
             "timeout" => self.timeout = Some(map.next_value::<DurationText>()?.0),
             "slow_ms" => self.slow_ms = Some(map.next_value()?),
+            "tls_ca_file" => self.tls_ca_file = Some(map.next_value()?),
             _ => unreachable!("{name} is one of ComponentSettings::KEYS"),
         }
         Ok(())

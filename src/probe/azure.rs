@@ -18,7 +18,7 @@ use azure_core::time::{OffsetDateTime, to_rfc3339, to_rfc7231};
 use azure_storage_blob::models::BlobContainerClientGetPropertiesResultHeaders;
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 
-use super::{Outcome, Probe, ProbeError, http_client, into_details, read_body};
+use super::{Outcome, Probe, ProbeError, into_details, read_body};
 use crate::config::{AzureConfig, KeyError, host_port};
 
 /// Probes one container without writing anything.
@@ -33,8 +33,13 @@ pub struct AzureProbe {
 }
 
 impl AzureProbe {
-    /// Reads endpoint, account, credential and container from `[storage]`.
-    pub fn new(config: &AzureConfig, timeout: Duration) -> Result<Self, KeyError> {
+    /// Reads endpoint, account, credential and container from `[storage]`; requests go
+    /// through `client`.
+    pub fn new(
+        config: &AzureConfig,
+        timeout: Duration,
+        client: reqwest::Client,
+    ) -> Result<Self, KeyError> {
         let mut url = config.endpoint.clone();
         url.path_segments_mut()
             .map_err(|()| KeyError::new("storage.endpoint", "cannot hold a container path"))?
@@ -62,7 +67,7 @@ impl AzureProbe {
                 per_try_policies,
                 retry: RetryOptions::none(),
                 transport: Some(Transport::new(Arc::new(ReqwestClient {
-                    client: http_client(timeout, "storage")?,
+                    client,
                     target: host_port(&config.endpoint, 443),
                     timeout,
                 }))),

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
-use super::{Details, Outcome, Probe, ProbeError, Status, api_url, fetch, http_client};
+use super::{Details, Outcome, Probe, ProbeError, Status, api_url, fetch};
 use crate::config::{DocEngineConfig, KeyError, Secret, host_port};
 
 /// Probes a cluster's health API.
@@ -23,8 +23,12 @@ pub struct ElasticsearchProbe {
 
 impl ElasticsearchProbe {
     /// Reads the cluster URL and credentials from `[doc_engine]`; credentials in the URL
-    /// are used when `username` is empty.
-    pub fn new(config: &DocEngineConfig, timeout: Duration) -> Result<Self, KeyError> {
+    /// are used when `username` is empty. Requests go through `client`.
+    pub fn new(
+        config: &DocEngineConfig,
+        timeout: Duration,
+        client: reqwest::Client,
+    ) -> Result<Self, KeyError> {
         let mut base = config.url.expose().clone();
         let (username, password) = if config.username.is_empty() {
             (
@@ -40,7 +44,7 @@ impl ElasticsearchProbe {
         let health_url = api_url(&base, "_cluster/health")
             .map_err(|e| KeyError::new("doc_engine.url", e.to_string()))?;
         Ok(Self {
-            client: http_client(timeout, "doc_engine")?,
+            client,
             target: host_port(&base, 9200),
             health_url,
             username,

@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A failed probe. The text is shown to operators (after secret scrubbing).
@@ -51,8 +52,15 @@ fn detail_suffix(detail: &Option<String>) -> String {
 }
 
 impl ProbeError {
-    /// Classifies a transport-level failure (the innermost I/O error decides).
+    /// Classifies a transport-level failure: a TLS failure says why the handshake failed,
+    /// else the innermost I/O error decides.
     pub fn transport(error: &(dyn StdError + 'static), target: &str) -> Self {
+        if let Some(reason) = tls_failure(error) {
+            return Self::Connect {
+                target: target.to_owned(),
+                reason,
+            };
+        }
         match io_error_kind(error) {
             Some(io::ErrorKind::ConnectionRefused) => Self::Refused(target.to_owned()),
             Some(io::ErrorKind::TimedOut) => Self::Connect {
@@ -96,6 +104,50 @@ fn io_error_kind(error: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
     found
 }
 
+/// The TLS failure in an error's source chain, in an operator's words.
+pub fn tls_failure(error: &(dyn StdError + 'static)) -> Option<String> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = rustls_error(e) {
+            return Some(tls_words(tls));
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// rustls's error, when `error` is one or wraps one: a TLS library hands its error up
+/// inside an `io::Error` (or two), whose `source()` skips what it wraps, and Redis keeps
+/// its I/O errors behind an `Arc`.
+fn rustls_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(shared) = error.downcast_ref::<Arc<dyn StdError + Send + Sync>>() {
+        return rustls_error(shared.as_ref());
+    }
+    rustls_error(error.downcast_ref::<io::Error>()?.get_ref()?)
+}
+
+fn tls_words(error: &rustls::Error) -> String {
+    use rustls::CertificateError as Certificate;
+    let rustls::Error::InvalidCertificate(certificate) = error else {
+        return format!("TLS: {error}");
+    };
+    let why = match certificate {
+        Certificate::UnknownIssuer => {
+            "is signed by an authority ragwatch does not trust: add its CA to the section's tls_ca_file or to the system's store"
+        }
+        Certificate::NotValidForName | Certificate::NotValidForNameContext { .. } => {
+            "does not name the host or address ragwatch connects to"
+        }
+        Certificate::Expired | Certificate::ExpiredContext { .. } => "has expired",
+        Certificate::NotValidYet | Certificate::NotValidYetContext { .. } => "is not valid yet",
+        _ => "is refused",
+    };
+    format!("TLS: the server's certificate {why} ({error})")
+}
+
 /// The last message in an error's source chain: usually the one that says what happened.
 pub fn root_cause(error: &(dyn StdError + 'static)) -> String {
     let mut current = error;
@@ -128,6 +180,36 @@ mod tests {
         assert_eq!(
             ProbeError::transport(&err, "10.0.0.1:5432").to_string(),
             "cannot connect to 10.0.0.1:5432: no route to host"
+        );
+    }
+
+    #[test]
+    fn a_certificate_refused_in_the_handshake_says_what_to_do() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        // As reqwest hands it up: rustls's error in an io::Error in another.
+        let inner = io::Error::new(io::ErrorKind::InvalidData, refused);
+        let err = Outer(io::Error::other(inner));
+        assert_eq!(
+            ProbeError::transport(&err, "127.0.0.1:6380").to_string(),
+            "cannot connect to 127.0.0.1:6380: TLS: the server's certificate is signed by an authority ragwatch does not trust: add its CA to the section's tls_ca_file or to the system's store (invalid peer certificate: UnknownIssuer)"
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("shared")]
+    struct Shared(#[source] Arc<dyn StdError + Send + Sync>);
+
+    #[test]
+    fn a_certificate_refused_under_redis_says_so_too() {
+        // Redis keeps its I/O errors in an Arc.
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        let err = Shared(Arc::new(io::Error::new(
+            io::ErrorKind::InvalidData,
+            refused,
+        )));
+        assert_eq!(
+            ProbeError::transport(&err, "h:6380").to_string(),
+            "cannot connect to h:6380: TLS: the server's certificate has expired (invalid peer certificate: Expired)"
         );
     }
 

@@ -9,7 +9,9 @@ use gcp_auth::{CustomServiceAccount, TokenProvider};
 use reqwest::StatusCode;
 use url::Url;
 
-use super::{Outcome, Probe, ProbeError, fetch, http_client, into_details, read_body, root_cause};
+use super::{
+    Outcome, Probe, ProbeError, direct_http_client, fetch, into_details, read_body, root_cause,
+};
 use crate::config::{DEFAULT_GCS_ENDPOINT, GcsConfig, KeyError, host_port};
 
 /// Reading bucket metadata needs no more than this.
@@ -37,6 +39,7 @@ enum Credentials {
 struct MetadataServer {
     host: String,
     url: Url,
+    client: reqwest::Client,
     token: tokio::sync::Mutex<Option<(String, Instant)>>,
 }
 
@@ -49,26 +52,28 @@ struct MetadataToken {
 
 impl MetadataServer {
     /// Where Google's client libraries look: `GCE_METADATA_HOST`, else the well-known name.
-    fn new(host: &str) -> Result<Self, String> {
+    fn new(host: &str, timeout: Duration) -> Result<Self, KeyError> {
         let url = Url::parse(&format!(
             "http://{host}/computeMetadata/v1/instance/service-accounts/default/token"
         ))
-        .map_err(|e| format!("GCE_METADATA_HOST {host:?}: {e}"))?;
+        .map_err(|e| KeyError::new("storage", format!("GCE_METADATA_HOST {host:?}: {e}")))?;
         Ok(Self {
             host: host.to_owned(),
             url,
+            client: direct_http_client(timeout, "storage")?,
             token: tokio::sync::Mutex::new(None),
         })
     }
 
-    async fn token(&self, client: &reqwest::Client, timeout: Duration) -> Result<String, String> {
+    async fn token(&self, timeout: Duration) -> Result<String, String> {
         let mut kept = self.token.lock().await;
         if let Some((token, expires)) = kept.as_ref()
             && Instant::now() + Duration::from_secs(60) < *expires
         {
             return Ok(token.clone());
         }
-        let response = client
+        let response = self
+            .client
             .get(self.url.clone())
             .header("Metadata-Flavor", "Google")
             .send()
@@ -104,7 +109,14 @@ impl GcsProbe {
     /// so a missing or malformed one is a configuration error. Without a file, Google's own
     /// endpoint (or a `GCE_METADATA_HOST` in the environment) takes the metadata server's
     /// token; any other endpoint is an emulator and gets none.
-    pub fn new(config: &GcsConfig, timeout: Duration) -> Result<Self, KeyError> {
+    ///
+    /// Bucket requests go through `client`; the metadata server, the machine's own, is
+    /// asked directly.
+    pub fn new(
+        config: &GcsConfig,
+        timeout: Duration,
+        client: reqwest::Client,
+    ) -> Result<Self, KeyError> {
         let mut url = config.endpoint.clone();
         url.path_segments_mut()
             .map_err(|()| KeyError::new("storage.endpoint", "cannot hold a bucket path"))?
@@ -112,20 +124,17 @@ impl GcsProbe {
             .extend(["storage", "v1", "b", &config.bucket]);
         let metadata_host = std::env::var("GCE_METADATA_HOST").unwrap_or_default();
         let credentials = match config.credentials_file.trim() {
-            "" if !metadata_host.is_empty() => Credentials::Metadata(
-                MetadataServer::new(&metadata_host).map_err(|e| KeyError::new("storage", e))?,
-            ),
+            "" if !metadata_host.is_empty() => {
+                Credentials::Metadata(MetadataServer::new(&metadata_host, timeout)?)
+            }
             "" if config.endpoint.as_str().trim_end_matches('/') == DEFAULT_GCS_ENDPOINT => {
-                Credentials::Metadata(
-                    MetadataServer::new("metadata.google.internal")
-                        .map_err(|e| KeyError::new("storage", e))?,
-                )
+                Credentials::Metadata(MetadataServer::new("metadata.google.internal", timeout)?)
             }
             "" => Credentials::Anonymous,
             path => Credentials::Key(Box::new(service_account(path)?)),
         };
         Ok(Self {
-            client: http_client(timeout, "storage")?,
+            client,
             url,
             bucket: config.bucket.clone(),
             credentials,
@@ -197,7 +206,7 @@ impl Probe for GcsProbe {
                 request = request.bearer_auth(token.as_str());
             }
             Credentials::Metadata(server) => {
-                let token = server.token(&self.client, self.timeout).await.map_err(|reason| {
+                let token = server.token(self.timeout).await.map_err(|reason| {
                     ProbeError::Rejected(format!(
                         "no OAuth2 token from the metadata server {} ({reason}): off Google Cloud, set storage.credentials_file",
                         server.host

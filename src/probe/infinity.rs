@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{Details, Outcome, Probe, ProbeError, Status, api_url, fetch, http_client};
+use super::{Details, Outcome, Probe, ProbeError, Status, api_url, fetch};
 use crate::config::{DocEngineConfig, KeyError, host_port};
 
 /// Infinity's default HTTP port (`http_port`, RAGFlow's `INFINITY_HTTP_PORT`).
@@ -24,13 +24,17 @@ pub struct InfinityProbe {
 }
 
 impl InfinityProbe {
-    /// Reads the node's HTTP address from `doc_engine.url`.
-    pub fn new(config: &DocEngineConfig, timeout: Duration) -> Result<Self, KeyError> {
+    /// Reads the node's HTTP address from `doc_engine.url`; requests go through `client`.
+    pub fn new(
+        config: &DocEngineConfig,
+        timeout: Duration,
+        client: reqwest::Client,
+    ) -> Result<Self, KeyError> {
         let base = config.url.expose();
         let endpoint =
             |path| api_url(base, path).map_err(|e| KeyError::new("doc_engine.url", e.to_string()));
         Ok(Self {
-            client: http_client(timeout, "doc_engine")?,
+            client,
             node_url: endpoint("admin/node/current")?,
             configs_url: endpoint("configs")?,
             target: host_port(base, INFINITY_HTTP_PORT),

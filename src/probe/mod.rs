@@ -28,16 +28,17 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::config::{
-    ComponentKey, Config, DbKind, DocEngineKind, KeyError, MessageQueueKind, Scrubber,
+    CaFile, ComponentKey, Config, DbKind, DocEngineKind, KeyError, MessageQueueKind, Scrubber,
     StorageService,
 };
 use crate::message;
+use crate::net::Network;
 pub use crate::status::Status;
 use crate::task_executors::{TaskSource, Tracker};
 
 pub use azure::AzureProbe;
 pub use elasticsearch::ElasticsearchProbe;
-pub use error::{ProbeError, root_cause};
+pub use error::{ProbeError, root_cause, tls_failure};
 pub use gcs::GcsProbe;
 pub use infinity::InfinityProbe;
 pub use model::ModelProbe;
@@ -144,8 +145,8 @@ pub enum AnyProbe {
     TaskExecutors(TaskExecutorsProbe),
     /// `ragflow`.
     Ragflow(RagflowApiProbe),
-    /// `parsing`.
-    Parsing(ParsingProbe),
+    /// `parsing`. Boxed: it holds a Redis client and its own settings, the largest probe.
+    Parsing(Box<ParsingProbe>),
     /// A `[[models]]` server.
     Model(ModelProbe),
 }
@@ -159,55 +160,83 @@ impl AnyProbe {
         timeout: Duration,
         sources: &Sources,
     ) -> Result<Self, KeyError> {
+        let network = &sources.network;
+        let http = |ca_file: Option<&CaFile>, section: &str| {
+            http_client(network, ca_file, timeout, section)
+        };
         Ok(match key {
             ComponentKey::Db => {
                 let (url, key) = (&config.db.url, "db.url");
+                let ca_file = config.db.settings.tls_ca_file.as_ref();
                 match config.db.kind {
-                    DbKind::Mysql => Self::Mysql(MysqlProbe::new(url, key, SqlFacts::Server)?),
+                    DbKind::Mysql => {
+                        Self::Mysql(MysqlProbe::new(url, key, SqlFacts::Server, ca_file)?)
+                    }
                     DbKind::Postgres => {
-                        Self::Postgres(PostgresProbe::new(url, key, SqlFacts::Server)?)
+                        Self::Postgres(PostgresProbe::new(url, key, SqlFacts::Server, ca_file)?)
                     }
                 }
             }
-            ComponentKey::Redis => Self::Redis(RedisProbe::new(&config.redis, timeout)?),
+            ComponentKey::Redis => {
+                let roots = network
+                    .trust
+                    .roots(config.redis.settings.tls_ca_file.as_ref());
+                Self::Redis(RedisProbe::new(&config.redis, timeout, &roots)?)
+            }
             ComponentKey::DocEngine => {
                 let engine = &config.doc_engine;
                 let (url, key) = (&engine.url, "doc_engine.url");
+                let ca_file = engine.settings.tls_ca_file.as_ref();
                 let version = |product_version| SqlFacts::Version { product_version };
                 match engine.kind {
                     DocEngineKind::Elasticsearch | DocEngineKind::Opensearch => {
-                        Self::Elasticsearch(ElasticsearchProbe::new(engine, timeout)?)
+                        Self::Elasticsearch(ElasticsearchProbe::new(
+                            engine,
+                            timeout,
+                            http(ca_file, "doc_engine")?,
+                        )?)
                     }
-                    DocEngineKind::Infinity => Self::Infinity(InfinityProbe::new(engine, timeout)?),
+                    DocEngineKind::Infinity => Self::Infinity(InfinityProbe::new(
+                        engine,
+                        timeout,
+                        http(ca_file, "doc_engine")?,
+                    )?),
                     // VERSION() is MySQL's version with OceanBase's appended
                     // (`5.7.25-OceanBase_CE-v4.3.5.0`); OB_VERSION() is OceanBase's alone.
                     DocEngineKind::Oceanbase => Self::Mysql(MysqlProbe::new(
                         url,
                         key,
                         version(Some("SELECT OB_VERSION()")),
+                        ca_file,
                     )?),
                     // VERSION() names SeekDB's release (`5.7.25-OceanBase seekdb-v1.0.0.0`).
-                    DocEngineKind::Seekdb => Self::Mysql(MysqlProbe::new(url, key, version(None))?),
+                    DocEngineKind::Seekdb => {
+                        Self::Mysql(MysqlProbe::new(url, key, version(None), ca_file)?)
+                    }
                     // GaussDB, built on openGauss, keeps openGauss' version function: its
                     // kernel release alone, where version() is a whole build banner.
                     DocEngineKind::Gaussdb => Self::Postgres(PostgresProbe::new(
                         url,
                         key,
                         version(Some("SELECT opengauss_version()")),
+                        ca_file,
                     )?),
                     DocEngineKind::Serenedb => {
-                        Self::Postgres(PostgresProbe::new(url, key, version(None))?)
+                        Self::Postgres(PostgresProbe::new(url, key, version(None), ca_file)?)
                     }
                 }
             }
             ComponentKey::Storage => {
                 let kind = config.storage.kind();
+                let client = http(config.storage.settings.tls_ca_file.as_ref(), "storage")?;
                 match &config.storage.service {
                     StorageService::Minio(s3)
                     | StorageService::S3(s3)
-                    | StorageService::Oss(s3) => Self::S3(S3Probe::new(s3, kind, timeout)?),
-                    StorageService::Azure(azure) => Self::Azure(AzureProbe::new(azure, timeout)?),
-                    StorageService::Gcs(gcs) => Self::Gcs(GcsProbe::new(gcs, timeout)?),
+                    | StorageService::Oss(s3) => Self::S3(S3Probe::new(s3, kind, timeout, client)?),
+                    StorageService::Azure(azure) => {
+                        Self::Azure(AzureProbe::new(azure, timeout, client)?)
+                    }
+                    StorageService::Gcs(gcs) => Self::Gcs(GcsProbe::new(gcs, timeout, client)?),
                 }
             }
             ComponentKey::MessageQueue => {
@@ -216,10 +245,13 @@ impl AnyProbe {
                     .as_ref()
                     .ok_or_else(|| KeyError::new("message_queue", "the section is missing"))?;
                 let url = config.message_queue_url(queue);
+                let roots = network.trust.roots(config.message_queue_ca_file(queue));
                 match queue.kind {
-                    MessageQueueKind::Nats => Self::Nats(NatsProbe::new(queue, &url, timeout)?),
+                    MessageQueueKind::Nats => {
+                        Self::Nats(NatsProbe::new(queue, &url, timeout, &roots)?)
+                    }
                     MessageQueueKind::RedisStream => {
-                        Self::RedisStream(RedisStreamProbe::new(queue, &url, timeout)?)
+                        Self::RedisStream(RedisStreamProbe::new(queue, &url, timeout, &roots)?)
                     }
                 }
             }
@@ -227,14 +259,16 @@ impl AnyProbe {
                 let tracker = sources.executors.clone().ok_or_else(|| {
                     KeyError::new("task_executors", "no executor tracker was built")
                 })?;
-                Self::TaskExecutors(TaskExecutorsProbe::new(config, tracker, timeout)?)
+                let roots = network.trust.roots(config.heartbeat_redis_ca_file());
+                Self::TaskExecutors(TaskExecutorsProbe::new(config, tracker, timeout, &roots)?)
             }
             ComponentKey::Ragflow => {
                 let api = config
                     .ragflow
                     .as_ref()
                     .ok_or_else(|| KeyError::new("ragflow", "the section is missing"))?;
-                Self::Ragflow(RagflowApiProbe::new(api, timeout)?)
+                let client = http(api.settings.tls_ca_file.as_ref(), "ragflow")?;
+                Self::Ragflow(RagflowApiProbe::new(api, timeout, client)?)
             }
             ComponentKey::Parsing => {
                 let parsing = config
@@ -244,13 +278,17 @@ impl AnyProbe {
                 let tasks = sources.tasks.clone().ok_or_else(|| {
                     KeyError::new("parsing", "RAGFlow's task table was not opened")
                 })?;
-                Self::Parsing(ParsingProbe::new(config, parsing, tasks, timeout)?)
+                let roots = network.trust.roots(config.heartbeat_redis_ca_file());
+                Self::Parsing(Box::new(ParsingProbe::new(
+                    config, parsing, tasks, timeout, &roots,
+                )?))
             }
             ComponentKey::Model(_) => {
                 let model = config
                     .model(key)
                     .ok_or_else(|| KeyError::new(key.as_str(), "the model entry is missing"))?;
-                Self::Model(ModelProbe::new(model, timeout)?)
+                let client = http(model.settings.tls_ca_file.as_ref(), "models")?;
+                Self::Model(ModelProbe::new(model, timeout, client)?)
             }
         })
     }
@@ -277,12 +315,14 @@ impl AnyProbe {
 
 /// What probes share with each other and with the rest of the program, built once by the
 /// app.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Sources {
     /// The executor board the task-executor probe writes.
     pub executors: Option<Arc<Tracker>>,
     /// RAGFlow's task table, read by the parsing probe (and the API).
     pub tasks: Option<Arc<TaskSource>>,
+    /// The trusted roots and proxies every probe's client is built with.
+    pub network: Network,
 }
 
 /// Limits one run of a probe obeys.
@@ -337,14 +377,32 @@ pub async fn run(probe: &AnyProbe, limits: Limits, scrubber: &Scrubber) -> Probe
     }
 }
 
-/// The HTTP client every HTTP probe uses: bounded connect and request time, no proxies
-/// from the environment (a health check must reach the service itself).
-/// A failure is blamed on `section`, whose probe could not be built.
-pub fn http_client(timeout: Duration, section: &str) -> Result<reqwest::Client, KeyError> {
-    reqwest::Client::builder()
+/// The HTTP client of an HTTP probe: bounded connect and request time, trusting the
+/// system's certificate authorities plus `ca_file`, through the environment's proxies
+/// (never for loopback). A failure is blamed on `section`, whose probe could not be built.
+pub fn http_client(
+    network: &Network,
+    ca_file: Option<&CaFile>,
+    timeout: Duration,
+    section: &str,
+) -> Result<reqwest::Client, KeyError> {
+    bounded(network.http_client(ca_file), timeout, section)
+}
+
+/// The HTTP client for the machine's own services (a cloud's metadata server, over plain
+/// HTTP): never through a proxy.
+pub fn direct_http_client(timeout: Duration, section: &str) -> Result<reqwest::Client, KeyError> {
+    bounded(reqwest::Client::builder().no_proxy(), timeout, section)
+}
+
+fn bounded(
+    builder: reqwest::ClientBuilder,
+    timeout: Duration,
+    section: &str,
+) -> Result<reqwest::Client, KeyError> {
+    builder
         .connect_timeout(timeout)
         .timeout(timeout)
-        .no_proxy()
         .build()
         .map_err(|e| KeyError::new(section, format!("cannot build the HTTP client: {e}")))
 }

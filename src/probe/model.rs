@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{Details, Outcome, Probe, ProbeError, api_url, fetch, http_client, into_details};
+use super::{Details, Outcome, Probe, ProbeError, api_url, fetch, into_details};
 use crate::config::{KeyError, ModelConfig, ModelKind, Secret, host_port};
 
 /// How many model names the details list.
@@ -25,14 +25,19 @@ pub struct ModelProbe {
 }
 
 impl ModelProbe {
-    /// Reads the server's URL and key from its `[[models]]` entry.
-    pub fn new(config: &ModelConfig, timeout: Duration) -> Result<Self, KeyError> {
+    /// Reads the server's URL and key from its `[[models]]` entry; requests go through
+    /// `client`.
+    pub fn new(
+        config: &ModelConfig,
+        timeout: Duration,
+        client: reqwest::Client,
+    ) -> Result<Self, KeyError> {
         let mut base = config.url.expose().clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
         Ok(Self {
-            client: http_client(timeout, "models")?,
+            client,
             kind: config.kind,
             target: host_port(&base, 80),
             base,

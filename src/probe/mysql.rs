@@ -7,7 +7,8 @@ use sqlx::{ConnectOptions, Connection, Row};
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::{KeyError, SecretUrl};
+use crate::config::{CaFile, KeyError, SecretUrl};
+use crate::net;
 
 /// Default MySQL port.
 const MYSQL_PORT: u16 = 3306;
@@ -21,12 +22,19 @@ pub struct MysqlProbe {
 }
 
 impl MysqlProbe {
-    /// Reads connection options from the URL configured at `key`.
-    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
+    /// Reads connection options from the URL configured at `key`; its TLS trusts
+    /// `ca_file` too.
+    pub fn new(
+        url: &SecretUrl,
+        key: &str,
+        facts: SqlFacts,
+        ca_file: Option<&CaFile>,
+    ) -> Result<Self, KeyError> {
         let url = url.expose();
         let options = MySqlConnectOptions::from_url(url)
             .map_err(|e| KeyError::new(key, e.to_string()))?
             .disable_statement_logging();
+        let options = net::mysql_tls(options, ca_file).map_err(|e| KeyError::new(key, e))?;
         Ok(Self {
             options,
             target: SqlTarget::from_url(url, MYSQL_PORT, "root"),

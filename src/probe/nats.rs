@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, into_details};
 use crate::config::{KeyError, MessageQueueConfig, Secret, SecretUrl};
+use crate::net::Roots;
 
 /// Probes a NATS server over one kept client.
 pub struct NatsProbe {
@@ -19,15 +20,18 @@ pub struct NatsProbe {
     password: Option<Secret>,
     jetstream: bool,
     timeout: Duration,
+    roots: Roots,
     client: Kept<async_nats::Client>,
 }
 
 impl NatsProbe {
-    /// Reads the server URL and the JetStream switch from `[message_queue]`.
+    /// Reads the server URL and the JetStream switch from `[message_queue]`; over TLS
+    /// (`tls://`, or a server that requires it) it trusts `roots`.
     pub fn new(
         config: &MessageQueueConfig,
         url: &SecretUrl,
         timeout: Duration,
+        roots: &Roots,
     ) -> Result<Self, KeyError> {
         // Credentials travel in the CONNECT message, not in the address.
         let mut address = url.expose().clone();
@@ -40,6 +44,7 @@ impl NatsProbe {
             password: url.password().map(Secret::new),
             jetstream: config.jetstream,
             timeout,
+            roots: roots.clone(),
             client: Kept::new(),
         })
     }
@@ -55,6 +60,7 @@ impl NatsProbe {
         let options = options
             .connection_timeout(self.timeout)
             .request_timeout(Some(self.timeout))
+            .tls_client_config(self.roots.rustls())
             .name("ragwatch");
         async_nats::connect_with_options(self.url.as_str(), options)
             .await

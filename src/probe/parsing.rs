@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{Details, Outcome, Probe, ProbeError, RedisStreamProbe, Status, root_cause};
 use crate::config::{Config, KeyError, MessageQueueConfig, MessageQueueKind, ParsingConfig};
+use crate::net::Roots;
 use crate::task_executors::{Pipeline, StuckTask, TaskSource};
 
 /// Probes the task table and the task queue.
@@ -21,12 +22,14 @@ pub struct ParsingProbe {
 }
 
 impl ParsingProbe {
-    /// Reads RAGFlow's task table from `tasks` and its queue from the heartbeat Redis.
+    /// Reads RAGFlow's task table from `tasks` and its queue from the heartbeat Redis
+    /// (trusted by `roots` over TLS).
     pub fn new(
         config: &Config,
         settings: &ParsingConfig,
         tasks: Arc<TaskSource>,
         timeout: Duration,
+        roots: &Roots,
     ) -> Result<Self, KeyError> {
         let queue = MessageQueueConfig {
             kind: MessageQueueKind::RedisStream,
@@ -37,7 +40,7 @@ impl ParsingProbe {
         };
         Ok(Self {
             tasks,
-            queue: RedisStreamProbe::new(&queue, config.heartbeat_redis(), timeout)?,
+            queue: RedisStreamProbe::new(&queue, config.heartbeat_redis(), timeout, roots)?,
             settings: settings.clone(),
         })
     }

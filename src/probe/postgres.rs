@@ -7,7 +7,8 @@ use sqlx::{ConnectOptions, Connection, Row};
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::{KeyError, SecretUrl};
+use crate::config::{CaFile, KeyError, SecretUrl};
+use crate::net;
 
 /// Default PostgreSQL port.
 const POSTGRES_PORT: u16 = 5432;
@@ -27,13 +28,20 @@ pub struct PostgresProbe {
 }
 
 impl PostgresProbe {
-    /// Reads connection options from the URL configured at `key`.
-    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
+    /// Reads connection options from the URL configured at `key`; its TLS trusts
+    /// `ca_file` too.
+    pub fn new(
+        url: &SecretUrl,
+        key: &str,
+        facts: SqlFacts,
+        ca_file: Option<&CaFile>,
+    ) -> Result<Self, KeyError> {
         let url = url.expose();
         let options = PgConnectOptions::from_url(url)
             .map_err(|e| KeyError::new(key, e.to_string()))?
             .application_name("ragwatch")
             .disable_statement_logging();
+        let options = net::postgres_tls(options, ca_file).map_err(|e| KeyError::new(key, e))?;
         Ok(Self {
             options,
             target: SqlTarget::from_url(url, POSTGRES_PORT, "postgres"),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{Details, Outcome, Probe, ProbeError, api_url, fetch, http_client};
+use super::{Details, Outcome, Probe, ProbeError, api_url, fetch};
 use crate::config::{KeyError, RagflowApiConfig, host_port};
 
 /// Pings the API server.
@@ -17,10 +17,14 @@ pub struct RagflowApiProbe {
 }
 
 impl RagflowApiProbe {
-    /// Reads the server's URL from `[ragflow]`.
-    pub fn new(config: &RagflowApiConfig, timeout: Duration) -> Result<Self, KeyError> {
+    /// Reads the server's URL from `[ragflow]`; requests go through `client`.
+    pub fn new(
+        config: &RagflowApiConfig,
+        timeout: Duration,
+        client: reqwest::Client,
+    ) -> Result<Self, KeyError> {
         Ok(Self {
-            client: http_client(timeout, "ragflow")?,
+            client,
             ping: api_url(&config.url, "api/v1/system/ping")
                 .map_err(|e| KeyError::new("ragflow.url", e.to_string()))?,
             target: host_port(&config.url, 9380),

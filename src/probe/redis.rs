@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError};
+use redis::{AsyncConnectionConfig, ErrorKind, RedisError, TlsCertificates};
 use url::Url;
 
 use std::future::Future;
@@ -12,6 +12,7 @@ use std::future::Future;
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, Status, into_details, near_limit};
 use crate::config::{KeyError, RedisConfig, host_port};
+use crate::net::Roots;
 
 /// Key the write check sets; it expires by itself after 3 s.
 pub const PROBE_KEY: &str = "ragwatch:probe";
@@ -27,10 +28,19 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// A server at `url`; `key` names the config key in errors.
-    pub fn new(url: &Url, timeout: Duration, key: &str) -> Result<Self, KeyError> {
-        let client =
-            redis::Client::open(url.as_str()).map_err(|e| KeyError::new(key, e.to_string()))?;
+    /// A server at `url`; `key` names the config key in errors. Over TLS (`rediss://`) it
+    /// trusts `roots`.
+    pub fn new(url: &Url, timeout: Duration, key: &str, roots: &Roots) -> Result<Self, KeyError> {
+        let client = if url.scheme() == "rediss" {
+            let certificates = TlsCertificates {
+                client_tls: None,
+                root_cert: Some(roots.pem()),
+            };
+            redis::Client::build_with_tls(url.as_str(), certificates)
+        } else {
+            redis::Client::open(url.as_str())
+        }
+        .map_err(|e| KeyError::new(key, e.to_string()))?;
         let user = match url.username() {
             "" => "default".to_owned(),
             user => user.to_owned(),
@@ -106,10 +116,10 @@ pub struct RedisProbe {
 }
 
 impl RedisProbe {
-    /// Reads the connection from `redis.url`.
-    pub fn new(config: &RedisConfig, timeout: Duration) -> Result<Self, KeyError> {
+    /// Reads the connection from `redis.url`; over TLS it trusts `roots`.
+    pub fn new(config: &RedisConfig, timeout: Duration, roots: &Roots) -> Result<Self, KeyError> {
         Ok(Self {
-            server: RedisServer::new(config.url.expose(), timeout, "redis.url")?,
+            server: RedisServer::new(config.url.expose(), timeout, "redis.url", roots)?,
             write_check: config.write_check,
         })
     }

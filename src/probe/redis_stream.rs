@@ -11,6 +11,7 @@ use redis::{RedisError, RedisResult};
 use super::redis::RedisServer;
 use super::{Details, Outcome, Probe, ProbeError};
 use crate::config::{KeyError, MessageQueueConfig, SecretUrl};
+use crate::net::Roots;
 
 /// Probes the consumer group of each task queue stream.
 pub struct RedisStreamProbe {
@@ -22,14 +23,16 @@ pub struct RedisStreamProbe {
 }
 
 impl RedisStreamProbe {
-    /// Reads streams, group and thresholds from `[message_queue]`.
+    /// Reads streams, group and thresholds from `[message_queue]`; the server at `url` is
+    /// trusted by `roots` over TLS.
     pub fn new(
         config: &MessageQueueConfig,
         url: &SecretUrl,
         timeout: Duration,
+        roots: &Roots,
     ) -> Result<Self, KeyError> {
         Ok(Self {
-            server: RedisServer::new(url.expose(), timeout, "message_queue.url")?,
+            server: RedisServer::new(url.expose(), timeout, "message_queue.url", roots)?,
             streams: config.streams.clone(),
             group: config.group.clone(),
             max_pending: config.max_pending,

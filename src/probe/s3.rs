@@ -10,7 +10,7 @@ use rusty_s3::actions::HeadBucket;
 use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
 use url::Url;
 
-use super::{Outcome, Probe, ProbeError, fetch, http_client, into_details};
+use super::{Outcome, Probe, ProbeError, fetch, into_details};
 use crate::config::{AddressingStyle, KeyError, S3Config, StorageKind, host_port};
 
 /// How long a signed request stays valid: long enough for any probe timeout.
@@ -28,8 +28,14 @@ pub struct S3Probe {
 }
 
 impl S3Probe {
-    /// Reads endpoint, credentials and bucket from `[storage]` of an S3-style `kind`.
-    pub fn new(config: &S3Config, kind: StorageKind, timeout: Duration) -> Result<Self, KeyError> {
+    /// Reads endpoint, credentials and bucket from `[storage]` of an S3-style `kind`;
+    /// requests go through `client`.
+    pub fn new(
+        config: &S3Config,
+        kind: StorageKind,
+        timeout: Duration,
+        client: reqwest::Client,
+    ) -> Result<Self, KeyError> {
         let bucket = match config.bucket.trim() {
             "" => None,
             name => Some(
@@ -46,7 +52,7 @@ impl S3Probe {
             ),
         };
         Ok(Self {
-            client: http_client(timeout, "storage")?,
+            client,
             endpoint: config.endpoint.clone(),
             region: config.region.clone(),
             credentials: Credentials::new(&config.access_key, config.secret_key.expose()),
@@ -187,7 +193,13 @@ mod tests {
             addressing_style: style,
             ..S3Config::default()
         };
-        let probe = S3Probe::new(&config, kind, Duration::from_secs(1)).unwrap();
+        let probe = S3Probe::new(
+            &config,
+            kind,
+            Duration::from_secs(1),
+            reqwest::Client::new(),
+        )
+        .unwrap();
         probe.bucket.unwrap().base_url().to_string()
     }
 

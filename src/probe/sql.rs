@@ -78,7 +78,7 @@ impl SqlTarget {
             sqlx::Error::Io(io) => ProbeError::transport(&io, &self.address),
             sqlx::Error::Tls(tls) => ProbeError::Connect {
                 target: self.address.clone(),
-                reason: format!("TLS: {tls}"),
+                reason: super::error::tls_failure(tls.as_ref()).unwrap_or(format!("TLS: {tls}")),
             },
             other => ProbeError::Protocol {
                 target: self.address.clone(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::redis::RedisServer;
 use super::{Outcome, Probe, ProbeError, Status, into_details};
 use crate::config::{Config, KeyError};
+use crate::net::Roots;
 use crate::task_executors::{self, Board, State, Summary, Tracker};
 
 /// Reads the heartbeats into the tracker's board and summarises it.
@@ -19,12 +20,13 @@ pub struct TaskExecutorsProbe {
 }
 
 impl TaskExecutorsProbe {
-    /// Reads the heartbeat Redis and thresholds from `[task_executors]`; each check
-    /// publishes the board to `tracker`.
+    /// Reads the heartbeat Redis (trusted by `roots` over TLS) and thresholds from
+    /// `[task_executors]`; each check publishes the board to `tracker`.
     pub fn new(
         config: &Config,
         tracker: Arc<Tracker>,
         timeout: Duration,
+        roots: &Roots,
     ) -> Result<Self, KeyError> {
         let settings = &config.task_executors;
         Ok(Self {
@@ -32,6 +34,7 @@ impl TaskExecutorsProbe {
                 config.heartbeat_redis().expose(),
                 timeout,
                 "task_executors.redis_url",
+                roots,
             )?,
             tracker,
             min_alive: settings.min_alive,

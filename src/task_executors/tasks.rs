@@ -16,6 +16,7 @@ use sqlx::{ConnectOptions, FromRow};
 
 use crate::config::{DbConfig, DbKind, KeyError};
 use crate::dialect::Dialect;
+use crate::net;
 
 /// At most this many tasks are listed for one interval.
 pub const MAX_TASKS: i64 = 500;
@@ -148,9 +149,12 @@ enum TaskPool {
 }
 
 impl TaskSource {
-    /// A pool for `[db]`; nothing connects until the first query.
+    /// A pool for `[db]` (trusting its `tls_ca_file` too); nothing connects until the
+    /// first query.
     pub fn new(config: &DbConfig, timeout: Duration) -> Result<Self, KeyError> {
         let url = config.url.expose();
+        let ca_file = config.settings.tls_ca_file.as_ref();
+        let refused = |e: String| KeyError::new("db.url", e);
         let (pool, dialect) = match config.kind {
             DbKind::Mysql => (
                 TaskPool::Mysql(
@@ -158,9 +162,13 @@ impl TaskSource {
                         .max_connections(2)
                         .acquire_timeout(timeout)
                         .connect_lazy_with(
-                            MySqlConnectOptions::from_url(url)
-                                .map_err(|e| KeyError::new("db.url", e.to_string()))?
-                                .disable_statement_logging(),
+                            net::mysql_tls(
+                                MySqlConnectOptions::from_url(url)
+                                    .map_err(|e| refused(e.to_string()))?
+                                    .disable_statement_logging(),
+                                ca_file,
+                            )
+                            .map_err(refused)?,
                         ),
                 ),
                 Dialect::Mysql,
@@ -171,9 +179,13 @@ impl TaskSource {
                         .max_connections(2)
                         .acquire_timeout(timeout)
                         .connect_lazy_with(
-                            PgConnectOptions::from_url(url)
-                                .map_err(|e| KeyError::new("db.url", e.to_string()))?
-                                .disable_statement_logging(),
+                            net::postgres_tls(
+                                PgConnectOptions::from_url(url)
+                                    .map_err(|e| refused(e.to_string()))?
+                                    .disable_statement_logging(),
+                                ca_file,
+                            )
+                            .map_err(refused)?,
                         ),
                 ),
                 Dialect::Postgres,

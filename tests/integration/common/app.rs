@@ -168,3 +168,49 @@ impl TestApp {
         self.tasks.abort_all();
     }
 }
+
+/// What `ragwatch check --json` said: its exit code, its JSON (`Null` when it printed
+/// none) and its stderr.
+pub struct Checked {
+    /// The exit code.
+    pub code: Option<i32>,
+    /// The JSON printed on stdout.
+    pub json: serde_json::Value,
+    /// What it logged.
+    pub stderr: String,
+}
+
+/// Runs the built binary's `check --json` with the configuration `toml` and the
+/// environment variables `env`, in an environment without proxy or certificate-store
+/// variables of its own (the test's `env` alone sets those).
+pub async fn check_binary(toml: &str, env: &[(&str, &str)]) -> Checked {
+    let file = tempfile::NamedTempFile::new().expect("temp config file");
+    std::fs::write(file.path(), toml).expect("write config");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ragwatch"));
+    command
+        .args(["check", "--json", "--config"])
+        .arg(file.path());
+    for name in [
+        "RAGWATCH_CONFIG",
+        "RUST_LOG",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let out = command.output().await.expect("ragwatch runs");
+    Checked {
+        code: out.status.code(),
+        json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

@@ -21,6 +21,10 @@
 //! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
 //! - [`netns::PeerNetwork`]: a network namespace joined by a veth pair, for a client whose
 //!   address is not loopback.
+//! - [`tls::PrivateCa`]: a certificate authority of its own (openssl) issuing server
+//!   certificates; [`tls::Front`]: a plain server served over TLS or at another address.
+//! - [`http_proxy::HttpProxy`]: an HTTP forward proxy (CONNECT and absolute-form) recording
+//!   the targets it was asked for.
 //!
 //! The binaries the instances run are installed by `scripts/test-services.sh`.
 
@@ -28,11 +32,13 @@ pub mod app;
 pub mod browser;
 pub mod executors;
 pub mod fixtures;
+pub mod http_proxy;
 pub mod instances;
 pub mod netns;
 pub mod proxy;
 pub mod ragflow;
 pub mod served;
+pub mod tls;
 pub mod wait;
 
 use std::collections::HashSet;

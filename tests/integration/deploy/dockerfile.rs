@@ -254,6 +254,23 @@ fn the_dockerfile_builds_the_locked_release_and_runs_commands_that_exist() {
     );
     assert_ragwatch_accepts(&probe[1..].iter().map(String::as_str).collect::<Vec<_>>());
 
+    // The system's certificate store the TLS clients trust is in the image, installed
+    // before the user drops root.
+    let installs_roots = runtime_stage
+        .iter()
+        .position(|(k, v)| {
+            k == "RUN" && v.contains("apt-get install") && v.contains("ca-certificates")
+        })
+        .expect("the runtime stage installs ca-certificates");
+    let user = runtime_stage
+        .iter()
+        .rposition(|(k, _)| k == "USER")
+        .unwrap();
+    assert!(
+        installs_roots < user,
+        "ca-certificates is installed as root"
+    );
+
     let (_, expose) = runtime_stage.iter().find(|(k, _)| k == "EXPOSE").unwrap();
     let default: std::net::SocketAddr = ragwatch::config::DEFAULT_LISTEN.parse().unwrap();
     assert_eq!(expose.parse::<u16>().unwrap(), default.port());

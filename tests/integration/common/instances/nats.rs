@@ -9,6 +9,7 @@ use super::programs::find_program;
 use super::wire::nats_greets;
 use super::{Instance, Kind, Launch, temp_dir};
 use crate::common::free_port;
+use crate::common::tls::ServerCertificate;
 
 /// How a [`NatsInstance`] is started.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +49,27 @@ impl Instance<Nats> {
                 dir.path().join("jetstream").into(),
             ]);
         }
+        Self::launch_with(port, args, dir).await
+    }
+
+    /// Starts nats-server requiring TLS with `certificate` (clients need no certificate of
+    /// their own; its `INFO` greeting stays plain, as NATS' is) and waits for the greeting.
+    pub async fn start_tls(certificate: &ServerCertificate) -> Self {
+        let dir = temp_dir("ragwatch-nats-");
+        let port = free_port();
+        let mut args: Vec<OsString> = ["-a", "127.0.0.1", "-p"].map(OsString::from).to_vec();
+        args.push(port.to_string().into());
+        args.extend([
+            "--tls".into(),
+            "--tlscert".into(),
+            certificate.cert.clone().into(),
+            "--tlskey".into(),
+            certificate.key.clone().into(),
+        ]);
+        Self::launch_with(port, args, dir).await
+    }
+
+    async fn launch_with(port: u16, args: Vec<OsString>, dir: tempfile::TempDir) -> Self {
         let launch = Launch::new(
             "nats-server",
             find_program(&["nats-server"], &[]),

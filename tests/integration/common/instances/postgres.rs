@@ -1,6 +1,8 @@
 //! [`PostgresInstance`]: a PostgreSQL server of its own.
 
 use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use super::programs::{is_root, os_user, postgres_bin_dir};
 use super::wire::pg_startup;
 use super::{Instance, Kind, Launch, run_setup, temp_dir};
 use crate::common::free_port;
+use crate::common::tls::ServerCertificate;
 
 /// A PostgreSQL server of its own: `initdb` into a temp dir and `postgres` on a free port of
 /// 127.0.0.1. The bootstrap superuser is `ragwatch` with a password; TCP logins use
@@ -44,17 +47,40 @@ impl Instance<Postgres> {
     /// Starts a server whose user `ragwatch` has this password, and waits until it accepts
     /// logins.
     pub async fn start_with_password(password: &str) -> Self {
+        Self::start_with(password, None).await
+    }
+
+    /// Starts a server with user `ragwatch`, password [`Self::DEFAULT_PASSWORD`], that
+    /// also speaks TLS (`ssl = on`) with `certificate`.
+    pub async fn start_tls(certificate: &ServerCertificate) -> Self {
+        Self::start_with(Self::DEFAULT_PASSWORD, Some(certificate)).await
+    }
+
+    async fn start_with(password: &str, tls: Option<&ServerCertificate>) -> Self {
         let user = "ragwatch";
         let bin = postgres_bin_dir();
         let dir = temp_dir("ragwatch-pg-");
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pwfile");
         std::fs::write(&pwfile, format!("{password}\n")).expect("write pwfile");
+        // The server reads its own copies: PostgreSQL wants its key private to its user.
+        let tls_files = tls.map(|certificate| {
+            let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::copy(&certificate.cert, &cert).expect("copy the certificate");
+            std::fs::copy(&certificate.key, &key).expect("copy the key");
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod the key");
+            (cert, key)
+        });
         let run_as = if is_root() {
             let ids = os_user("postgres").unwrap_or_else(|| {
                 panic!("running as root but there is no `postgres` OS user; install postgresql")
             });
-            for path in [dir.path(), pwfile.as_path()] {
+            let tls_paths = tls_files.iter().flat_map(|(cert, key)| [cert, key]);
+            for path in [dir.path(), pwfile.as_path()]
+                .into_iter()
+                .chain(tls_paths.map(PathBuf::as_path))
+            {
                 std::os::unix::fs::chown(path, Some(ids.0), Some(ids.1))
                     .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
             }
@@ -125,6 +151,15 @@ impl Instance<Postgres> {
             "logging_collector=off",
         ] {
             args.extend(["-c".into(), setting.into()]);
+        }
+        if let Some((cert, key)) = &tls_files {
+            for setting in [
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", cert.display()),
+                format!("ssl_key_file={}", key.display()),
+            ] {
+                args.extend(["-c".into(), setting.into()]);
+            }
         }
         let launch = Launch {
             run_as,
