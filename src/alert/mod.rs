@@ -24,8 +24,8 @@ use crate::component::Component;
 use crate::config::{AlertsConfig, ComponentKey, Scrubber};
 use crate::history::Incident;
 use crate::monitor::{Published, Sink};
-use crate::shutdown::{Closer, Closing};
 use crate::net::Network;
+use crate::shutdown::{Closer, Closing};
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
@@ -448,7 +448,8 @@ impl Alerts {
             Target::Webhook(webhook) => {
                 let mut result = Ok(());
                 for alert in batch {
-                    result = result.and(webhook.send(&receiver.client, alert, &self.external).await);
+                    result =
+                        result.and(webhook.send(&receiver.client, alert, &self.external).await);
                 }
                 result
             }
