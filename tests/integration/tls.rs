@@ -132,7 +132,7 @@ async fn postgres_verified_through_tls_ca_file() {
     let ca = PrivateCa::new();
     let postgres = PostgresInstance::start_tls(&ca.issue("postgres", &["IP:127.0.0.1"])).await;
     let section = format!(
-        "{}[monitor]\ntimeout = \"10s\"\n[db]\nkind = \"postgres\"\nurl = \"{}?sslmode=verify-full\"\n",
+        "{}[monitor]\ninterval = \"10s\"\ntimeout = \"10s\"\n[db]\nkind = \"postgres\"\nurl = \"{}?sslmode=verify-full\"\n",
         only("db"),
         postgres.url()
     );
