@@ -197,11 +197,13 @@ pub(super) fn is_unknown_key(path: &str, message: &str) -> bool {
 }
 
 /// Defaults that follow a kind read in the same section, which serde fills too early:
-/// an unset `doc_engine.url` is the kind's own address.
+/// an unset `doc_engine.url` is the kind's own address, and an HTTP engine's unset
+/// credentials RAGFlow's.
 fn fill_kind_defaults(config: &mut Config, doc_engine_url_given: bool) -> Result<(), KeyError> {
     if !doc_engine_url_given {
         config.doc_engine.default_url()?;
     }
+    config.doc_engine.default_credentials();
     Ok(())
 }
 
@@ -657,6 +659,109 @@ mod tests {
         for (name, text, expected) in cases {
             assert_eq!(error_text(text, &[]), expected, "case {name}");
         }
+    }
+
+    #[test]
+    fn an_http_engine_without_credentials_gets_ragflow_s() {
+        let login = |vars: &[(&str, &str)]| {
+            let login = load(None, env(vars)).unwrap().doc_engine.login();
+            (
+                login.username(),
+                login.password().map(|p| p.expose().to_owned()),
+            )
+        };
+        let ragflow = (Some("elastic".into()), Some("infini_rag_flow".into()));
+        assert_eq!(login(&[]), ragflow);
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__PASSWORD", "pw")]),
+            (Some("elastic".into()), Some("pw".into()))
+        );
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__URL", "http://u:p@es:9200")]),
+            (Some("u".into()), Some("p".into())),
+            "the URL's credentials"
+        );
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__USERNAME", "")]),
+            (None, Some("infini_rag_flow".into())),
+            "no user: no credentials sent"
+        );
+        // A SQL engine signs in as its URL says, unless its keys say otherwise.
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__KIND", "oceanbase")]),
+            (Some("root@ragflow".into()), Some("infini_rag_flow".into()))
+        );
+        assert_eq!(
+            login(&[
+                ("RAGWATCH_DOC_ENGINE__KIND", "seekdb"),
+                ("RAGWATCH_DOC_ENGINE__PASSWORD", "p@ss"),
+            ]),
+            (Some("root".into()), Some("p@ss".into()))
+        );
+    }
+
+    #[test]
+    fn the_executors_and_the_queue_sign_in_to_redis_with_its_credentials_unless_given_their_own() {
+        let vars = [
+            ("RAGWATCH_REDIS__URL", "redis://r:6379/1"),
+            ("RAGWATCH_REDIS__USERNAME", "ragflow"),
+            ("RAGWATCH_REDIS__PASSWORD", "redis-pw"),
+            ("RAGWATCH_MESSAGE_QUEUE__KIND", "redis_stream"),
+        ];
+        let config = load(None, env(&vars)).unwrap();
+        let parts = |login: crate::config::Login| {
+            (
+                login.url().expose().to_string(),
+                login.username(),
+                login.password().map(|p| p.expose().to_owned()),
+            )
+        };
+        let redis = parts(config.redis.login());
+        assert_eq!(parts(config.heartbeat_redis()), redis);
+        let queue = config.message_queue.as_ref().unwrap();
+        assert_eq!(parts(config.message_queue_login(queue)), redis);
+        let mut own = vars.to_vec();
+        own.extend([
+            ("RAGWATCH_TASK_EXECUTORS__REDIS_PASSWORD", "executors-pw"),
+            ("RAGWATCH_MESSAGE_QUEUE__USERNAME", "queue"),
+        ]);
+        let config = load(None, env(&own)).unwrap();
+        assert_eq!(
+            parts(config.heartbeat_redis()),
+            (
+                "redis://r:6379/1".into(),
+                Some("ragflow".into()),
+                Some("executors-pw".into())
+            )
+        );
+        let queue = config.message_queue.as_ref().unwrap();
+        assert_eq!(
+            parts(config.message_queue_login(queue)),
+            (
+                "redis://r:6379/1".into(),
+                Some("queue".into()),
+                Some("redis-pw".into())
+            )
+        );
+        let config = load(
+            None,
+            env(&[
+                (
+                    "RAGWATCH_TASK_EXECUTORS__REDIS_URL",
+                    "redis://:url-pw@other:6379/2",
+                ),
+                ("RAGWATCH_TASK_EXECUTORS__REDIS_USERNAME", "te"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            parts(config.heartbeat_redis()),
+            (
+                "redis://:url-pw@other:6379/2".into(),
+                Some("te".into()),
+                Some("url-pw".into())
+            )
+        );
     }
 
     #[test]

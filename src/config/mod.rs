@@ -6,6 +6,7 @@ mod components;
 mod key;
 mod kind;
 mod load;
+mod login;
 mod ragflow;
 mod secret;
 mod section;
@@ -29,6 +30,7 @@ pub use components::{
 pub use key::ComponentKey;
 pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
+pub use login::Login;
 pub use ragflow::Import;
 pub use secret::{
     REDACTED, Scrubber, Secret, SecretUrl, Secrets, basic_auth, host_port, redact_url,
@@ -123,24 +125,36 @@ impl Config {
         self.origins.location(key)
     }
 
-    /// The Redis the task executors write their heartbeats to.
-    pub fn heartbeat_redis(&self) -> &SecretUrl {
-        self.task_executors
-            .redis_url
-            .as_ref()
-            .unwrap_or(&self.redis.url)
+    /// The Redis the task executors write their heartbeats to, and how to sign in to it:
+    /// `task_executors.redis_url`, else `redis`'s, with the section's own credentials
+    /// where given.
+    pub fn heartbeat_redis(&self) -> Login {
+        let executors = &self.task_executors;
+        let (username, password) = (
+            executors.redis_username.as_ref(),
+            executors.redis_password.as_ref(),
+        );
+        match &executors.redis_url {
+            Some(url) => Login::new(url.clone(), username.cloned(), password.cloned()),
+            None => self.redis.login().with_keys(username, password),
+        }
     }
 
-    /// The message queue's URL: its own, else the kind's default (NATS on localhost, or
-    /// the Redis of `redis.url` for Redis streams).
-    pub fn message_queue_url(&self, queue: &MessageQueueConfig) -> SecretUrl {
-        match (&queue.url, queue.kind) {
+    /// The message queue's server and how to sign in to it: its own URL, else the kind's
+    /// default (NATS on localhost, or `redis`'s Redis for Redis streams), with its own
+    /// credentials where given.
+    pub fn message_queue_login(&self, queue: &MessageQueueConfig) -> Login {
+        let (username, password) = (queue.username.as_ref(), queue.password.as_ref());
+        let url = match (&queue.url, queue.kind) {
             (Some(url), _) => url.clone(),
             (None, MessageQueueKind::Nats) => {
                 SecretUrl::parse(DEFAULT_NATS_URL).expect("default URL parses")
             }
-            (None, MessageQueueKind::RedisStream) => self.redis.url.clone(),
-        }
+            (None, MessageQueueKind::RedisStream) => {
+                return self.redis.login().with_keys(username, password);
+            }
+        };
+        Login::new(url, username.cloned(), password.cloned())
     }
 
     /// The `[[models]]` entry a model component key names.
@@ -161,7 +175,7 @@ impl Config {
         self.doc_engine.validate()?;
         self.storage.validate()?;
         if let Some(queue) = &self.message_queue {
-            queue.validate(&self.message_queue_url(queue))?;
+            queue.validate(&self.message_queue_login(queue))?;
         }
         self.task_executors.validate()?;
         self.history.validate()?;
@@ -314,6 +328,12 @@ pub struct HistoryConfig {
     pub enabled: bool,
     /// `sqlite://path` (created if missing) or `postgres://user:pw@host/db`.
     pub url: SecretUrl,
+    /// PostgreSQL user name; wins over the URL's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// PostgreSQL password; wins over the URL's, and needs no percent-encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// How long raw results and minute roll-ups are kept.
     #[serde(with = "duration_text")]
     pub results_retention: Duration,
@@ -334,6 +354,8 @@ impl Default for HistoryConfig {
         Self {
             enabled: true,
             url: SecretUrl::parse(DEFAULT_HISTORY_URL).expect("default URL parses"),
+            username: None,
+            password: None,
             results_retention: Duration::from_secs(7 * 24 * 3600),
             incidents_retention: Duration::from_secs(90 * 24 * 3600),
             observer: String::new(),
@@ -343,18 +365,35 @@ impl Default for HistoryConfig {
 }
 
 impl HistoryConfig {
-    /// A store ragwatch can write.
+    /// The URL and the credentials to sign in with.
+    pub fn login(&self) -> Login {
+        Login::new(
+            self.url.clone(),
+            self.username.clone(),
+            self.password.clone(),
+        )
+    }
+
+    /// A store ragwatch can write; credentials only for PostgreSQL.
     fn validate(&self) -> Result<(), KeyError> {
-        if !matches!(
-            self.url.expose().scheme(),
-            "sqlite" | "postgres" | "postgresql"
-        ) {
-            return Err(KeyError::new(
+        match self.url.expose().scheme() {
+            "postgres" | "postgresql" => Ok(()),
+            "sqlite" => match (&self.username, &self.password) {
+                (Some(_), _) => Err(KeyError::new(
+                    "history.username",
+                    "is not used by a sqlite:// history",
+                )),
+                (_, Some(_)) => Err(KeyError::new(
+                    "history.password",
+                    "is not used by a sqlite:// history",
+                )),
+                _ => Ok(()),
+            },
+            _ => Err(KeyError::new(
                 "history.url",
                 "must be a sqlite://path or postgres:// URL",
-            ));
+            )),
         }
-        Ok(())
     }
 
     /// `observer`, or the host name when it is empty.
@@ -440,12 +479,15 @@ impl Secrets for HistoryConfig {
         let Self {
             enabled: _,
             url,
+            username: _,
+            password,
             results_retention: _,
             incidents_retention: _,
             observer: _,
             required: _,
         } = self;
         url.secrets(out);
+        password.secrets(out);
     }
 }
 
@@ -475,13 +517,18 @@ mod tests {
         for expected in [
             "s-token",
             "s-db",
+            "s-db-key",
             "s-redis",
+            "s-redis-key",
             "s-es-url",
             "s-es",
             "s-s3",
             "s-nats",
+            "s-nats-key",
             "s-executors",
+            "s-executors-key",
             "s-history",
+            "s-history-key",
             "s-hook-url",
             "s-hook",
             "s-am",
@@ -504,8 +551,10 @@ mod tests {
 tokens = ["s-token"]
 [db]
 url = "mysql://root:s-db@h/d"
+password = "s-db-key"
 [redis]
 url = "redis://:s-redis@h/1"
+password = "s-redis-key"
 [doc_engine]
 url = "http://u:s-es-url@h:9200"
 password = "s-es"
@@ -513,10 +562,13 @@ password = "s-es"
 secret_key = "s-s3"
 [message_queue]
 url = "nats://u:s-nats@h:4222"
+password = "s-nats-key"
 [task_executors]
 redis_url = "redis://:s-executors@h/1"
+redis_password = "s-executors-key"
 [history]
 url = "postgres://u:s-history@h/ragwatch"
+password = "s-history-key"
 [alerts]
 [[alerts.webhook]]
 url = "https://u:s-hook-url@hooks.example/x"
@@ -631,18 +683,23 @@ api_key = "s-model"
             "alerts.alertmanager[0].url",
             "alerts.webhook[0].secret",
             "alerts.webhook[0].url",
+            "db.password",
             "db.url",
             "doc_engine.password",
             "doc_engine.url",
+            "history.password",
             "history.url",
+            "message_queue.password",
             "message_queue.url",
             "models[0].api_key",
             "models[0].url",
+            "redis.password",
             "redis.url",
             "server.tokens",
             "storage.account_key",
             "storage.sas_token",
             "storage.secret_key",
+            "task_executors.redis_password",
             "task_executors.redis_url",
         ];
         assert_eq!(checked, expected);

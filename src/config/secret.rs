@@ -190,6 +190,18 @@ impl SecretUrl {
         })
     }
 
+    /// The user name inside the URL, if any (percent-decoded); none for the token of a
+    /// `nats://TOKEN@host` URL, which [`SecretUrl::password`] holds.
+    pub fn username(&self) -> Option<String> {
+        let user = self.0.username();
+        let token = self.0.password().is_none() && secret_part(&self.0).is_some();
+        (!user.is_empty() && !token).then(|| {
+            percent_encoding::percent_decode_str(user)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    }
+
     /// `host:port` for error messages such as "connection refused to 127.0.0.1:6379".
     pub fn host_port(&self, default_port: u16) -> String {
         host_port(&self.0, default_port)

@@ -9,7 +9,7 @@ use super::records::{Batch, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery};
 use super::store::Store;
 use super::{HistoryError, PostgresStore, SqliteStore, postgres, sqlite};
-use crate::config::SecretUrl;
+use crate::config::Login;
 
 /// The configured store.
 pub enum AnyStore {
@@ -21,11 +21,11 @@ pub enum AnyStore {
 
 impl AnyStore {
     /// The store a `sqlite://` or `postgres://` URL names.
-    pub fn open(url: &SecretUrl, timeout: Duration) -> Result<Self, String> {
-        let url = url.expose();
+    pub fn open(login: &Login, timeout: Duration) -> Result<Self, String> {
+        let url = login.url().expose();
         match url.scheme() {
             "sqlite" => sqlite::open(url.as_str()).map(Self::Sqlite),
-            "postgres" | "postgresql" => postgres::open(url, timeout).map(Self::Postgres),
+            "postgres" | "postgresql" => postgres::open(login, timeout).map(Self::Postgres),
             other => Err(format!(
                 "history.url: scheme `{other}` is not supported; use sqlite:// or postgres://"
             )),

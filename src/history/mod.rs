@@ -124,7 +124,7 @@ impl History {
     ) -> Result<Self, String> {
         let (sender, receiver) = mpsc::channel(writer::CHANNEL_CAPACITY);
         Ok(Self {
-            store: AnyStore::open(&config.url, timeout)?,
+            store: AnyStore::open(&config.login(), timeout)?,
             observer: config.observer_name(),
             sender,
             receiver: Mutex::new(Some(receiver)),

@@ -161,18 +161,18 @@ impl AnyProbe {
     ) -> Result<Self, KeyError> {
         Ok(match key {
             ComponentKey::Db => {
-                let (url, key) = (&config.db.url, "db.url");
+                let (login, key) = (&config.db.login(), "db.url");
                 match config.db.kind {
-                    DbKind::Mysql => Self::Mysql(MysqlProbe::new(url, key, SqlFacts::Server)?),
+                    DbKind::Mysql => Self::Mysql(MysqlProbe::new(login, key, SqlFacts::Server)?),
                     DbKind::Postgres => {
-                        Self::Postgres(PostgresProbe::new(url, key, SqlFacts::Server)?)
+                        Self::Postgres(PostgresProbe::new(login, key, SqlFacts::Server)?)
                     }
                 }
             }
             ComponentKey::Redis => Self::Redis(RedisProbe::new(&config.redis, timeout)?),
             ComponentKey::DocEngine => {
                 let engine = &config.doc_engine;
-                let (url, key) = (&engine.url, "doc_engine.url");
+                let (login, key) = (&engine.login(), "doc_engine.url");
                 let version = |product_version| SqlFacts::Version { product_version };
                 match engine.kind {
                     DocEngineKind::Elasticsearch | DocEngineKind::Opensearch => {
@@ -182,21 +182,23 @@ impl AnyProbe {
                     // VERSION() is MySQL's version with OceanBase's appended
                     // (`5.7.25-OceanBase_CE-v4.3.5.0`); OB_VERSION() is OceanBase's alone.
                     DocEngineKind::Oceanbase => Self::Mysql(MysqlProbe::new(
-                        url,
+                        login,
                         key,
                         version(Some("SELECT OB_VERSION()")),
                     )?),
                     // VERSION() names SeekDB's release (`5.7.25-OceanBase seekdb-v1.0.0.0`).
-                    DocEngineKind::Seekdb => Self::Mysql(MysqlProbe::new(url, key, version(None))?),
+                    DocEngineKind::Seekdb => {
+                        Self::Mysql(MysqlProbe::new(login, key, version(None))?)
+                    }
                     // GaussDB, built on openGauss, keeps openGauss' version function: its
                     // kernel release alone, where version() is a whole build banner.
                     DocEngineKind::Gaussdb => Self::Postgres(PostgresProbe::new(
-                        url,
+                        login,
                         key,
                         version(Some("SELECT opengauss_version()")),
                     )?),
                     DocEngineKind::Serenedb => {
-                        Self::Postgres(PostgresProbe::new(url, key, version(None))?)
+                        Self::Postgres(PostgresProbe::new(login, key, version(None))?)
                     }
                 }
             }
@@ -215,12 +217,15 @@ impl AnyProbe {
                     .message_queue
                     .as_ref()
                     .ok_or_else(|| KeyError::new("message_queue", "the section is missing"))?;
-                let url = config.message_queue_url(queue);
+                let login = config.message_queue_login(queue);
                 match queue.kind {
-                    MessageQueueKind::Nats => Self::Nats(NatsProbe::new(queue, &url, timeout)?),
-                    MessageQueueKind::RedisStream => {
-                        Self::RedisStream(RedisStreamProbe::new(queue, &url, timeout)?)
-                    }
+                    MessageQueueKind::Nats => Self::Nats(NatsProbe::new(queue, &login, timeout)?),
+                    MessageQueueKind::RedisStream => Self::RedisStream(RedisStreamProbe::new(
+                        queue,
+                        &login,
+                        "message_queue.url",
+                        timeout,
+                    )?),
                 }
             }
             ComponentKey::TaskExecutors => {

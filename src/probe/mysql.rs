@@ -2,12 +2,13 @@
 //! MySQL-protocol document engines (OceanBase, SeekDB): `SELECT 1`, then the version.
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{Connection, Row};
 
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::{KeyError, SecretUrl};
+use crate::config::{KeyError, Login};
+use crate::connect;
 
 /// Default MySQL port.
 const MYSQL_PORT: u16 = 3306;
@@ -21,15 +22,12 @@ pub struct MysqlProbe {
 }
 
 impl MysqlProbe {
-    /// Reads connection options from the URL configured at `key`.
-    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
-        let url = url.expose();
-        let options = MySqlConnectOptions::from_url(url)
-            .map_err(|e| KeyError::new(key, e.to_string()))?
-            .disable_statement_logging();
+    /// Reads connection options from the login whose URL is configured at `key`.
+    pub fn new(login: &Login, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
+        let options = connect::mysql(login).map_err(|e| KeyError::new(key, e.to_string()))?;
         Ok(Self {
             options,
-            target: SqlTarget::from_url(url, MYSQL_PORT, "root"),
+            target: SqlTarget::from_login(login, MYSQL_PORT, "root"),
             facts,
             connection: Kept::new(),
         })

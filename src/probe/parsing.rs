@@ -37,7 +37,12 @@ impl ParsingProbe {
         };
         Ok(Self {
             tasks,
-            queue: RedisStreamProbe::new(&queue, config.heartbeat_redis(), timeout)?,
+            queue: RedisStreamProbe::new(
+                &queue,
+                &config.heartbeat_redis(),
+                "task_executors.redis_url",
+                timeout,
+            )?,
             settings: settings.clone(),
         })
     }

@@ -2,12 +2,13 @@
 //! PostgreSQL-protocol document engines (GaussDB, SereneDB): `SELECT 1`, then the version.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{Connection, Row};
 
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::{KeyError, SecretUrl};
+use crate::config::{KeyError, Login};
+use crate::connect;
 
 /// Default PostgreSQL port.
 const POSTGRES_PORT: u16 = 5432;
@@ -27,16 +28,12 @@ pub struct PostgresProbe {
 }
 
 impl PostgresProbe {
-    /// Reads connection options from the URL configured at `key`.
-    pub fn new(url: &SecretUrl, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
-        let url = url.expose();
-        let options = PgConnectOptions::from_url(url)
-            .map_err(|e| KeyError::new(key, e.to_string()))?
-            .application_name("ragwatch")
-            .disable_statement_logging();
+    /// Reads connection options from the login whose URL is configured at `key`.
+    pub fn new(login: &Login, key: &str, facts: SqlFacts) -> Result<Self, KeyError> {
+        let options = connect::postgres(login).map_err(|e| KeyError::new(key, e.to_string()))?;
         Ok(Self {
             options,
-            target: SqlTarget::from_url(url, POSTGRES_PORT, "postgres"),
+            target: SqlTarget::from_login(login, POSTGRES_PORT, "postgres"),
             facts,
             connection: Kept::new(),
         })

@@ -10,7 +10,7 @@ use redis::{RedisError, RedisResult};
 
 use super::redis::RedisServer;
 use super::{Details, Outcome, Probe, ProbeError};
-use crate::config::{KeyError, MessageQueueConfig, SecretUrl};
+use crate::config::{KeyError, Login, MessageQueueConfig};
 
 /// Probes the consumer group of each task queue stream.
 pub struct RedisStreamProbe {
@@ -22,14 +22,16 @@ pub struct RedisStreamProbe {
 }
 
 impl RedisStreamProbe {
-    /// Reads streams, group and thresholds from `[message_queue]`.
+    /// Reads streams, group and thresholds from `[message_queue]`; the Redis is the login
+    /// whose URL is configured at `key`.
     pub fn new(
         config: &MessageQueueConfig,
-        url: &SecretUrl,
+        login: &Login,
+        key: &str,
         timeout: Duration,
     ) -> Result<Self, KeyError> {
         Ok(Self {
-            server: RedisServer::new(url.expose(), timeout, "message_queue.url")?,
+            server: RedisServer::new(login, timeout, key)?,
             streams: config.streams.clone(),
             group: config.group.clone(),
             max_pending: config.max_pending,

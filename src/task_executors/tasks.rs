@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{ConnectOptions, FromRow};
+use sqlx::FromRow;
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
 use crate::config::{DbConfig, DbKind, KeyError};
+use crate::connect;
 use crate::dialect::Dialect;
 
 /// At most this many tasks are listed for one interval.
@@ -150,18 +151,15 @@ enum TaskPool {
 impl TaskSource {
     /// A pool for `[db]`; nothing connects until the first query.
     pub fn new(config: &DbConfig, timeout: Duration) -> Result<Self, KeyError> {
-        let url = config.url.expose();
+        let login = config.login();
+        let refused = |e: sqlx::Error| KeyError::new("db.url", e.to_string());
         let (pool, dialect) = match config.kind {
             DbKind::Mysql => (
                 TaskPool::Mysql(
                     MySqlPoolOptions::new()
                         .max_connections(2)
                         .acquire_timeout(timeout)
-                        .connect_lazy_with(
-                            MySqlConnectOptions::from_url(url)
-                                .map_err(|e| KeyError::new("db.url", e.to_string()))?
-                                .disable_statement_logging(),
-                        ),
+                        .connect_lazy_with(connect::mysql(&login).map_err(refused)?),
                 ),
                 Dialect::Mysql,
             ),
@@ -170,11 +168,7 @@ impl TaskSource {
                     PgPoolOptions::new()
                         .max_connections(2)
                         .acquire_timeout(timeout)
-                        .connect_lazy_with(
-                            PgConnectOptions::from_url(url)
-                                .map_err(|e| KeyError::new("db.url", e.to_string()))?
-                                .disable_statement_logging(),
-                        ),
+                        .connect_lazy_with(connect::postgres(&login).map_err(refused)?),
                 ),
                 Dialect::Postgres,
             ),

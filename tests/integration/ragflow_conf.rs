@@ -88,8 +88,9 @@ async fn the_stock_template_and_env_give_the_stock_components() {
     );
     assert_eq!(config.doc_engine.kind, DocEngineKind::Elasticsearch);
     assert_eq!(config.doc_engine.url.expose().as_str(), "http://es01:9200/");
-    assert_eq!(config.doc_engine.username, "elastic");
-    assert_eq!(config.doc_engine.password.expose(), "infini_rag_flow");
+    let login = config.doc_engine.login();
+    assert_eq!(login.username().as_deref(), Some("elastic"));
+    assert_eq!(login.password().unwrap().expose(), "infini_rag_flow");
     let StorageService::Minio(minio) = &config.storage.service else {
         panic!("not MinIO: {:?}", config.storage.service);
     };
@@ -226,7 +227,7 @@ fn the_ragwatch_file_and_variables_still_override_imported_keys() {
         config.doc_engine.url.expose().as_str(),
         "http://es.file:9200/"
     );
-    assert_eq!(config.doc_engine.username, "elastic");
+    assert_eq!(config.doc_engine.username.as_deref(), Some("elastic"));
     assert_eq!(
         config.db.url.expose().as_str(),
         "mysql://other@db.env:3307/x"
