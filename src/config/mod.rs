@@ -7,8 +7,11 @@ mod key;
 mod kind;
 mod load;
 mod login;
+mod print;
 mod ragflow;
+mod schema;
 mod secret;
+mod secret_files;
 mod section;
 mod storage;
 
@@ -103,6 +106,13 @@ impl Config {
     /// The configuration as TOML that loads back to itself (keys sorted in each section).
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         toml::to_string_pretty(&toml::Table::try_from(self)?)
+    }
+
+    /// The configuration as `ragwatch config` prints it: [`Config::to_toml`] with a
+    /// comment after each secret saying where it came from (a file, a variable, a line).
+    pub fn to_annotated_toml(&self) -> Result<String, toml::ser::Error> {
+        let text = self.to_toml()?;
+        Ok(print::with_sources(&text, |key| self.origins.source(key)))
     }
 
     /// Every secret value in the configuration, for the [`Scrubber`].
@@ -614,8 +624,8 @@ api_key = "s-model"
         }
     }
 
-    /// Sets the value at `path` (`a.b[0].c`) of a table.
-    fn set(table: &mut toml::Table, path: &str, value: toml::Value) {
+    /// The table holding the key at `path` (`a.b[0].c`), made where missing, and the key.
+    fn parent<'t>(table: &'t mut toml::Table, path: &'t str) -> (&'t mut toml::Table, &'t str) {
         let (parents, last) = path.rsplit_once('.').expect("a key in a section");
         let mut current = table;
         for segment in parents.split('.') {
@@ -631,13 +641,27 @@ api_key = "s-model"
                 None => entry.as_table_mut().unwrap(),
             };
         }
-        current.insert(last.to_owned(), value);
+        (current, last)
     }
 
-    /// Every secret key, given a value of the wrong type in the file or the environment,
-    /// is refused naming the key and the type, never the value.
+    /// Sets the value at `path` of a table.
+    fn set(table: &mut toml::Table, path: &str, value: toml::Value) {
+        let (section, key) = parent(table, path);
+        section.insert(key.to_owned(), value);
+    }
+
+    /// Removes the value at `path` of a table, returning it.
+    fn take(table: &mut toml::Table, path: &str) -> Option<toml::Value> {
+        let (section, key) = parent(table, path);
+        section.remove(key)
+    }
+
+    /// Every secret key (every key `ragwatch config` shows redacted): a value of the wrong
+    /// type in the file is refused naming the key and the type, never the value; from the
+    /// environment any value is a string (`4711` is a password, not a number); and its
+    /// `<key>_file` twin gives the same configuration, read from a file.
     #[test]
-    fn a_wrong_typed_secret_is_refused_without_its_value() {
+    fn every_secret_key_reads_text_from_the_environment_and_from_files() {
         let mut checked = Vec::new();
         for text in EVERY_SECRET {
             let config = super::load(Some(file(text).path()), Vec::new()).unwrap();
@@ -666,14 +690,37 @@ api_key = "s-model"
                     let variable =
                         format!("RAGWATCH_{}", key.to_ascii_uppercase().replace('.', "__"));
                     let env = vec![(variable.clone(), "4711".to_owned())];
-                    let err = super::load(Some(file(text).path()), env)
-                        .unwrap_err()
-                        .to_string();
-                    assert_eq!(
-                        err,
-                        format!("environment variable {variable}: {key}: {expected_type}")
-                    );
+                    match super::load(Some(file(text).path()), env) {
+                        Ok(config) => assert!(
+                            config.secrets().iter().any(|s| s == "4711"),
+                            "{variable}=4711 is not the secret"
+                        ),
+                        // A URL key reads it as a string too, and refuses it as a URL.
+                        Err(err) => assert_eq!(
+                            err.to_string(),
+                            format!(
+                                "environment variable {variable}: {key}: invalid URL (relative URL without a base); write it as scheme://[user:password@]host:port/..."
+                            )
+                        ),
+                    }
                 }
+                let mut twin = source.clone();
+                let Some(value) = take(&mut twin, &key) else {
+                    continue; // a default, checked with the configuration that sets it
+                };
+                let secret = match &value {
+                    toml::Value::Array(items) => items[0].as_str().unwrap().to_owned(),
+                    other => other.as_str().unwrap().to_owned(),
+                };
+                let secret_file = file(&format!("{secret}\n"));
+                let path = secret_file.path().display().to_string();
+                set(&mut twin, &format!("{key}_file"), toml::Value::String(path));
+                let from_file = super::load(
+                    Some(file(&toml::to_string(&twin).unwrap()).path()),
+                    Vec::new(),
+                )
+                .unwrap_or_else(|e| panic!("{key}_file: {e}"));
+                assert_eq!(from_file.secrets(), config.secrets(), "{key}_file");
                 checked.push(key);
             }
         }
@@ -703,6 +750,13 @@ api_key = "s-model"
             "task_executors.redis_url",
         ];
         assert_eq!(checked, expected);
+        // The schema, which finds secret keys by their type as they are read, knows
+        // exactly the keys printed redacted.
+        let mut known: Vec<String> = super::schema::secret_keys()
+            .map(|key| key.replace("[]", "[0]"))
+            .collect();
+        known.sort();
+        assert_eq!(known, expected);
         // Every credential of the configurations is behind one of these keys.
         let secrets: usize = EVERY_SECRET
             .iter()
