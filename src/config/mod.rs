@@ -3,6 +3,7 @@
 
 mod alerts;
 mod components;
+mod dotenv;
 mod key;
 mod kind;
 mod load;

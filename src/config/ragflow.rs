@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_norway::Value;
 use url::Url;
 
+use super::dotenv;
 use super::kind::names;
 use super::{ConfigError, DbKind, DocEngineKind, MessageQueueKind, ModelKind, StorageKind};
 
@@ -42,36 +43,42 @@ struct Variables {
 }
 
 impl Variables {
-    /// The process environment over `.env` (whose own `${VAR:-default}` are expanded too).
+    /// The process environment over `.env` (read by compose's rules, its own
+    /// `${VAR:-default}` expanded too; a later line wins over an earlier one).
     fn new(env: &BTreeMap<String, String>, env_file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut values: BTreeMap<String, (String, VarSource)> = env
             .iter()
             .map(|(k, v)| (k.clone(), (v.clone(), VarSource::Environment)))
             .collect();
         if let Some(path) = env_file {
-            let text = read(path)?;
-            for (index, line) in text.lines().enumerate() {
-                let line = line.trim();
-                let line = line.strip_prefix("export ").unwrap_or(line);
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
+            let statements =
+                dotenv::parse(&read(path)?).map_err(|refused| ConfigError::Invalid {
+                    location: format!("{}:{}", path.display(), refused.line),
+                    message: refused.message,
+                })?;
+            for statement in statements {
+                if matches!(
+                    values.get(&statement.name),
+                    Some((_, VarSource::Environment))
+                ) {
+                    continue; // the environment wins
                 }
-                let Some((name, raw)) = line.split_once('=') else {
-                    return Err(ConfigError::Invalid {
-                        location: format!("{}:{}", path.display(), index + 1),
-                        message: "expected NAME=value".into(),
-                    });
+                let value = if statement.interpolate {
+                    let known = Self {
+                        values: values.clone(),
+                        env_file: None,
+                    };
+                    // `$$` is a literal `$`.
+                    let parts: Vec<String> = statement
+                        .value
+                        .split("$$")
+                        .map(|part| known.expand(part).0)
+                        .collect();
+                    parts.join("$")
+                } else {
+                    statement.value
                 };
-                let name = name.trim().to_owned();
-                if values.contains_key(&name) {
-                    continue; // the environment wins, and a later line never overrides
-                }
-                let known = Self {
-                    values: values.clone(),
-                    env_file: None,
-                };
-                let (value, _) = known.expand(unquote(raw.trim()));
-                values.insert(name, (value, VarSource::DotEnv(index + 1)));
+                values.insert(statement.name, (value, VarSource::DotEnv(statement.line)));
             }
         }
         Ok(Self {
@@ -155,18 +162,6 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-fn unquote(value: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = value
-            .strip_prefix(quote)
-            .and_then(|v| v.strip_suffix(quote))
-        {
-            return inner;
-        }
-    }
-    value
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
