@@ -120,6 +120,7 @@ pub fn load_with_ragflow(
         .unwrap_or_default();
     merge(&mut table, file);
     apply_env(&mut table, &env, &mut origins)?;
+    drop_imported_credentials(&mut table, &origins);
     let doc_engine_url_given = table
         .get("doc_engine")
         .and_then(|section| section.get("url"))
@@ -177,6 +178,29 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
             (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
             (_, value) => {
                 base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// RAGFlow's credentials sign in at RAGFlow's address: a URL set over it (by the file or
+/// a variable) with user info of its own signs in as that says, not as RAGFlow's keys do.
+fn drop_imported_credentials(table: &mut toml::Table, origins: &Origins) {
+    for (section, value) in table.iter_mut() {
+        let Some(keys) = value.as_table_mut() else {
+            continue;
+        };
+        let has_user_info = keys
+            .get("url")
+            .and_then(toml::Value::as_str)
+            .and_then(|url| url::Url::parse(url).ok())
+            .is_some_and(|url| !url.username().is_empty() || url.password().is_some());
+        if !has_user_info || origins.is_imported(&format!("{section}.url")) {
+            continue;
+        }
+        for credential in ["username", "password"] {
+            if origins.is_imported(&format!("{section}.{credential}")) {
+                keys.remove(credential);
             }
         }
     }
@@ -379,6 +403,11 @@ impl Origins {
 
     fn set(&mut self, key: String, origin: Origin) {
         self.keys.insert(key, origin);
+    }
+
+    /// Whether the value of `key` is RAGFlow's.
+    fn is_imported(&self, key: &str) -> bool {
+        matches!(self.keys.get(key), Some(Origin::Ragflow(_)))
     }
 
     /// Records an origin for a key the file does not set itself.

@@ -342,9 +342,11 @@ impl Builder<'_> {
         })
     }
 
-    /// `scheme://user:password@host:port/path` from RAGFlow's separate fields.
+    /// `scheme://host:port/path` from RAGFlow's separate fields; the user and password
+    /// become `component`'s own keys, which need no encoding.
     fn sql_url(
-        &self,
+        &mut self,
+        component: &str,
         scheme: &str,
         section: &[&str],
         fields: [&str; 5],
@@ -362,15 +364,27 @@ impl Builder<'_> {
             get(port_key)?,
             get(name_key)?,
         );
-        let mut url = self.url(
+        let url = self.url(
             &format!("{scheme}://{}:{}/{}", host.0, port.0, name.0),
             section,
         )?;
-        set_credentials(&mut url, &user.0, &password.0);
-        Ok((
-            url.to_string(),
-            vec![user.1, password.1, host.1, port.1, name.1],
-        ))
+        self.set_credentials(component, Some(user), Some(password));
+        Ok((url.to_string(), vec![host.1, port.1, name.1]))
+    }
+
+    /// `component.username` and `component.password`, each as RAGFlow gives it (none when
+    /// empty), with where it came from.
+    fn set_credentials(
+        &mut self,
+        component: &str,
+        user: Option<(String, String)>,
+        password: Option<(String, String)>,
+    ) {
+        for (key, given) in [("username", user), ("password", password)] {
+            if let Some((value, source)) = given.filter(|(value, _)| !value.is_empty()) {
+                self.set_str(&format!("{component}.{key}"), &value, vec![source]);
+            }
+        }
     }
 
     fn url(&self, text: &str, section: &[&str]) -> Result<Url, ConfigError> {
@@ -378,14 +392,6 @@ impl Builder<'_> {
             location: self.rendered.path.display().to_string(),
             message: format!("`{}` does not make a valid address: {e}", section.join(".")),
         })
-    }
-}
-
-fn set_credentials(url: &mut Url, user: &str, password: &str) {
-    // Url percent-encodes what needs it (an `@` in a password, say).
-    let _ = url.set_username(user);
-    if !password.is_empty() {
-        let _ = url.set_password(Some(password));
     }
 }
 
@@ -459,6 +465,7 @@ fn import_db(b: &mut Builder) -> Result<(), ConfigError> {
     let section = kind.as_str();
     b.section_of("DB_TYPE", &db_type, section)?;
     let (url, sources) = b.sql_url(
+        "db",
         kind.as_str(),
         &[section],
         ["user", "password", "host", "port", "name"],
@@ -476,7 +483,7 @@ fn import_redis(b: &mut Builder) -> Result<(), ConfigError> {
     b.section_of("redis", "used by every RAGFlow", "redis")?;
     let host = b.need(&["redis", "host"])?;
     let db = b.optional(&["redis", "db"]);
-    let mut url = b.url(
+    let url = b.url(
         &format!(
             "redis://{}/{}",
             host.0,
@@ -486,16 +493,10 @@ fn import_redis(b: &mut Builder) -> Result<(), ConfigError> {
     )?;
     let mut sources = vec![host.1];
     sources.extend(db.map(|(_, s)| s));
+    b.set_str("redis.url", url.as_str(), sources);
     let user = b.optional(&["redis", "username"]);
     let password = b.optional(&["redis", "password"]);
-    set_credentials(
-        &mut url,
-        user.as_ref().map_or("", |(u, _)| u.as_str()),
-        password.as_ref().map_or("", |(p, _)| p.as_str()),
-    );
-    sources.extend(user.map(|(_, s)| s));
-    sources.extend(password.map(|(_, s)| s));
-    b.set_str("redis.url", url.as_str(), sources);
+    b.set_credentials("redis", user, password);
     Ok(())
 }
 
@@ -545,16 +546,19 @@ fn import_doc_engine(b: &mut Builder) -> Result<(), ConfigError> {
             (url.to_string(), vec![uri.1, port_source])
         }
         DocEngineKind::Oceanbase | DocEngineKind::Seekdb => b.sql_url(
+            "doc_engine",
             "mysql",
             &[section, "config"],
             [fields[0], fields[1], fields[2], fields[3], "db_name"],
         )?,
         DocEngineKind::Serenedb => b.sql_url(
+            "doc_engine",
             "postgres",
             &[section],
             [fields[0], fields[1], fields[2], fields[3], "db_name"],
         )?,
         DocEngineKind::Gaussdb => b.sql_url(
+            "doc_engine",
             "postgres",
             &[section],
             [fields[0], fields[1], fields[2], fields[3], "database"],
