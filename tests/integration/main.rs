@@ -7,6 +7,7 @@ mod common;
 mod alerts;
 mod azure;
 mod cli;
+mod credentials;
 mod dependencies;
 mod deploy;
 mod elasticsearch;
