@@ -281,6 +281,7 @@ pub struct DocEngineConfig {
     pub url: SecretUrl,
     /// User name (basic auth for HTTP engines); wins over the URL's; empty sends none.
     /// Unset for Elasticsearch or OpenSearch with no user in the URL: RAGFlow's `elastic`.
+    // Absent reads as unset (not as the default kind's), for the loader to fill by kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Password; wins over the URL's, and needs no percent-encoding. Unset for
