@@ -28,6 +28,8 @@ pids+=("$!")
 cat > "$work/ragwatch.toml" <<TOML
 [server]
 listen = "127.0.0.1:$ragwatch_port"
+# Every fresh request probes the 2 GiB answer again (else within 1 s it reads the last result).
+fresh_min_interval = "0s"
 [monitor]
 interval = "1h"
 timeout = "1s"

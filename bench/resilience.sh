@@ -44,6 +44,8 @@ serve() {
   cat > "$work/ragwatch-$1.toml" <<TOML
 [server]
 listen = "127.0.0.1:$1"
+# Every fresh request probes (else the next one within 1 s reads the last result, untimed).
+fresh_min_interval = "0s"
 [monitor]
 interval = "$2"
 timeout = "$3"

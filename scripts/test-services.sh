@@ -9,6 +9,8 @@
 # - s3s-fs (S3 server on a directory) from crates.io, Azurite (Azure Blob emulator) from npm and
 #   gcp-storage-emulator (GCS JSON API) from PyPI in its own virtualenv; the tests start their
 #   own, not this script. openssl makes the RSA keys of the GCS service-account tests.
+# - iproute2 (`ip netns`) and curl: the access tests put a client in a network namespace of
+#   its own, to be a client whose address is not loopback.
 # Prints one line per action. Must run as root (installs packages, starts system services).
 set -euo pipefail
 
@@ -60,6 +62,8 @@ have prometheus-alertmanager || missing+=(prometheus-alertmanager)
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
 have openssl || missing+=(openssl)
+have ip || missing+=(iproute2)
+have curl || missing+=(curl)
 if ((${#missing[@]})); then
   say "apt-get update"
   quietly apt-get update

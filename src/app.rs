@@ -2,12 +2,15 @@
 //! and wires them together. The monitor hands each result to its sinks (metrics, history,
 //! alerts); the executor tracker and RAGFlow's task table are built once and shared by the
 //! probes that write or read them and by the API. `serve`, `check`, the tests and the
-//! benchmarks all build the application here.
+//! benchmarks all build the application here. It also stops here, in order: probing
+//! first, then the history writer and the alert receivers finish what they hold by one
+//! deadline.
 
 use std::sync::Arc;
 
 use axum::Router;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::alert::Alerts;
 use crate::api;
@@ -61,7 +64,12 @@ impl App {
                 .map(|h| Arc::new(Recorder(h)) as Arc<dyn Sink>),
         );
         sinks.extend(alerts.clone().map(|a| a as Arc<dyn Sink>));
-        let monitor = Arc::new(Monitor::new(components, config.scrubber(), sinks));
+        let monitor = Arc::new(Monitor::new(
+            components,
+            config.scrubber(),
+            sinks,
+            config.server.fresh_min_interval,
+        ));
         Ok(Self {
             monitor,
             metrics,
@@ -80,15 +88,18 @@ impl App {
 
     /// Starts the background work: alert delivery, the history writer, the resumption of
     /// firing alerts (awaited up to a probe timeout), the executor memory, and (when
-    /// `scheduled`) every component's schedule. The tasks stop when the returned set is
-    /// dropped or shut down.
-    pub async fn start(&self, scheduled: bool) -> JoinSet<()> {
-        let mut tasks = JoinSet::new();
+    /// `scheduled`) every component's schedule. It runs until [`App::drain`], or until the
+    /// returned [`Running`] is dropped.
+    pub async fn start(&self, scheduled: bool) -> Running {
+        let mut running = Running {
+            probing: JoinSet::new(),
+            delivering: JoinSet::new(),
+        };
         if let Some(alerts) = &self.alerts {
-            alerts.start(&mut tasks);
+            alerts.start(&mut running.delivering);
         }
         if let Some(history) = &self.history {
-            history.start(&mut tasks).await;
+            history.start(&mut running.delivering).await;
             if let Some(alerts) = &self.alerts {
                 let mut resume = Box::pin(resume_alerts(
                     Arc::clone(alerts),
@@ -100,20 +111,35 @@ impl App {
                 // probe's timeout to open: then they are taken up when it does.
                 let wait = self.config.monitor.timeout;
                 if tokio::time::timeout(wait, &mut resume).await.is_err() {
-                    tasks.spawn(resume);
+                    running.probing.spawn(resume);
                 }
             }
             if let Some(tracker) = &self.executors {
-                tasks.spawn(task_executors::memory::run(
+                running.probing.spawn(task_executors::memory::run(
                     Arc::clone(tracker),
                     Arc::clone(history),
                 ));
             }
         }
         if scheduled {
-            self.monitor.start(&mut tasks);
+            self.monitor.start(&mut running.probing);
         }
-        tasks
+        running
+    }
+
+    /// Stops what `running` runs by `deadline`: probing first, so no new result comes;
+    /// then the history writer writes what it holds and the alert receivers deliver what
+    /// is queued, each giving up at the deadline with a log line counting what was lost.
+    /// Returns when all of them have ended.
+    pub async fn drain(&self, mut running: Running, deadline: Instant) {
+        running.stop_probing().await;
+        if let Some(history) = &self.history {
+            history.close(deadline);
+        }
+        if let Some(alerts) = &self.alerts {
+            alerts.close(deadline);
+        }
+        while running.delivering.join_next().await.is_some() {}
     }
 
     /// Every HTTP route, reading this application's parts.
@@ -126,9 +152,33 @@ impl App {
             executors: self.executors.clone(),
             tasks: self.tasks.clone(),
             tokens: self.config.server.tokens.clone(),
+            open: self.config.server.open,
             scrubber: self.config.scrubber(),
             history_required: self.config.history.required,
         })
+    }
+}
+
+/// The background work of a started [`App`]: dropped, it stops at once.
+pub struct Running {
+    /// Schedules and what reads the store on start: stopped first, at once.
+    probing: JoinSet<()>,
+    /// The history writer and the alert receivers: they hold work, drained by
+    /// [`App::drain`].
+    delivering: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops every schedule (a probe under way is dropped); no new result comes after
+    /// this returns, but from requests (`?fresh=1`).
+    pub async fn stop_probing(&mut self) {
+        self.probing.shutdown().await;
+    }
+
+    /// Stops everything at once, as if ragwatch had died.
+    pub fn abort_all(&mut self) {
+        self.probing.abort_all();
+        self.delivering.abort_all();
     }
 }
 

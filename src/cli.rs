@@ -1,7 +1,7 @@
 //! The command line: `serve` (the default), `check` and `config`. Exit codes carry
 //! meaning: 0 all ok, 1 something is not ok (or the server failed), 2 bad configuration.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -110,8 +110,11 @@ impl Cli {
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        // Colours only for a person at a terminal: journald, `docker logs` and log
+        // shippers read a pipe and would keep the escape codes.
         let builder = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_env_filter(filter);
         match self.log_format {
             LogFormat::Text => builder.init(),
@@ -163,11 +166,45 @@ async fn serve(config: Config) -> Result<Exit, Failure> {
         max_connections = limits.max_connections,
         "Serving."
     );
-    let mut tasks = app.start(true).await;
-    api::serve(listener, app.router(), limits, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
-    tasks.shutdown().await;
+    let server = &app.config().server;
+    if server.open && server.tokens.is_empty() {
+        tracing::warn!(
+            "server.open = true: every client that reaches this address reads the protected \
+             endpoints (document names, tenant ids, RAGFlow's error texts) without a token."
+        );
+    }
+    let mut running = app.start(true).await;
+    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = api::serve(listener, app.router(), limits, async {
+        let _ = serving_stopped.await;
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        // The server ends only when told to: ending before is a failure.
+        served = &mut server => {
+            served.context("the HTTP server failed")?;
+            return Err(anyhow::anyhow!("the HTTP server stopped on its own").into());
+        }
+        () = shutdown_signal() => {}
+    }
+    let timeout = app.config().server.shutdown_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Stop probing and accepting, then finish the requests in flight (a `?fresh=1` one
+    // may still record a result) before the history and the alerts are drained.
+    running.stop_probing().await;
+    let _ = stop_serving.send(());
+    let served = match tokio::time::timeout_at(deadline, &mut server).await {
+        Ok(served) => served.context("the HTTP server failed"),
+        Err(_) => {
+            tracing::warn!(
+                ?timeout,
+                "Requests still in flight at the shutdown deadline were cut."
+            );
+            Ok(())
+        }
+    };
+    app.drain(running, deadline).await;
+    served?;
     tracing::info!("Stopped.");
     Ok(Exit::Ok)
 }

@@ -2,34 +2,8 @@
 
 use std::time::Duration;
 
-use crate::config::{
-    ComponentKey, ComponentSettings, Config, ConfigError, KeyError, MessageQueueKind,
-};
+use crate::config::{ComponentKey, Config, ConfigError, KeyError, MessageQueueKind};
 use crate::probe::{AnyProbe, Limits, Sources};
-
-/// Its section's settings and kind name; `None` when the section is absent.
-fn section<'a>(
-    key: &ComponentKey,
-    config: &'a Config,
-) -> Option<(&'a ComponentSettings, &'static str)> {
-    Some(match key {
-        ComponentKey::Db => (&config.db.settings, config.db.kind.as_str()),
-        ComponentKey::Redis => (&config.redis.settings, "redis"),
-        ComponentKey::DocEngine => (&config.doc_engine.settings, config.doc_engine.kind.as_str()),
-        ComponentKey::Storage => (&config.storage.settings, config.storage.kind().as_str()),
-        ComponentKey::MessageQueue => {
-            let queue = config.message_queue.as_ref()?;
-            (&queue.settings, queue.kind.as_str())
-        }
-        ComponentKey::TaskExecutors => (&config.task_executors.settings, "redis"),
-        ComponentKey::Ragflow => (&config.ragflow.as_ref()?.settings, "http"),
-        ComponentKey::Parsing => (&config.parsing.as_ref()?.settings, "ragflow"),
-        ComponentKey::Model(_) => {
-            let model = config.model(key)?;
-            (&model.settings, model.kind.as_str())
-        }
-    })
-}
 
 /// Whether healthz lists it: RAGFlow's healthz has no models; the executor summary only
 /// when asked for.
@@ -110,7 +84,7 @@ pub fn from_config(config: &Config, sources: &Sources) -> Result<Vec<Component>,
         .into_iter()
         .chain(models)
         .filter_map(|key| {
-            let (settings, kind) = section(&key, config)?;
+            let (settings, kind) = config.component_settings(&key)?;
             settings.enabled.then_some((key, settings, kind))
         })
         .map(|(key, settings, kind)| {

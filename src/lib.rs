@@ -14,5 +14,6 @@ pub mod message;
 pub mod metrics;
 pub mod monitor;
 pub mod probe;
+pub mod shutdown;
 pub mod status;
 pub mod task_executors;

@@ -112,7 +112,13 @@ function scalar(value) {
 
 // ---- API -----------------------------------------------------------------------------------
 
-class AuthError extends Error {}
+class AuthError extends Error {
+  constructor(message, loopbackOnly) {
+    super(message);
+    // No tokens are configured and this browser is not on ragwatch's host: no token helps.
+    this.loopbackOnly = loopbackOnly;
+  }
+}
 
 async function api(path) {
   const headers = { Accept: "application/json" };
@@ -133,7 +139,10 @@ async function api(path) {
   } catch (_) {
     // Not JSON: a proxy's error page, say. The status says enough.
   }
-  if (response.status === 401) throw new AuthError((body && body.message) || "token required");
+  if (response.status === 401) {
+    const loopbackOnly = response.headers.get("X-Ragwatch-Access") === "loopback-only";
+    throw new AuthError((body && body.message) || "token required", loopbackOnly);
+  }
   if (!response.ok) {
     const error = new Error((body && body.message) || `HTTP ${response.status}`);
     error.status = response.status;
@@ -163,7 +172,7 @@ async function refresh() {
     render();
   } catch (error) {
     if (error instanceof AuthError) {
-      showTokenPrompt(page.token ? error.message : null);
+      showTokenPrompt(refusalText(error));
       return; // resumes when a token is given
     }
     page.failure = error.message;
@@ -512,7 +521,7 @@ async function showInterval(name, interval) {
   } catch (error) {
     if (error instanceof AuthError) {
       dialog.close();
-      showTokenPrompt(error.message);
+      showTokenPrompt(refusalText(error));
       return;
     }
     body.replaceChildren(el("p", { class: "error" }, `Cannot load this interval: ${error.message}`));
@@ -613,11 +622,17 @@ function renderIncidents() {
 
 // ---- token ---------------------------------------------------------------------------------
 
+/// What the token prompt says of a refusal: nothing when no token was given yet.
+function refusalText(error) {
+  if (error.loopbackOnly) return error.message;
+  return page.token ? `Not accepted: ${error.message}` : null;
+}
+
 function showTokenPrompt(message) {
   const dialog = $("token-dialog");
   const error = $("token-error");
   error.hidden = !message;
-  error.textContent = message ? `Not accepted: ${message}` : "";
+  error.textContent = message || "";
   $("sign-out").hidden = true;
   if (!dialog.open) dialog.showModal();
   $("token-input").focus();

@@ -2,7 +2,8 @@
 //! results make an alert fire and consecutive ok results resolve it. [`Alerts`] hands each
 //! decision to every receiver's own bounded queue without waiting; a task per receiver
 //! delivers in order, retrying with back-off, so a slow or failing receiver delays nothing
-//! but itself.
+//! but itself. Closed ([`Alerts::close`]), each task delivers what is queued before a
+//! deadline and logs how many notifications it could not.
 
 mod alertmanager;
 mod webhook;
@@ -23,6 +24,7 @@ use crate::component::Component;
 use crate::config::{AlertsConfig, ComponentKey, Scrubber};
 use crate::history::Incident;
 use crate::monitor::{Published, Sink};
+use crate::shutdown::{Closer, Closing};
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
@@ -236,6 +238,7 @@ pub struct Alerts {
     external: url::Url,
     client: reqwest::Client,
     scrubber: Scrubber,
+    closer: Closer,
 }
 
 impl Alerts {
@@ -281,6 +284,7 @@ impl Alerts {
                 .build()
                 .expect("the HTTP client builds"),
             scrubber,
+            closer: Closer::new(),
         }
     }
 
@@ -324,7 +328,8 @@ impl Alerts {
             .collect()
     }
 
-    /// Starts one delivery task per receiver (once).
+    /// Starts one delivery task per receiver (once). The tasks end once the alerting is
+    /// closed ([`Alerts::close`]) and have delivered what they could.
     pub fn start(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
         for index in 0..self.receivers.len() {
             let Some(inbox) = self.receivers[index]
@@ -336,16 +341,32 @@ impl Alerts {
                 continue;
             };
             let alerts = Arc::clone(self);
-            tasks.spawn(async move { alerts.deliver_loop(index, inbox).await });
+            let closing = self.closer.subscribe();
+            tasks.spawn(async move { alerts.deliver_loop(index, inbox, closing).await });
         }
     }
 
-    async fn deliver_loop(&self, index: usize, mut inbox: mpsc::Receiver<Alert>) {
+    /// Takes no more alerts: each receiver's task delivers the notification under way and
+    /// those queued before `deadline` (retrying as usual, but never past it), logs how
+    /// many it could not, and ends.
+    pub fn close(&self, deadline: tokio::time::Instant) {
+        self.closer.close(deadline);
+    }
+
+    async fn deliver_loop(
+        &self,
+        index: usize,
+        mut inbox: mpsc::Receiver<Alert>,
+        mut closing: Closing,
+    ) {
         let receiver = &self.receivers[index];
         let mut resend = tokio::time::interval(RESEND_EVERY);
         resend.tick().await;
+        let mut undelivered = 0;
         loop {
             let batch = tokio::select! {
+                biased;
+                _ = closing.asked() => break,
                 alert = inbox.recv() => match alert {
                     Some(alert) => vec![alert],
                     None => return,
@@ -356,29 +377,42 @@ impl Alerts {
                     firing
                 }
             };
-            self.deliver(receiver, &batch).await;
+            if self.deliver(receiver, &batch, &mut closing).await.is_err() {
+                undelivered += batch.len();
+                break;
+            }
+        }
+        // Closing: the queue takes no more; what it holds goes out before the deadline.
+        inbox.close();
+        while let Some(alert) = inbox.recv().await {
+            let batch = std::slice::from_ref(&alert);
+            if self.deliver(receiver, batch, &mut closing).await.is_err() {
+                undelivered += 1;
+            }
+        }
+        if undelivered > 0 {
+            tracing::error!(
+                receiver = receiver.name,
+                undelivered,
+                "Alert notifications could not be delivered before the shutdown deadline."
+            );
         }
     }
 
-    /// Delivers with exponential back-off, up to [`MAX_ATTEMPTS`].
-    async fn deliver(&self, receiver: &Receiver, batch: &[Alert]) {
+    /// Delivers with exponential back-off, up to [`MAX_ATTEMPTS`]; `Err` when closing was
+    /// asked and its deadline came first.
+    async fn deliver(
+        &self,
+        receiver: &Receiver,
+        batch: &[Alert],
+        closing: &mut Closing,
+    ) -> Result<(), tokio::time::Instant> {
         let mut delay = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
         for attempt in 1..=MAX_ATTEMPTS {
-            let outcome = match &receiver.target {
-                Target::Webhook(webhook) => {
-                    let mut result = Ok(());
-                    for alert in batch {
-                        result =
-                            result.and(webhook.send(&self.client, alert, &self.external).await);
-                    }
-                    result
-                }
-                Target::Alertmanager(am) => am.send(&self.client, batch, &self.external).await,
-            };
-            match outcome {
+            match closing.bounded(self.send(receiver, batch)).await? {
                 Ok(()) => {
                     receiver.last_error.store(None);
-                    return;
+                    return Ok(());
                 }
                 Err(error) => {
                     let error = self.scrubber.scrub(&error);
@@ -386,7 +420,8 @@ impl Alerts {
                     tracing::warn!(receiver = receiver.name, attempt, %error, "Alert delivery failed.");
                     receiver.last_error.store(Some(Arc::new(error)));
                     if attempt < MAX_ATTEMPTS {
-                        tokio::time::sleep(delay.next_delay()).await;
+                        let pause = tokio::time::sleep(delay.next_delay());
+                        closing.bounded(pause).await?;
                     }
                 }
             }
@@ -395,6 +430,21 @@ impl Alerts {
             receiver = receiver.name,
             "Alert given up after {MAX_ATTEMPTS} attempts."
         );
+        Ok(())
+    }
+
+    /// One attempt at sending `batch` to `receiver`.
+    async fn send(&self, receiver: &Receiver, batch: &[Alert]) -> Result<(), String> {
+        match &receiver.target {
+            Target::Webhook(webhook) => {
+                let mut result = Ok(());
+                for alert in batch {
+                    result = result.and(webhook.send(&self.client, alert, &self.external).await);
+                }
+                result
+            }
+            Target::Alertmanager(am) => am.send(&self.client, batch, &self.external).await,
+        }
     }
 }
 

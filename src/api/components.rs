@@ -78,7 +78,7 @@ fn view<'a>(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`{components: [{key, kind, required, status (green, yellow, red, or unknown with a cause), cause, depends_on, elapsed_ms, checked_at, error, details}]}`", body = Object),
-        (status = 401, description = "Missing or wrong token", body = ApiError),
+        (status = 401, description = "Missing or wrong token; with no tokens configured, a client not on loopback", body = ApiError),
     )
 )]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -145,7 +145,7 @@ fn unavailable_text(state: &AppState, error: impl std::fmt::Display) -> String {
     responses(
         (status = 200, description = "The latest result plus `uptime: {last_24h, last_7d}` and `changes_last_hour`; instead `history_error` (why) when the history store is failing, answered at once", body = Object),
         (status = 404, description = "No such component is watched", body = ApiError),
-        (status = 401, description = "Missing or wrong token", body = ApiError),
+        (status = 401, description = "Missing or wrong token; with no tokens configured, a client not on loopback", body = ApiError),
     )
 )]
 pub async fn one(

@@ -30,13 +30,14 @@ pub struct Rendered {
 }
 
 /// Serves healthz from the latest results; `?fresh=1` first joins or starts a probe of
-/// every component (bounded by their timeouts).
+/// every component whose newest result is older than `server.fresh_min_interval` (bounded
+/// by their timeouts).
 #[utoipa::path(
     get,
     path = "/v1/system/healthz",
     tag = "ragflow",
     summary = "RAGFlow's healthz: each component ok or nok, 500 when one required is not ok",
-    params(("fresh" = Option<bool>, Query, description = "Probe every component first (single-flight), at most their timeout")),
+    params(("fresh" = Option<bool>, Query, description = "Probe every component first (single-flight, at most once per server.fresh_min_interval), at most their timeout")),
     responses(
         (status = 200, description = "Every required component ok", body = Object,
          example = json!({"db": "ok", "redis": "ok", "doc_engine": "ok", "storage": "ok", "status": "ok"})),
@@ -51,7 +52,7 @@ pub async fn healthz(
     params: QueryParams,
 ) -> Result<Response, ApiError> {
     if params.flag("fresh")? {
-        state.monitor.refresh_all().await;
+        state.monitor.fresh_all().await;
     } else if state.monitor.snapshot().is_incomplete() {
         state.monitor.refresh_missing().await;
     }

@@ -46,8 +46,11 @@ pub struct Parts {
     pub executors: Option<Arc<Tracker>>,
     /// RAGFlow's task table, for the tasks of an executor's interval.
     pub tasks: Option<Arc<TaskSource>>,
-    /// Bearer tokens of the protected endpoints; none leaves them open.
+    /// Bearer tokens of the protected endpoints; none leaves them to loopback clients
+    /// (`/metrics` to everyone).
     pub tokens: Vec<Secret>,
+    /// With no tokens, serve the protected endpoints to every client.
+    pub open: bool,
     /// Removes configured secrets from error texts.
     pub scrubber: Scrubber,
     /// Whether readyz fails while the history store cannot be written.
@@ -74,10 +77,10 @@ pub fn router(parts: Parts) -> Router {
         parts,
         healthz: ArcSwapOption::empty(),
     });
+    // Tenant data: document names, tenant ids, RAGFlow's error texts.
     let protected = Router::new()
         .route("/v1/system/status", get(status::status))
         .route("/api/v1/system/status", get(status::status))
-        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/components", get(components::list))
         .route("/api/v1/components/{key}", get(components::one))
         .route("/api/v1/components/{key}/history", get(components::history))
@@ -93,6 +96,13 @@ pub fn router(parts: Parts) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
+            auth::require_token_or_loopback,
+        ));
+    // Counts and states only (tests/integration/metrics.rs checks it), for any scraper.
+    let exposition = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
             auth::require_token,
         ));
     Router::new()
@@ -106,6 +116,7 @@ pub fn router(parts: Parts) -> Router {
         .route("/readyz", get(kube::readyz))
         .route("/api/v1/openapi.json", get(openapi::openapi))
         .merge(protected)
+        .merge(exposition)
         .route_layer(middleware::from_fn(extract::require_utf8_path))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -2,12 +2,14 @@
 //! descriptors the probes need: at most `max_connections` connections at once (a new one
 //! takes the place of the longest-open idle one, else waits), request headers and the idle
 //! time between keep-alive requests bounded by [`HEADER_TIMEOUT`], and a graceful shutdown
-//! that finishes the requests in flight.
+//! that finishes the requests in flight. Each request carries its client's address
+//! ([`ConnectInfo`]), for the endpoints served to loopback clients only.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, header};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
@@ -114,11 +117,11 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(%error, "Cannot accept a connection.");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -141,6 +144,7 @@ pub async fn serve(
             router: router.clone(),
             connection: Arc::clone(&connection),
             room: Arc::clone(&room),
+            peer,
         };
         let served = http.serve_connection(TokioIo::new(stream), service);
         connections.spawn(run(served, connection, Arc::clone(&open), permit));
@@ -260,6 +264,8 @@ struct Tracked {
     router: Router,
     connection: Arc<Connection>,
     room: Arc<Semaphore>,
+    /// The client's address, as the TCP connection says (never a forwarding header).
+    peer: SocketAddr,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Tracked {
@@ -267,7 +273,8 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.peer));
         let in_flight = InFlight::enter(&self.connection);
         let mut router = self.router.clone();
         let room = Arc::clone(&self.room);

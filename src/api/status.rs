@@ -48,7 +48,7 @@ struct StatusData {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`{code, message, data: {doc_engine, storage, database, redis, task_executor_heartbeats}}`", body = Object),
-        (status = 401, description = "Missing or wrong token", body = ApiError),
+        (status = 401, description = "Missing or wrong token; with no tokens configured, a client not on loopback", body = ApiError),
     )
 )]
 pub async fn status(State(state): State<Arc<AppState>>) -> Json<impl Serialize> {

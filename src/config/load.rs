@@ -562,10 +562,10 @@ mod tests {
     #[test]
     fn file_values_and_component_settings_are_read() {
         let f = file(
-            "[monitor]\ninterval = \"2s\"\n[db]\nkind = \"postgres\"\nurl = \"postgres://u@h/d\"\nrequired = false\ntimeout = \"750ms\"\nslow_ms = 200\n",
+            "[monitor]\ninterval = \"4s\"\n[db]\nkind = \"postgres\"\nurl = \"postgres://u@h/d\"\nrequired = false\ntimeout = \"750ms\"\nslow_ms = 200\n",
         );
         let config = load(Some(f.path()), env(&[])).unwrap();
-        assert_eq!(config.monitor.interval, Duration::from_secs(2));
+        assert_eq!(config.monitor.interval, Duration::from_secs(4));
         assert_eq!(config.db.kind, DbKind::Postgres);
         assert_eq!(config.db.settings.required, Some(false));
         assert_eq!(config.db.settings.timeout, Some(Duration::from_millis(750)));
@@ -836,7 +836,7 @@ mod tests {
             env(&[
                 ("RAGWATCH_DB__SLOW_MS", "150"),
                 ("RAGWATCH_DB__ENABLED", "false"),
-                ("RAGWATCH_MONITOR__INTERVAL", "2s"),
+                ("RAGWATCH_MONITOR__INTERVAL", "10s"),
                 ("RAGWATCH_TASK_EXECUTORS__MAX_FAILURE_RATE", "0.25"),
                 ("RAGWATCH_MESSAGE_QUEUE__KIND", "redis_stream"),
                 ("RAGWATCH_MESSAGE_QUEUE__STREAMS", "[\"a\", \"b\"]"),
@@ -846,7 +846,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.db.settings.slow_ms, Some(150));
         assert!(!config.db.settings.enabled);
-        assert_eq!(config.monitor.interval, Duration::from_secs(2));
+        assert_eq!(config.monitor.interval, Duration::from_secs(10));
         assert_eq!(config.task_executors.max_failure_rate, 0.25);
         assert_eq!(config.message_queue.unwrap().streams, ["a", "b"]);
         let tokens: Vec<&str> = config.server.tokens.iter().map(|t| t.expose()).collect();

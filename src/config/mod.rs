@@ -174,6 +174,31 @@ impl Config {
         self.models.iter().find(|m| m.name == name)
     }
 
+    /// The settings and kind name of the section `key` names; `None` when that section is
+    /// absent.
+    pub fn component_settings(
+        &self,
+        key: &ComponentKey,
+    ) -> Option<(&ComponentSettings, &'static str)> {
+        Some(match key {
+            ComponentKey::Db => (&self.db.settings, self.db.kind.as_str()),
+            ComponentKey::Redis => (&self.redis.settings, "redis"),
+            ComponentKey::DocEngine => (&self.doc_engine.settings, self.doc_engine.kind.as_str()),
+            ComponentKey::Storage => (&self.storage.settings, self.storage.kind().as_str()),
+            ComponentKey::MessageQueue => {
+                let queue = self.message_queue.as_ref()?;
+                (&queue.settings, queue.kind.as_str())
+            }
+            ComponentKey::TaskExecutors => (&self.task_executors.settings, "redis"),
+            ComponentKey::Ragflow => (&self.ragflow.as_ref()?.settings, "http"),
+            ComponentKey::Parsing => (&self.parsing.as_ref()?.settings, "ragflow"),
+            ComponentKey::Model(_) => {
+                let model = self.model(key)?;
+                (&model.settings, model.kind.as_str())
+            }
+        })
+    }
+
     /// The scrubber that removes this configuration's secrets from free text.
     pub fn scrubber(&self) -> Scrubber {
         Scrubber::new(self.secrets())
@@ -195,6 +220,39 @@ impl Config {
         }
         for (i, model) in self.models.iter().enumerate() {
             model.validate(i, &self.models[..i])?;
+        }
+        self.validate_schedules()
+    }
+
+    /// Every enabled component's timeout fits in its interval: a longer one would let a hung
+    /// probe still run when the next is due, silently stretching the schedule to the
+    /// timeout and leaving the latest result older than the interval promises.
+    fn validate_schedules(&self) -> Result<(), KeyError> {
+        let fixed = ComponentKey::ALL.into_iter().filter_map(|key| {
+            let (settings, _) = self.component_settings(&key)?;
+            Some((key.as_str().to_owned(), settings))
+        });
+        let models = (self.models.iter().enumerate())
+            .map(|(i, model)| (format!("models[{i}]"), &model.settings));
+        for (section, settings) in fixed.chain(models) {
+            let interval = settings.interval.unwrap_or(self.monitor.interval);
+            let timeout = settings.timeout.unwrap_or(self.monitor.timeout);
+            if !settings.enabled || timeout <= interval {
+                continue;
+            }
+            let (key, whose) = match (settings.timeout, settings.interval) {
+                (Some(_), _) => (format!("{section}.timeout"), section),
+                (None, Some(_)) => (format!("{section}.interval"), section),
+                (None, None) => ("monitor.timeout".to_owned(), "the components".to_owned()),
+            };
+            return Err(KeyError::new(
+                key,
+                format!(
+                    "{whose} would be probed every {} with a timeout of {}: a hung probe would still run when the next one is due; make the timeout at most the interval",
+                    section::duration_text(interval),
+                    section::duration_text(timeout)
+                ),
+            ));
         }
         Ok(())
     }
@@ -240,16 +298,34 @@ impl Secrets for Config {
 pub struct ServerConfig {
     /// Address and port to listen on.
     pub listen: SocketAddr,
-    /// Bearer tokens for protected endpoints; empty means open. A single string is one token.
+    /// Bearer tokens for protected endpoints; empty means loopback clients only (unless
+    /// `open`). A single string is one token.
     #[serde(deserialize_with = "one_or_many")]
     pub tokens: Vec<Secret>,
+    /// With no tokens, serve the protected endpoints to every client, not only loopback ones.
+    pub open: bool,
     /// Connections served at once; unset derives it from the open-files limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<NonZeroUsize>,
+    /// On SIGTERM or ctrl-c, how long the requests in flight, the history writer and the
+    /// alert receivers may take to finish before ragwatch exits anyway.
+    #[serde(with = "duration_text")]
+    pub shutdown_timeout: Duration,
+    /// The shortest time between two `?fresh=1` probes of a component; requests within it
+    /// get the newest result. Zero leaves fresh requests unbounded.
+    #[serde(
+        deserialize_with = "section::duration_or_zero",
+        serialize_with = "section::write_duration"
+    )]
+    pub fresh_min_interval: Duration,
 }
 
 /// Default listen address: every interface, port 9390.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9390";
+/// Default time a shutdown may take.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default shortest time between two `?fresh=1` probes of a component.
+pub const DEFAULT_FRESH_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -258,7 +334,10 @@ impl Default for ServerConfig {
                 .parse()
                 .expect("default listen address parses"),
             tokens: Vec::new(),
+            open: false,
             max_connections: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            fresh_min_interval: DEFAULT_FRESH_MIN_INTERVAL,
         }
     }
 }
@@ -470,7 +549,10 @@ impl Secrets for ServerConfig {
         let Self {
             listen: _,
             tokens,
+            open: _,
             max_connections: _,
+            shutdown_timeout: _,
+            fresh_min_interval: _,
         } = self;
         tokens.secrets(out);
     }

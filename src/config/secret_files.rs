@@ -1,6 +1,6 @@
 //! `<key>_file`: every secret key can be read from a file instead (a Docker or Kubernetes
 //! secret), named by its twin key (`password_file`, `url_file`, `tokens_file`, ...; see
-//! [`schema::twin_of`]). The file is read as the configuration loads, its trailing line end
+//! [`super::schema::twin_of`]). The file is read as the configuration loads, its trailing line end
 //! removed. Giving a key and its twin in one place is an error naming both; a file that
 //! cannot be read is one naming the key and the path, never the content.
 

@@ -172,11 +172,7 @@ pub struct DurationText(pub Duration);
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let duration = humantime::parse_duration(&text).map_err(|e| {
-            de::Error::custom(format!(
-                "invalid duration {text:?} ({e}); write e.g. \"5s\" or \"500ms\""
-            ))
-        })?;
+        let duration = parse_duration::<D::Error>(&text)?;
         if duration.is_zero() {
             return Err(de::Error::custom(format!(
                 "duration {text:?} must be greater than zero"
@@ -184,6 +180,19 @@ impl<'de> Deserialize<'de> for DurationText {
         }
         Ok(Self(duration))
     }
+}
+
+/// `deserialize_with` for a duration written as text that may be zero (`"0s"`).
+pub fn duration_or_zero<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    parse_duration(&String::deserialize(deserializer)?)
+}
+
+fn parse_duration<E: de::Error>(text: &str) -> Result<Duration, E> {
+    humantime::parse_duration(text).map_err(|e| {
+        E::custom(format!(
+            "invalid duration {text:?} ({e}); write e.g. \"5s\" or \"500ms\""
+        ))
+    })
 }
 
 /// The shortest time between two probes of a component: faster probing would load the

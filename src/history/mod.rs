@@ -8,7 +8,8 @@
 //! - `store.rs`: the [`Store`] trait and the configured [`AnyStore`];
 //! - `statements.rs` and `sql.rs`: the SQL, written once, run generically over sqlx;
 //!   `sqlite.rs` and `postgres.rs` only connect; `migrations.rs` holds the schema;
-//! - `writer.rs`: the task that writes batches off the probing path and applies retention.
+//! - `writer.rs`: the task that writes batches off the probing path, applies retention,
+//!   and writes what it holds before a deadline when the history is closed.
 
 mod any_store;
 mod incidents;
@@ -31,6 +32,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
 use crate::config::{HistoryConfig, Scrubber};
+use crate::shutdown::Closer;
 
 pub use any_store::AnyStore;
 pub use incidents::{Incident, IncidentQuery};
@@ -107,6 +109,7 @@ pub struct History {
     observer: String,
     sender: mpsc::Sender<Record>,
     receiver: Mutex<Option<mpsc::Receiver<Record>>>,
+    closer: Closer,
     health: ArcSwap<Health>,
     migrated: AtomicBool,
     dropped: AtomicU64,
@@ -128,6 +131,7 @@ impl History {
             observer: config.observer_name(),
             sender,
             receiver: Mutex::new(Some(receiver)),
+            closer: Closer::new(),
             health: ArcSwap::from_pointee(Health {
                 error: Some("not opened yet".into()),
                 ..Health::default()
@@ -186,12 +190,24 @@ impl History {
         self.health.load_full()
     }
 
-    /// Starts the writer task, which also applies retention (once).
+    /// Starts the writer task, which also applies retention (once). The task ends once
+    /// the history is closed ([`History::close`]) and has written what it could.
     pub async fn start(self: &Arc<Self>, tasks: &mut JoinSet<()>) {
         let Some(receiver) = self.receiver.lock().await.take() else {
             return;
         };
-        tasks.spawn(writer::run(Arc::clone(self), receiver));
+        tasks.spawn(writer::run(
+            Arc::clone(self),
+            receiver,
+            self.closer.subscribe(),
+        ));
+    }
+
+    /// Takes no more records: the writer writes what it holds and what is queued before
+    /// `deadline` (retrying while the store fails), logs how many records it could not,
+    /// and ends.
+    pub fn close(&self, deadline: tokio::time::Instant) {
+        self.closer.close(deadline);
     }
 
     /// Notes how the last attempt went, logging when the store starts or stops failing.

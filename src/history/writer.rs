@@ -3,7 +3,9 @@
 //! with back-off while the store is down, and keeps at most [`MAX_PENDING`] records
 //! meanwhile (the oldest results go first). A store that lost its schema (a database
 //! dropped and created again) is migrated again. On its first pass and every [`PRUNE_EVERY`]
-//! after, it deletes rows past retention in bounded chunks.
+//! after, it deletes rows past retention in bounded chunks. When the history is closed, it
+//! takes no more records and writes what it holds and what is queued before the deadline,
+//! logging how many records it could not.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +16,7 @@ use tokio::time::Instant;
 
 use super::{Batch, History, Record, Store};
 use crate::backoff::Backoff;
+use crate::shutdown::Closing;
 
 /// Records waiting in the channel before `record` starts dropping.
 pub const CHANNEL_CAPACITY: usize = 10_000;
@@ -31,50 +34,125 @@ const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(
 /// Pause between two retention chunks, so the database is never locked long.
 const PRUNE_PAUSE: Duration = Duration::from_millis(50);
 
-/// Migrates, then writes what `receiver` brings until every sender is gone.
-pub async fn run(history: Arc<History>, mut receiver: mpsc::Receiver<Record>) {
-    let mut backoff = RETRY;
-    while let Err(error) = history.store.migrate().await {
-        history.set_health(Some(error.to_string()), 0, false);
-        tokio::time::sleep(backoff.next_delay()).await;
+/// Migrates, then writes what `receiver` brings until every sender is gone, or until
+/// `closing` is asked: then writes everything held and queued before its deadline.
+pub async fn run(history: Arc<History>, receiver: mpsc::Receiver<Record>, closing: Closing) {
+    let mut writer = Writer {
+        history,
+        receiver,
+        closing,
+        pending: Batch::default(),
+    };
+    if let Err(deadline) = writer.write_until_closed().await {
+        writer.drain(deadline).await;
     }
-    history.migrated.store(true, Ordering::Release);
-    history.set_health(None, 0, false);
-    let mut pending = Batch::default();
-    let mut retention = PruneSchedule::starting(Instant::now());
-    loop {
-        if pending.is_empty() {
-            match receiver.recv().await {
-                Some(record) => push(&mut pending, record),
-                None => return,
-            }
+}
+
+/// The writer's state: what it has taken from the channel and not yet written.
+struct Writer {
+    history: Arc<History>,
+    receiver: mpsc::Receiver<Record>,
+    closing: Closing,
+    pending: Batch,
+}
+
+impl Writer {
+    /// Migrates, then writes batches; `Err` with the deadline once closing is asked.
+    async fn write_until_closed(&mut self) -> Result<(), Instant> {
+        let history = Arc::clone(&self.history);
+        let mut backoff = RETRY;
+        while let Err(error) = self.closing.unless_asked(history.store.migrate()).await? {
+            history.set_health(Some(error.to_string()), 0, false);
+            let pause = tokio::time::sleep(backoff.next_delay());
+            self.closing.unless_asked(pause).await?;
         }
-        // Gather what arrives within the flush period.
-        let deadline = Instant::now() + FLUSH_EVERY;
-        while pending.len() < MAX_PENDING {
-            match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(record)) => push(&mut pending, record),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        match history.store.write(&history.observer, &pending).await {
-            Ok(()) => {
-                pending = Batch::default();
-                backoff.reset();
-                history.set_health(None, 0, true);
-            }
-            Err(error) => {
-                trim(&mut pending, &history.dropped);
-                history.set_health(Some(error.to_string()), pending.len(), false);
-                if error.schema_missing() {
-                    remigrate(&history).await;
+        history.migrated.store(true, Ordering::Release);
+        history.set_health(None, 0, false);
+        let mut retention = PruneSchedule::starting(Instant::now());
+        loop {
+            if self.pending.is_empty() {
+                match self.closing.unless_asked(self.receiver.recv()).await? {
+                    Some(record) => push(&mut self.pending, record),
+                    None => return Ok(()),
                 }
+            }
+            // Gather what arrives within the flush period.
+            let deadline = Instant::now() + FLUSH_EVERY;
+            while self.pending.len() < MAX_PENDING {
+                let next = tokio::time::timeout_at(deadline, self.receiver.recv());
+                match self.closing.unless_asked(next).await? {
+                    Ok(Some(record)) => push(&mut self.pending, record),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            // A write under way when closing is asked goes on (it may be committing); the
+            // deadline bounds it.
+            let write = history.store.write(&history.observer, &self.pending);
+            match self.closing.bounded(write).await? {
+                Ok(()) => {
+                    self.pending = Batch::default();
+                    backoff.reset();
+                    history.set_health(None, 0, true);
+                }
+                Err(error) => {
+                    trim(&mut self.pending, &history.dropped);
+                    history.set_health(Some(error.to_string()), self.pending.len(), false);
+                    if error.schema_missing() {
+                        self.closing.unless_asked(remigrate(&history)).await?;
+                    }
+                    let pause = tokio::time::sleep(backoff.next_delay());
+                    self.closing.unless_asked(pause).await?;
+                }
+            }
+            if retention.due(Instant::now()) {
+                self.closing.unless_asked(prune(&history)).await?;
+                retention.ran(Instant::now());
+            }
+        }
+    }
+
+    /// Takes no more records; writes what is held and queued, retrying with back-off
+    /// until `deadline`, and logs how many records could not be written.
+    async fn drain(mut self, deadline: Instant) {
+        self.receiver.close();
+        while let Ok(record) = self.receiver.try_recv() {
+            push(&mut self.pending, record);
+        }
+        let records = self.pending.len();
+        if records == 0 {
+            return;
+        }
+        let history = Arc::clone(&self.history);
+        let pending = &self.pending;
+        let mut last_error = history.health().error.clone();
+        // A fresh back-off: the last chances come quickly.
+        let mut backoff = RETRY;
+        let written = tokio::time::timeout_at(deadline, async {
+            let mut migrated = history.migrated.load(Ordering::Acquire);
+            loop {
+                let mut attempt = Ok(());
+                if !migrated {
+                    attempt = history.store.migrate().await;
+                    migrated = attempt.is_ok();
+                }
+                if attempt.is_ok() {
+                    attempt = history.store.write(&history.observer, pending).await;
+                }
+                let Err(error) = attempt else { return };
+                migrated &= !error.schema_missing();
+                let error = history.scrubber.scrub(&error.to_string());
+                last_error = Some(error);
                 tokio::time::sleep(backoff.next_delay()).await;
             }
-        }
-        if retention.due(Instant::now()) {
-            prune(&history).await;
-            retention.ran(Instant::now());
+        })
+        .await;
+        match written {
+            Ok(()) => tracing::info!(records, "History written before shutting down."),
+            Err(_) => tracing::error!(
+                lost = records,
+                error = last_error.as_deref().unwrap_or("the store did not answer"),
+                "History records could not be written before the shutdown deadline."
+            ),
         }
     }
 }

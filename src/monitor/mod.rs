@@ -1,6 +1,8 @@
 //! The monitor: probes every component on its own schedule, all concurrently, and
 //! publishes results into a snapshot swapped whole. A probe runs single-flight per
-//! component: a scheduled probe and any number of `?fresh=1` requests share one run.
+//! component: a scheduled probe and any number of `?fresh=1` requests share one run, and
+//! `?fresh=1` probes a component at most once per `fresh_min_interval` (requests within it
+//! get the newest result), so that no client can drive probe rounds of the dependencies.
 //! Each result is also handed to the [`Sink`]s the monitor was given (metrics, history,
 //! alerts); none of them knows the monitor.
 
@@ -8,7 +10,7 @@ mod snapshot;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::task::JoinSet;
@@ -56,12 +58,19 @@ pub struct Monitor {
     snapshot: ArcSwap<Snapshot>,
     scrubber: Scrubber,
     sinks: Vec<Arc<dyn Sink>>,
+    fresh_min_interval: Duration,
 }
 
 impl Monitor {
-    /// A monitor of these components, handing each result to `sinks`; nothing runs until
+    /// A monitor of these components, handing each result to `sinks`, probing a component
+    /// for [`Monitor::fresh_all`] at most once per `fresh_min_interval`; nothing runs until
     /// [`Monitor::start`] or a refresh.
-    pub fn new(components: Vec<Component>, scrubber: Scrubber, sinks: Vec<Arc<dyn Sink>>) -> Self {
+    pub fn new(
+        components: Vec<Component>,
+        scrubber: Scrubber,
+        sinks: Vec<Arc<dyn Sink>>,
+        fresh_min_interval: Duration,
+    ) -> Self {
         let flights = components
             .iter()
             .map(|_| Flight {
@@ -75,6 +84,7 @@ impl Monitor {
             flights,
             scrubber,
             sinks,
+            fresh_min_interval,
         }
     }
 
@@ -90,11 +100,34 @@ impl Monitor {
 
     /// Probes component `index` now, or joins the probe of it already running.
     pub async fn refresh(&self, index: usize) {
+        self.probe_unless_newer(index, Duration::ZERO).await;
+    }
+
+    /// For `?fresh=1`: probes every component whose newest result is older than
+    /// `fresh_min_interval` (or joins its probe already running); the others keep theirs.
+    pub async fn fresh_all(&self) {
+        let within = self.fresh_min_interval;
+        let stale = (0..self.components.len()).filter(|&i| !self.has_result_within(i, within));
+        futures_util::future::join_all(stale.map(|i| self.probe_unless_newer(i, within))).await;
+    }
+
+    /// Whether component `index` has a result published less than `within` ago.
+    fn has_result_within(&self, index: usize, within: Duration) -> bool {
+        self.snapshot.load().results[index]
+            .as_ref()
+            .is_some_and(|timed| timed.at.elapsed() < within)
+    }
+
+    /// Probes component `index` (single-flight) unless a result of it was published less
+    /// than `within` ago, checked again once its turn comes: a probe that ended meanwhile
+    /// counts.
+    async fn probe_unless_newer(&self, index: usize, within: Duration) {
         let flight = &self.flights[index];
         let seen = flight.finished.load(Ordering::Acquire);
         let _running = flight.running.lock().await;
-        if flight.finished.load(Ordering::Acquire) != seen {
-            return; // The run we waited for has just published its result.
+        if flight.finished.load(Ordering::Acquire) != seen || self.has_result_within(index, within)
+        {
+            return; // The run we waited for, or one just before, has published its result.
         }
         let component = &self.components[index];
         let span = tracing::info_span!(

@@ -337,7 +337,7 @@ async fn a_restart_neither_re_sends_nor_forgets_a_firing_alert() {
 
 #[tokio::test]
 async fn a_failure_threshold_of_three_fires_on_the_third_red_result() {
-    // Redis is probed only on request; the database on its own one-second schedule, so its
+    // Redis is probed only on request; the database on its own two-second schedule, so its
     // alerts can mark a point in the receiver's queue while Redis's streak stands still.
     let hook = receiving().await;
     let redis = FaultProxy::start("127.0.0.1:6379").await;
@@ -348,7 +348,7 @@ async fn a_failure_threshold_of_three_fires_on_the_third_red_result() {
         .replace(
             "[db]\nenabled = false\n",
             &format!(
-                "[db]\nurl = \"mysql://root@{}/mysql\"\ninterval = \"1s\"\n",
+                "[db]\nurl = \"mysql://root@{}/mysql\"\ninterval = \"2s\"\ntimeout = \"2s\"\n",
                 db.host_port()
             ),
         );

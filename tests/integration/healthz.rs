@@ -149,7 +149,7 @@ async fn a_hung_dependency_never_delays_healthz() {
     let hole = FaultProxy::black_hole().await;
     let config = deps.config(&hole.host_port(), "").replace(
         "interval = \"1h\"\ntimeout = \"2s\"",
-        "interval = \"1s\"\ntimeout = \"5s\"",
+        "interval = \"5s\"\ntimeout = \"5s\"",
     );
     let app = TestApp::start(&config).await;
     // The first answer waits for the first round, which the hung Redis ends at its timeout.
@@ -208,6 +208,59 @@ async fn concurrent_fresh_requests_share_one_probe() {
     let answers = futures_util::future::join_all(requests).await;
     assert!(answers.iter().all(|(status, _)| *status == 200));
     assert_eq!(deps.es.requests_to("/_cluster/health").len(), 1);
+}
+
+/// PING calls a Redis has answered, from its `INFO commandstats`: one per probe of it.
+async fn pings(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_ping:calls="))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+#[tokio::test]
+async fn fresh_requests_probe_a_component_at_most_once_per_fresh_min_interval() {
+    let server = common::RedisInstance::start(None).await;
+    let mut conn = common::ragflow::redis(&server.url()).await;
+    let app = TestApp::start_unscheduled(&format!(
+        "[server]\nfresh_min_interval = \"1s\"\n[monitor]\ninterval = \"1h\"\ntimeout = \"2s\"\n\
+         {}[redis]\nurl = \"{}\"\n",
+        common::app::only("redis"),
+        server.url()
+    ))
+    .await;
+    let checked_at = || async {
+        let (_, body) = app.get_json("/api/v1/components/redis").await;
+        body["checked_at"].as_str().unwrap().to_owned()
+    };
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let first = checked_at().await;
+    let before = pings(&mut conn).await;
+    let started = Instant::now();
+    let mut waves = 0;
+    // Waves of concurrent fresh requests, one after the other, for 2.5 s.
+    while started.elapsed() < Duration::from_millis(2500) {
+        let wave = (0..10).map(|_| app.get_json("/v1/system/healthz?fresh=1"));
+        for (status, body) in futures_util::future::join_all(wave).await {
+            assert_eq!(status, 200, "{body}");
+        }
+        waves += 1;
+    }
+    let elapsed = started.elapsed();
+    let probes = pings(&mut conn).await - before;
+    let bound = elapsed.as_secs() + 1;
+    assert!(
+        probes <= bound,
+        "{probes} probes for {waves} waves of fresh requests in {elapsed:?}"
+    );
+    assert!(waves > 3 * bound, "only {waves} waves in {elapsed:?}");
+    // Past the window a fresh request probes again: a newer result.
+    assert!(probes >= 1, "no fresh probe in {elapsed:?}");
+    assert_ne!(checked_at().await, first);
 }
 
 #[tokio::test]

@@ -848,7 +848,10 @@ async fn nothing_written_is_lost_to_a_sigkill() {
                 &redis.host_port(),
                 &format!("[history]\nurl = \"sqlite://{}\"\n", db.display())
             )
-            .replace("interval = \"1h\"", "interval = \"100ms\"")
+            .replace(
+                "interval = \"1h\"\ntimeout = \"2s\"",
+                "interval = \"500ms\"\ntimeout = \"500ms\""
+            )
             .replace("[server]\ntokens = [\"history-token\"]\n", "")
         ),
     )

@@ -6,16 +6,14 @@
 
 use crate::common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::app::TestApp;
 use common::ragflow::{Beat, redis, unix_now};
-use common::{FaultProxy, ProxyMode, RedisInstance, free_port, wait_until};
+use common::served::{Served, get};
+use common::{FaultProxy, ProxyMode, RedisInstance, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ragwatch");
 
 /// The open-files limit the server runs under, and the idle connections sent at it.
 const FILES: usize = 256;
@@ -40,74 +38,6 @@ fn redis_only(dir: &std::path::Path, port: u16, redis: &str, monitor: &str) -> s
     config
 }
 
-/// GET with a fresh connection, within `bound`.
-async fn get(port: u16, path: &str, bound: Duration) -> Result<(u16, String), String> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(bound)
-        .build()
-        .unwrap();
-    let response = client
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .send()
-        .await
-        .map_err(|e| format!("{path}: {e}"))?;
-    let status = response.status().as_u16();
-    Ok((status, response.text().await.map_err(|e| e.to_string())?))
-}
-
-/// `ragwatch serve` as a process under an open-files limit, its logs collected.
-struct Served {
-    process: tokio::process::Child,
-    logs: tokio::task::JoinHandle<String>,
-}
-
-impl Served {
-    /// Starts it and waits until it answers on `port`.
-    async fn start(config: &std::path::Path, port: u16, files: usize) -> Self {
-        // The shell lowers the limit, then becomes ragwatch (same process id).
-        let mut process = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "ulimit -n {files} && exec \"$0\" serve --config \"$1\""
-            ))
-            .arg(BIN)
-            .arg(config)
-            .env_remove("RAGWATCH_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut stderr = process.stderr.take().unwrap();
-        let logs = tokio::spawn(async move {
-            let mut logs = String::new();
-            stderr.read_to_string(&mut logs).await.unwrap();
-            logs
-        });
-        wait_until("ragwatch serves", || async {
-            get(port, "/livez", Duration::from_secs(5)).await.map(drop)
-        })
-        .await;
-        Self { process, logs }
-    }
-
-    /// Sends SIGTERM; asserts a clean exit within `bound` and returns the logs.
-    async fn stop(mut self, bound: Duration) -> String {
-        let pid = self.process.id().unwrap().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        let status = tokio::time::timeout(bound, self.process.wait())
-            .await
-            .unwrap_or_else(|_| panic!("ragwatch still runs {bound:?} after SIGTERM"))
-            .unwrap();
-        assert!(status.success(), "graceful shutdown exits 0: {status:?}");
-        self.logs.await.unwrap()
-    }
-}
-
 #[tokio::test]
 async fn idle_connections_beyond_the_file_limit_starve_neither_healthz_nor_probes() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +46,7 @@ async fn idle_connections_beyond_the_file_limit_starve_neither_healthz_nor_probe
         dir.path(),
         port,
         "127.0.0.1:6379",
-        "interval = \"500ms\"\ntimeout = \"2s\"",
+        "interval = \"1s\"\ntimeout = \"1s\"",
     );
     let server = Served::start(&config, port, FILES).await;
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod access;
 mod alerts;
 mod azure;
 mod cli;
@@ -35,6 +36,7 @@ mod redis;
 mod redis_stream;
 mod s3;
 mod secrets;
+mod shutdown;
 mod sql_doc_engines;
 mod staleness;
 mod status;

@@ -1,18 +1,19 @@
 //! `/metrics`: the exposition read directly, and scraped by a real Prometheus whose query
-//! API must see each component's state, also after a real dependency goes down.
+//! API must see each component's state, also after a real dependency goes down. Open to any
+//! scraper while no tokens are set, it carries no tenant data.
 
 use crate::common;
 
 use common::Daemon;
 use common::app::TestApp;
-use common::ragflow::{Beat, redis, unix_now, write_beats};
+use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
 use common::{FaultProxy, ProxyMode, RedisInstance, free_port};
 
 const TOKEN: &str = "metrics-Token-99";
 
 fn config(redis: &str, extra: &str) -> String {
     format!(
-        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"300ms\"\ntimeout = \"1s\"\n\
+        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
          [db]\nurl = \"mysql://root:db-Secret-99@127.0.0.1:{}/mysql\"\n[redis]\nurl = \"redis://{redis}/1\"\n\
          [doc_engine]\nenabled = false\n[storage]\nenabled = false\n{extra}",
         free_port()
@@ -269,4 +270,95 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "1",
     )
     .await;
+}
+
+/// Open to every client while no tokens are set, `/metrics` holds counts and states only:
+/// none of the document names, knowledge-base (tenant) ids or RAGFlow's error texts that
+/// the task table and the heartbeats hold, and the API shows.
+#[tokio::test]
+async fn the_exposition_carries_no_tenant_data() {
+    let db = RagflowDb::create(false).await;
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    for stream in ["te.1.common", "te.0.common"] {
+        redis::cmd("XGROUP")
+            .arg(&[
+                "CREATE",
+                stream,
+                "rag_flow_svr_task_broker",
+                "$",
+                "MKSTREAM",
+            ])
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    let now = unix_now().floor();
+    let (t0, t1) = (now - 60.0, now - 30.0);
+    let mut opening = Beat::new(t0, 17, 1);
+    opening.current = vec!["task_stuck_4d2"];
+    write_beats(&mut conn, "te_tenant", &[opening, Beat::new(t1, 17, 2)]).await;
+    let ms = |s: f64| (s * 1000.0) as i64;
+    db.execute("INSERT INTO document (id, kb_id, name, type, size) VALUES ('doc_7f2a', 'kb_tenant_5e1d', 'quarterly_board_minutes.pdf', 'pdf', 10)").await;
+    db.execute(&format!(
+        "INSERT INTO task (id, doc_id, progress, progress_msg, create_time, update_time) VALUES \
+         ('task_stuck_4d2', 'doc_7f2a', 0.4, 'Page 3: embedding quota exceeded for tenant t-991', {}, {}), \
+         ('task_failed_8b1', 'doc_7f2a', -1, '[ERROR]OCR model not found in kb_tenant_5e1d', {}, {})",
+        ms(now - 1800.0),
+        ms(now - 1200.0),
+        ms(t0),
+        ms(t0) + 5_000,
+    ))
+    .await;
+    let app = TestApp::start_unscheduled(&format!(
+        "[monitor]\ninterval = \"1h\"\ntimeout = \"3s\"\n[db]\nurl = \"{}\"\n[redis]\nurl = \"{}\"\n\
+         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
+         [parsing]\nstuck_after = \"15m\"\n",
+        db.url,
+        server.url(),
+    ))
+    .await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let tenant_data = [
+        "quarterly_board_minutes",
+        "kb_tenant_5e1d",
+        "doc_7f2a",
+        "t-991",
+        "embedding quota exceeded",
+        "OCR model not found",
+        "task_stuck_4d2",
+        "task_failed_8b1",
+    ];
+
+    // The API, served to this loopback client, shows all of it.
+    let (_, _, components) = app.get("/api/v1/components").await;
+    let (_, list) = app.get_json("/api/v1/executors/te_tenant/intervals").await;
+    let end = list["intervals"][0]["end"].as_f64().unwrap();
+    let (_, _, interval) = app
+        .get(&format!(
+            "/api/v1/executors/te_tenant/intervals/{}",
+            (end * 1000.0).round() as i64
+        ))
+        .await;
+    let (_, _, status) = app.get("/v1/system/status").await;
+    let api = format!("{components}{interval}{status}");
+    for text in tenant_data {
+        assert!(api.contains(text), "the API shows {text}: {api}");
+    }
+
+    let (status, _, exposition) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        exposition.contains("ragwatch_task_executor_failed_total{executor=\"te_tenant\"} 2")
+            && exposition.contains("component=\"parsing\""),
+        "the exposition covers the executor and the parsing pipeline: {exposition}"
+    );
+    for text in tenant_data {
+        assert!(
+            !exposition.contains(text),
+            "{text} in /metrics:\n{exposition}"
+        );
+    }
+    drop(app);
+    db.drop_database().await;
 }

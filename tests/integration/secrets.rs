@@ -135,7 +135,7 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\
-             [monitor]\ninterval = \"200ms\"\ntimeout = \"2s\"\n\
+             [monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
              [db]\nurl = \"mysql://root@127.0.0.1:3306/mysql\"\npassword_file = {db_password:?}\n\
              [redis]\nurl = \"redis://127.0.0.1:6379/1\"\n\
              [doc_engine]\nurl = \"{es_url}\"\npassword = \"{es}\"\n\

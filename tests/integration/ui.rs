@@ -25,7 +25,7 @@ async fn elasticsearch(fixture: &str) -> FixtureServer {
 /// ragwatch on a one-second schedule; `sections` adds or overrides TOML sections.
 async fn ragwatch(redis_url: &str, es_url: &str, sections: &str) -> TestApp {
     TestApp::start(&format!(
-        "[monitor]\ninterval = \"1s\"\ntimeout = \"2s\"\n\
+        "[monitor]\ninterval = \"2s\"\ntimeout = \"2s\"\n\
          [db]\nurl = \"mysql://root@127.0.0.1:3306/mysql\"\n\
          [redis]\nurl = \"{redis_url}\"\n[doc_engine]\nurl = \"{es_url}\"\n{sections}{storage}",
         storage = if sections.contains("[storage]") {
@@ -277,7 +277,7 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
     .await;
     let es = elasticsearch(GREEN_ES).await;
     let app = TestApp::start(&format!(
-        "[monitor]\ninterval = \"1s\"\ntimeout = \"2s\"\n[db]\nurl = \"{}\"\n\
+        "[monitor]\ninterval = \"2s\"\ntimeout = \"2s\"\n[db]\nurl = \"{}\"\n\
          [redis]\nurl = \"{}\"\n[doc_engine]\nurl = \"{}\"\n[storage]\nenabled = false\n",
         db.url,
         server.url(),
@@ -663,7 +663,7 @@ async fn every_backends_card_shows_its_details() {
         .await
         .unwrap();
     let app = TestApp::start(&format!(
-        "[monitor]\ninterval = \"1s\"\ntimeout = \"2s\"\n\
+        "[monitor]\ninterval = \"2s\"\ntimeout = \"2s\"\n\
          [db]\nurl = \"{db}\"\n[redis]\nurl = \"{redis}\"\n\
          [doc_engine]\nkind = \"infinity\"\nurl = \"{infinity}\"\n\
          [storage]\nkind = \"azure\"\nendpoint = \"{azure}\"\naccount_name = \"{ACCOUNT}\"\n\

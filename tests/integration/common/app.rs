@@ -1,12 +1,13 @@
 //! [`TestApp`]: ragwatch itself, built from a TOML configuration and served in-process on a
-//! free port, the way `ragwatch serve` runs it.
+//! free port, the way `ragwatch serve` runs it (every `?fresh=1` probing afresh unless the
+//! configuration sets `server.fresh_min_interval`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ragwatch::app::{App, Mode};
+use ragwatch::app::{App, Mode, Running};
 use ragwatch::monitor::Monitor;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// A running ragwatch: monitor (optionally scheduled), history and HTTP API on 127.0.0.1.
 pub struct TestApp {
@@ -14,7 +15,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The monitor behind the API.
     pub monitor: Arc<Monitor>,
-    tasks: JoinSet<()>,
+    tasks: Running,
     server: JoinHandle<()>,
     client: reqwest::Client,
     _history_dir: tempfile::TempDir,
@@ -52,7 +53,12 @@ impl TestApp {
 
     async fn build(toml: &str, scheduled: bool) -> Self {
         let history_dir = tempfile::tempdir().unwrap();
-        let config = with_private_history(toml, history_dir.path());
+        let mut config = with_private_history(toml, history_dir.path());
+        // Tests change a dependency and expect the next `?fresh=1` to see it at once; the
+        // bound on fresh probes has its own tests, which set `server.fresh_min_interval`.
+        if !toml.contains("fresh_min_interval") {
+            config.server.fresh_min_interval = std::time::Duration::ZERO;
+        }
         let app = App::build(config, Mode::Serve).expect("the app builds");
         let tasks = app.start(scheduled).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -5,6 +5,8 @@
 //!   them, and its `task`/`document` tables.
 //! - [`app`]: ragwatch itself served in-process on a free port ([`app::TestApp`]), and one-shot
 //!   probing of a configuration ([`app::probe_once`]).
+//! - [`served`]: the built binary serving as a process of its own ([`served::Served`]), for
+//!   signals and exit codes.
 //! - [`free_port`]: a loopback TCP port nobody listens on (never handed out twice per process).
 //! - [`FaultProxy`] ([`proxy`]): a TCP proxy whose behaviour can be switched at run time between
 //!   forwarding, refusing connections, black-holing, delaying and resetting.
@@ -17,6 +19,8 @@
 //! - [`wait::wait_until`]: waiting for a condition under one generous bound, instead of
 //!   sleeping a fixed time.
 //! - [`browser::Browser`]: a headless Chromium session through chromedriver, for the UI tests.
+//! - [`netns::PeerNetwork`]: a network namespace joined by a veth pair, for a client whose
+//!   address is not loopback.
 //!
 //! The binaries the instances run are installed by `scripts/test-services.sh`.
 
@@ -25,8 +29,10 @@ pub mod browser;
 pub mod executors;
 pub mod fixtures;
 pub mod instances;
+pub mod netns;
 pub mod proxy;
 pub mod ragflow;
+pub mod served;
 pub mod wait;
 
 use std::collections::HashSet;

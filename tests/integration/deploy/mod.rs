@@ -142,7 +142,7 @@ async fn watched() -> Watched {
     .await;
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await;
     let toml = format!(
-        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"300ms\"\ntimeout = \"1s\"\n\
+        "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
          [db]\nurl = \"mysql://root:pw@127.0.0.1:{}/rag_flow\"\n[redis]\nurl = \"{}\"\n\
          [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
          [alerts]\n[[alerts.webhook]]\nurl = \"{}/hook\"\n",
