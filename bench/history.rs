@@ -163,7 +163,7 @@ async fn main() {
         SecretUrl::parse(&format!("sqlite://{}/history.db", dir.path().display())).unwrap();
     run(
         "sqlite",
-        &AnyStore::open(&sqlite, Duration::from_secs(10)).unwrap(),
+        &AnyStore::open(&sqlite.into(), Duration::from_secs(10)).unwrap(),
         &batches,
         now,
     )
@@ -179,7 +179,7 @@ async fn main() {
         .unwrap();
     let postgres = SecretUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{name}")).unwrap();
     {
-        let store = AnyStore::open(&postgres, Duration::from_secs(10)).unwrap();
+        let store = AnyStore::open(&postgres.into(), Duration::from_secs(10)).unwrap();
         run("postgres", &store, &batches, now).await;
     }
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))

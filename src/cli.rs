@@ -343,7 +343,11 @@ fn print_config(config: &Config, imported: Option<&Import>) -> Result<Exit, Fail
     // The effective values: an unset observer is the host name.
     let mut shown = config.clone();
     shown.history.observer = shown.history.observer_name();
-    text.push_str(&shown.to_toml().context("cannot print the configuration")?);
+    text.push_str(
+        &shown
+            .to_annotated_toml()
+            .context("cannot print the configuration")?,
+    );
     write_stdout(&text)?;
     Ok(Exit::Ok)
 }

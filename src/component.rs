@@ -20,7 +20,7 @@ fn in_healthz(key: &ComponentKey, config: &Config) -> bool {
 /// is its consequence, shown as `unknown` with that cause.
 fn dependencies(key: &ComponentKey, config: &Config) -> Vec<ComponentKey> {
     // Only a component reading the very Redis of `redis` depends on it.
-    let same_redis = config.heartbeat_redis() == &config.redis.url;
+    let same_redis = config.heartbeat_redis().url() == &config.redis.url;
     match key {
         ComponentKey::TaskExecutors if same_redis => vec![ComponentKey::Redis],
         ComponentKey::MessageQueue => match &config.message_queue {

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod connect;
 pub mod dialect;
 pub mod history;
 pub mod message;

@@ -10,7 +10,8 @@ use url::Url;
 use super::kind::{Quoted, text_kinds};
 use super::section::Section;
 use super::{
-    ComponentSettings, KeyError, Secret, SecretUrl, Secrets, basic_auth, duration_text, secret,
+    ComponentSettings, KeyError, Login, Secret, SecretUrl, Secrets, basic_auth, duration_text,
+    secret,
 };
 
 /// Database kinds.
@@ -52,6 +53,12 @@ pub struct DbConfig {
     pub kind: DbKind,
     /// Connection URL, e.g. `mysql://root:pw@127.0.0.1:3306/rag_flow`.
     pub url: SecretUrl,
+    /// User name; wins over the URL's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password; wins over the URL's, and needs no percent-encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// Schedule and weight.
     #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
@@ -67,6 +74,15 @@ impl Section for DbConfig {
 }
 
 impl DbConfig {
+    /// The URL and the credentials to sign in with.
+    pub fn login(&self) -> Login {
+        Login::new(
+            self.url.clone(),
+            self.username.clone(),
+            self.password.clone(),
+        )
+    }
+
     /// A URL its kind's driver takes.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
         let scheme = self.url.expose().scheme();
@@ -88,6 +104,8 @@ impl Default for DbConfig {
         Self {
             kind: DbKind::Mysql,
             url: SecretUrl::parse(DEFAULT_DB_URL).expect("default URL parses"),
+            username: None,
+            password: None,
             settings: ComponentSettings::default(),
         }
     }
@@ -99,6 +117,12 @@ impl Default for DbConfig {
 pub struct RedisConfig {
     /// Connection URL, e.g. `redis://:pw@127.0.0.1:6379/1`.
     pub url: SecretUrl,
+    /// ACL user name; wins over the URL's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password; wins over the URL's, and needs no percent-encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// Also SET a probe key (3 s expiry) and GET it back, as RAGFlow does.
     pub write_check: bool,
     /// Schedule and weight.
@@ -116,6 +140,15 @@ impl Section for RedisConfig {
 }
 
 impl RedisConfig {
+    /// The URL and the credentials to sign in with.
+    pub fn login(&self) -> Login {
+        Login::new(
+            self.url.clone(),
+            self.username.clone(),
+            self.password.clone(),
+        )
+    }
+
     /// A `redis://` or `rediss://` (TLS) URL.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
         let scheme = self.url.expose().scheme();
@@ -140,6 +173,8 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: SecretUrl::parse(DEFAULT_REDIS_URL).expect("default URL parses"),
+            username: None,
+            password: None,
             write_check: true,
             settings: ComponentSettings::default(),
         }
@@ -249,10 +284,15 @@ pub struct DocEngineConfig {
     /// Base URL of the cluster's HTTP API, or the connection URL of a SQL engine
     /// (`mysql://`, `postgres://`). Unset: the kind's default (see the loader).
     pub url: SecretUrl,
-    /// Elasticsearch/OpenSearch basic-auth user; empty sends no credentials.
-    pub username: String,
-    /// Elasticsearch/OpenSearch basic-auth password.
-    pub password: Secret,
+    /// User name (basic auth for HTTP engines); wins over the URL's; empty sends none.
+    /// Unset for Elasticsearch or OpenSearch with no user in the URL: RAGFlow's `elastic`.
+    // Absent reads as unset (not as the default kind's), for the loader to fill by kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password; wins over the URL's, and needs no percent-encoding. Unset for
+    /// Elasticsearch or OpenSearch with none in the URL: RAGFlow's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// Schedule and weight.
     #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
@@ -268,6 +308,31 @@ impl Section for DocEngineConfig {
 }
 
 impl DocEngineConfig {
+    /// The URL and the credentials to sign in with.
+    pub fn login(&self) -> Login {
+        Login::new(
+            self.url.clone(),
+            self.username.clone(),
+            self.password.clone(),
+        )
+    }
+
+    /// RAGFlow's Elasticsearch credentials for an HTTP engine given none, neither as keys
+    /// nor in the URL: serde fills defaults before it has read the kind, so the loader asks
+    /// for this after.
+    pub(super) fn default_credentials(&mut self) {
+        if self.kind.protocol() != EngineProtocol::Http {
+            return;
+        }
+        let defaults = Self::default();
+        if self.username.is_none() && self.url.username().is_none() {
+            self.username = defaults.username;
+        }
+        if self.password.is_none() && self.url.password().is_none() {
+            self.password = defaults.password;
+        }
+    }
+
     /// A URL of the protocol its kind speaks, with a host.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
         let protocol = self.kind.protocol();
@@ -317,8 +382,8 @@ impl Default for DocEngineConfig {
         Self {
             kind: DocEngineKind::Elasticsearch,
             url: SecretUrl::parse(DEFAULT_DOC_ENGINE_URL).expect("default URL parses"),
-            username: "elastic".into(),
-            password: Secret::new("infini_rag_flow"),
+            username: Some("elastic".into()),
+            password: Some(Secret::new("infini_rag_flow")),
             settings: ComponentSettings::default(),
         }
     }
@@ -359,6 +424,13 @@ pub struct MessageQueueConfig {
     /// Server URL; default `nats://127.0.0.1:4222` for NATS, `redis.url` for Redis streams.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<SecretUrl>,
+    /// User name; wins over the URL's (for Redis streams without a URL, over `redis`'s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password (NATS: alone, a token); wins over the URL's, and needs no
+    /// percent-encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// NATS: also read the JetStream account (streams, consumers, storage).
     pub jetstream: bool,
     /// Redis streams: the task queues to read, high priority first.
@@ -383,9 +455,9 @@ impl Section for MessageQueueConfig {
 }
 
 impl MessageQueueConfig {
-    /// `url` (its own or the default) speaks its kind; Redis streams name a stream.
-    pub(super) fn validate(&self, url: &SecretUrl) -> Result<(), KeyError> {
-        let scheme = url.expose().scheme();
+    /// Its server (its own or the default) speaks its kind; Redis streams name a stream.
+    pub(super) fn validate(&self, login: &Login) -> Result<(), KeyError> {
+        let scheme = login.url().expose().scheme();
         let fits = match self.kind {
             MessageQueueKind::Nats => matches!(scheme, "nats" | "tls"),
             MessageQueueKind::RedisStream => is_redis_scheme(scheme),
@@ -414,6 +486,8 @@ impl Default for MessageQueueConfig {
         Self {
             kind: MessageQueueKind::Nats,
             url: None,
+            username: None,
+            password: None,
             jetstream: true,
             streams: vec!["te.1.common".into(), "te.0.common".into()],
             group: "rag_flow_svr_task_broker".into(),
@@ -512,6 +586,14 @@ pub struct TaskExecutorsConfig {
     /// The Redis holding the heartbeats (default: `redis.url`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<SecretUrl>,
+    /// The user name in that Redis; wins over the URL's (without `redis_url`, over
+    /// `redis`'s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_username: Option<String>,
+    /// The password in that Redis; wins over the URL's (without `redis_url`, over
+    /// `redis`'s), and needs no percent-encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_password: Option<Secret>,
     /// Red when fewer executors are alive.
     pub min_alive: u32,
     /// Yellow when more than this share of the tasks of the last 30 minutes failed.
@@ -567,6 +649,8 @@ impl Default for TaskExecutorsConfig {
     fn default() -> Self {
         Self {
             redis_url: None,
+            redis_username: None,
+            redis_password: None,
             min_alive: 1,
             max_failure_rate: 0.5,
             healthz: false,
@@ -665,9 +749,12 @@ impl Secrets for DbConfig {
         let Self {
             kind: _,
             url,
+            username: _,
+            password,
             settings: _,
         } = self;
         url.secrets(out);
+        password.secrets(out);
     }
 }
 
@@ -675,10 +762,13 @@ impl Secrets for RedisConfig {
     fn secrets(&self, out: &mut Vec<String>) {
         let Self {
             url,
+            username: _,
+            password,
             write_check: _,
             settings: _,
         } = self;
         url.secrets(out);
+        password.secrets(out);
     }
 }
 
@@ -694,8 +784,9 @@ impl Secrets for DocEngineConfig {
         url.secrets(out);
         password.secrets(out);
         // What the probe sends in its Authorization header.
-        if !username.is_empty() {
-            out.push(basic_auth(username, password.expose()));
+        let login = Login::new(url.clone(), username.clone(), password.clone());
+        if let (Some(user), Some(password)) = (login.username(), login.password()) {
+            out.push(basic_auth(&user, password.expose()));
         }
     }
 }
@@ -705,6 +796,8 @@ impl Secrets for MessageQueueConfig {
         let Self {
             kind: _,
             url,
+            username: _,
+            password,
             jetstream: _,
             streams: _,
             group: _,
@@ -713,6 +806,7 @@ impl Secrets for MessageQueueConfig {
             settings: _,
         } = self;
         url.secrets(out);
+        password.secrets(out);
     }
 }
 
@@ -720,6 +814,8 @@ impl Secrets for TaskExecutorsConfig {
     fn secrets(&self, out: &mut Vec<String>) {
         let Self {
             redis_url,
+            redis_username: _,
+            redis_password,
             min_alive: _,
             max_failure_rate: _,
             healthz: _,
@@ -728,6 +824,7 @@ impl Secrets for TaskExecutorsConfig {
             settings: _,
         } = self;
         redis_url.secrets(out);
+        redis_password.secrets(out);
     }
 }
 

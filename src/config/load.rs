@@ -1,5 +1,6 @@
-//! Loading, as a pipeline: read the file, note where each key is written, import RAGFlow's
-//! configuration, merge the file over it, apply `RAGWATCH_<SECTION>__<KEY>` overrides,
+//! Loading, as a pipeline: read the file, note where each key is written, read the secrets
+//! its `<key>_file` twins name, import RAGFlow's configuration, merge the file over it,
+//! apply `RAGWATCH_<SECTION>__<KEY>` overrides (the values of string keys as written),
 //! deserialize, fill the defaults that follow a kind, validate. Every error names where
 //! the offending value came from (file and line, or the environment variable) and the key.
 
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
 
 use super::ragflow::Import;
+use super::schema::{self, Holds};
+use super::secret_files;
 use super::{Config, StorageConfig};
 
 /// Prefix of environment variables that override configuration keys.
@@ -74,6 +77,11 @@ enum Origin {
     FileLine(usize),
     Env(String),
     Ragflow(String),
+    /// A secret read from `file`, named by the `<key>_file` twin `twin`.
+    SecretFile {
+        file: String,
+        twin: String,
+    },
 }
 
 /// Loads the configuration from an optional file and the given environment.
@@ -95,7 +103,16 @@ pub fn load_with_ragflow(
     let env: BTreeMap<String, String> = env.into_iter().collect();
     let text = read_file(path)?;
     let mut origins = Origins::new(path, &text)?;
-    let file: toml::Table = toml::from_str(&text).map_err(|e| origins.syntax_error(&e))?;
+    let mut file: toml::Table = toml::from_str(&text).map_err(|e| origins.syntax_error(&e))?;
+    for secret in secret_files::resolve(&mut file, "").map_err(|e| origins.invalid(e))? {
+        origins.set(
+            secret.key,
+            Origin::SecretFile {
+                file: secret.file,
+                twin: secret.twin,
+            },
+        );
+    }
     let imported = import_ragflow(ragflow, &env, &mut origins)?;
     let mut table = imported
         .as_ref()
@@ -103,6 +120,7 @@ pub fn load_with_ragflow(
         .unwrap_or_default();
     merge(&mut table, file);
     apply_env(&mut table, &env, &mut origins)?;
+    drop_imported_credentials(&mut table, &origins);
     let doc_engine_url_given = table
         .get("doc_engine")
         .and_then(|section| section.get("url"))
@@ -141,6 +159,15 @@ fn import_ragflow(
     for (key, sources) in &import.sources {
         origins.set_default(key.clone(), Origin::Ragflow(sources.join("; ")));
     }
+    // The import names each model by name; the configuration keys it by its place.
+    if let Some(toml::Value::Array(models)) = import.table.get("models") {
+        for (i, model) in models.iter().enumerate() {
+            let name = model.get("name").and_then(toml::Value::as_str);
+            if let Some(sources) = name.and_then(|n| import.sources.get(&format!("models.{n}"))) {
+                origins.set_default(format!("models[{i}]"), Origin::Ragflow(sources.join("; ")));
+            }
+        }
+    }
     Ok(Some(import))
 }
 
@@ -156,18 +183,68 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// Sets every `RAGWATCH_<SECTION>__<KEY>` variable into the table.
+/// RAGFlow's credentials sign in at RAGFlow's address: a URL set over it (by the file or
+/// a variable) with user info of its own signs in as that says, not as RAGFlow's keys do.
+fn drop_imported_credentials(table: &mut toml::Table, origins: &Origins) {
+    for (section, value) in table.iter_mut() {
+        let Some(keys) = value.as_table_mut() else {
+            continue;
+        };
+        let has_user_info = keys
+            .get("url")
+            .and_then(toml::Value::as_str)
+            .and_then(|url| url::Url::parse(url).ok())
+            .is_some_and(|url| !url.username().is_empty() || url.password().is_some());
+        if !has_user_info || origins.is_imported(&format!("{section}.url")) {
+            continue;
+        }
+        for credential in ["username", "password"] {
+            if origins.is_imported(&format!("{section}.{credential}")) {
+                keys.remove(credential);
+            }
+        }
+    }
+}
+
+/// Sets every `RAGWATCH_<SECTION>__<KEY>` variable into the table; a `<key>_file` twin
+/// sets its key, read from the file it names.
 fn apply_env(
     table: &mut toml::Table,
     env: &BTreeMap<String, String>,
     origins: &mut Origins,
 ) -> Result<(), ConfigError> {
-    let overrides = env
+    let overrides: BTreeMap<String, (&String, &String)> = env
         .iter()
-        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name.contains("__"));
-    for (name, raw) in overrides {
-        apply_override(table, name, raw)?;
-        origins.set(env_key_path(name), Origin::Env(name.clone()));
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && name.contains("__"))
+        .map(|(name, raw)| (env_key_path(name), (name, raw)))
+        .collect();
+    for (key, (name, raw)) in &overrides {
+        let located = |error: KeyError| ConfigError::Invalid {
+            location: format!("environment variable {name}"),
+            message: error.to_string(),
+        };
+        let Some(secret) = schema::twin_of(key) else {
+            apply_override(table, name, raw)?;
+            origins.set(key.clone(), Origin::Env(name.to_string()));
+            continue;
+        };
+        if let Some((other, _)) = overrides.get(secret) {
+            let mut error = secret_files::both(secret, key);
+            error
+                .message
+                .push_str(&format!(" (both from {other} and {name})"));
+            return Err(located(error));
+        }
+        let value = secret_files::read(key, raw).map_err(located)?;
+        set_value(table, name, secret, toml::Value::String(value))?;
+        origins.set(key.clone(), Origin::Env(name.to_string()));
+        origins.set(
+            secret.to_owned(),
+            Origin::SecretFile {
+                file: raw.to_string(),
+                twin: key.clone(),
+            },
+        );
     }
     Ok(())
 }
@@ -197,11 +274,13 @@ pub(super) fn is_unknown_key(path: &str, message: &str) -> bool {
 }
 
 /// Defaults that follow a kind read in the same section, which serde fills too early:
-/// an unset `doc_engine.url` is the kind's own address.
+/// an unset `doc_engine.url` is the kind's own address, and an HTTP engine's unset
+/// credentials RAGFlow's.
 fn fill_kind_defaults(config: &mut Config, doc_engine_url_given: bool) -> Result<(), KeyError> {
     if !doc_engine_url_given {
         config.doc_engine.default_url()?;
     }
+    config.doc_engine.default_credentials();
     Ok(())
 }
 
@@ -214,10 +293,39 @@ fn env_key_path(name: &str) -> String {
         .join(".")
 }
 
-/// Sets one override into the table. The value is read as a TOML value when it is one
-/// (`false`, `3`, `["a"]`), else taken as a string (URLs, durations, passwords).
+/// Sets one override into the table. The value of a string key (a name, URL, duration,
+/// password) is the string as written, so `12345` or `true` stays a password; a list of
+/// tokens is an array when written as a TOML array of strings; any other key's value is
+/// read as a TOML value when it is one (`false`, `3`, `["a"]`), else as a string.
 fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), ConfigError> {
     let key = env_key_path(name);
+    let as_toml = || {
+        toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+    };
+    let text = || toml::Value::String(raw.to_owned());
+    let value = match schema::holds(&key) {
+        Some(Holds::Text | Holds::Secret) => text(),
+        Some(Holds::SecretList) => as_toml()
+            .filter(|value| {
+                value
+                    .as_array()
+                    .is_some_and(|items| items.iter().all(toml::Value::is_str))
+            })
+            .unwrap_or_else(text),
+        Some(Holds::Other) | None => as_toml().unwrap_or_else(text),
+    };
+    set_value(table, name, &key, value)
+}
+
+/// Sets `value` at the key path `key` of the table, for the environment variable `name`.
+fn set_value(
+    table: &mut toml::Table,
+    name: &str,
+    key: &str,
+    value: toml::Value,
+) -> Result<(), ConfigError> {
     let segments: Vec<&str> = key.split('.').collect();
     let invalid = |message: String| ConfigError::Invalid {
         location: format!("environment variable {name}"),
@@ -228,10 +336,6 @@ fn apply_override(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), 
             "cannot tell which key it sets; write {ENV_PREFIX}<SECTION>__<KEY>"
         )));
     }
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
     let (last, parents) = segments.split_last().expect("at least one segment");
     let mut current = table;
     for (depth, segment) in parents.iter().enumerate() {
@@ -301,6 +405,11 @@ impl Origins {
         self.keys.insert(key, origin);
     }
 
+    /// Whether the value of `key` is RAGFlow's.
+    fn is_imported(&self, key: &str) -> bool {
+        matches!(self.keys.get(key), Some(Origin::Ragflow(_)))
+    }
+
     /// Records an origin for a key the file does not set itself.
     fn set_default(&mut self, key: String, origin: Origin) {
         self.keys.entry(key).or_insert(origin);
@@ -319,11 +428,7 @@ impl Origins {
         };
         loop {
             match self.keys.get(probe) {
-                Some(Origin::Env(name)) => return format!("environment variable {name}"),
-                Some(Origin::Ragflow(source)) => return format!("RAGFlow's {source}"),
-                Some(Origin::FileLine(line)) => {
-                    return format!("{}:{line}", self.file.as_deref().unwrap_or("config"));
-                }
+                Some(origin) => return self.describe(origin),
                 None => match probe.rfind(['.', '[']) {
                     Some(cut) => probe = &probe[..cut],
                     None => break,
@@ -331,6 +436,41 @@ impl Origins {
             }
         }
         self.file.clone().unwrap_or_else(|| "configuration".into())
+    }
+
+    /// Where exactly the value of `key` came from: its own origin, or that of an enclosing
+    /// key that RAGFlow's configuration or a variable set as a whole; none for a default.
+    pub(super) fn source(&self, key: &str) -> Option<String> {
+        let brief = |origin: &Origin| match origin {
+            Origin::Ragflow(_) => "RAGFlow's configuration (listed above)".to_owned(),
+            other => self.describe(other),
+        };
+        if let Some(origin) = self.keys.get(key) {
+            return Some(brief(origin));
+        }
+        let mut probe = key;
+        while let Some(cut) = probe.rfind(['.', '[']) {
+            probe = &probe[..cut];
+            match self.keys.get(probe) {
+                Some(origin @ (Origin::Env(_) | Origin::Ragflow(_))) => return Some(brief(origin)),
+                Some(_) => return None,
+                None => {}
+            }
+        }
+        None
+    }
+
+    fn describe(&self, origin: &Origin) -> String {
+        match origin {
+            Origin::Env(name) => format!("environment variable {name}"),
+            Origin::Ragflow(source) => format!("RAGFlow's {source}"),
+            Origin::FileLine(line) => {
+                format!("{}:{line}", self.file.as_deref().unwrap_or("config"))
+            }
+            Origin::SecretFile { file, twin } => {
+                format!("file {file} ({twin}, {})", self.location(twin))
+            }
+        }
     }
 
     /// The error, located where its blamed key was set.
@@ -657,6 +797,276 @@ mod tests {
         for (name, text, expected) in cases {
             assert_eq!(error_text(text, &[]), expected, "case {name}");
         }
+    }
+
+    #[test]
+    fn environment_values_of_string_keys_stay_strings() {
+        for password in [
+            "12345",
+            "true",
+            "1e3",
+            "[1]",
+            "{a = 1}",
+            "\"quoted\"",
+            "3.5",
+        ] {
+            let config = load(
+                None,
+                env(&[
+                    ("RAGWATCH_DB__PASSWORD", password),
+                    ("RAGWATCH_DB__USERNAME", "4711"),
+                    ("RAGWATCH_SERVER__TOKENS", password),
+                    ("RAGWATCH_STORAGE__BUCKET", "2024"),
+                ]),
+            )
+            .unwrap();
+            let login = config.db.login();
+            assert_eq!(login.password().unwrap().expose(), password);
+            assert_eq!(login.username().as_deref(), Some("4711"));
+            let tokens: Vec<&str> = config.server.tokens.iter().map(|t| t.expose()).collect();
+            assert_eq!(tokens, [password.trim()], "{password}");
+            let crate::config::StorageService::Minio(minio) = &config.storage.service else {
+                panic!("not MinIO");
+            };
+            assert_eq!(minio.bucket, "2024");
+        }
+        // Keys of other types are read as TOML still; a list of tokens as an array too.
+        let config = load(
+            None,
+            env(&[
+                ("RAGWATCH_DB__SLOW_MS", "150"),
+                ("RAGWATCH_DB__ENABLED", "false"),
+                ("RAGWATCH_MONITOR__INTERVAL", "10s"),
+                ("RAGWATCH_TASK_EXECUTORS__MAX_FAILURE_RATE", "0.25"),
+                ("RAGWATCH_MESSAGE_QUEUE__KIND", "redis_stream"),
+                ("RAGWATCH_MESSAGE_QUEUE__STREAMS", "[\"a\", \"b\"]"),
+                ("RAGWATCH_SERVER__TOKENS", "[\"x\", \"y\"]"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.db.settings.slow_ms, Some(150));
+        assert!(!config.db.settings.enabled);
+        assert_eq!(config.monitor.interval, Duration::from_secs(10));
+        assert_eq!(config.task_executors.max_failure_rate, 0.25);
+        assert_eq!(config.message_queue.unwrap().streams, ["a", "b"]);
+        let tokens: Vec<&str> = config.server.tokens.iter().map(|t| t.expose()).collect();
+        assert_eq!(tokens, ["x", "y"]);
+    }
+
+    #[test]
+    fn secrets_come_from_the_files_their_twins_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = |name: &str, content: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            path.display().to_string()
+        };
+        let db = secret("db", "p@ss #/?%: w\n");
+        let redis = secret("redis", "from-env-file\n");
+        let text = format!("[db]\nusername = \"ragflow\"\npassword_file = {db:?}\n");
+        let f = file(&text);
+        let config = load(
+            Some(f.path()),
+            env(&[("RAGWATCH_REDIS__PASSWORD_FILE", redis.as_str())]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.db.login().password().unwrap().expose(),
+            "p@ss #/?%: w"
+        );
+        assert_eq!(
+            config.redis.login().password().unwrap().expose(),
+            "from-env-file"
+        );
+        let shown = config.to_annotated_toml().unwrap();
+        let path = f.path().display().to_string();
+        assert!(
+            shown.contains(&format!(
+                "password = \"***\"  # from file {db} (db.password_file, {path}:3)\n"
+            )),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!(
+                "password = \"***\"  # from file {redis} (redis.password_file, environment variable RAGWATCH_REDIS__PASSWORD_FILE)\n"
+            )),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("url = \"redis://:***@127.0.0.1:6379/1\"  # default\n"),
+            "{shown}"
+        );
+        assert!(!shown.contains("p@ss") && !shown.contains("from-env-file"));
+        // The environment wins over the file, a twin as any key.
+        let config = load(Some(f.path()), env(&[("RAGWATCH_DB__PASSWORD", "env")])).unwrap();
+        assert_eq!(config.db.login().password().unwrap().expose(), "env");
+        let config = load(
+            Some(file("[redis]\npassword = \"file\"\n").path()),
+            env(&[("RAGWATCH_REDIS__PASSWORD_FILE", redis.as_str())]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.redis.login().password().unwrap().expose(),
+            "from-env-file"
+        );
+        // A value read from a file is located there when it is wrong.
+        let url = secret("url", "mysql://root:hunter2@db:3306/rag_flow\n");
+        assert_eq!(
+            error_text(
+                &format!("[db]\nkind = \"postgres\"\nurl_file = {url:?}\n"),
+                &[]
+            ),
+            format!(
+                "file {url} (db.url_file, FILE:3): db.url: URL scheme `mysql` does not match db.kind = \"postgres\""
+            )
+        );
+    }
+
+    #[test]
+    fn a_secret_and_its_twin_together_or_an_unreadable_file_are_refused() {
+        let cases = [
+            (
+                "both in the file",
+                "[redis]\npassword = \"x\"\npassword_file = \"/run/secrets/redis\"\n",
+                vec![],
+                "FILE:3: redis.password_file: set together with redis.password; give one of redis.password and redis.password_file",
+            ),
+            (
+                "both in the environment",
+                "",
+                vec![
+                    ("RAGWATCH_DB__PASSWORD", "hunter2"),
+                    ("RAGWATCH_DB__PASSWORD_FILE", "/run/secrets/db"),
+                ],
+                "environment variable RAGWATCH_DB__PASSWORD_FILE: db.password_file: set together with db.password; give one of db.password and db.password_file (both from RAGWATCH_DB__PASSWORD and RAGWATCH_DB__PASSWORD_FILE)",
+            ),
+            (
+                "an unreadable file",
+                "[[models]]\nname = \"m\"\nkind = \"openai\"\nurl = \"http://m\"\napi_key_file = \"/nonexistent/key\"\n",
+                vec![],
+                "FILE:5: models[0].api_key_file: cannot read /nonexistent/key: No such file or directory (os error 2)",
+            ),
+            (
+                "an unreadable file named by the environment",
+                "",
+                vec![("RAGWATCH_SERVER__TOKENS_FILE", "/nonexistent/tokens")],
+                "environment variable RAGWATCH_SERVER__TOKENS_FILE: server.tokens_file: cannot read /nonexistent/tokens: No such file or directory (os error 2)",
+            ),
+            (
+                "credentials for a SQLite history",
+                "[history]\npassword = \"x\"\n",
+                vec![],
+                "FILE:2: history.password: is not used by a sqlite:// history",
+            ),
+        ];
+        for (name, text, vars, expected) in cases {
+            let text = error_text(text, &vars);
+            assert_eq!(text, expected, "{name}");
+            assert!(!text.contains("hunter2"), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_http_engine_without_credentials_gets_ragflow_s() {
+        let login = |vars: &[(&str, &str)]| {
+            let login = load(None, env(vars)).unwrap().doc_engine.login();
+            (
+                login.username(),
+                login.password().map(|p| p.expose().to_owned()),
+            )
+        };
+        let ragflow = (Some("elastic".into()), Some("infini_rag_flow".into()));
+        assert_eq!(login(&[]), ragflow);
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__PASSWORD", "pw")]),
+            (Some("elastic".into()), Some("pw".into()))
+        );
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__URL", "http://u:p@es:9200")]),
+            (Some("u".into()), Some("p".into())),
+            "the URL's credentials"
+        );
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__USERNAME", "")]),
+            (None, Some("infini_rag_flow".into())),
+            "no user: no credentials sent"
+        );
+        // A SQL engine signs in as its URL says, unless its keys say otherwise.
+        assert_eq!(
+            login(&[("RAGWATCH_DOC_ENGINE__KIND", "oceanbase")]),
+            (Some("root@ragflow".into()), Some("infini_rag_flow".into()))
+        );
+        assert_eq!(
+            login(&[
+                ("RAGWATCH_DOC_ENGINE__KIND", "seekdb"),
+                ("RAGWATCH_DOC_ENGINE__PASSWORD", "p@ss"),
+            ]),
+            (Some("root".into()), Some("p@ss".into()))
+        );
+    }
+
+    #[test]
+    fn the_executors_and_the_queue_sign_in_to_redis_with_its_credentials_unless_given_their_own() {
+        let vars = [
+            ("RAGWATCH_REDIS__URL", "redis://r:6379/1"),
+            ("RAGWATCH_REDIS__USERNAME", "ragflow"),
+            ("RAGWATCH_REDIS__PASSWORD", "redis-pw"),
+            ("RAGWATCH_MESSAGE_QUEUE__KIND", "redis_stream"),
+        ];
+        let config = load(None, env(&vars)).unwrap();
+        let parts = |login: crate::config::Login| {
+            (
+                login.url().expose().to_string(),
+                login.username(),
+                login.password().map(|p| p.expose().to_owned()),
+            )
+        };
+        let redis = parts(config.redis.login());
+        assert_eq!(parts(config.heartbeat_redis()), redis);
+        let queue = config.message_queue.as_ref().unwrap();
+        assert_eq!(parts(config.message_queue_login(queue)), redis);
+        let mut own = vars.to_vec();
+        own.extend([
+            ("RAGWATCH_TASK_EXECUTORS__REDIS_PASSWORD", "executors-pw"),
+            ("RAGWATCH_MESSAGE_QUEUE__USERNAME", "queue"),
+        ]);
+        let config = load(None, env(&own)).unwrap();
+        assert_eq!(
+            parts(config.heartbeat_redis()),
+            (
+                "redis://r:6379/1".into(),
+                Some("ragflow".into()),
+                Some("executors-pw".into())
+            )
+        );
+        let queue = config.message_queue.as_ref().unwrap();
+        assert_eq!(
+            parts(config.message_queue_login(queue)),
+            (
+                "redis://r:6379/1".into(),
+                Some("queue".into()),
+                Some("redis-pw".into())
+            )
+        );
+        let config = load(
+            None,
+            env(&[
+                (
+                    "RAGWATCH_TASK_EXECUTORS__REDIS_URL",
+                    "redis://:url-pw@other:6379/2",
+                ),
+                ("RAGWATCH_TASK_EXECUTORS__REDIS_USERNAME", "te"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            parts(config.heartbeat_redis()),
+            (
+                "redis://:url-pw@other:6379/2".into(),
+                Some("te".into()),
+                Some("url-pw".into())
+            )
+        );
     }
 
     #[test]

@@ -3,11 +3,16 @@
 
 mod alerts;
 mod components;
+mod dotenv;
 mod key;
 mod kind;
 mod load;
+mod login;
+mod print;
 mod ragflow;
+mod schema;
 mod secret;
+mod secret_files;
 mod section;
 mod storage;
 mod tls;
@@ -30,6 +35,7 @@ pub use components::{
 pub use key::ComponentKey;
 pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
+pub use login::Login;
 pub use ragflow::Import;
 pub use secret::{
     REDACTED, Scrubber, Secret, SecretUrl, Secrets, basic_auth, host_port, redact_url,
@@ -105,6 +111,13 @@ impl Config {
         toml::to_string_pretty(&toml::Table::try_from(self)?)
     }
 
+    /// The configuration as `ragwatch config` prints it: [`Config::to_toml`] with a
+    /// comment after each secret saying where it came from (a file, a variable, a line).
+    pub fn to_annotated_toml(&self) -> Result<String, toml::ser::Error> {
+        let text = self.to_toml()?;
+        Ok(print::with_sources(&text, |key| self.origins.source(key)))
+    }
+
     /// Every secret value in the configuration, for the [`Scrubber`].
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets = Vec::new();
@@ -125,12 +138,19 @@ impl Config {
         self.origins.location(key)
     }
 
-    /// The Redis the task executors write their heartbeats to.
-    pub fn heartbeat_redis(&self) -> &SecretUrl {
-        self.task_executors
-            .redis_url
-            .as_ref()
-            .unwrap_or(&self.redis.url)
+    /// The Redis the task executors write their heartbeats to, and how to sign in to it:
+    /// `task_executors.redis_url`, else `redis`'s, with the section's own credentials
+    /// where given.
+    pub fn heartbeat_redis(&self) -> Login {
+        let executors = &self.task_executors;
+        let (username, password) = (
+            executors.redis_username.as_ref(),
+            executors.redis_password.as_ref(),
+        );
+        match &executors.redis_url {
+            Some(url) => Login::new(url.clone(), username.cloned(), password.cloned()),
+            None => self.redis.login().with_keys(username, password),
+        }
     }
 
     /// The certificate authorities of the heartbeat Redis: `task_executors.tls_ca_file`,
@@ -159,16 +179,21 @@ impl Config {
         })
     }
 
-    /// The message queue's URL: its own, else the kind's default (NATS on localhost, or
-    /// the Redis of `redis.url` for Redis streams).
-    pub fn message_queue_url(&self, queue: &MessageQueueConfig) -> SecretUrl {
-        match (&queue.url, queue.kind) {
+    /// The message queue's server and how to sign in to it: its own URL, else the kind's
+    /// default (NATS on localhost, or `redis`'s Redis for Redis streams), with its own
+    /// credentials where given.
+    pub fn message_queue_login(&self, queue: &MessageQueueConfig) -> Login {
+        let (username, password) = (queue.username.as_ref(), queue.password.as_ref());
+        let url = match (&queue.url, queue.kind) {
             (Some(url), _) => url.clone(),
             (None, MessageQueueKind::Nats) => {
                 SecretUrl::parse(DEFAULT_NATS_URL).expect("default URL parses")
             }
-            (None, MessageQueueKind::RedisStream) => self.redis.url.clone(),
-        }
+            (None, MessageQueueKind::RedisStream) => {
+                return self.redis.login().with_keys(username, password);
+            }
+        };
+        Login::new(url, username.cloned(), password.cloned())
     }
 
     /// The `[[models]]` entry a model component key names.
@@ -214,7 +239,7 @@ impl Config {
         self.doc_engine.validate()?;
         self.storage.validate()?;
         if let Some(queue) = &self.message_queue {
-            queue.validate(&self.message_queue_url(queue))?;
+            queue.validate(&self.message_queue_login(queue))?;
         }
         self.task_executors.validate()?;
         self.history.validate()?;
@@ -433,6 +458,12 @@ pub struct HistoryConfig {
     pub enabled: bool,
     /// `sqlite://path` (created if missing) or `postgres://user:pw@host/db`.
     pub url: SecretUrl,
+    /// PostgreSQL user name; wins over the URL's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// PostgreSQL password; wins over the URL's, and needs no percent-encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// How long raw results and minute roll-ups are kept.
     #[serde(with = "duration_text")]
     pub results_retention: Duration,
@@ -456,6 +487,8 @@ impl Default for HistoryConfig {
         Self {
             enabled: true,
             url: SecretUrl::parse(DEFAULT_HISTORY_URL).expect("default URL parses"),
+            username: None,
+            password: None,
             results_retention: Duration::from_secs(7 * 24 * 3600),
             incidents_retention: Duration::from_secs(90 * 24 * 3600),
             observer: String::new(),
@@ -466,22 +499,39 @@ impl Default for HistoryConfig {
 }
 
 impl HistoryConfig {
-    /// A store ragwatch can write; trusted roots only for one it connects to.
+    /// The URL and the credentials to sign in with.
+    pub fn login(&self) -> Login {
+        Login::new(
+            self.url.clone(),
+            self.username.clone(),
+            self.password.clone(),
+        )
+    }
+
+    /// A store ragwatch can write; credentials and trusted roots only for PostgreSQL.
     fn validate(&self) -> Result<(), KeyError> {
-        let scheme = self.url.expose().scheme();
-        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
-            return Err(KeyError::new(
+        match self.url.expose().scheme() {
+            "postgres" | "postgresql" => Ok(()),
+            "sqlite" => match (&self.username, &self.password, &self.tls_ca_file) {
+                (Some(_), _, _) => Err(KeyError::new(
+                    "history.username",
+                    "is not used by a sqlite:// history",
+                )),
+                (_, Some(_), _) => Err(KeyError::new(
+                    "history.password",
+                    "is not used by a sqlite:// history",
+                )),
+                (_, _, Some(_)) => Err(KeyError::new(
+                    "history.tls_ca_file",
+                    "a sqlite:// history is a local file, reached without TLS: remove tls_ca_file",
+                )),
+                _ => Ok(()),
+            },
+            _ => Err(KeyError::new(
                 "history.url",
                 "must be a sqlite://path or postgres:// URL",
-            ));
+            )),
         }
-        if scheme == "sqlite" && self.tls_ca_file.is_some() {
-            return Err(KeyError::new(
-                "history.tls_ca_file",
-                "a sqlite:// history is a local file, reached without TLS: remove tls_ca_file",
-            ));
-        }
-        Ok(())
     }
 
     /// `observer`, or the host name when it is empty.
@@ -570,6 +620,8 @@ impl Secrets for HistoryConfig {
         let Self {
             enabled: _,
             url,
+            username: _,
+            password,
             results_retention: _,
             incidents_retention: _,
             observer: _,
@@ -577,6 +629,7 @@ impl Secrets for HistoryConfig {
             tls_ca_file: _,
         } = self;
         url.secrets(out);
+        password.secrets(out);
     }
 }
 
@@ -606,13 +659,18 @@ mod tests {
         for expected in [
             "s-token",
             "s-db",
+            "s-db-key",
             "s-redis",
+            "s-redis-key",
             "s-es-url",
             "s-es",
             "s-s3",
             "s-nats",
+            "s-nats-key",
             "s-executors",
+            "s-executors-key",
             "s-history",
+            "s-history-key",
             "s-hook-url",
             "s-hook",
             "s-am",
@@ -635,8 +693,10 @@ mod tests {
 tokens = ["s-token"]
 [db]
 url = "mysql://root:s-db@h/d"
+password = "s-db-key"
 [redis]
 url = "redis://:s-redis@h/1"
+password = "s-redis-key"
 [doc_engine]
 url = "http://u:s-es-url@h:9200"
 password = "s-es"
@@ -644,10 +704,13 @@ password = "s-es"
 secret_key = "s-s3"
 [message_queue]
 url = "nats://u:s-nats@h:4222"
+password = "s-nats-key"
 [task_executors]
 redis_url = "redis://:s-executors@h/1"
+redis_password = "s-executors-key"
 [history]
 url = "postgres://u:s-history@h/ragwatch"
+password = "s-history-key"
 [alerts]
 [[alerts.webhook]]
 url = "https://u:s-hook-url@hooks.example/x"
@@ -693,8 +756,8 @@ api_key = "s-model"
         }
     }
 
-    /// Sets the value at `path` (`a.b[0].c`) of a table.
-    fn set(table: &mut toml::Table, path: &str, value: toml::Value) {
+    /// The table holding the key at `path` (`a.b[0].c`), made where missing, and the key.
+    fn parent<'t>(table: &'t mut toml::Table, path: &'t str) -> (&'t mut toml::Table, &'t str) {
         let (parents, last) = path.rsplit_once('.').expect("a key in a section");
         let mut current = table;
         for segment in parents.split('.') {
@@ -710,13 +773,27 @@ api_key = "s-model"
                 None => entry.as_table_mut().unwrap(),
             };
         }
-        current.insert(last.to_owned(), value);
+        (current, last)
     }
 
-    /// Every secret key, given a value of the wrong type in the file or the environment,
-    /// is refused naming the key and the type, never the value.
+    /// Sets the value at `path` of a table.
+    fn set(table: &mut toml::Table, path: &str, value: toml::Value) {
+        let (section, key) = parent(table, path);
+        section.insert(key.to_owned(), value);
+    }
+
+    /// Removes the value at `path` of a table, returning it.
+    fn take(table: &mut toml::Table, path: &str) -> Option<toml::Value> {
+        let (section, key) = parent(table, path);
+        section.remove(key)
+    }
+
+    /// Every secret key (every key `ragwatch config` shows redacted): a value of the wrong
+    /// type in the file is refused naming the key and the type, never the value; from the
+    /// environment any value is a string (`4711` is a password, not a number); and its
+    /// `<key>_file` twin gives the same configuration, read from a file.
     #[test]
-    fn a_wrong_typed_secret_is_refused_without_its_value() {
+    fn every_secret_key_reads_text_from_the_environment_and_from_files() {
         let mut checked = Vec::new();
         for text in EVERY_SECRET {
             let config = super::load(Some(file(text).path()), Vec::new()).unwrap();
@@ -745,14 +822,37 @@ api_key = "s-model"
                     let variable =
                         format!("RAGWATCH_{}", key.to_ascii_uppercase().replace('.', "__"));
                     let env = vec![(variable.clone(), "4711".to_owned())];
-                    let err = super::load(Some(file(text).path()), env)
-                        .unwrap_err()
-                        .to_string();
-                    assert_eq!(
-                        err,
-                        format!("environment variable {variable}: {key}: {expected_type}")
-                    );
+                    match super::load(Some(file(text).path()), env) {
+                        Ok(config) => assert!(
+                            config.secrets().iter().any(|s| s == "4711"),
+                            "{variable}=4711 is not the secret"
+                        ),
+                        // A URL key reads it as a string too, and refuses it as a URL.
+                        Err(err) => assert_eq!(
+                            err.to_string(),
+                            format!(
+                                "environment variable {variable}: {key}: invalid URL (relative URL without a base); write it as scheme://[user:password@]host:port/..."
+                            )
+                        ),
+                    }
                 }
+                let mut twin = source.clone();
+                let Some(value) = take(&mut twin, &key) else {
+                    continue; // a default, checked with the configuration that sets it
+                };
+                let secret = match &value {
+                    toml::Value::Array(items) => items[0].as_str().unwrap().to_owned(),
+                    other => other.as_str().unwrap().to_owned(),
+                };
+                let secret_file = file(&format!("{secret}\n"));
+                let path = secret_file.path().display().to_string();
+                set(&mut twin, &format!("{key}_file"), toml::Value::String(path));
+                let from_file = super::load(
+                    Some(file(&toml::to_string(&twin).unwrap()).path()),
+                    Vec::new(),
+                )
+                .unwrap_or_else(|e| panic!("{key}_file: {e}"));
+                assert_eq!(from_file.secrets(), config.secrets(), "{key}_file");
                 checked.push(key);
             }
         }
@@ -762,21 +862,33 @@ api_key = "s-model"
             "alerts.alertmanager[0].url",
             "alerts.webhook[0].secret",
             "alerts.webhook[0].url",
+            "db.password",
             "db.url",
             "doc_engine.password",
             "doc_engine.url",
+            "history.password",
             "history.url",
+            "message_queue.password",
             "message_queue.url",
             "models[0].api_key",
             "models[0].url",
+            "redis.password",
             "redis.url",
             "server.tokens",
             "storage.account_key",
             "storage.sas_token",
             "storage.secret_key",
+            "task_executors.redis_password",
             "task_executors.redis_url",
         ];
         assert_eq!(checked, expected);
+        // The schema, which finds secret keys by their type as they are read, knows
+        // exactly the keys printed redacted.
+        let mut known: Vec<String> = super::schema::secret_keys()
+            .map(|key| key.replace("[]", "[0]"))
+            .collect();
+        known.sort();
+        assert_eq!(known, expected);
         // Every credential of the configurations is behind one of these keys.
         let secrets: usize = EVERY_SECRET
             .iter()

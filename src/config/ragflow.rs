@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_norway::Value;
 use url::Url;
 
+use super::dotenv;
 use super::kind::names;
 use super::{ConfigError, DbKind, DocEngineKind, MessageQueueKind, ModelKind, StorageKind};
 
@@ -42,36 +43,42 @@ struct Variables {
 }
 
 impl Variables {
-    /// The process environment over `.env` (whose own `${VAR:-default}` are expanded too).
+    /// The process environment over `.env` (read by compose's rules, its own
+    /// `${VAR:-default}` expanded too; a later line wins over an earlier one).
     fn new(env: &BTreeMap<String, String>, env_file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut values: BTreeMap<String, (String, VarSource)> = env
             .iter()
             .map(|(k, v)| (k.clone(), (v.clone(), VarSource::Environment)))
             .collect();
         if let Some(path) = env_file {
-            let text = read(path)?;
-            for (index, line) in text.lines().enumerate() {
-                let line = line.trim();
-                let line = line.strip_prefix("export ").unwrap_or(line);
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
+            let statements =
+                dotenv::parse(&read(path)?).map_err(|refused| ConfigError::Invalid {
+                    location: format!("{}:{}", path.display(), refused.line),
+                    message: refused.message,
+                })?;
+            for statement in statements {
+                if matches!(
+                    values.get(&statement.name),
+                    Some((_, VarSource::Environment))
+                ) {
+                    continue; // the environment wins
                 }
-                let Some((name, raw)) = line.split_once('=') else {
-                    return Err(ConfigError::Invalid {
-                        location: format!("{}:{}", path.display(), index + 1),
-                        message: "expected NAME=value".into(),
-                    });
+                let value = if statement.interpolate {
+                    let known = Self {
+                        values: values.clone(),
+                        env_file: None,
+                    };
+                    // `$$` is a literal `$`.
+                    let parts: Vec<String> = statement
+                        .value
+                        .split("$$")
+                        .map(|part| known.expand(part).0)
+                        .collect();
+                    parts.join("$")
+                } else {
+                    statement.value
                 };
-                let name = name.trim().to_owned();
-                if values.contains_key(&name) {
-                    continue; // the environment wins, and a later line never overrides
-                }
-                let known = Self {
-                    values: values.clone(),
-                    env_file: None,
-                };
-                let (value, _) = known.expand(unquote(raw.trim()));
-                values.insert(name, (value, VarSource::DotEnv(index + 1)));
+                values.insert(statement.name, (value, VarSource::DotEnv(statement.line)));
             }
         }
         Ok(Self {
@@ -155,18 +162,6 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-fn unquote(value: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = value
-            .strip_prefix(quote)
-            .and_then(|v| v.strip_suffix(quote))
-        {
-            return inner;
-        }
-    }
-    value
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -347,9 +342,11 @@ impl Builder<'_> {
         })
     }
 
-    /// `scheme://user:password@host:port/path` from RAGFlow's separate fields.
+    /// `scheme://host:port/path` from RAGFlow's separate fields; the user and password
+    /// become `component`'s own keys, which need no encoding.
     fn sql_url(
-        &self,
+        &mut self,
+        component: &str,
         scheme: &str,
         section: &[&str],
         fields: [&str; 5],
@@ -367,15 +364,27 @@ impl Builder<'_> {
             get(port_key)?,
             get(name_key)?,
         );
-        let mut url = self.url(
+        let url = self.url(
             &format!("{scheme}://{}:{}/{}", host.0, port.0, name.0),
             section,
         )?;
-        set_credentials(&mut url, &user.0, &password.0);
-        Ok((
-            url.to_string(),
-            vec![user.1, password.1, host.1, port.1, name.1],
-        ))
+        self.set_credentials(component, Some(user), Some(password));
+        Ok((url.to_string(), vec![host.1, port.1, name.1]))
+    }
+
+    /// `component.username` and `component.password`, each as RAGFlow gives it (none when
+    /// empty), with where it came from.
+    fn set_credentials(
+        &mut self,
+        component: &str,
+        user: Option<(String, String)>,
+        password: Option<(String, String)>,
+    ) {
+        for (key, given) in [("username", user), ("password", password)] {
+            if let Some((value, source)) = given.filter(|(value, _)| !value.is_empty()) {
+                self.set_str(&format!("{component}.{key}"), &value, vec![source]);
+            }
+        }
     }
 
     fn url(&self, text: &str, section: &[&str]) -> Result<Url, ConfigError> {
@@ -383,14 +392,6 @@ impl Builder<'_> {
             location: self.rendered.path.display().to_string(),
             message: format!("`{}` does not make a valid address: {e}", section.join(".")),
         })
-    }
-}
-
-fn set_credentials(url: &mut Url, user: &str, password: &str) {
-    // Url percent-encodes what needs it (an `@` in a password, say).
-    let _ = url.set_username(user);
-    if !password.is_empty() {
-        let _ = url.set_password(Some(password));
     }
 }
 
@@ -464,6 +465,7 @@ fn import_db(b: &mut Builder) -> Result<(), ConfigError> {
     let section = kind.as_str();
     b.section_of("DB_TYPE", &db_type, section)?;
     let (url, sources) = b.sql_url(
+        "db",
         kind.as_str(),
         &[section],
         ["user", "password", "host", "port", "name"],
@@ -481,7 +483,7 @@ fn import_redis(b: &mut Builder) -> Result<(), ConfigError> {
     b.section_of("redis", "used by every RAGFlow", "redis")?;
     let host = b.need(&["redis", "host"])?;
     let db = b.optional(&["redis", "db"]);
-    let mut url = b.url(
+    let url = b.url(
         &format!(
             "redis://{}/{}",
             host.0,
@@ -491,16 +493,10 @@ fn import_redis(b: &mut Builder) -> Result<(), ConfigError> {
     )?;
     let mut sources = vec![host.1];
     sources.extend(db.map(|(_, s)| s));
+    b.set_str("redis.url", url.as_str(), sources);
     let user = b.optional(&["redis", "username"]);
     let password = b.optional(&["redis", "password"]);
-    set_credentials(
-        &mut url,
-        user.as_ref().map_or("", |(u, _)| u.as_str()),
-        password.as_ref().map_or("", |(p, _)| p.as_str()),
-    );
-    sources.extend(user.map(|(_, s)| s));
-    sources.extend(password.map(|(_, s)| s));
-    b.set_str("redis.url", url.as_str(), sources);
+    b.set_credentials("redis", user, password);
     Ok(())
 }
 
@@ -550,16 +546,19 @@ fn import_doc_engine(b: &mut Builder) -> Result<(), ConfigError> {
             (url.to_string(), vec![uri.1, port_source])
         }
         DocEngineKind::Oceanbase | DocEngineKind::Seekdb => b.sql_url(
+            "doc_engine",
             "mysql",
             &[section, "config"],
             [fields[0], fields[1], fields[2], fields[3], "db_name"],
         )?,
         DocEngineKind::Serenedb => b.sql_url(
+            "doc_engine",
             "postgres",
             &[section],
             [fields[0], fields[1], fields[2], fields[3], "db_name"],
         )?,
         DocEngineKind::Gaussdb => b.sql_url(
+            "doc_engine",
             "postgres",
             &[section],
             [fields[0], fields[1], fields[2], fields[3], "database"],

@@ -52,34 +52,47 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        text(deserializer).map(Secret)
+        secret_text(deserializer).map(Secret)
     }
 }
+
+/// The name a secret gives serde as it is read: the mark by which the schema tells a
+/// secret key from any other without a value at hand (see [`super::schema`]).
+pub(super) const SECRET_MARK: &str = "$ragwatch::Secret";
+
+/// The name a list of secrets (`server.tokens`) gives serde as it is read.
+pub(super) const SECRET_LIST_MARK: &str = "$ragwatch::SecretList";
 
 /// Reads a string that may be a credential. A value of another type is refused by naming
 /// its type alone: serde's own message would quote the value (`integer `12345``).
 pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let read = deserializer.deserialize_string(TextVisitor {
-        expected: "a string",
-        list: false,
-    })?;
-    match read {
-        Text::One(text) => Ok(text),
-        Text::Many(_) => unreachable!("a list is read only when asked for"),
-    }
+    deserializer
+        .deserialize_string(TextVisitor::ONE)
+        .map(Text::one)
 }
 
-/// Reads `"a"`, `"a,b"` or `["a", "b"]` of credentials, quietly as [`text`] does.
+/// Reads a credential as [`text`] does, marked as a secret ([`SECRET_MARK`]).
+fn secret_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    deserializer
+        .deserialize_newtype_struct(SECRET_MARK, TextVisitor::ONE)
+        .map(Text::one)
+}
+
+/// Reads `"a"`, `"a,b"`, one per line, or `["a", "b"]` of credentials, quietly as [`text`]
+/// does, marked as a list of secrets ([`SECRET_LIST_MARK`]).
 pub fn text_list<'de, D: Deserializer<'de>>(
     deserializer: D,
     expected: &'static str,
 ) -> Result<Vec<String>, D::Error> {
-    let read = deserializer.deserialize_any(TextVisitor {
-        expected,
-        list: true,
-    })?;
+    let read = deserializer.deserialize_newtype_struct(
+        SECRET_LIST_MARK,
+        TextVisitor {
+            expected,
+            list: true,
+        },
+    )?;
     Ok(match read {
-        Text::One(text) => text.split(',').map(str::to_owned).collect(),
+        Text::One(text) => text.split([',', '\n']).map(str::to_owned).collect(),
         Text::Many(list) => list,
     })
 }
@@ -90,6 +103,16 @@ enum Text {
     Many(Vec<String>),
 }
 
+impl Text {
+    /// The one string a visitor not asked for a list read.
+    fn one(self) -> String {
+        match self {
+            Self::One(text) => text,
+            Self::Many(_) => unreachable!("a list is read only when asked for"),
+        }
+    }
+}
+
 /// Reads a string (or, when `list`, an array of them) and names only the type of anything
 /// else.
 struct TextVisitor {
@@ -98,6 +121,12 @@ struct TextVisitor {
 }
 
 impl TextVisitor {
+    /// Reads one string.
+    const ONE: Self = Self {
+        expected: "a string",
+        list: false,
+    };
+
     fn wrong<E: de::Error>(&self, found: &str) -> E {
         E::custom(format!("invalid type: {found}, expected {}", self.expected))
     }
@@ -160,6 +189,15 @@ impl<'de> Visitor<'de> for TextVisitor {
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Text, A::Error> {
         Err(self.wrong("map"))
     }
+
+    /// A marked read ([`SECRET_MARK`]) arrives here: the value itself is inside.
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, inner: D) -> Result<Text, D::Error> {
+        if self.list {
+            inner.deserialize_any(self)
+        } else {
+            inner.deserialize_string(self)
+        }
+    }
 }
 
 /// A service URL that may carry a password (`mysql://root:pw@host/db`). It displays,
@@ -185,6 +223,18 @@ impl SecretUrl {
         // Percent-decoding only: a `+` in user info is a plus, as the drivers read it.
         secret_part(&self.0).map(|p| {
             percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    }
+
+    /// The user name inside the URL, if any (percent-decoded); none for the token of a
+    /// `nats://TOKEN@host` URL, which [`SecretUrl::password`] holds.
+    pub fn username(&self) -> Option<String> {
+        let user = self.0.username();
+        let token = self.0.password().is_none() && secret_part(&self.0).is_some();
+        (!user.is_empty() && !token).then(|| {
+            percent_encoding::percent_decode_str(user)
                 .decode_utf8_lossy()
                 .into_owned()
         })
@@ -274,7 +324,7 @@ impl Serialize for SecretUrl {
 
 impl<'de> Deserialize<'de> for SecretUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = text(deserializer)?;
+        let raw = secret_text(deserializer)?;
         SecretUrl::parse(&raw).map_err(serde::de::Error::custom)
     }
 }

@@ -156,7 +156,11 @@ impl ComponentSettings {
     ];
 
     /// Reads the value of the shared key `name` from the map.
-    fn read<'de, A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
+    pub(super) fn read<'de, A: MapAccess<'de>>(
+        &mut self,
+        name: &str,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
         match name {
             "enabled" => self.enabled = map.next_value()?,
             "required" => self.required = Some(map.next_value()?),

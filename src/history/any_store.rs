@@ -9,7 +9,7 @@ use super::records::{Batch, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery};
 use super::store::Store;
 use super::{HistoryError, PostgresStore, SqliteStore, postgres, sqlite};
-use crate::config::{CaFile, SecretUrl};
+use crate::config::{CaFile, Login};
 
 /// The configured store.
 pub enum AnyStore {
@@ -21,20 +21,22 @@ pub enum AnyStore {
 
 impl AnyStore {
     /// The store a `sqlite://` or `postgres://` URL names, TLS trusting the system's store.
-    pub fn open(url: &SecretUrl, timeout: Duration) -> Result<Self, String> {
-        Self::open_trusting(url, timeout, None)
+    pub fn open(login: &Login, timeout: Duration) -> Result<Self, String> {
+        Self::open_trusting(login, timeout, None)
     }
 
     /// The store a URL names, its TLS trusting `ca_file` too (PostgreSQL).
     pub fn open_trusting(
-        url: &SecretUrl,
+        login: &Login,
         timeout: Duration,
         ca_file: Option<&CaFile>,
     ) -> Result<Self, String> {
-        let url = url.expose();
+        let url = login.url().expose();
         match url.scheme() {
             "sqlite" => sqlite::open(url.as_str()).map(Self::Sqlite),
-            "postgres" | "postgresql" => postgres::open(url, timeout, ca_file).map(Self::Postgres),
+            "postgres" | "postgresql" => {
+                postgres::open(login, timeout, ca_file).map(Self::Postgres)
+            }
             other => Err(format!(
                 "history.url: scheme `{other}` is not supported; use sqlite:// or postgres://"
             )),

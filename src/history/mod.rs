@@ -127,7 +127,7 @@ impl History {
     ) -> Result<Self, String> {
         let (sender, receiver) = mpsc::channel(writer::CHANNEL_CAPACITY);
         Ok(Self {
-            store: AnyStore::open_trusting(&config.url, timeout, config.tls_ca_file.as_ref())?,
+            store: AnyStore::open_trusting(&config.login(), timeout, config.tls_ca_file.as_ref())?,
             observer: config.observer_name(),
             sender,
             receiver: Mutex::new(Some(receiver)),

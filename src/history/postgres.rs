@@ -3,30 +3,27 @@
 
 use std::time::Duration;
 
-use sqlx::ConnectOptions;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
+use sqlx::postgres::{PgPoolOptions, Postgres};
 
 use super::sql::SqlStore;
-use crate::config::CaFile;
+use crate::config::{CaFile, Login};
+use crate::connect;
 use crate::dialect::Dialect;
 use crate::net;
 
 /// History in a PostgreSQL database.
 pub type PostgresStore = SqlStore<Postgres>;
 
-/// Connects to the database a `postgres://` URL names, on first use, with a bounded wait
+/// Connects to the database a `postgres://` login names, on first use, with a bounded wait
 /// for a connection; its TLS trusts `ca_file` too.
 pub fn open(
-    url: &url::Url,
+    login: &Login,
     timeout: Duration,
     ca_file: Option<&CaFile>,
 ) -> Result<PostgresStore, String> {
-    let options = PgConnectOptions::from_url(url)
-        .map_err(|e| format!("history.url: {e}"))?
-        .application_name("ragwatch")
-        .disable_statement_logging();
+    let options = connect::postgres(login).map_err(|e| format!("history.url: {e}"))?;
     let options = net::postgres_tls(options, ca_file).map_err(|e| format!("history.url: {e}"))?;
-    let name = format!("postgres {}", crate::config::host_port(url, 5432));
+    let name = format!("postgres {}", login.host_port(5432));
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(timeout)

@@ -22,25 +22,18 @@ pub struct ElasticsearchProbe {
 }
 
 impl ElasticsearchProbe {
-    /// Reads the cluster URL and credentials from `[doc_engine]`; credentials in the URL
-    /// are used when `username` is empty. Requests go through `client`.
+    /// Reads the cluster URL and credentials from `[doc_engine]` (its keys over the URL's).
+    /// Requests go through `client`.
     pub fn new(
         config: &DocEngineConfig,
         timeout: Duration,
         client: reqwest::Client,
     ) -> Result<Self, KeyError> {
-        let mut base = config.url.expose().clone();
-        let (username, password) = if config.username.is_empty() {
-            (
-                base.username().to_owned(),
-                Secret::new(config.url.password().unwrap_or_default()),
-            )
-        } else {
-            (config.username.clone(), config.password.clone())
-        };
+        let login = config.login();
+        let username = login.username().unwrap_or_default();
+        let password = login.password().unwrap_or_default();
         // Credentials travel in the Authorization header, never in the URL.
-        let _ = base.set_username("");
-        let _ = base.set_password(None);
+        let base = login.address();
         let health_url = api_url(&base, "_cluster/health")
             .map_err(|e| KeyError::new("doc_engine.url", e.to_string()))?;
         Ok(Self {

@@ -166,14 +166,14 @@ impl AnyProbe {
         };
         Ok(match key {
             ComponentKey::Db => {
-                let (url, key) = (&config.db.url, "db.url");
+                let (login, key) = (&config.db.login(), "db.url");
                 let ca_file = config.db.settings.tls_ca_file.as_ref();
                 match config.db.kind {
                     DbKind::Mysql => {
-                        Self::Mysql(MysqlProbe::new(url, key, SqlFacts::Server, ca_file)?)
+                        Self::Mysql(MysqlProbe::new(login, key, SqlFacts::Server, ca_file)?)
                     }
                     DbKind::Postgres => {
-                        Self::Postgres(PostgresProbe::new(url, key, SqlFacts::Server, ca_file)?)
+                        Self::Postgres(PostgresProbe::new(login, key, SqlFacts::Server, ca_file)?)
                     }
                 }
             }
@@ -185,7 +185,7 @@ impl AnyProbe {
             }
             ComponentKey::DocEngine => {
                 let engine = &config.doc_engine;
-                let (url, key) = (&engine.url, "doc_engine.url");
+                let (login, key) = (&engine.login(), "doc_engine.url");
                 let ca_file = engine.settings.tls_ca_file.as_ref();
                 let version = |product_version| SqlFacts::Version { product_version };
                 match engine.kind {
@@ -204,25 +204,25 @@ impl AnyProbe {
                     // VERSION() is MySQL's version with OceanBase's appended
                     // (`5.7.25-OceanBase_CE-v4.3.5.0`); OB_VERSION() is OceanBase's alone.
                     DocEngineKind::Oceanbase => Self::Mysql(MysqlProbe::new(
-                        url,
+                        login,
                         key,
                         version(Some("SELECT OB_VERSION()")),
                         ca_file,
                     )?),
                     // VERSION() names SeekDB's release (`5.7.25-OceanBase seekdb-v1.0.0.0`).
                     DocEngineKind::Seekdb => {
-                        Self::Mysql(MysqlProbe::new(url, key, version(None), ca_file)?)
+                        Self::Mysql(MysqlProbe::new(login, key, version(None), ca_file)?)
                     }
                     // GaussDB, built on openGauss, keeps openGauss' version function: its
                     // kernel release alone, where version() is a whole build banner.
                     DocEngineKind::Gaussdb => Self::Postgres(PostgresProbe::new(
-                        url,
+                        login,
                         key,
                         version(Some("SELECT opengauss_version()")),
                         ca_file,
                     )?),
                     DocEngineKind::Serenedb => {
-                        Self::Postgres(PostgresProbe::new(url, key, version(None), ca_file)?)
+                        Self::Postgres(PostgresProbe::new(login, key, version(None), ca_file)?)
                     }
                 }
             }
@@ -244,15 +244,19 @@ impl AnyProbe {
                     .message_queue
                     .as_ref()
                     .ok_or_else(|| KeyError::new("message_queue", "the section is missing"))?;
-                let url = config.message_queue_url(queue);
+                let login = config.message_queue_login(queue);
                 let roots = network.trust.roots(config.message_queue_ca_file(queue));
                 match queue.kind {
                     MessageQueueKind::Nats => {
-                        Self::Nats(NatsProbe::new(queue, &url, timeout, &roots)?)
+                        Self::Nats(NatsProbe::new(queue, &login, timeout, &roots)?)
                     }
-                    MessageQueueKind::RedisStream => {
-                        Self::RedisStream(RedisStreamProbe::new(queue, &url, timeout, &roots)?)
-                    }
+                    MessageQueueKind::RedisStream => Self::RedisStream(RedisStreamProbe::new(
+                        queue,
+                        &login,
+                        "message_queue.url",
+                        timeout,
+                        &roots,
+                    )?),
                 }
             }
             ComponentKey::TaskExecutors => {

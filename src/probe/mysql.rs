@@ -2,13 +2,13 @@
 //! MySQL-protocol document engines (OceanBase, SeekDB): `SELECT 1`, then the version.
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{Connection, Row};
 
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::{CaFile, KeyError, SecretUrl};
-use crate::net;
+use crate::config::{CaFile, KeyError, Login};
+use crate::{connect, net};
 
 /// Default MySQL port.
 const MYSQL_PORT: u16 = 3306;
@@ -22,22 +22,19 @@ pub struct MysqlProbe {
 }
 
 impl MysqlProbe {
-    /// Reads connection options from the URL configured at `key`; its TLS trusts
-    /// `ca_file` too.
+    /// Reads connection options from the login whose URL is configured at `key`; its TLS
+    /// trusts `ca_file` too.
     pub fn new(
-        url: &SecretUrl,
+        login: &Login,
         key: &str,
         facts: SqlFacts,
         ca_file: Option<&CaFile>,
     ) -> Result<Self, KeyError> {
-        let url = url.expose();
-        let options = MySqlConnectOptions::from_url(url)
-            .map_err(|e| KeyError::new(key, e.to_string()))?
-            .disable_statement_logging();
+        let options = connect::mysql(login).map_err(|e| KeyError::new(key, e.to_string()))?;
         let options = net::mysql_tls(options, ca_file).map_err(|e| KeyError::new(key, e))?;
         Ok(Self {
             options,
-            target: SqlTarget::from_url(url, MYSQL_PORT, "root"),
+            target: SqlTarget::from_login(login, MYSQL_PORT, "root"),
             facts,
             connection: Kept::new(),
         })

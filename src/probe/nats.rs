@@ -1,4 +1,4 @@
-//! NATS: connect (user and password, or a token, from the URL), a PING/PONG round trip,
+//! NATS: connect (user and password, or a token), a PING/PONG round trip,
 //! server info, and the JetStream account (streams, consumers, storage) when asked for.
 
 use std::time::Duration;
@@ -9,14 +9,14 @@ use serde_json::Value;
 
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, into_details};
-use crate::config::{KeyError, MessageQueueConfig, Secret, SecretUrl};
+use crate::config::{KeyError, Login, MessageQueueConfig, Secret};
 use crate::net::Roots;
 
 /// Probes a NATS server over one kept client.
 pub struct NatsProbe {
     url: String,
     target: String,
-    user: String,
+    user: Option<String>,
     password: Option<Secret>,
     jetstream: bool,
     timeout: Duration,
@@ -25,23 +25,20 @@ pub struct NatsProbe {
 }
 
 impl NatsProbe {
-    /// Reads the server URL and the JetStream switch from `[message_queue]`; over TLS
+    /// Reads the server's login and the JetStream switch from `[message_queue]`; over TLS
     /// (`tls://`, or a server that requires it) it trusts `roots`.
     pub fn new(
         config: &MessageQueueConfig,
-        url: &SecretUrl,
+        login: &Login,
         timeout: Duration,
         roots: &Roots,
     ) -> Result<Self, KeyError> {
         // Credentials travel in the CONNECT message, not in the address.
-        let mut address = url.expose().clone();
-        let _ = address.set_username("");
-        let _ = address.set_password(None);
         Ok(Self {
-            url: address.to_string(),
-            target: url.host_port(4222),
-            user: url.expose().username().to_owned(),
-            password: url.password().map(Secret::new),
+            url: login.address().to_string(),
+            target: login.host_port(4222),
+            user: login.username(),
+            password: login.password(),
             jetstream: config.jetstream,
             timeout,
             roots: roots.clone(),
@@ -50,12 +47,14 @@ impl NatsProbe {
     }
 
     async fn connect(&self) -> Result<async_nats::Client, ProbeError> {
-        let options = match (&self.password, self.user.as_str()) {
-            (Some(password), user) => {
-                ConnectOptions::with_user_and_password(user.into(), password.expose().into())
-            }
-            (None, "") => ConnectOptions::new(),
-            (None, token) => ConnectOptions::with_token(token.into()),
+        // A password without a user is a token, as `nats://TOKEN@host` is.
+        let options = match (&self.user, &self.password) {
+            (Some(user), password) => ConnectOptions::with_user_and_password(
+                user.clone(),
+                password.as_ref().map_or("", Secret::expose).into(),
+            ),
+            (None, Some(token)) => ConnectOptions::with_token(token.expose().into()),
+            (None, None) => ConnectOptions::new(),
         };
         let options = options
             .connection_timeout(self.timeout)
@@ -67,11 +66,10 @@ impl NatsProbe {
             .map_err(|error| match error.kind() {
                 ConnectErrorKind::TimedOut => ProbeError::Timeout(self.timeout),
                 ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
-                    // A user without a password is a token: never print it.
-                    let user = match (&self.password, self.user.as_str()) {
-                        (_, "") => "(none)".to_owned(),
-                        (None, _) => "(token)".to_owned(),
-                        (Some(_), user) => user.to_owned(),
+                    let user = match (&self.user, &self.password) {
+                        (Some(user), _) => user.clone(),
+                        (None, Some(_)) => "(token)".to_owned(),
+                        (None, None) => "(none)".to_owned(),
                     };
                     ProbeError::Auth {
                         user,

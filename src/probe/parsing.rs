@@ -40,7 +40,13 @@ impl ParsingProbe {
         };
         Ok(Self {
             tasks,
-            queue: RedisStreamProbe::new(&queue, config.heartbeat_redis(), timeout, roots)?,
+            queue: RedisStreamProbe::new(
+                &queue,
+                &config.heartbeat_redis(),
+                "task_executors.redis_url",
+                timeout,
+                roots,
+            )?,
             settings: settings.clone(),
         })
     }

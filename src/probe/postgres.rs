@@ -2,13 +2,13 @@
 //! PostgreSQL-protocol document engines (GaussDB, SereneDB): `SELECT 1`, then the version.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{Connection, Row};
 
 use super::kept::Kept;
 use super::sql::{self, SqlFacts, SqlRefusal, SqlTarget};
 use super::{Outcome, Probe, ProbeError};
-use crate::config::{CaFile, KeyError, SecretUrl};
-use crate::net;
+use crate::config::{CaFile, KeyError, Login};
+use crate::{connect, net};
 
 /// Default PostgreSQL port.
 const POSTGRES_PORT: u16 = 5432;
@@ -28,23 +28,19 @@ pub struct PostgresProbe {
 }
 
 impl PostgresProbe {
-    /// Reads connection options from the URL configured at `key`; its TLS trusts
-    /// `ca_file` too.
+    /// Reads connection options from the login whose URL is configured at `key`; its TLS
+    /// trusts `ca_file` too.
     pub fn new(
-        url: &SecretUrl,
+        login: &Login,
         key: &str,
         facts: SqlFacts,
         ca_file: Option<&CaFile>,
     ) -> Result<Self, KeyError> {
-        let url = url.expose();
-        let options = PgConnectOptions::from_url(url)
-            .map_err(|e| KeyError::new(key, e.to_string()))?
-            .application_name("ragwatch")
-            .disable_statement_logging();
+        let options = connect::postgres(login).map_err(|e| KeyError::new(key, e.to_string()))?;
         let options = net::postgres_tls(options, ca_file).map_err(|e| KeyError::new(key, e))?;
         Ok(Self {
             options,
-            target: SqlTarget::from_url(url, POSTGRES_PORT, "postgres"),
+            target: SqlTarget::from_login(login, POSTGRES_PORT, "postgres"),
             facts,
             connection: Kept::new(),
         })

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, TlsCertificates};
-use url::Url;
 
 use std::future::Future;
 
 use super::kept::Kept;
 use super::{Outcome, Probe, ProbeError, Status, into_details, near_limit};
-use crate::config::{KeyError, RedisConfig, host_port};
+use crate::config::{KeyError, Login, RedisConfig};
+use crate::connect;
 use crate::net::Roots;
 
 /// Key the write check sets; it expires by itself after 3 s.
@@ -24,32 +24,43 @@ pub struct RedisServer {
     timeout: Duration,
     target: String,
     user: String,
+    /// The key a missing password is set with.
+    password_key: String,
     connection: Kept<MultiplexedConnection>,
 }
 
 impl RedisServer {
-    /// A server at `url`; `key` names the config key in errors. Over TLS (`rediss://`) it
-    /// trusts `roots`.
-    pub fn new(url: &Url, timeout: Duration, key: &str, roots: &Roots) -> Result<Self, KeyError> {
-        let client = if url.scheme() == "rediss" {
+    /// The server of a login whose URL is configured at `key` (`redis.url`,
+    /// `task_executors.redis_url`), which errors name. Over TLS (`rediss://`) it trusts
+    /// `roots`.
+    pub fn new(
+        login: &Login,
+        timeout: Duration,
+        key: &str,
+        roots: &Roots,
+    ) -> Result<Self, KeyError> {
+        let info = connect::redis(login).map_err(|e| KeyError::new(key, e.to_string()))?;
+        let client = if login.address().scheme() == "rediss" {
             let certificates = TlsCertificates {
                 client_tls: None,
                 root_cert: Some(roots.pem()),
             };
-            redis::Client::build_with_tls(url.as_str(), certificates)
+            redis::Client::build_with_tls(info, certificates)
         } else {
-            redis::Client::open(url.as_str())
+            redis::Client::open(info)
         }
         .map_err(|e| KeyError::new(key, e.to_string()))?;
-        let user = match url.username() {
-            "" => "default".to_owned(),
-            user => user.to_owned(),
+        // Each URL key has its password key beside it: `redis.password`, `..._redis_password`.
+        let password_key = match key.strip_suffix("url") {
+            Some(stem) => format!("{stem}password"),
+            None => key.to_owned(),
         };
         Ok(Self {
             client,
             timeout,
-            target: host_port(url, 6379),
-            user,
+            target: login.host_port(6379),
+            user: login.username().unwrap_or_else(|| "default".to_owned()),
+            password_key,
             connection: Kept::new(),
         })
     }
@@ -88,9 +99,10 @@ impl RedisServer {
         }
         // A missing password can also surface wrapped, from the SELECT made on connect.
         if error.code() == Some("NOAUTH") || error.to_string().contains("Authentication required") {
-            return ProbeError::Rejected(
-                "authentication required (NOAUTH): put the password in the Redis URL".into(),
-            );
+            return ProbeError::Rejected(format!(
+                "authentication required (NOAUTH): set {} (or the password in the URL)",
+                self.password_key
+            ));
         }
         if error.code() == Some("READONLY") {
             return ProbeError::Rejected(
@@ -119,7 +131,7 @@ impl RedisProbe {
     /// Reads the connection from `redis.url`; over TLS it trusts `roots`.
     pub fn new(config: &RedisConfig, timeout: Duration, roots: &Roots) -> Result<Self, KeyError> {
         Ok(Self {
-            server: RedisServer::new(config.url.expose(), timeout, "redis.url", roots)?,
+            server: RedisServer::new(&config.login(), timeout, "redis.url", roots)?,
             write_check: config.write_check,
         })
     }

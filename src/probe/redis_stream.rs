@@ -10,7 +10,7 @@ use redis::{RedisError, RedisResult};
 
 use super::redis::RedisServer;
 use super::{Details, Outcome, Probe, ProbeError};
-use crate::config::{KeyError, MessageQueueConfig, SecretUrl};
+use crate::config::{KeyError, Login, MessageQueueConfig};
 use crate::net::Roots;
 
 /// Probes the consumer group of each task queue stream.
@@ -23,16 +23,17 @@ pub struct RedisStreamProbe {
 }
 
 impl RedisStreamProbe {
-    /// Reads streams, group and thresholds from `[message_queue]`; the server at `url` is
-    /// trusted by `roots` over TLS.
+    /// Reads streams, group and thresholds from `[message_queue]`; the Redis is the login
+    /// whose URL is configured at `key`, trusted by `roots` over TLS.
     pub fn new(
         config: &MessageQueueConfig,
-        url: &SecretUrl,
+        login: &Login,
+        key: &str,
         timeout: Duration,
         roots: &Roots,
     ) -> Result<Self, KeyError> {
         Ok(Self {
-            server: RedisServer::new(url.expose(), timeout, "message_queue.url", roots)?,
+            server: RedisServer::new(login, timeout, key, roots)?,
             streams: config.streams.clone(),
             group: config.group.clone(),
             max_pending: config.max_pending,

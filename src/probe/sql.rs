@@ -2,6 +2,7 @@
 //! driver error reads to an operator, and the verdict on what the server told them.
 
 use super::{Details, Outcome, ProbeError, into_details, near_limit};
+use crate::config::Login;
 
 /// What a SQL probe reads after `SELECT 1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,19 +41,17 @@ pub struct SqlTarget {
 }
 
 impl SqlTarget {
-    /// Reads the target from a database URL.
-    pub fn from_url(url: &url::Url, default_port: u16, default_user: &str) -> Self {
-        // As the drivers do: `root%40ragflow` logs in as `root@ragflow`.
-        let user = match url.username() {
-            "" => default_user.to_owned(),
-            user => percent_encoding::percent_decode_str(user)
-                .decode_utf8_lossy()
-                .into_owned(),
-        };
+    /// Reads the target from a login (its user decoded, as the drivers read it).
+    pub fn from_login(login: &Login, default_port: u16, default_user: &str) -> Self {
         Self {
-            address: crate::config::host_port(url, default_port),
-            user,
-            database: url.path().trim_start_matches('/').to_owned(),
+            address: login.host_port(default_port),
+            user: login.username().unwrap_or_else(|| default_user.to_owned()),
+            database: login
+                .url()
+                .expose()
+                .path()
+                .trim_start_matches('/')
+                .to_owned(),
         }
     }
 

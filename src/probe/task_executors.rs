@@ -31,7 +31,7 @@ impl TaskExecutorsProbe {
         let settings = &config.task_executors;
         Ok(Self {
             server: RedisServer::new(
-                config.heartbeat_redis().expose(),
+                &config.heartbeat_redis(),
                 timeout,
                 "task_executors.redis_url",
                 roots,

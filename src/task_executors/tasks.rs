@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{ConnectOptions, FromRow};
+use sqlx::FromRow;
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
 use crate::config::{DbConfig, DbKind, KeyError};
+use crate::connect;
 use crate::dialect::Dialect;
 use crate::net;
 
@@ -152,7 +153,7 @@ impl TaskSource {
     /// A pool for `[db]` (trusting its `tls_ca_file` too); nothing connects until the
     /// first query.
     pub fn new(config: &DbConfig, timeout: Duration) -> Result<Self, KeyError> {
-        let url = config.url.expose();
+        let login = config.login();
         let ca_file = config.settings.tls_ca_file.as_ref();
         let refused = |e: String| KeyError::new("db.url", e);
         let (pool, dialect) = match config.kind {
@@ -163,9 +164,7 @@ impl TaskSource {
                         .acquire_timeout(timeout)
                         .connect_lazy_with(
                             net::mysql_tls(
-                                MySqlConnectOptions::from_url(url)
-                                    .map_err(|e| refused(e.to_string()))?
-                                    .disable_statement_logging(),
+                                connect::mysql(&login).map_err(|e| refused(e.to_string()))?,
                                 ca_file,
                             )
                             .map_err(refused)?,
@@ -180,9 +179,7 @@ impl TaskSource {
                         .acquire_timeout(timeout)
                         .connect_lazy_with(
                             net::postgres_tls(
-                                PgConnectOptions::from_url(url)
-                                    .map_err(|e| refused(e.to_string()))?
-                                    .disable_statement_logging(),
+                                connect::postgres(&login).map_err(|e| refused(e.to_string()))?,
                                 ca_file,
                             )
                             .map_err(refused)?,

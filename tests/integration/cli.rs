@@ -232,8 +232,9 @@ fn printed_config_loads_back_for_every_storage_kind() {
             "{kind}: {}",
             text(&second.stderr)
         );
-        assert_eq!(text(&second.stdout), text(&first.stdout), "{kind}");
         let table: toml::Table = toml::from_str(&text(&first.stdout)).unwrap();
+        let again: toml::Table = toml::from_str(&text(&second.stdout)).unwrap();
+        assert_eq!(again, table, "{kind}");
         let shown = table["storage"].as_table().unwrap();
         assert_eq!(
             shown.contains_key("access_key"),
@@ -280,10 +281,16 @@ fn check_table_columns_line_up_with_long_keys() {
 fn bad_environment_values_exit_2_without_showing_secrets() {
     for (name, value, expected, hidden) in [
         (
-            "RAGWATCH_DOC_ENGINE__PASSWORD",
+            "RAGWATCH_DB__URL",
             "12345",
-            "doc_engine.password: invalid type: integer, expected a string",
+            "db.url: invalid URL (relative URL without a base)",
             Some("12345"),
+        ),
+        (
+            "RAGWATCH_DB__PASSWORD_FILE",
+            "/nonexistent/db_password",
+            "db.password_file: cannot read /nonexistent/db_password: No such file or directory",
+            None,
         ),
         (
             "RAGWATCH_REDIS__URL",
@@ -323,7 +330,8 @@ fn bad_environment_values_exit_2_without_showing_secrets() {
 }
 
 /// `config` prints the effective observer (the host name when unset) and each duration in
-/// its largest whole unit, and what it prints loads back the same.
+/// its largest whole unit, and what it prints loads back the same (only the comments saying
+/// where each secret came from change).
 #[test]
 fn config_prints_the_observer_and_exact_durations() {
     let out = ragwatch(&["config"], &[("HOSTNAME", "watch-host-1")]);
@@ -346,5 +354,14 @@ fn config_prints_the_observer_and_exact_durations() {
         &[("HOSTNAME", "another-host")],
     );
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
-    assert_eq!(text(&again.stdout), printed);
+    let path = file.display().to_string();
+    assert_eq!(
+        text(&again.stdout),
+        printed
+            .replace("  # default", "  # from FILE")
+            .lines()
+            .enumerate()
+            .map(|(i, line)| format!("{}\n", line.replace("FILE", &format!("{path}:{}", i + 1))))
+            .collect::<String>()
+    );
 }

@@ -102,11 +102,11 @@ impl Stores {
             list: vec![
                 (
                     "sqlite",
-                    AnyStore::open(&sqlite, Duration::from_secs(5)).unwrap(),
+                    AnyStore::open(&sqlite.into(), Duration::from_secs(5)).unwrap(),
                 ),
                 (
                     "postgres",
-                    AnyStore::open(&postgres, Duration::from_secs(5)).unwrap(),
+                    AnyStore::open(&postgres.into(), Duration::from_secs(5)).unwrap(),
                 ),
             ],
             _dir: dir,

@@ -227,7 +227,7 @@ async fn a_store_write_on_a_full_disk_succeeds_only_when_committed() {
     let disk = SmallFilesystem::mount("1m");
     let db = disk.path().join("history.db");
     let url = SecretUrl::parse(&format!("sqlite://{}", db.display())).unwrap();
-    let store = AnyStore::open(&url, Duration::from_secs(5)).unwrap();
+    let store = AnyStore::open(&url.into(), Duration::from_secs(5)).unwrap();
     store.migrate().await.unwrap();
     let mut at = 1_800_000_000_000;
     let mut batch = |records: usize| {
@@ -449,8 +449,11 @@ async fn an_incident_opened_by_the_first_result_came_from_an_unknown_status() {
     };
     let (g, r) = (Status::Green, Status::Red);
     for url in stores {
-        let store =
-            AnyStore::open(&SecretUrl::parse(&url).unwrap(), Duration::from_secs(5)).unwrap();
+        let store = AnyStore::open(
+            &SecretUrl::parse(&url).unwrap().into(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         store.migrate().await.unwrap();
         let batch = Batch {
             changes: vec![

@@ -8,6 +8,7 @@ mod access;
 mod alerts;
 mod azure;
 mod cli;
+mod credentials;
 mod dependencies;
 mod deploy;
 mod elasticsearch;

@@ -78,18 +78,23 @@ async fn the_stock_template_and_env_give_the_stock_components() {
     let dir = docker_dir(|t| t);
     let (config, import) = load(dir.path(), &[]).unwrap();
     assert_eq!(config.db.kind, DbKind::Mysql);
+    // Credentials as keys of their own, out of the URLs.
     assert_eq!(
         config.db.url.expose().as_str(),
-        "mysql://root:infini_rag_flow@mysql:3306/rag_flow"
+        "mysql://mysql:3306/rag_flow"
     );
-    assert_eq!(
-        config.redis.url.expose().as_str(),
-        "redis://:infini_rag_flow@redis:6379/1"
-    );
+    let login = config.db.login();
+    assert_eq!(login.username().as_deref(), Some("root"));
+    assert_eq!(login.password().unwrap().expose(), "infini_rag_flow");
+    assert_eq!(config.redis.url.expose().as_str(), "redis://redis:6379/1");
+    let login = config.redis.login();
+    assert_eq!(login.username(), None);
+    assert_eq!(login.password().unwrap().expose(), "infini_rag_flow");
     assert_eq!(config.doc_engine.kind, DocEngineKind::Elasticsearch);
     assert_eq!(config.doc_engine.url.expose().as_str(), "http://es01:9200/");
-    assert_eq!(config.doc_engine.username, "elastic");
-    assert_eq!(config.doc_engine.password.expose(), "infini_rag_flow");
+    let login = config.doc_engine.login();
+    assert_eq!(login.username().as_deref(), Some("elastic"));
+    assert_eq!(login.password().unwrap().expose(), "infini_rag_flow");
     let StorageService::Minio(minio) = &config.storage.service else {
         panic!("not MinIO: {:?}", config.storage.service);
     };
@@ -162,8 +167,11 @@ fn the_backend_variables_switch_the_components_and_the_environment_beats_env() {
     assert_eq!(config.db.kind, DbKind::Postgres);
     assert_eq!(
         config.db.url.expose().as_str(),
-        "postgres://rag_flow:infini_rag_flow@pg.internal:5432/rag_flow"
+        "postgres://pg.internal:5432/rag_flow"
     );
+    let login = config.db.login();
+    assert_eq!(login.username().as_deref(), Some("rag_flow"));
+    assert_eq!(login.password().unwrap().expose(), "infini_rag_flow");
     // Infinity's host from its Thrift `uri`, its HTTP port from .env's INFINITY_HTTP_PORT.
     assert_eq!(config.doc_engine.kind, DocEngineKind::Infinity);
     assert_eq!(
@@ -195,8 +203,9 @@ fn config_says_where_every_value_came_from_without_secrets() {
         "#     mysql.password (service_conf.yaml.template:12) from MYSQL_PASSWORD in .env:",
         "#     mysql.user (service_conf.yaml.template:11) from the default of ${MYSQL_USER}",
         "#     es.hosts (service_conf.yaml.template:29) from ES_HOST in .env:",
-        "url = \"mysql://root:***@db.internal:3306/rag_flow\"",
-        "url = \"redis://:***@redis:6379/1\"",
+        "url = \"mysql://db.internal:3306/rag_flow\"",
+        "password = \"***\"  # from RAGFlow's configuration (listed above)",
+        "url = \"redis://redis:6379/1\"",
     ] {
         assert!(text.contains(expected), "{expected:?} not in\n{text}");
     }
@@ -219,18 +228,57 @@ fn the_ragwatch_file_and_variables_still_override_imported_keys() {
     assert!(!config.redis.write_check);
     assert_eq!(
         config.redis.url.expose().as_str(),
-        "redis://:infini_rag_flow@redis:6379/1",
+        "redis://redis:6379/1",
         "keys the file does not set stay imported"
+    );
+    assert_eq!(
+        config.redis.login().password().unwrap().expose(),
+        "infini_rag_flow"
     );
     assert_eq!(
         config.doc_engine.url.expose().as_str(),
         "http://es.file:9200/"
     );
-    assert_eq!(config.doc_engine.username, "elastic");
+    assert_eq!(config.doc_engine.username.as_deref(), Some("elastic"));
     assert_eq!(
         config.db.url.expose().as_str(),
         "mysql://other@db.env:3307/x"
     );
+    // A URL with user info of its own signs in as it says, not with RAGFlow's keys; one
+    // without (the address of the documents' engine) keeps them.
+    let db = config.db.login();
+    assert_eq!(
+        (db.username().as_deref(), db.password()),
+        (Some("other"), None)
+    );
+    let es = config.doc_engine.login();
+    assert_eq!(es.password().unwrap().expose(), "infini_rag_flow");
+}
+
+/// `.env` is read as docker compose reads it: an inline ` # comment` after an unquoted
+/// value is not part of it, quotes are taken off (double ones reading escapes), a later line
+/// wins; the passwords reach the components whole, whatever characters they hold.
+#[test]
+fn env_values_follow_compose_rules() {
+    let dir = docker_dir(|t| t);
+    let env_file = dir.path().join(".env");
+    let mut text = std::fs::read_to_string(&env_file).unwrap();
+    text.push_str(concat!(
+        "MYSQL_PASSWORD=\"p@ss #w/rd?%: \\\"ü\\\"\" # the database\n",
+        "REDIS_PASSWORD=r3d1s#not-a-comment # but this is\n",
+        "ELASTIC_PASSWORD='lit$eral \\t'\n",
+        "MINIO_PASSWORD=$$dollar\n",
+    ));
+    std::fs::write(&env_file, text).unwrap();
+    let (config, _) = load(dir.path(), &[]).unwrap();
+    let password = |login: ragwatch::config::Login| login.password().unwrap().expose().to_owned();
+    assert_eq!(password(config.db.login()), "p@ss #w/rd?%: \"ü\"");
+    assert_eq!(password(config.redis.login()), "r3d1s#not-a-comment");
+    assert_eq!(password(config.doc_engine.login()), "lit$eral \\t");
+    let StorageService::Minio(minio) = &config.storage.service else {
+        panic!("not MinIO");
+    };
+    assert_eq!(minio.secret_key.expose(), "$dollar");
 }
 
 /// Process environment variables for one run.
@@ -312,34 +360,43 @@ fn every_doc_engine_reads_its_own_section() {
         let mut env = env.to_vec();
         env.push(("DOC_ENGINE", engine));
         let (config, _) = load(dir.path(), &env).unwrap();
+        // The URL, and the user and password it signs in with (keys of their own).
+        let login = config.doc_engine.login();
+        let credentials = match (login.username(), login.password()) {
+            (Some(user), Some(password)) => format!(" as {user}:{}", password.expose()),
+            _ => String::new(),
+        };
         (
             config.doc_engine.kind,
-            config.doc_engine.url.expose().to_string(),
+            format!("{}{credentials}", login.url().expose()),
         )
     };
     assert_eq!(
         url("opensearch", &[("OS_HOST", "os.internal")]),
-        (DocEngineKind::Opensearch, "http://os.internal:9201/".into())
+        (
+            DocEngineKind::Opensearch,
+            "http://os.internal:9201/ as admin:infini_rag_flow_OS_01".into()
+        )
     );
     assert_eq!(
         url("oceanbase", &[]),
         (
             DocEngineKind::Oceanbase,
-            "mysql://root%40ragflow:infini_rag_flow@oceanbase:2881/ragflow_doc".into()
+            "mysql://oceanbase:2881/ragflow_doc as root@ragflow:infini_rag_flow".into()
         )
     );
     assert_eq!(
         url("seekdb", &[]),
         (
             DocEngineKind::Seekdb,
-            "mysql://root:infini_rag_flow@seekdb:2881/ragflow_doc".into()
+            "mysql://seekdb:2881/ragflow_doc as root:infini_rag_flow".into()
         )
     );
     assert_eq!(
         url("serenedb", &[]),
         (
             DocEngineKind::Serenedb,
-            "postgres://postgres:infini_rag_flow@serenedb:7890/postgres".into()
+            "postgres://serenedb:7890/postgres as postgres:infini_rag_flow".into()
         )
     );
     assert_eq!(
@@ -354,7 +411,7 @@ fn every_doc_engine_reads_its_own_section() {
         ),
         (
             DocEngineKind::Gaussdb,
-            "postgres://rag:pw@gauss.internal:8000/postgres".into()
+            "postgres://gauss.internal:8000/postgres as rag:pw".into()
         )
     );
 }

@@ -374,7 +374,8 @@ async fn failures_say_what_to_fix() {
         (
             "no password",
             format!("redis://127.0.0.1:{port}/0"),
-            "authentication required (NOAUTH): put the password in the Redis URL".to_owned(),
+            "authentication required (NOAUTH): set message_queue.password (or the password in the URL)"
+                .to_owned(),
         ),
     ];
     for (name, url, expected) in cases {

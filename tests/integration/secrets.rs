@@ -1,6 +1,7 @@
 //! Secrets never reach output. ragwatch runs as a real process logging JSON at trace level,
 //! every credential it can be given configured with a distinctive value that its real (or
-//! recorded) server rejects, so the secrets meet every error path; then every endpoint
+//! recorded) server rejects, so the secrets meet every error path (in URLs, in keys of their
+//! own, read from files and from the environment); then every endpoint
 //! (the protected ones with the token, and every call the page makes), the probes'
 //! details, the alert bodies each kind of receiver gets, `check --json`, `config` and the
 //! logs are read.
@@ -126,13 +127,17 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ragwatch.toml");
+    let db_password = dir.path().join("db_password");
+    std::fs::write(&db_password, format!("{}\n", SECRETS[0])).unwrap();
+    // The Redis password from the environment, for the server and each command.
+    let env = [("RAGWATCH_REDIS__PASSWORD", SECRETS[1])];
     std::fs::write(
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\
              [monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
-             [db]\nurl = \"mysql://root:{db}@127.0.0.1:3306/mysql\"\n\
-             [redis]\nurl = \"redis://:{redis}@127.0.0.1:6379/1\"\n\
+             [db]\nurl = \"mysql://root@127.0.0.1:3306/mysql\"\npassword_file = {db_password:?}\n\
+             [redis]\nurl = \"redis://127.0.0.1:6379/1\"\n\
              [doc_engine]\nurl = \"{es_url}\"\npassword = \"{es}\"\n\
              [storage]\nendpoint = \"{s3_url}\"\naccess_key = \"ragwatch\"\nsecret_key = \"{s3}\"\nbucket = \"ragflow\"\n\
              [message_queue]\nurl = \"nats://ragwatch:{queue}@127.0.0.1:{nats}\"\n\
@@ -142,8 +147,6 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
              [alerts]\n\
              [[alerts.webhook]]\nurl = \"{hook}/hook\"\nsecret = \"{webhook}\"\n\
              [[alerts.alertmanager]]\nurl = \"{am}/am\"\n",
-            db = SECRETS[0],
-            redis = SECRETS[1],
             es = SECRETS[2],
             s3 = SECRETS[3],
             history = SECRETS[5],
@@ -166,6 +169,7 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
         .args(["serve", "--log-format", "json", "--config"])
         .arg(&config)
         .env("RUST_LOG", "trace")
+        .envs(env)
         .env_remove("RAGWATCH_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -293,12 +297,20 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
             .args(&args)
             .args(["--config", config.to_str().unwrap()])
             .env("RUST_LOG", "trace")
+            .envs(env)
             .output()
             .unwrap();
-        assert_clean(
-            &format!("{args:?} stdout"),
-            &String::from_utf8_lossy(&out.stdout),
-        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_clean(&format!("{args:?} stdout"), &stdout);
+        if args == ["config"] {
+            // Each secret shows where it came from instead.
+            for source in [
+                format!("password = \"***\"  # from file {}", db_password.display()),
+                "password = \"***\"  # from environment variable RAGWATCH_REDIS__PASSWORD".into(),
+            ] {
+                assert!(stdout.contains(&source), "{source} not in\n{stdout}");
+            }
+        }
         assert_clean(
             &format!("{args:?} stderr"),
             &String::from_utf8_lossy(&out.stderr),

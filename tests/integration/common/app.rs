@@ -129,7 +129,14 @@ impl Drop for TestApp {
 /// Probes every enabled component of a configuration once, as `ragwatch check` does, and
 /// returns each key with its result.
 pub async fn probe_once(toml: &str) -> Vec<(String, ragwatch::probe::ProbeResult)> {
-    let app = App::build(config(toml), Mode::Check).expect("the app builds");
+    probe_config(config(toml)).await
+}
+
+/// [`probe_once`] for a configuration loaded already (with an environment of its own, say).
+pub async fn probe_config(
+    config: ragwatch::config::Config,
+) -> Vec<(String, ragwatch::probe::ProbeResult)> {
+    let app = App::build(config, Mode::Check).expect("the app builds");
     let monitor = &app.monitor;
     monitor.refresh_all().await;
     let snapshot = monitor.snapshot();

@@ -130,7 +130,7 @@ fn assert_points_at_ragflow(config: &ragwatch::config::Config, ragflow: &Yaml, w
         yaml_text(&redis["password"]),
         "{whose}"
     );
-    assert_eq!(config.heartbeat_redis().expose(), url, "{whose}");
+    assert_eq!(config.heartbeat_redis().url().expose(), url, "{whose}");
 
     let es = &ragflow["es"];
     let doc_engine = config.doc_engine.url.expose().as_str();
@@ -139,13 +139,14 @@ fn assert_points_at_ragflow(config: &ragwatch::config::Config, ragflow: &Yaml, w
         yaml_text(&es["hosts"]),
         "{whose}"
     );
+    let login = config.doc_engine.login();
     assert_eq!(
-        config.doc_engine.username,
+        login.username().unwrap(),
         yaml_text(&es["username"]),
         "{whose}"
     );
     assert_eq!(
-        config.doc_engine.password.expose(),
+        login.password().unwrap().expose(),
         yaml_text(&es["password"])
     );
 

@@ -133,7 +133,7 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
         Some(secrets["REDIS_PASSWORD"])
     );
     assert_eq!(
-        config.doc_engine.password.expose(),
+        config.doc_engine.login().password().unwrap().expose(),
         secrets["ELASTIC_PASSWORD"]
     );
     let ragwatch::config::StorageService::Minio(minio) = &config.storage.service else {
