@@ -32,8 +32,6 @@ USER 10001:10001
 WORKDIR /var/lib/ragwatch
 VOLUME /var/lib/ragwatch
 EXPOSE 9390
-# One probe round with the container's configuration: unhealthy when a required
-# component is down (exit 1) or the configuration is refused (exit 2).
 # "Is ragwatch itself working": asks the running server's /livez, exit 0 or 1. Never a probe
 # round (RAGFlow's Redis being down must not restart ragwatch).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \

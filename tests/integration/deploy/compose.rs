@@ -1,6 +1,8 @@
-//! docker compose: the fragment next to RAGFlow's points ragwatch at a stock RAGFlow (and at
-//! one whose passwords were all changed), shows no password, publishes the port ragwatch
-//! listens on and keeps the history in a volume.
+//! docker compose: the fragment next to RAGFlow's runs ragwatch on RAGFlow's own docker/
+//! folder (mounted read-only), so it points where a stock RAGFlow goes, and where one whose
+//! passwords were all changed (to ones with every character a URL reserves) goes; it shows
+//! no password, publishes on the host's loopback only, takes the API token from a compose
+//! secret, keeps the history in a volume and gives the drain time to finish.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -108,9 +110,14 @@ fn assert_points_at_ragflow(config: &ragwatch::config::Config, ragflow: &Yaml, w
         format!("/{}", yaml_text(&mysql["name"])),
         "{whose}"
     );
-    assert_eq!(db.username(), yaml_text(&mysql["user"]), "{whose}");
+    let login = config.db.login();
     assert_eq!(
-        db.password().unwrap(),
+        login.username().unwrap_or_default(),
+        yaml_text(&mysql["user"]),
+        "{whose}"
+    );
+    assert_eq!(
+        login.password().unwrap().expose(),
         yaml_text(&mysql["password"]),
         "{whose}"
     );
@@ -124,9 +131,14 @@ fn assert_points_at_ragflow(config: &ragwatch::config::Config, ragflow: &Yaml, w
         format!("/{}", yaml_text(&redis["db"])),
         "{whose}"
     );
-    assert_eq!(url.username(), yaml_text(&redis["username"]), "{whose}");
+    let login = config.redis.login();
     assert_eq!(
-        url.password().unwrap(),
+        login.username().unwrap_or_default(),
+        yaml_text(&redis["username"]),
+        "{whose}"
+    );
+    assert_eq!(
+        login.password().unwrap().expose(),
         yaml_text(&redis["password"]),
         "{whose}"
     );
@@ -166,52 +178,146 @@ fn assert_points_at_ragflow(config: &ragwatch::config::Config, ragflow: &Yaml, w
     assert_eq!(storage.bucket, yaml_text(&minio["bucket"]), "{whose}");
 }
 
+/// The `environment` mapping of a service, each value interpolated with `vars`.
+fn service_env(service: &Yaml, vars: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    service["environment"]
+        .as_mapping()
+        .expect("environment as a mapping")
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_owned(),
+                interpolate(&yaml_text(v), vars),
+            )
+        })
+        .collect()
+}
+
+fn env_value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{name} is not in the service's environment"))
+}
+
+/// `.env` as shipped with these values changed, each single-quoted (compose's literal form).
+fn changed_env(stock: &str, changes: &[(&str, &str)]) -> String {
+    stock
+        .lines()
+        .map(|line| {
+            match changes
+                .iter()
+                .find(|(name, _)| line.starts_with(&format!("{name}=")))
+            {
+                Some((name, value)) => format!("{name}='{value}'"),
+                None => line.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
-fn the_compose_fragment_points_ragwatch_at_a_stock_ragflow() {
+fn the_compose_fragment_runs_ragwatch_on_ragflows_own_configuration() {
     let compose = yaml(COMPOSE);
     let service = &compose["services"]["ragwatch"];
-    let stock = dotenv(&ragflow_docker("env"));
-    // As shipped, and as an operator who followed .env's advice and changed every password.
-    let mut changed = stock.clone();
-    for (name, value) in [
-        ("MYSQL_PASSWORD", "mysql-Pw-81"),
-        ("REDIS_PASSWORD", "redis-Pw-82"),
-        ("ELASTIC_PASSWORD", "elastic-Pw-83"),
-        ("MINIO_PASSWORD", "minio-Pw-84"),
-        ("MINIO_USER", "minio-user-85"),
-    ] {
-        changed.insert(name.into(), value.into());
-    }
-    for (whose, vars) in [("stock .env", &stock), ("changed .env", &changed)] {
-        let env: Vec<(String, String)> = service["environment"]
-            .as_mapping()
-            .expect("environment as a mapping")
+    assert!(
+        service.get("container_name").is_none(),
+        "a fixed container_name clashes with a second project on the host"
+    );
+    let stock = ragflow_docker("env");
+    // As an operator who followed .env's advice and changed every password: no URL
+    // splices them, so none needs encoding.
+    let changed = changed_env(
+        &stock,
+        &[
+            ("MYSQL_PASSWORD", "my sql@Pw#81/?%:x"),
+            ("REDIS_PASSWORD", "redis@Pw#82"),
+            ("ELASTIC_PASSWORD", "elastic Pw/83?"),
+            ("MINIO_PASSWORD", "minio%Pw:84"),
+            ("MINIO_USER", "minio-user-85"),
+        ],
+    );
+    for (whose, env_text) in [("stock .env", &stock), ("changed .env", &changed)] {
+        let vars = dotenv(env_text);
+        let env = service_env(service, &vars);
+
+        // RAGFlow's docker/ folder (the project directory: relative paths are relative to
+        // the first -f file, RAGFlow's docker-compose.yml), mounted read-only where ragwatch
+        // reads RAGFlow's configuration.
+        let conf = env_value(&env, "RAGWATCH_RAGFLOW_CONF").to_owned();
+        let mounts: Vec<Vec<String>> = service["volumes"]
+            .as_sequence()
+            .unwrap()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().unwrap().to_owned(),
-                    interpolate(&yaml_text(v), vars),
-                )
+            .map(|v| yaml_text(v).split(':').map(str::to_owned).collect())
+            .collect();
+        assert!(
+            mounts.iter().any(|m| matches!(m[0].as_str(), "." | "./")
+                && m[1] == conf
+                && m.get(2).is_some_and(|mode| mode == "ro")),
+            "{whose}: RAGFlow's docker/ is not mounted read-only at {conf}: {mounts:?}"
+        );
+
+        // The token from a compose secret.
+        let token_file = env_value(&env, "RAGWATCH_SERVER__TOKENS_FILE").to_owned();
+        let secret = token_file
+            .strip_prefix("/run/secrets/")
+            .expect("a compose secret's path");
+        assert!(
+            service["secrets"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|s| s == secret),
+            "{whose}: the service does not take the secret {secret}"
+        );
+        assert!(
+            compose["secrets"][secret]["file"].is_string(),
+            "{whose}: the secret {secret} has no file"
+        );
+
+        // The container as compose would start it: the mounted folder and the secret's file.
+        let docker = tempfile::tempdir().unwrap();
+        std::fs::write(docker.path().join(".env"), env_text).unwrap();
+        std::fs::write(
+            docker.path().join("service_conf.yaml.template"),
+            ragflow_docker("service_conf.yaml.template"),
+        )
+        .unwrap();
+        let secrets = tempfile::tempdir().unwrap();
+        let token = secrets.path().join(secret);
+        std::fs::write(&token, "compose-Token-7\n").unwrap();
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    v if v == conf => docker.path().display().to_string(),
+                    v if v == token_file => token.display().to_string(),
+                    v => v,
+                };
+                (name, value)
             })
             .collect();
-        let ragflow = ragflow_service_conf(vars);
-        let config =
-            ragwatch::config::load(None, env.clone()).unwrap_or_else(|e| panic!("{whose}: {e}"));
-        assert_points_at_ragflow(&config, &ragflow, whose);
+        // As `RAGWATCH_RAGFLOW_CONF` gives it to the command line.
+        let (config, _) =
+            ragwatch::config::load_with_ragflow(None, Some(docker.path()), env.clone())
+                .unwrap_or_else(|e| panic!("{whose}: {e}"));
+        assert_points_at_ragflow(&config, &ragflow_service_conf(&vars), whose);
+        let tokens: Vec<&str> = config.server.tokens.iter().map(|t| t.expose()).collect();
+        assert_eq!(tokens, ["compose-Token-7"], "{whose}");
+        let ragflow_api = config
+            .ragflow
+            .as_ref()
+            .expect("RAGFlow's API server watched");
+        assert_eq!(
+            ragflow_api.url.as_str(),
+            "http://ragflow-cpu:9380/",
+            "{whose}: RAGFlow's API as the other containers reach it"
+        );
 
         // The binary accepts exactly this environment and shows no password.
         let printed = ragwatch_config(&["config"], &env);
-        let mysql = &ragflow["mysql"];
-        assert_eq!(
-            toml_str(&printed, "db.url"),
-            format!(
-                "mysql://{}:***@{}:{}/{}",
-                yaml_text(&mysql["user"]),
-                yaml_text(&mysql["host"]),
-                yaml_text(&mysql["port"]),
-                yaml_text(&mysql["name"])
-            )
-        );
         let shown = toml::to_string(&printed).unwrap();
         for secret in [
             "MYSQL_PASSWORD",
@@ -221,11 +327,19 @@ fn the_compose_fragment_points_ragwatch_at_a_stock_ragflow() {
         ] {
             assert!(!shown.contains(&vars[secret]), "{whose}: {secret} shown");
         }
+        assert!(
+            !shown.contains("compose-Token-7"),
+            "{whose}: the token shown"
+        );
 
-        // The published port is the one ragwatch listens on.
+        // Published on the host's loopback only, on the port ragwatch listens on.
         let ports = service["ports"].as_sequence().unwrap();
         assert_eq!(ports.len(), 1);
-        let mapping = interpolate(&yaml_text(&ports[0]), vars);
+        let mapping = interpolate(&yaml_text(&ports[0]), &vars);
+        assert!(
+            mapping.starts_with("127.0.0.1:"),
+            "{whose}: {mapping} is published on every interface of the host"
+        );
         let container_port: u16 = mapping.rsplit(':').next().unwrap().parse().unwrap();
         assert_eq!(container_port, listen_port(&printed), "{whose}: {mapping}");
 
@@ -234,25 +348,25 @@ fn the_compose_fragment_points_ragwatch_at_a_stock_ragflow() {
         let history_dir = Path::new(history.strip_prefix("sqlite://").unwrap())
             .parent()
             .unwrap();
-        let volumes: Vec<String> = service["volumes"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|v| yaml_text(v).split(':').nth(1).unwrap().to_owned())
-            .collect();
         assert!(
-            volumes.iter().any(|v| Path::new(v) == history_dir),
-            "{history} is not in a volume: {volumes:?}"
+            mounts.iter().any(|m| Path::new(&m[1]) == history_dir),
+            "{history} is not in a volume: {mounts:?}"
         );
+
+        // Docker waits longer than the drain may take before it kills.
+        let grace = humantime::parse_duration(&yaml_text(&service["stop_grace_period"])).unwrap();
+        let drain =
+            humantime::parse_duration(toml_str(&printed, "server.shutdown_timeout")).unwrap();
+        assert!(grace > drain, "{whose}: {grace:?} <= {drain:?}");
     }
 
+    // The healthcheck asks whether ragwatch itself works, with the same environment.
     let test: Vec<String> = service["healthcheck"]["test"]
         .as_sequence()
         .unwrap()
         .iter()
         .map(yaml_text)
         .collect();
-    assert_eq!(test[..2], ["CMD", "ragwatch"], "{test:?}");
-    assert_eq!(test[2], "check");
+    assert_eq!(test, ["CMD", "ragwatch", "healthcheck"]);
     assert_ragwatch_accepts(&test[2..].iter().map(String::as_str).collect::<Vec<_>>());
 }

@@ -1,9 +1,10 @@
 //! Kubernetes: the example's objects select each other, the pod's configuration loads with
-//! the secret's passwords, the history is on a persistent volume, the ports agree and the
-//! probe paths answer on a running ragwatch.
+//! the passwords of the secrets mounted as files (none in the environment, none in a URL),
+//! the pod carries no service-account token, the history is on a persistent volume, the
+//! ports agree and the probe paths answer on a running ragwatch.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::dockerfile::dockerfile_user;
 use super::{
@@ -33,28 +34,45 @@ fn assert_selects(selector: &Yaml, labels: &Yaml, what: &str) {
     }
 }
 
-/// The pod's environment as Kubernetes builds it: secret values from `secrets`, and
-/// `$(NAME)` replaced only by variables defined earlier in the list.
-fn pod_env(container: &Yaml, secrets: &BTreeMap<&str, &str>) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    for entry in container["env"].as_sequence().unwrap() {
-        let name = entry["name"].as_str().unwrap().to_owned();
-        let value = if let Some(value) = entry["value"].as_str() {
-            let mut expanded = value.to_owned();
-            for (earlier, earlier_value) in &env {
-                expanded = expanded.replace(&format!("$({earlier})"), earlier_value);
-            }
-            expanded
-        } else {
-            let key = entry["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap();
-            secrets
-                .get(key)
-                .unwrap_or_else(|| panic!("no secret value {key}"))
-                .to_string()
+/// Writes the pod's secret volumes under `root` as the kubelet mounts them (each item of
+/// the secret a file at its path, from `secrets`); returns each mount path with its folder.
+fn mount_secrets(
+    container: &Yaml,
+    volumes: &[Yaml],
+    secrets: &BTreeMap<&str, BTreeMap<&str, &str>>,
+    root: &Path,
+) -> Vec<(String, PathBuf)> {
+    let mut mounted = Vec::new();
+    for mount in container["volumeMounts"].as_sequence().unwrap() {
+        let volume = volumes.iter().find(|v| v["name"] == mount["name"]).unwrap();
+        let Some(secret) = volume.get("secret") else {
+            continue;
         };
-        env.push((name, value));
+        let name = secret["secretName"].as_str().unwrap();
+        let values = secrets
+            .get(name)
+            .unwrap_or_else(|| panic!("no secret {name}"));
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let items: Vec<(&str, &str)> = match secret.get("items") {
+            Some(items) => items
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|i| (i["key"].as_str().unwrap(), i["path"].as_str().unwrap()))
+                .collect(),
+            None => values.keys().map(|k| (*k, *k)).collect(),
+        };
+        for (key, path) in items {
+            let value = values
+                .get(key)
+                .unwrap_or_else(|| panic!("{name} has no {key}"));
+            // Secret values are often written with a trailing newline.
+            std::fs::write(dir.join(path), format!("{value}\n")).unwrap();
+        }
+        mounted.push((mount["mountPath"].as_str().unwrap().to_owned(), dir));
     }
-    env
+    mounted
 }
 
 #[tokio::test]
@@ -108,38 +126,68 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
     let toml = config_map["data"][key.to_str().unwrap()].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ragwatch.toml");
-    std::fs::write(&file, toml).unwrap();
 
-    let secrets = BTreeMap::from([
-        ("MYSQL_PASSWORD", "k8s-mysql-Pw"),
+    // Passwords with every character a URL reserves: nothing is spliced into a URL.
+    let ragflow = BTreeMap::from([
+        ("MYSQL_PASSWORD", "k8s mysql@Pw#/?%:1"),
         ("REDIS_PASSWORD", "k8s-redis-Pw"),
         ("ELASTIC_PASSWORD", "k8s-elastic-Pw"),
         ("MINIO_PASSWORD", "k8s-minio-Pw"),
     ]);
-    let env = pod_env(container, &secrets);
+    let secrets = BTreeMap::from([
+        ("ragflow-env-config", ragflow.clone()),
+        (
+            "ragwatch-token",
+            BTreeMap::from([("token", "k8s-token-0123")]),
+        ),
+    ]);
+    let mut toml = toml.to_owned();
+    for (mount_path, dir) in mount_secrets(container, volumes, &secrets, dir.path()) {
+        toml = toml.replace(&format!("{mount_path}/"), &format!("{}/", dir.display()));
+    }
+    std::fs::write(&file, &toml).unwrap();
+    assert!(
+        container.get("env").is_none() && container.get("envFrom").is_none(),
+        "credentials come from secret volumes, not the environment"
+    );
+    assert!(
+        !serde_norway::to_string(container).unwrap().contains("$("),
+        "nothing is spliced into the container's settings"
+    );
+    assert_eq!(
+        pod["spec"]["automountServiceAccountToken"], false,
+        "the pod has no use for a service-account token"
+    );
     let file_arg = file.display().to_string();
     let mut config_args = args.clone();
     config_args[0] = "config";
     let at = config_args.iter().position(|a| *a == config_path).unwrap();
     config_args[at] = &file_arg;
-    let printed = ragwatch_config(&config_args, &env);
-    let config = ragwatch::config::load(Some(&file), env.clone()).unwrap();
+    let printed = ragwatch_config(&config_args, &[]);
+    let shown = toml::to_string(&printed).unwrap();
+    for secret in ragflow.values() {
+        assert!(!shown.contains(secret), "ragwatch config shows {secret}");
+    }
+    let config = ragwatch::config::load(Some(&file), Vec::new()).unwrap();
+    let password = |login: ragwatch::config::Login| login.password().map(|p| p.expose().to_owned());
     assert_eq!(
-        config.db.url.expose().password(),
-        Some(secrets["MYSQL_PASSWORD"])
+        password(config.db.login()).as_deref(),
+        Some(ragflow["MYSQL_PASSWORD"])
     );
     assert_eq!(
-        config.redis.url.expose().password(),
-        Some(secrets["REDIS_PASSWORD"])
+        password(config.redis.login()).as_deref(),
+        Some(ragflow["REDIS_PASSWORD"])
     );
     assert_eq!(
-        config.doc_engine.login().password().unwrap().expose(),
-        secrets["ELASTIC_PASSWORD"]
+        password(config.doc_engine.login()).as_deref(),
+        Some(ragflow["ELASTIC_PASSWORD"])
     );
     let ragwatch::config::StorageService::Minio(minio) = &config.storage.service else {
         panic!("storage is not MinIO");
     };
-    assert_eq!(minio.secret_key.expose(), secrets["MINIO_PASSWORD"]);
+    assert_eq!(minio.secret_key.expose(), ragflow["MINIO_PASSWORD"]);
+    let tokens: Vec<&str> = config.server.tokens.iter().map(|t| t.expose()).collect();
+    assert_eq!(tokens, ["k8s-token-0123"]);
 
     // Kubernetes sets no open-files limit per pod, so the cap is fixed: below the lowest
     // usual runtime limit, 1024, less the quarter ragwatch keeps for the probes.
