@@ -11,7 +11,10 @@ fn in_healthz(key: &ComponentKey, config: &Config) -> bool {
     match key {
         ComponentKey::TaskExecutors => config.task_executors.healthz,
         // RAGFlow's healthz is served by RAGFlow itself: it never lists itself.
-        ComponentKey::Ragflow | ComponentKey::Parsing | ComponentKey::Model(_) => false,
+        ComponentKey::Ragflow
+        | ComponentKey::Parsing
+        | ComponentKey::Model(_)
+        | ComponentKey::Canary(_) => false,
         _ => true,
     }
 }
@@ -36,6 +39,15 @@ fn dependencies(key: &ComponentKey, config: &Config) -> Vec<ComponentKey> {
             keys.extend(config.models.iter().map(|m| ComponentKey::model(&m.name)));
             keys
         }
+        // A canary asking `[ragflow]`'s API server cannot answer while that server is down.
+        ComponentKey::Canary(_) => match (config.canary(key), &config.ragflow) {
+            (Some(canary), Some(ragflow))
+                if canary.api_url(Some(ragflow)) == Some(&ragflow.url) =>
+            {
+                vec![ComponentKey::Ragflow]
+            }
+            _ => Vec::new(),
+        },
         _ => Vec::new(),
     }
 }
@@ -44,7 +56,10 @@ fn dependencies(key: &ComponentKey, config: &Config) -> Vec<ComponentKey> {
 fn required_by_default(key: &ComponentKey) -> bool {
     !matches!(
         key,
-        ComponentKey::TaskExecutors | ComponentKey::Parsing | ComponentKey::Model(_)
+        ComponentKey::TaskExecutors
+            | ComponentKey::Parsing
+            | ComponentKey::Model(_)
+            | ComponentKey::Canary(_)
     )
 }
 
@@ -80,15 +95,21 @@ impl Component {
 pub fn from_config(config: &Config, sources: &Sources) -> Result<Vec<Component>, ConfigError> {
     let scrubber = config.scrubber();
     let models = config.models.iter().map(|m| ComponentKey::model(&m.name));
+    let canaries = config
+        .canaries
+        .iter()
+        .map(|c| ComponentKey::canary(&c.name));
     let mut components: Vec<Component> = ComponentKey::ALL
         .into_iter()
         .chain(models)
+        .chain(canaries)
         .filter_map(|key| {
             let (settings, kind) = config.component_settings(&key)?;
             settings.enabled.then_some((key, settings, kind))
         })
         .map(|(key, settings, kind)| {
-            let timeout = settings.timeout.unwrap_or(config.monitor.timeout);
+            let (default_interval, default_timeout) = config.default_schedule(&key);
+            let timeout = settings.timeout.unwrap_or(default_timeout);
             let probe =
                 AnyProbe::for_component(&key, config, timeout, sources).map_err(|error| {
                     config.invalid(KeyError {
@@ -100,7 +121,7 @@ pub fn from_config(config: &Config, sources: &Sources) -> Result<Vec<Component>,
                 required: settings.required.unwrap_or(required_by_default(&key)),
                 in_healthz: in_healthz(&key, config),
                 depends_on: dependencies(&key, config),
-                interval: settings.interval.unwrap_or(config.monitor.interval),
+                interval: settings.interval.unwrap_or(default_interval),
                 limits: Limits {
                     timeout,
                     slow: settings.slow_ms.map(Duration::from_millis),

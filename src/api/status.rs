@@ -89,7 +89,8 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Json<impl Serialize> 
             | ComponentKey::TaskExecutors
             | ComponentKey::Ragflow
             | ComponentKey::Parsing
-            | ComponentKey::Model(_) => {
+            | ComponentKey::Model(_)
+            | ComponentKey::Canary(_) => {
                 continue;
             }
         };

@@ -717,16 +717,7 @@ impl ModelConfig {
     /// HTTP URL. `index` is this entry's place in `[[models]]`.
     pub(super) fn validate(&self, index: usize, earlier: &[ModelConfig]) -> Result<(), KeyError> {
         let name = &self.name;
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err(KeyError::new(
-                format!("models[{index}].name"),
-                format!("{name:?} is not a usable name: use letters, digits, `-` and `_`"),
-            ));
-        }
+        usable_name(format!("models[{index}].name"), name)?;
         if earlier.iter().any(|m| &m.name == name) {
             return Err(KeyError::new(
                 format!("models[{index}].name"),
@@ -742,6 +733,22 @@ impl ModelConfig {
         }
         Ok(())
     }
+}
+
+/// A name that makes a usable component key (`models.<name>`, `canary.<name>`): letters,
+/// digits, `-` and `_`. `key` is the key to blame.
+pub(super) fn usable_name(key: String, name: &str) -> Result<(), KeyError> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(KeyError::new(
+            key,
+            format!("{name:?} is not a usable name: use letters, digits, `-` and `_`"),
+        ));
+    }
+    Ok(())
 }
 
 impl Secrets for DbConfig {

@@ -27,6 +27,8 @@ pub enum ComponentKey {
     Parsing,
     /// A model server of `[[models]]`; holds its whole key, `models.<name>`.
     Model(Arc<str>),
+    /// A synthetic check of `[[canaries]]`; holds its whole key, `canary.<name>`.
+    Canary(Arc<str>),
 }
 
 impl ComponentKey {
@@ -47,6 +49,11 @@ impl ComponentKey {
         Self::Model(format!("models.{name}").into())
     }
 
+    /// The key of the canary named `name` (`canary.<name>`).
+    pub fn canary(name: &str) -> Self {
+        Self::Canary(format!("canary.{name}").into())
+    }
+
     /// The key as written in config, healthz and the API.
     pub fn as_str(&self) -> &str {
         match self {
@@ -58,7 +65,7 @@ impl ComponentKey {
             Self::TaskExecutors => "task_executors",
             Self::Ragflow => "ragflow",
             Self::Parsing => "parsing",
-            Self::Model(key) => key,
+            Self::Model(key) | Self::Canary(key) => key,
         }
     }
 
@@ -66,6 +73,14 @@ impl ComponentKey {
     pub fn model_name(&self) -> Option<&str> {
         match self {
             Self::Model(key) => key.strip_prefix("models."),
+            _ => None,
+        }
+    }
+
+    /// The canary's name, for a canary key.
+    pub fn canary_name(&self) -> Option<&str> {
+        match self {
+            Self::Canary(key) => key.strip_prefix("canary."),
             _ => None,
         }
     }

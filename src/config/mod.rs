@@ -2,6 +2,7 @@
 //! docker compose deployment on localhost, so ragwatch runs beside one with no set-up.
 
 mod alerts;
+mod canaries;
 mod components;
 mod dotenv;
 mod key;
@@ -26,6 +27,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub use section::MIN_INTERVAL;
 
 pub use alerts::{AlertmanagerConfig, AlertsConfig, WebhookConfig};
+pub use canaries::{
+    CanaryConfig, CanaryKind, DEFAULT_MIN_CHUNKS, DEFAULT_RETRIEVAL_INTERVAL,
+    DEFAULT_RETRIEVAL_TIMEOUT, DEFAULT_TOP_K,
+};
 pub use components::{
     DEFAULT_DB_URL, DEFAULT_DOC_ENGINE_URL, DEFAULT_NATS_URL, DEFAULT_RAGFLOW_URL,
     DEFAULT_REDIS_URL, DbConfig, DbKind, DocEngineConfig, DocEngineKind, EngineProtocol,
@@ -100,6 +105,12 @@ pub struct Config {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub models: Vec<ModelConfig>,
+    /// Synthetic checks through RAGFlow's API (`[[canaries]]`), each a component.
+    #[serde(
+        deserialize_with = "section::list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub canaries: Vec<CanaryConfig>,
     /// Where each key was set, so that an error found after loading names it too.
     #[serde(skip)]
     origins: load::Origins,
@@ -202,6 +213,24 @@ impl Config {
         self.models.iter().find(|m| m.name == name)
     }
 
+    /// The `[[canaries]]` entry a canary component key names.
+    pub fn canary(&self, key: &ComponentKey) -> Option<&CanaryConfig> {
+        let name = key.canary_name()?;
+        self.canaries.iter().find(|c| c.name == name)
+    }
+
+    /// The interval and timeout of `key` when its section sets none: a canary's kind has
+    /// its own, every other component takes `[monitor]`'s.
+    pub fn default_schedule(&self, key: &ComponentKey) -> (Duration, Duration) {
+        match self.canary(key) {
+            Some(canary) => (
+                canary.kind.default_interval(),
+                canary.kind.default_timeout(),
+            ),
+            None => (self.monitor.interval, self.monitor.timeout),
+        }
+    }
+
     /// The settings and kind name of the section `key` names; `None` when that section is
     /// absent.
     pub fn component_settings(
@@ -223,6 +252,10 @@ impl Config {
             ComponentKey::Model(_) => {
                 let model = self.model(key)?;
                 (&model.settings, model.kind.as_str())
+            }
+            ComponentKey::Canary(_) => {
+                let canary = self.canary(key)?;
+                (&canary.settings, canary.kind.as_str())
             }
         })
     }
@@ -249,6 +282,9 @@ impl Config {
         for (i, model) in self.models.iter().enumerate() {
             model.validate(i, &self.models[..i])?;
         }
+        for (i, canary) in self.canaries.iter().enumerate() {
+            canary.validate(i, &self.canaries[..i], self.ragflow.as_ref())?;
+        }
         if let Some(parsing) = &self.parsing
             && parsing.settings.tls_ca_file.is_some()
         {
@@ -266,13 +302,20 @@ impl Config {
     fn validate_schedules(&self) -> Result<(), KeyError> {
         let fixed = ComponentKey::ALL.into_iter().filter_map(|key| {
             let (settings, _) = self.component_settings(&key)?;
-            Some((key.as_str().to_owned(), settings))
+            Some((key.as_str().to_owned(), settings, key))
         });
-        let models = (self.models.iter().enumerate())
-            .map(|(i, model)| (format!("models[{i}]"), &model.settings));
-        for (section, settings) in fixed.chain(models) {
-            let interval = settings.interval.unwrap_or(self.monitor.interval);
-            let timeout = settings.timeout.unwrap_or(self.monitor.timeout);
+        let models = (self.models.iter().enumerate()).map(|(i, model)| {
+            let key = ComponentKey::model(&model.name);
+            (format!("models[{i}]"), &model.settings, key)
+        });
+        let canaries = (self.canaries.iter().enumerate()).map(|(i, canary)| {
+            let key = ComponentKey::canary(&canary.name);
+            (format!("canaries[{i}]"), &canary.settings, key)
+        });
+        for (section, settings, key) in fixed.chain(models).chain(canaries) {
+            let (default_interval, default_timeout) = self.default_schedule(&key);
+            let interval = settings.interval.unwrap_or(default_interval);
+            let timeout = settings.timeout.unwrap_or(default_timeout);
             if !settings.enabled || timeout <= interval {
                 continue;
             }
@@ -310,6 +353,7 @@ impl Secrets for Config {
             history,
             alerts,
             models,
+            canaries,
             origins: _,
         } = self;
         server.secrets(out);
@@ -325,6 +369,7 @@ impl Secrets for Config {
         history.secrets(out);
         alerts.secrets(out);
         models.secrets(out);
+        canaries.secrets(out);
     }
 }
 
@@ -675,6 +720,7 @@ mod tests {
             "s-hook",
             "s-am",
             "s-azure-key",
+            "s-canary",
             "?sv=2021-06-08&sig=s-sas%2Bsig",
             "s-sas%2Bsig",
             "s-sas+sig",
@@ -722,6 +768,13 @@ name = "m"
 kind = "openai"
 url = "http://u:s-model-url@m"
 api_key = "s-model"
+[[canaries]]
+name = "c"
+kind = "retrieval"
+url = "http://ragflow:9380"
+api_key = "s-canary"
+dataset_ids = ["d"]
+question = "q"
 "#,
         "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\naccount_key = \"s-azure\"\n",
         "[storage]\nkind = \"azure\"\naccount_name = \"a\"\ncontainer = \"c\"\nsas_token = \"sig=s-sas\"\n",
@@ -862,6 +915,7 @@ api_key = "s-model"
             "alerts.alertmanager[0].url",
             "alerts.webhook[0].secret",
             "alerts.webhook[0].url",
+            "canaries[0].api_key",
             "db.password",
             "db.url",
             "doc_engine.password",

@@ -12,10 +12,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess
 use super::secret::{SECRET_LIST_MARK, SECRET_MARK};
 use super::section::field_names;
 use super::{
-    AlertmanagerConfig, AlertsConfig, AzureConfig, ComponentSettings, DbConfig, DocEngineConfig,
-    GcsConfig, HistoryConfig, MessageQueueConfig, ModelConfig, MonitorConfig, ParsingConfig,
-    RagflowApiConfig, RedisConfig, S3Config, ServerConfig, StorageKind, TaskExecutorsConfig,
-    WebhookConfig,
+    AlertmanagerConfig, AlertsConfig, AzureConfig, CanaryConfig, ComponentSettings, DbConfig,
+    DocEngineConfig, GcsConfig, HistoryConfig, MessageQueueConfig, ModelConfig, MonitorConfig,
+    ParsingConfig, RagflowApiConfig, RedisConfig, S3Config, ServerConfig, StorageKind,
+    TaskExecutorsConfig, WebhookConfig,
 };
 
 /// What a key's value is, as its type reads it.
@@ -104,7 +104,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 15] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 16] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -120,6 +120,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("alerts.webhook[]", fields::<WebhookConfig>()),
         ("alerts.alertmanager[]", fields::<AlertmanagerConfig>()),
         ("models[]", component::<ModelConfig>()),
+        ("canaries[]", component::<CanaryConfig>()),
     ];
     let mut keys = BTreeMap::new();
     for (section, fields) in sections {

@@ -16,6 +16,7 @@ mod postgres;
 mod ragflow_api;
 mod redis;
 mod redis_stream;
+mod retrieval;
 mod s3;
 mod sql;
 mod task_executors;
@@ -28,8 +29,8 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::config::{
-    CaFile, ComponentKey, Config, DbKind, DocEngineKind, KeyError, MessageQueueKind, Scrubber,
-    StorageService,
+    CaFile, CanaryKind, ComponentKey, Config, DbKind, DocEngineKind, KeyError, MessageQueueKind,
+    Scrubber, StorageService,
 };
 use crate::message;
 use crate::net::Network;
@@ -49,6 +50,7 @@ pub use postgres::PostgresProbe;
 pub use ragflow_api::RagflowApiProbe;
 pub use redis::RedisProbe;
 pub use redis_stream::RedisStreamProbe;
+pub use retrieval::RetrievalProbe;
 pub use s3::S3Probe;
 pub use sql::SqlFacts;
 pub use task_executors::TaskExecutorsProbe;
@@ -149,6 +151,8 @@ pub enum AnyProbe {
     Parsing(Box<ParsingProbe>),
     /// A `[[models]]` server.
     Model(ModelProbe),
+    /// A `[[canaries]]` entry of kind `retrieval`.
+    Retrieval(RetrievalProbe),
 }
 
 impl AnyProbe {
@@ -294,6 +298,20 @@ impl AnyProbe {
                 let client = http(model.settings.tls_ca_file.as_ref(), "models")?;
                 Self::Model(ModelProbe::new(model, timeout, client)?)
             }
+            ComponentKey::Canary(_) => {
+                let canary = config
+                    .canary(key)
+                    .ok_or_else(|| KeyError::new(key.as_str(), "the canary entry is missing"))?;
+                let client = http(canary.settings.tls_ca_file.as_ref(), "canaries")?;
+                match canary.kind {
+                    CanaryKind::Retrieval => Self::Retrieval(RetrievalProbe::new(
+                        canary,
+                        config.ragflow.as_ref(),
+                        timeout,
+                        client,
+                    )?),
+                }
+            }
         })
     }
 
@@ -313,6 +331,7 @@ impl AnyProbe {
             Self::Ragflow(p) => p.check().await,
             Self::Parsing(p) => p.check().await,
             Self::Model(p) => p.check().await,
+            Self::Retrieval(p) => p.check().await,
         }
     }
 }

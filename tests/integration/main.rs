@@ -7,6 +7,7 @@ mod common;
 mod access;
 mod alerts;
 mod azure;
+mod canaries;
 mod cli;
 mod credentials;
 mod dependencies;

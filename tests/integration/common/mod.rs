@@ -3,6 +3,9 @@
 //! What is here:
 //! - [`ragflow`]: RAGFlow's side: task-executor heartbeats written to Redis as RAGFlow writes
 //!   them, and its `task`/`document` tables.
+//! - [`ragflow_server::RagflowServer`]: a stand-in of RAGFlow's HTTP API server keeping its
+//!   documented contract (bearer API key, JSON bodies, response envelope, codes and
+//!   messages) and real state, for the canaries.
 //! - [`app`]: ragwatch itself served in-process on a free port ([`app::TestApp`]), and one-shot
 //!   probing of a configuration ([`app::probe_once`]).
 //! - [`served`]: the built binary serving as a process of its own ([`served::Served`]), for
@@ -37,6 +40,7 @@ pub mod instances;
 pub mod netns;
 pub mod proxy;
 pub mod ragflow;
+pub mod ragflow_server;
 pub mod served;
 pub mod tls;
 pub mod wait;

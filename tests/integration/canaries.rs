@@ -1,0 +1,209 @@
+//! `[[canaries]]` of kind `retrieval`, against a stand-in of RAGFlow's API server that keeps
+//! its contract ([`RagflowServer`]): the green path with its details, and each stage failing
+//! and named (the key, the dataset, RAGFlow's own error, no chunks, the expected document),
+//! the key never shown, and a canary whose API server is down shown `unknown`.
+
+use crate::common;
+
+use common::app::{TestApp, only, probe_once};
+use common::ragflow_server::{RagflowServer, UNAUTHORIZED_MESSAGE};
+use ragwatch::probe::{ProbeResult, Status};
+use serde_json::json;
+
+const API_KEY: &str = "ragflow-canary-key-4f9c2e";
+
+const REFUND: &str =
+    "Refunds are accepted within 30 days of purchase; the refund period starts on delivery.";
+
+/// A server with one dataset: the refund policy, a shipping page that mentions refunds
+/// once, and an unrelated page. Returns the server and the dataset's id.
+async fn handbook() -> (RagflowServer, String) {
+    let ragflow = RagflowServer::start(API_KEY).await;
+    let dataset = ragflow.create_dataset();
+    ragflow.add_parsed_document(&dataset, "refund-policy.pdf", &[REFUND]);
+    ragflow.add_parsed_document(
+        &dataset,
+        "shipping.md",
+        &["Shipping takes five days; a refund of shipping costs is never made."],
+    );
+    ragflow.add_parsed_document(&dataset, "holidays.txt", &["The office closes in August."]);
+    (ragflow, dataset)
+}
+
+/// Only this canary is watched.
+fn canary(url: &str, dataset: &str, extra: &str) -> String {
+    format!(
+        "{}[[canaries]]\nname = \"handbook\"\nkind = \"retrieval\"\nurl = \"{url}\"\n\
+         api_key = \"{API_KEY}\"\ndataset_ids = [\"{dataset}\"]\n\
+         question = \"What is the refund period?\"\n{extra}",
+        only("none")
+    )
+}
+
+async fn probe(toml: &str) -> ProbeResult {
+    let mut results = probe_once(toml).await;
+    assert_eq!(results.len(), 1, "one canary watched");
+    let (key, result) = results.remove(0);
+    assert_eq!(key, "canary.handbook");
+    result
+}
+
+#[tokio::test]
+async fn a_retrieval_finding_the_expected_document_is_green_with_its_details() {
+    let (ragflow, dataset) = handbook().await;
+    let toml = canary(
+        &ragflow.url(),
+        &dataset,
+        "expect_document = \"refund-policy.pdf\"\n",
+    );
+    let result = probe(&toml).await;
+    assert_eq!(result.status, Status::Green, "{result:?}");
+    assert_eq!(result.details["chunks"], 2);
+    assert_eq!(result.details["total"], 2);
+    assert_eq!(
+        result.details["documents"],
+        json!(["refund-policy.pdf", "shipping.md"])
+    );
+    assert_eq!(result.details["expected_rank"], 1);
+    let top = result.details["top_similarity"].as_f64().unwrap();
+    assert!(top > 0.5, "{top}");
+    assert_eq!(ragflow.requests(), ["POST /api/v1/retrieval"]);
+}
+
+#[tokio::test]
+async fn the_expected_document_below_the_top_is_yellow_and_missing_is_red() {
+    let (ragflow, dataset) = handbook().await;
+    // Outranked by the refund policy, shipping.md is second: below a top of one.
+    let low = canary(
+        &ragflow.url(),
+        &dataset,
+        "expect_document = \"shipping.md\"\ntop_k = 1\n",
+    );
+    let result = probe(&low).await;
+    assert_eq!(result.status, Status::Yellow, "{result:?}");
+    assert_eq!(
+        result.error.as_deref(),
+        Some(
+            "expected document ranked low: \"shipping.md\" first appears at chunk 2, below the top 1"
+        )
+    );
+
+    let missing = canary(
+        &ragflow.url(),
+        &dataset,
+        "expect_document = \"holidays.txt\"\n",
+    );
+    let result = probe(&missing).await;
+    assert_eq!(result.status, Status::Red, "{result:?}");
+    assert_eq!(
+        result.error.as_deref(),
+        Some(
+            "expected document missing: \"holidays.txt\" is not among the documents of the 2 chunks found (refund-policy.pdf, shipping.md)"
+        )
+    );
+    assert_eq!(result.details["stage"], "expected_document");
+}
+
+#[tokio::test]
+async fn no_chunks_or_too_few_are_red() {
+    let (ragflow, dataset) = handbook().await;
+    let empty = ragflow.create_dataset();
+    let result = probe(&canary(&ragflow.url(), &empty, "")).await;
+    assert_eq!(result.status, Status::Red, "{result:?}");
+    assert_eq!(
+        result.error.as_deref(),
+        Some("no chunks: the question found nothing in the datasets searched")
+    );
+    assert_eq!(result.details["stage"], "chunks");
+
+    let result = probe(&canary(&ragflow.url(), &dataset, "min_chunks = 3\n")).await;
+    assert_eq!(result.status, Status::Red, "{result:?}");
+    assert_eq!(
+        result.error.as_deref(),
+        Some("too few chunks: found 2, min_chunks = 3")
+    );
+}
+
+#[tokio::test]
+async fn ragflow_refusals_name_their_stage_in_ragflow_words_and_never_show_the_key() {
+    let (ragflow, dataset) = handbook().await;
+
+    let wrong_key = canary(&ragflow.url(), &dataset, "").replace(API_KEY, "ragflow-wrong-key");
+    let result = probe(&wrong_key).await;
+    assert_eq!(result.status, Status::Red, "{result:?}");
+    assert_eq!(
+        result.error.as_deref(),
+        Some(
+            format!(
+                "authentication failed: RAGFlow refused the API key (code 401: {UNAUTHORIZED_MESSAGE})"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(result.details["stage"], "auth");
+    assert_eq!(result.details["http_status"], 401);
+
+    let result = probe(&canary(&ragflow.url(), &dataset, "").replace(&dataset, "not-mine")).await;
+    assert_eq!(
+        result.error.as_deref(),
+        Some("dataset unavailable: code 102: You don't own the dataset not-mine.")
+    );
+    assert_eq!(result.details["stage"], "dataset");
+
+    // What `server_error_response` answers when the embedding model fails: code 100, the
+    // exception's repr, and a message echoing the key the model server was called with.
+    let failure = format!("Exception('**ERROR**: Embedding model failed with key {API_KEY}')");
+    ragflow.fail_retrieval(Some((100, &failure)));
+    let toml = canary(&ragflow.url(), &dataset, "");
+    let result = probe(&toml).await;
+    assert_eq!(result.status, Status::Red, "{result:?}");
+    assert_eq!(
+        result.error.as_deref(),
+        Some(
+            "retrieval failed: RAGFlow answered code 100: Exception('**ERROR**: Embedding model failed with key ***')"
+        )
+    );
+    assert_eq!(result.details["stage"], "retrieval");
+    assert_eq!(result.details["code"], 100);
+
+    // Nor through the API.
+    let app = TestApp::start_unscheduled(&toml).await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let (status, body) = app.get_json("/api/v1/components/canary.handbook").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "red", "{body}");
+    assert!(!body.to_string().contains(API_KEY), "{body}");
+}
+
+#[tokio::test]
+async fn a_canary_whose_api_server_is_down_is_unknown_with_that_cause() {
+    let (ragflow, dataset) = handbook().await;
+    // No url of its own: it asks [ragflow]'s server, and depends on it.
+    let toml = format!(
+        "{}[ragflow]\nurl = \"{}\"\n[[canaries]]\nname = \"handbook\"\nkind = \"retrieval\"\n\
+         api_key = \"{API_KEY}\"\ndataset_ids = [\"{dataset}\"]\nquestion = \"refund period\"\n",
+        only("none"),
+        ragflow.url()
+    );
+    let app = TestApp::start_unscheduled(&toml).await;
+    let component = || async {
+        app.get_json("/v1/system/healthz?fresh=1").await;
+        let (_, body) = app.get_json("/api/v1/components/canary.handbook").await;
+        body
+    };
+    let body = component().await;
+    assert_eq!(body["status"], "green", "{body}");
+    assert_eq!(body["depends_on"], json!(["ragflow"]), "{body}");
+
+    ragflow.stop();
+    let body = component().await;
+    assert_eq!(body["status"], "unknown", "{body}");
+    assert_eq!(body["cause"], "ragflow is down", "{body}");
+    let (_, _, readyz) = app.get("/readyz?verbose").await;
+    assert!(
+        readyz.contains("[-]canary.handbook unknown (not required): ragflow is down"),
+        "{readyz}"
+    );
+    let (_, healthz) = app.get_json("/v1/system/healthz").await;
+    assert!(healthz.get("canary.handbook").is_none(), "{healthz}");
+}
