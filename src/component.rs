@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ComponentKey, Config, ConfigError, KeyError, MessageQueueKind};
+use crate::config::{CanaryKind, ComponentKey, Config, ConfigError, KeyError, MessageQueueKind};
 use crate::probe::{AnyProbe, Limits, Sources};
 
 /// Whether healthz lists it: RAGFlow's healthz has no models; the executor summary only
@@ -39,15 +39,23 @@ fn dependencies(key: &ComponentKey, config: &Config) -> Vec<ComponentKey> {
             keys.extend(config.models.iter().map(|m| ComponentKey::model(&m.name)));
             keys
         }
-        // A canary asking `[ragflow]`'s API server cannot answer while that server is down.
-        ComponentKey::Canary(_) => match (config.canary(key), &config.ragflow) {
-            (Some(canary), Some(ragflow))
-                if canary.api_url(Some(ragflow)) == Some(&ragflow.url) =>
+        // A canary asking `[ragflow]`'s API server cannot answer while that server is down;
+        // an ingestion cannot parse without the executors and the parsing pipeline.
+        ComponentKey::Canary(_) => {
+            let Some(canary) = config.canary(key) else {
+                return Vec::new();
+            };
+            let mut keys = Vec::new();
+            if let Some(ragflow) = &config.ragflow
+                && canary.api_url(Some(ragflow)) == Some(&ragflow.url)
             {
-                vec![ComponentKey::Ragflow]
+                keys.push(ComponentKey::Ragflow);
             }
-            _ => Vec::new(),
-        },
+            if canary.kind == CanaryKind::Ingestion {
+                keys.extend([ComponentKey::TaskExecutors, ComponentKey::Parsing]);
+            }
+            keys
+        }
         _ => Vec::new(),
     }
 }

@@ -15,16 +15,20 @@ use super::{ComponentSettings, KeyError, RagflowApiConfig, Secret, Secrets, secr
 pub enum CanaryKind {
     /// Asks a question of datasets (`POST /api/v1/retrieval`) and checks the chunks found.
     Retrieval,
+    /// Uploads a small document to a dataset kept for it, parses it, finds it by
+    /// retrieval, and deletes it.
+    Ingestion,
 }
 
 impl CanaryKind {
     /// Every kind.
-    pub const ALL: [Self; 1] = [Self::Retrieval];
+    pub const ALL: [Self; 2] = [Self::Retrieval, Self::Ingestion];
 
     /// The kind as written in the configuration.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Retrieval => "retrieval",
+            Self::Ingestion => "ingestion",
         }
     }
 
@@ -33,6 +37,7 @@ impl CanaryKind {
     pub fn default_interval(self) -> Duration {
         match self {
             Self::Retrieval => DEFAULT_RETRIEVAL_INTERVAL,
+            Self::Ingestion => DEFAULT_INGESTION_INTERVAL,
         }
     }
 
@@ -40,6 +45,7 @@ impl CanaryKind {
     pub fn default_timeout(self) -> Duration {
         match self {
             Self::Retrieval => DEFAULT_RETRIEVAL_TIMEOUT,
+            Self::Ingestion => DEFAULT_INGESTION_TIMEOUT,
         }
     }
 }
@@ -51,6 +57,16 @@ pub const DEFAULT_RETRIEVAL_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// A retrieval canary's default `timeout`.
 pub const DEFAULT_RETRIEVAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An ingestion canary's default `interval`: a parse occupies a task executor.
+pub const DEFAULT_INGESTION_INTERVAL: Duration = Duration::from_secs(30 * 60);
+
+/// An ingestion canary's default `timeout`: queueing and parsing take minutes.
+pub const DEFAULT_INGESTION_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How often an ingestion canary asks for its document's status unless `poll_interval`
+/// says otherwise.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// `[[canaries]]`: one synthetic check of RAGFlow's API.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -69,6 +85,16 @@ pub struct CanaryConfig {
     pub url: Option<Url>,
     /// A RAGFlow API key (`Authorization: Bearer`); never shown.
     pub api_key: Secret,
+    /// The dataset an ingestion uploads its document to: one kept for the canary.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dataset_id: String,
+    /// How often an ingestion asks for its document's parsing status.
+    #[serde(
+        default = "default_poll_interval",
+        deserialize_with = "super::section::interval",
+        serialize_with = "super::section::write_duration"
+    )]
+    pub poll_interval: Duration,
     /// The datasets a retrieval searches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dataset_ids: Vec<String>,
@@ -98,6 +124,10 @@ pub const DEFAULT_TOP_K: usize = 5;
 
 fn default_min_chunks() -> usize {
     DEFAULT_MIN_CHUNKS
+}
+
+fn default_poll_interval() -> Duration {
+    DEFAULT_POLL_INTERVAL
 }
 
 fn default_top_k() -> usize {
@@ -174,6 +204,16 @@ impl CanaryConfig {
                     return Err(KeyError::new(key("top_k"), "must be at least 1"));
                 }
             }
+            CanaryKind::Ingestion => {
+                // The id goes into the request paths as it is.
+                let id = &self.dataset_id;
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(KeyError::new(
+                        key("dataset_id"),
+                        "an ingestion canary needs the id of a dataset kept for it (letters, digits and `-`)",
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -186,6 +226,8 @@ impl Secrets for CanaryConfig {
             kind: _,
             url: _,
             api_key,
+            dataset_id: _,
+            poll_interval: _,
             dataset_ids: _,
             question: _,
             expect_document: _,

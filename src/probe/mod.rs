@@ -7,6 +7,7 @@ mod elasticsearch;
 mod error;
 mod gcs;
 mod infinity;
+mod ingestion;
 mod kept;
 mod model;
 mod mysql;
@@ -42,6 +43,7 @@ pub use elasticsearch::ElasticsearchProbe;
 pub use error::{ProbeError, root_cause, tls_failure};
 pub use gcs::GcsProbe;
 pub use infinity::InfinityProbe;
+pub use ingestion::IngestionProbe;
 pub use model::ModelProbe;
 pub use mysql::MysqlProbe;
 pub use nats::NatsProbe;
@@ -153,6 +155,8 @@ pub enum AnyProbe {
     Model(ModelProbe),
     /// A `[[canaries]]` entry of kind `retrieval`.
     Retrieval(RetrievalProbe),
+    /// A `[[canaries]]` entry of kind `ingestion`.
+    Ingestion(IngestionProbe),
 }
 
 impl AnyProbe {
@@ -310,6 +314,12 @@ impl AnyProbe {
                         timeout,
                         client,
                     )?),
+                    CanaryKind::Ingestion => Self::Ingestion(IngestionProbe::new(
+                        canary,
+                        config.ragflow.as_ref(),
+                        timeout,
+                        client,
+                    )?),
                 }
             }
         })
@@ -332,6 +342,7 @@ impl AnyProbe {
             Self::Parsing(p) => p.check().await,
             Self::Model(p) => p.check().await,
             Self::Retrieval(p) => p.check().await,
+            Self::Ingestion(p) => p.check().await,
         }
     }
 }

@@ -49,6 +49,20 @@ pub(super) enum Stage {
     Chunks,
     /// The expected document was not among them.
     ExpectedDocument,
+    /// Finding and deleting an earlier run's document.
+    Leftovers,
+    /// Uploading the canary's document.
+    Upload,
+    /// Starting its parse.
+    Parse,
+    /// Waiting for a task executor to take the parse.
+    Queue,
+    /// Parsing, up to `DONE`.
+    Parsing,
+    /// Finding the parsed document by retrieval.
+    Retrievable,
+    /// Deleting the canary's document.
+    Cleanup,
 }
 
 impl Stage {
@@ -60,6 +74,13 @@ impl Stage {
             Self::Retrieval => "retrieval",
             Self::Chunks => "chunks",
             Self::ExpectedDocument => "expected_document",
+            Self::Leftovers => "leftovers",
+            Self::Upload => "upload",
+            Self::Parse => "parse",
+            Self::Queue => "queue",
+            Self::Parsing => "parsing",
+            Self::Retrievable => "retrievable",
+            Self::Cleanup => "cleanup",
         }
     }
 }
@@ -120,6 +141,31 @@ pub(super) fn envelope(
     }))
 }
 
+/// The outcome of RAGFlow's refusal of a call made at `stage`, in its own words: a refused
+/// key or dataset is named as such whatever the call, anything else as `<doing> failed`.
+pub(super) fn refused(refusal: Refusal, stage: Stage, doing: &str) -> Outcome {
+    let mut details = Details::new();
+    details.insert("code".into(), json!(refusal.code));
+    details.insert("http_status".into(), json!(refusal.http.as_u16()));
+    let said = refusal.said();
+    if refusal.is_auth() {
+        let problem = format!("authentication failed: RAGFlow refused the API key ({said})");
+        return failed(Stage::Auth, problem, details);
+    }
+    // RAGFlow checks each dataset before it works on it: "You don't own the dataset <id>.",
+    // "You do not own the dataset <id>." and "Dataset not found!".
+    let message = refusal.message.to_ascii_lowercase();
+    if message.contains("own the dataset") || message.contains("dataset not found") {
+        let problem = format!("dataset unavailable: {said}");
+        return failed(Stage::Dataset, problem, details);
+    }
+    failed(
+        stage,
+        format!("{doing} failed: RAGFlow answered {said}"),
+        details,
+    )
+}
+
 /// A red outcome for a failed `stage`, naming it in its details.
 pub(super) fn failed(stage: Stage, problem: String, mut details: Details) -> Outcome {
     details.insert("stage".into(), json!(stage.as_str()));
@@ -151,30 +197,6 @@ impl RetrievalProbe {
             min_chunks: config.min_chunks,
             top_k: config.top_k,
         })
-    }
-
-    /// The outcome of RAGFlow's refusal: which stage it stopped at, in its own words.
-    fn refused(&self, refusal: Refusal) -> Outcome {
-        let mut details = Details::new();
-        details.insert("code".into(), json!(refusal.code));
-        details.insert("http_status".into(), json!(refusal.http.as_u16()));
-        let said = refusal.said();
-        if refusal.is_auth() {
-            let problem = format!("authentication failed: RAGFlow refused the API key ({said})");
-            return failed(Stage::Auth, problem, details);
-        }
-        // RAGFlow checks each dataset before it searches: "You don't own the dataset <id>."
-        // and "Dataset not found!".
-        let message = refusal.message.to_ascii_lowercase();
-        if message.contains("own the dataset") || message.contains("dataset not found") {
-            let problem = format!("dataset unavailable: {said}");
-            return failed(Stage::Dataset, problem, details);
-        }
-        failed(
-            Stage::Retrieval,
-            format!("retrieval failed: RAGFlow answered {said}"),
-            details,
-        )
     }
 
     /// Judges the chunks found: enough of them, and the expected document among the top.
@@ -255,7 +277,7 @@ impl Probe for RetrievalProbe {
         let path = format!("POST /{RETRIEVAL_PATH}");
         match envelope(status, &answer, &path, &self.target)? {
             Ok(data) => self.judge(&data),
-            Err(refusal) => Ok(self.refused(refusal)),
+            Err(refusal) => Ok(refused(refusal, Stage::Retrieval, "retrieval")),
         }
     }
 }

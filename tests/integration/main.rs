@@ -8,6 +8,7 @@ mod access;
 mod alerts;
 mod azure;
 mod canaries;
+mod canary_ingestion;
 mod cli;
 mod credentials;
 mod dependencies;

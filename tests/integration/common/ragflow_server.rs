@@ -4,8 +4,10 @@
 //! `Authorization: Bearer <API key>` (else its 401 body), the JSON body's documented fields
 //! (an unknown one is refused, so a misspelt field fails a test), and its response envelope
 //! `{"code", "message", "data"}` with RAGFlow's codes and messages. It keeps real state:
-//! datasets hold chunks, and a retrieval finds the chunks that share words with the
-//! question. It can be told to fail the retrieval as RAGFlow does.
+//! datasets hold documents and chunks; an uploaded document is parsed in steps, its `run`
+//! and `progress` advancing each time its status is read, and only once `DONE` do its
+//! chunks exist; a retrieval finds the chunks that share words with the question. It can be
+//! told to fail the retrieval, or the parse at each stage, as RAGFlow does.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -53,8 +55,38 @@ struct Chunk {
     content: String,
 }
 
+/// A document of a dataset, with RAGFlow's parse status.
+#[derive(Clone, Debug)]
+struct Document {
+    id: String,
+    name: String,
+    content: String,
+    run: &'static str,
+    progress: f64,
+    progress_msg: String,
+}
+
+/// How the parse of an uploaded document goes.
+#[derive(Clone, Debug, Default)]
+pub enum ParseFault {
+    /// Queued, taken, parsed, indexed.
+    #[default]
+    None,
+    /// Queued for ever: no task executor takes it.
+    NeverStarts,
+    /// Taken, then `FAIL` with this error in `progress_msg`.
+    Fails(String),
+    /// `DONE`, but its chunks never reach the index.
+    NotIndexed,
+}
+
 #[derive(Default)]
 struct Inner {
+    /// Dataset id -> its documents.
+    documents: BTreeMap<String, Vec<Document>>,
+    parse_fault: ParseFault,
+    /// What the upload answers instead of storing: `(code, message)`.
+    upload_fault: Option<(i64, String)>,
     api_key: String,
     /// Dataset id -> its chunks, in the order they were added.
     datasets: BTreeMap<String, Vec<Chunk>>,
@@ -107,6 +139,7 @@ impl RagflowServer {
         let mut inner = lock(&self.inner);
         let id = inner.id();
         inner.datasets.insert(id.clone(), Vec::new());
+        inner.documents.insert(id.clone(), Vec::new());
         id
     }
 
@@ -114,6 +147,15 @@ impl RagflowServer {
     pub fn add_parsed_document(&self, dataset: &str, name: &str, texts: &[&str]) {
         let mut inner = lock(&self.inner);
         let document_id = inner.id();
+        let document = Document {
+            id: document_id.clone(),
+            name: name.to_owned(),
+            content: texts.join("\n"),
+            run: "DONE",
+            progress: 1.0,
+            progress_msg: String::new(),
+        };
+        documents(&mut inner, dataset).push(document);
         let chunks: Vec<Chunk> = texts
             .iter()
             .map(|text| Chunk {
@@ -135,6 +177,25 @@ impl RagflowServer {
         lock(&self.inner).retrieval_fault = fault.map(|(code, m)| (code, m.to_owned()));
     }
 
+    /// How the parses go from now on.
+    pub fn fail_parse(&self, fault: ParseFault) {
+        lock(&self.inner).parse_fault = fault;
+    }
+
+    /// Makes every upload answer RAGFlow's `code` and `message` (`None`: store again).
+    pub fn fail_upload(&self, fault: Option<(i64, &str)>) {
+        lock(&self.inner).upload_fault = fault.map(|(code, m)| (code, m.to_owned()));
+    }
+
+    /// The names of the documents in `dataset`, oldest first.
+    pub fn document_names(&self, dataset: &str) -> Vec<String> {
+        let inner = lock(&self.inner);
+        inner.documents[dataset]
+            .iter()
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
     /// `METHOD /path` of every request so far, oldest first.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.inner).requests.clone()
@@ -150,6 +211,13 @@ impl Drop for RagflowServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+fn documents<'a>(inner: &'a mut Inner, dataset: &str) -> &'a mut Vec<Document> {
+    inner
+        .documents
+        .get_mut(dataset)
+        .unwrap_or_else(|| panic!("no dataset {dataset}"))
 }
 
 fn lock(inner: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
@@ -182,6 +250,30 @@ async fn serve(
 ) -> Response {
     let path = uri.path().to_owned();
     lock(&inner).requests.push(format!("{method} {path}"));
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let ["api", "v1", "datasets", dataset, what] = segments.as_slice() {
+        let mut inner = lock(&inner);
+        if !authorized(&inner, &headers) {
+            return unauthorized();
+        }
+        if !inner.datasets.contains_key(*dataset) {
+            return data_error(&format!("You don't own the dataset {dataset}."));
+        }
+        let json = |fields: &[&str]| json_body(&headers, &body, fields);
+        return match (method.as_str(), *what) {
+            ("POST", "documents") => upload(&mut inner, dataset, &headers, &body),
+            ("GET", "documents") => list(&mut inner, dataset, uri.query().unwrap_or_default()),
+            ("DELETE", "documents") => match json(&["ids", "delete_all"]) {
+                Ok(request) => delete(&mut inner, dataset, &request),
+                Err(refusal) => *refusal,
+            },
+            ("POST", "chunks") => match json(&["document_ids"]) {
+                Ok(request) => parse(&mut inner, dataset, &request),
+                Err(refusal) => *refusal,
+            },
+            _ => not_found(&path),
+        };
+    }
     match (method.as_str(), path.as_str()) {
         ("GET", "/api/v1/system/ping") => "pong".into_response(),
         ("POST", "/api/v1/retrieval") => {
@@ -194,17 +286,216 @@ async fn serve(
                 Err(refusal) => *refusal,
             }
         }
-        _ => (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({
-                "code": 404,
-                "message": format!("Not Found: {path}"),
-                "data": null,
-                "error": "Not Found",
-            })),
-        )
-            .into_response(),
+        _ => not_found(&path),
     }
+}
+
+/// RAGFlow's 404 for a path it does not serve.
+fn not_found(path: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({
+            "code": 404,
+            "message": format!("Not Found: {path}"),
+            "data": null,
+            "error": "Not Found",
+        })),
+    )
+        .into_response()
+}
+
+/// The `file` parts of a `multipart/form-data` body, as `(file name, content)`; `None` when
+/// the body is not multipart or holds another field.
+fn files(headers: &HeaderMap, body: &[u8]) -> Option<Vec<(String, String)>> {
+    let content_type = headers.get("content-type")?.to_str().ok()?;
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")?
+        .trim_matches('"');
+    let body = String::from_utf8_lossy(body);
+    let mut files = Vec::new();
+    for part in body.split(&format!("--{boundary}")).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let (head, content) = part.trim_start_matches("\r\n").split_once("\r\n\r\n")?;
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))?;
+        if !disposition.contains("name=\"file\"") {
+            return None;
+        }
+        let name = disposition.split("filename=\"").nth(1)?.split('"').next()?;
+        let content = content.strip_suffix("\r\n").unwrap_or(content);
+        files.push((name.to_owned(), content.to_owned()));
+    }
+    (!files.is_empty()).then_some(files)
+}
+
+/// `POST /api/v1/datasets/{id}/documents` (`type=local`): multipart `file` fields.
+fn upload(inner: &mut Inner, dataset: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let Some(files) = files(headers, body) else {
+        return answer(101, "No file part!", Value::Null);
+    };
+    if let Some((code, message)) = &inner.upload_fault {
+        return answer(*code, message, Value::Null);
+    }
+    let mut uploaded = Vec::new();
+    for (name, content) in files {
+        let document = Document {
+            id: inner.id(),
+            name,
+            content,
+            run: "UNSTART",
+            progress: 0.0,
+            progress_msg: String::new(),
+        };
+        uploaded.push(json!({
+            "chunk_method": "naive",
+            "dataset_id": dataset,
+            "id": document.id,
+            "location": document.name,
+            "name": document.name,
+            "run": document.run,
+            "size": document.content.len(),
+            "thumbnail": "",
+            "type": "doc",
+        }));
+        documents(inner, dataset).push(document);
+    }
+    answer(0, "", Value::Array(uploaded))
+}
+
+/// `GET /api/v1/datasets/{id}/documents?id=&keywords=&page_size=`. Reading a document in
+/// progress advances its parse one step, as a task executor would meanwhile.
+fn list(inner: &mut Inner, dataset: &str, query: &str) -> Response {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let id = param("id");
+    let keywords = param("keywords").map(|k| k.to_lowercase());
+    let page_size: usize = param("page_size").map_or(30, |s| s.parse().expect("page_size"));
+    if let Some(id) = &id {
+        advance(inner, dataset, id);
+    }
+    let docs: Vec<Value> = inner.documents[dataset]
+        .iter()
+        .filter(|d| id.as_ref().is_none_or(|id| &d.id == id))
+        .filter(|d| (keywords.as_ref()).is_none_or(|k| d.name.to_lowercase().contains(k)))
+        .take(page_size)
+        .map(|d| {
+            json!({
+                "chunk_count": inner.datasets[dataset].iter().filter(|c| c.document_id == d.id).count(),
+                "id": d.id,
+                "knowledgebase_id": dataset,
+                "location": d.name,
+                "name": d.name,
+                "chunk_method": "naive",
+                "progress": d.progress,
+                "progress_msg": d.progress_msg,
+                "run": d.run,
+                "size": d.content.len(),
+                "source_type": "local",
+                "status": "1",
+                "type": "doc",
+            })
+        })
+        .collect();
+    let total = docs.len();
+    answer(0, "", json!({"docs": docs, "total_datasets": total}))
+}
+
+/// One step of a running parse: taken (progress 0.5), then `DONE` with its chunk indexed,
+/// or `FAIL`, as the fault says.
+fn advance(inner: &mut Inner, dataset: &str, id: &str) {
+    let fault = inner.parse_fault.clone();
+    let chunk_id = inner.id();
+    let Some(doc) = documents(inner, dataset).iter_mut().find(|d| d.id == id) else {
+        return;
+    };
+    if doc.run != "RUNNING" {
+        return;
+    }
+    match (&fault, doc.progress == 0.0) {
+        (ParseFault::NeverStarts, _) => {}
+        (_, true) => {
+            doc.progress = 0.5;
+            doc.progress_msg = "Task has been received.\nPage(1~100000000): Start to parse.".into();
+        }
+        (ParseFault::Fails(error), false) => {
+            doc.run = "FAIL";
+            doc.progress = -1.0;
+            doc.progress_msg = format!("{}\n[ERROR]{error}", doc.progress_msg);
+        }
+        (_, false) => {
+            doc.run = "DONE";
+            doc.progress = 1.0;
+            doc.progress_msg = format!("{}\nIndexing done.", doc.progress_msg);
+            let chunk = Chunk {
+                id: chunk_id,
+                document_id: doc.id.clone(),
+                document_name: doc.name.clone(),
+                content: doc.content.clone(),
+            };
+            if !matches!(fault, ParseFault::NotIndexed) {
+                inner.datasets.get_mut(dataset).unwrap().push(chunk);
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/datasets/{id}/chunks`: queues the documents' parse.
+fn parse(inner: &mut Inner, dataset: &str, request: &Value) -> Response {
+    let Some(ids) = request["document_ids"]
+        .as_array()
+        .filter(|ids| !ids.is_empty())
+    else {
+        return data_error("`document_ids` is required");
+    };
+    for id in ids {
+        let id = id.as_str().unwrap_or_default();
+        let Some(doc) = documents(inner, dataset).iter_mut().find(|d| d.id == id) else {
+            return data_error(&format!("You don't own the document {id}."));
+        };
+        if doc.run == "RUNNING" {
+            return data_error("Can't parse document that is currently being processed");
+        }
+        doc.run = "RUNNING";
+        doc.progress = 0.0;
+        doc.progress_msg = String::new();
+    }
+    answer(0, "", Value::Null)
+}
+
+/// `DELETE /api/v1/datasets/{id}/documents` with `ids`; the canary never sends
+/// `delete_all`, which the stand-in refuses.
+fn delete(inner: &mut Inner, dataset: &str, request: &Value) -> Response {
+    if request.get("delete_all").is_some() {
+        return answer(
+            101,
+            "stand-in: a canary must never send delete_all",
+            Value::Null,
+        );
+    }
+    let ids: Vec<String> = (request["ids"].as_array().cloned().unwrap_or_default())
+        .iter()
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !inner.documents[dataset].iter().any(|d| &&d.id == id))
+        .collect();
+    if !missing.is_empty() {
+        return data_error(&format!("Documents not found: {missing:?}"));
+    }
+    documents(inner, dataset).retain(|d| !ids.contains(&d.id));
+    (inner.datasets.get_mut(dataset).unwrap()).retain(|c| !ids.contains(&c.document_id));
+    answer(0, "", Value::Null)
 }
 
 /// `Authorization: Bearer <key>` with the server's key.
@@ -274,6 +565,10 @@ fn retrieval(inner: &mut Inner, request: &Value) -> Response {
     let mut found: Vec<(f64, &str, &Chunk)> = ids
         .iter()
         .flat_map(|id| inner.datasets[*id].iter().map(move |chunk| (*id, chunk)))
+        .filter(|(_, chunk)| {
+            (request["document_ids"].as_array())
+                .is_none_or(|ids| ids.iter().any(|d| d == chunk.document_id.as_str()))
+        })
         .filter_map(|(dataset, chunk)| {
             let content = words(&chunk.content);
             let shared = asked.iter().filter(|w| content.contains(w)).count();
