@@ -144,3 +144,22 @@ async fn a_refused_upload_or_key_is_named_and_leaves_nothing() {
     assert_eq!(result.details["stage"], "auth");
     assert_eq!(ragflow.document_names(&dataset), ["handbook.pdf"]);
 }
+
+#[tokio::test]
+async fn an_ingestion_canary_depends_on_the_api_server_and_the_executors() {
+    let (ragflow, dataset) = kept_dataset().await;
+    // Without a url of its own it asks [ragflow]'s server.
+    let toml = format!(
+        "{}[ragflow]\nurl = \"{}\"\n[[canaries]]\nname = \"ingest\"\nkind = \"ingestion\"\n\
+         api_key = \"{API_KEY}\"\ndataset_id = \"{dataset}\"\n",
+        only("task_executors"),
+        ragflow.url()
+    );
+    let app = common::app::TestApp::start_unscheduled(&toml).await;
+    let (_, body) = app.get_json("/api/v1/components/canary.ingest").await;
+    assert_eq!(
+        body["depends_on"],
+        serde_json::json!(["ragflow", "task_executors"]),
+        "{body}"
+    );
+}
