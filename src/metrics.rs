@@ -16,8 +16,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::component::Component;
-use crate::config::ComponentKey;
+use crate::config::{CanaryKind, ComponentKey};
 use crate::monitor::{Published, Sink, Snapshot};
+use crate::probe::stage_seconds;
 use crate::status::Status;
 use crate::task_executors::{self, State, Summary, Tracker};
 
@@ -55,6 +56,8 @@ pub const HISTORY_UP: &str = "ragwatch_history_up";
 pub const HISTORY_DROPPED: &str = "ragwatch_history_dropped_records";
 /// Failed deliveries to an alert receiver.
 pub const ALERT_FAILURES: &str = "ragwatch_alert_delivery_failures";
+/// How long each stage of a canary's latest run took (`_seconds` is added by the encoder).
+pub const CANARY_STAGE: &str = "ragwatch_canary_stage";
 
 /// Latency buckets in seconds, 1 ms to 10 s.
 const DURATION_BUCKETS: [f64; 12] = [
@@ -121,6 +124,12 @@ struct ExecutorLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReceiverLabels {
     receiver: Text,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CanaryStageLabels {
+    canary: Text,
+    stage: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -252,6 +261,47 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     text
 }
 
+/// The stage times of each canary's latest result: a retrieval's one call, an
+/// ingestion's upload, queue, parsing and retrievable stages.
+fn register_canary_stages(
+    registry: &mut Registry,
+    snapshot: &Snapshot,
+    components: &[Component],
+    now: Instant,
+) {
+    if !components.iter().any(|c| c.key.canary_name().is_some()) {
+        return;
+    }
+    let stages = Family::<CanaryStageLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for (index, component) in components.iter().enumerate() {
+        let Some(name) = component.key.canary_name() else {
+            continue;
+        };
+        let Some(result) = snapshot.verdict(index, component, now).result else {
+            continue;
+        };
+        let times = match component.kind {
+            kind if kind == CanaryKind::Retrieval.as_str() => {
+                vec![("retrieval", result.elapsed_ms / 1000.0)]
+            }
+            _ => stage_seconds(&result.details),
+        };
+        for (stage, seconds) in times {
+            let labels = CanaryStageLabels {
+                canary: Text(name.to_owned()),
+                stage,
+            };
+            stages.get_or_create(&labels).set(seconds);
+        }
+    }
+    registry.register_with_unit(
+        CANARY_STAGE,
+        "How long each stage of a canary's latest run took",
+        Unit::Seconds,
+        stages,
+    );
+}
+
 fn register_components(registry: &mut Registry, snapshot: &Snapshot, components: &[Component]) {
     let now = Instant::now();
     let up = Family::<ComponentLabels, Gauge>::default();
@@ -277,6 +327,7 @@ fn register_components(registry: &mut Registry, snapshot: &Snapshot, components:
                 .set(result.checked_at.as_millisecond() as f64 / 1000.0);
         }
     }
+    register_canary_stages(registry, snapshot, components, now);
     registry.register(
         COMPONENT_UP,
         "Whether the component is ok, green or yellow (1), or red (0)",

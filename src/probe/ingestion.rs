@@ -165,7 +165,7 @@ impl IngestionProbe {
             });
         };
         *uploaded = Some(id.to_owned());
-        insert_ms(details, "upload_ms", started.elapsed());
+        insert_ms(details, Stage::Upload, started.elapsed());
 
         let path = format!("api/v1/datasets/{}/chunks", self.dataset_id);
         let request = (self.client.post(self.url(&path)?)).json(&json!({"document_ids": [id]}));
@@ -205,7 +205,7 @@ impl IngestionProbe {
             let message = last_line(doc["progress_msg"].as_str().unwrap_or_default());
             if began.is_none() && (progress > 0.0 || run == "DONE") {
                 began = Some(Instant::now());
-                insert_ms(details, "queued_ms", queued.elapsed());
+                insert_ms(details, Stage::Queue, queued.elapsed());
             }
             match run {
                 "DONE" => break,
@@ -245,7 +245,7 @@ impl IngestionProbe {
             tokio::time::sleep(self.poll).await;
         }
         let parsed = began.unwrap_or(queued);
-        insert_ms(details, "parsing_ms", parsed.elapsed());
+        insert_ms(details, Stage::Parsing, parsed.elapsed());
 
         // Indexing may trail `DONE` by a moment: ask until the sentence is found.
         let done = Instant::now();
@@ -272,7 +272,7 @@ impl IngestionProbe {
                     .is_some_and(|text| text.contains(&token))
             });
             if found {
-                insert_ms(details, "retrievable_ms", done.elapsed());
+                insert_ms(details, Stage::Retrievable, done.elapsed());
                 return Ok(Outcome::green(details.clone()));
             }
             if Instant::now() + self.poll > deadline {
@@ -327,8 +327,29 @@ fn unique_token() -> String {
     format!("{nanos:x}{:x}", std::process::id())
 }
 
-fn insert_ms(details: &mut Details, key: &str, elapsed: Duration) {
-    details.insert(key.into(), json!(elapsed.as_millis() as u64));
+/// The stages an ingestion times, in order.
+const TIMED_STAGES: [Stage; 4] = [
+    Stage::Upload,
+    Stage::Queue,
+    Stage::Parsing,
+    Stage::Retrievable,
+];
+
+/// Notes how long `stage` took, as `<stage>_ms`.
+fn insert_ms(details: &mut Details, stage: Stage, elapsed: Duration) {
+    let key = format!("{}_ms", stage.as_str());
+    details.insert(key, json!(elapsed.as_millis() as u64));
+}
+
+/// The stage times an ingestion canary's result holds, as `(stage, seconds)`.
+pub fn stage_seconds(details: &Details) -> Vec<(&'static str, f64)> {
+    TIMED_STAGES
+        .iter()
+        .filter_map(|stage| {
+            let ms = details.get(&format!("{}_ms", stage.as_str()))?.as_f64()?;
+            Some((stage.as_str(), ms / 1000.0))
+        })
+        .collect()
 }
 
 fn seconds(elapsed: Duration) -> String {

@@ -43,7 +43,7 @@ pub use elasticsearch::ElasticsearchProbe;
 pub use error::{ProbeError, root_cause, tls_failure};
 pub use gcs::GcsProbe;
 pub use infinity::InfinityProbe;
-pub use ingestion::IngestionProbe;
+pub use ingestion::{IngestionProbe, stage_seconds};
 pub use model::ModelProbe;
 pub use mysql::MysqlProbe;
 pub use nats::NatsProbe;

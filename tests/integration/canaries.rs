@@ -207,3 +207,15 @@ async fn a_canary_whose_api_server_is_down_is_unknown_with_that_cause() {
     let (_, healthz) = app.get_json("/v1/system/healthz").await;
     assert!(healthz.get("canary.handbook").is_none(), "{healthz}");
 }
+
+#[tokio::test]
+async fn metrics_carry_the_retrieval_time() {
+    let (ragflow, dataset) = handbook().await;
+    let app = TestApp::start_unscheduled(&canary(&ragflow.url(), &dataset, "")).await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let (_, _, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics.contains("ragwatch_canary_stage_seconds{canary=\"handbook\",stage=\"retrieval\"} "),
+        "{metrics}"
+    );
+}

@@ -55,7 +55,7 @@ async fn a_document_is_uploaded_parsed_found_and_deleted_with_earlier_leftovers(
 
     let result = probe(&canary(&ragflow, &dataset)).await;
     assert_eq!(result.status, Status::Green, "{result:?}");
-    for stage in ["upload_ms", "queued_ms", "parsing_ms", "retrievable_ms"] {
+    for stage in ["upload_ms", "queue_ms", "parsing_ms", "retrievable_ms"] {
         assert!(result.details[stage].is_u64(), "{stage}: {result:?}");
     }
     assert_eq!(result.details["leftovers_deleted"], 1);
@@ -161,5 +161,23 @@ async fn an_ingestion_canary_depends_on_the_api_server_and_the_executors() {
         body["depends_on"],
         serde_json::json!(["ragflow", "task_executors"]),
         "{body}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_carry_each_stage_of_the_latest_run() {
+    let (ragflow, dataset) = kept_dataset().await;
+    let app = common::app::TestApp::start_unscheduled(&canary(&ragflow, &dataset)).await;
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let (status, _, metrics) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    for stage in ["upload", "queue", "parsing", "retrievable"] {
+        let series =
+            format!("ragwatch_canary_stage_seconds{{canary=\"ingest\",stage=\"{stage}\"}} ");
+        assert!(metrics.contains(&series), "{series}\n{metrics}");
+    }
+    assert!(
+        metrics.contains("ragwatch_probes_total{component=\"canary.ingest\",kind=\"ingestion\"} 1"),
+        "{metrics}"
     );
 }
