@@ -27,10 +27,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub use section::MIN_INTERVAL;
 
 pub use alerts::{AlertmanagerConfig, AlertsConfig, WebhookConfig};
-pub use canaries::{
-    CanaryConfig, CanaryKind, DEFAULT_MIN_CHUNKS, DEFAULT_RETRIEVAL_INTERVAL,
-    DEFAULT_RETRIEVAL_TIMEOUT, DEFAULT_TOP_K,
-};
+pub use canaries::{CanaryConfig, CanaryKind};
 pub use components::{
     DEFAULT_DB_URL, DEFAULT_DOC_ENGINE_URL, DEFAULT_NATS_URL, DEFAULT_RAGFLOW_URL,
     DEFAULT_REDIS_URL, DbConfig, DbKind, DocEngineConfig, DocEngineKind, EngineProtocol,

@@ -219,3 +219,26 @@ async fn metrics_carry_the_retrieval_time() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn an_answer_that_is_not_ragflow_s_is_red_and_says_so() {
+    // A reverse proxy in front of a stopped API server.
+    let proxy = common::FixtureServer::start([(
+        "POST",
+        "/api/v1/retrieval",
+        common::FixtureResponse::new(502, "<html><body>502 Bad Gateway</body></html>"),
+    )])
+    .await;
+    let result = probe(&canary(&proxy.url(), "b2a6", "")).await;
+    assert_eq!(result.status, Status::Red, "{result:?}");
+    assert_eq!(
+        result.error.as_deref(),
+        Some(
+            format!(
+                "unexpected answer from 127.0.0.1:{}: POST /api/v1/retrieval answered HTTP 502 without RAGFlow's JSON envelope: is url RAGFlow's API server?",
+                proxy.port()
+            )
+            .as_str()
+        )
+    );
+}
