@@ -11,6 +11,7 @@ use crate::common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::ragflow_server::RagflowServer;
 use common::{
     FixtureResponse, FixtureServer, NatsInstance, NatsOptions, S3Server, free_port, settle,
     wait_until,
@@ -19,7 +20,7 @@ use tokio::io::AsyncReadExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ragwatch");
 const TOKEN: &str = "token-Secret-4711";
-const SECRETS: [&str; 13] = [
+const SECRETS: [&str; 14] = [
     "db-Secret-4711",
     "redis-Secret-4711",
     "es-Secret-4711",
@@ -33,10 +34,11 @@ const SECRETS: [&str; 13] = [
     "webhook-Secret-4711",
     "hookurl-Secret-4711",
     "am-Secret-4711",
+    "canary-Secret-4711",
 ];
 
 /// Every component the configuration watches, as the API names them.
-const COMPONENTS: [&str; 7] = [
+const COMPONENTS: [&str; 8] = [
     "db",
     "redis",
     "doc_engine",
@@ -44,6 +46,7 @@ const COMPONENTS: [&str; 7] = [
     "message_queue",
     "task_executors",
     "models.embedding",
+    "canary.handbook",
 ];
 
 fn assert_clean(what: &str, text: &str) {
@@ -119,6 +122,7 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
     ])
     .await;
     let s3 = S3Server::start("ragwatch", "the-right-secret", &["ragflow"]).await;
+    let ragflow = RagflowServer::start("ragflow-the-right-key").await;
     let nats = NatsInstance::start(NatsOptions {
         credentials: Some(("ragwatch".into(), "the-right-password".into())),
         ..NatsOptions::default()
@@ -144,6 +148,8 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
              [task_executors]\nredis_url = \"redis://:{executors}@127.0.0.1:6379/1\"\n\
              [history]\nurl = \"postgres://ragwatch:{history}@127.0.0.1:{closed}/history\"\n\
              [[models]]\nname = \"embedding\"\nkind = \"openai\"\nurl = \"{model_url}\"\napi_key = \"{model_key}\"\n\
+             [[canaries]]\nname = \"handbook\"\nkind = \"retrieval\"\nurl = \"{ragflow_url}\"\napi_key = \"{canary_key}\"\n\
+             dataset_ids = [\"d1\"]\nquestion = \"What is the refund period?\"\ninterval = \"1s\"\ntimeout = \"1s\"\n\
              [alerts]\n\
              [[alerts.webhook]]\nurl = \"{hook}/hook\"\nsecret = \"{webhook}\"\n\
              [[alerts.alertmanager]]\nurl = \"{am}/am\"\n",
@@ -157,6 +163,8 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
             webhook = SECRETS[10],
             hook = with_password(&receiver.url(), "hook", SECRETS[11]),
             am = with_password(&receiver.url(), "am", SECRETS[12]),
+            canary_key = SECRETS[13],
+            ragflow_url = ragflow.url(),
             nats = nats.port(),
             closed = free_port(),
             es_url = es.url(),
@@ -217,6 +225,15 @@ async fn no_secret_reaches_bodies_logs_or_commands() {
         readyz.contains("[-]history failed (not required): history store postgres 127.0.0.1:"),
         "{readyz}"
     );
+    // The canary's key was refused by RAGFlow's API.
+    wait_until("the canary is refused its API key", || async {
+        let (_, canary) = get("/api/v1/components/canary.handbook".into()).await?;
+        canary
+            .contains("authentication failed: RAGFlow refused the API key")
+            .then_some(())
+            .ok_or(canary)
+    })
+    .await;
     // Both kinds of receiver got alerts (failures in a row reach the threshold).
     let receiver = &receiver;
     wait_until("every receiver got an alert", || async {
