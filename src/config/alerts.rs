@@ -1,8 +1,14 @@
 //! `[alerts]`: the thresholds and receivers of notifications.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::receivers::{
+    DiscordConfig, NtfyConfig, PagerdutyConfig, Severity, SlackConfig, TelegramConfig,
+    all_severities, check_http, yes,
+};
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
 
 /// `[alerts]`: notifications when a component's status changes.
@@ -16,10 +22,23 @@ pub struct AlertsConfig {
     /// ragwatch's own address as people reach it, for links in alerts.
     #[serde(deserialize_with = "secret::plain_url")]
     pub external_url: Url,
+    /// Labels naming this deployment (`deployment = "prod"`), shown in every message and
+    /// sent as labels.
+    pub labels: BTreeMap<String, String>,
     /// Generic JSON webhooks.
     pub webhook: Vec<WebhookConfig>,
     /// Prometheus Alertmanagers (v2 API).
     pub alertmanager: Vec<AlertmanagerConfig>,
+    /// Slack incoming webhooks.
+    pub slack: Vec<SlackConfig>,
+    /// Discord webhooks.
+    pub discord: Vec<DiscordConfig>,
+    /// Telegram bots.
+    pub telegram: Vec<TelegramConfig>,
+    /// ntfy topics.
+    pub ntfy: Vec<NtfyConfig>,
+    /// PagerDuty services (Events API v2).
+    pub pagerduty: Vec<PagerdutyConfig>,
 }
 
 impl AlertsConfig {
@@ -40,16 +59,27 @@ impl AlertsConfig {
         let urls = self
             .webhook
             .iter()
-            .map(|w| ("alerts.webhook", &w.url))
+            .map(|w| ("alerts.webhook", w.url.expose()))
             .chain(
                 self.alertmanager
                     .iter()
-                    .map(|a| ("alerts.alertmanager", &a.url)),
-            );
+                    .map(|a| ("alerts.alertmanager", a.url.expose())),
+            )
+            .chain(self.slack.iter().map(|r| ("alerts.slack", r.url.expose())))
+            .chain(
+                self.discord
+                    .iter()
+                    .map(|r| ("alerts.discord", r.url.expose())),
+            )
+            .chain(
+                self.telegram
+                    .iter()
+                    .map(|r| ("alerts.telegram", &r.api_url)),
+            )
+            .chain(self.ntfy.iter().map(|r| ("alerts.ntfy", r.url.expose())))
+            .chain(self.pagerduty.iter().map(|r| ("alerts.pagerduty", &r.url)));
         for (key, url) in urls {
-            if !matches!(url.expose().scheme(), "http" | "https") {
-                return Err(KeyError::new(key, "url must be an http:// or https:// URL"));
-            }
+            check_http(key, url)?;
         }
         Ok(())
     }
@@ -61,8 +91,14 @@ impl Default for AlertsConfig {
             failure_threshold: 2,
             success_threshold: 2,
             external_url: Url::parse("http://localhost:9390").expect("default URL parses"),
+            labels: BTreeMap::new(),
             webhook: Vec::new(),
             alertmanager: Vec::new(),
+            slack: Vec::new(),
+            discord: Vec::new(),
+            telegram: Vec::new(),
+            ntfy: Vec::new(),
+            pagerduty: Vec::new(),
         }
     }
 }
@@ -79,6 +115,15 @@ pub struct WebhookConfig {
     /// Certificate authorities an `https://` receiver is trusted by beside the system's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<CaFile>,
+    /// Component keys whose alerts it takes; all when empty.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The severities it takes; both by default.
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    /// Whether resolutions are sent.
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
 }
 
 /// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
@@ -90,6 +135,15 @@ pub struct AlertmanagerConfig {
     /// Certificate authorities an `https://` Alertmanager is trusted by beside the system's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<CaFile>,
+    /// Component keys whose alerts it takes; all when empty.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The severities it takes; both by default.
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    /// Whether resolutions are sent.
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
 }
 
 impl Secrets for AlertsConfig {
@@ -98,11 +152,22 @@ impl Secrets for AlertsConfig {
             failure_threshold: _,
             success_threshold: _,
             external_url: _,
+            labels: _,
             webhook,
             alertmanager,
+            slack,
+            discord,
+            telegram,
+            ntfy,
+            pagerduty,
         } = self;
         webhook.secrets(out);
         alertmanager.secrets(out);
+        slack.secrets(out);
+        discord.secrets(out);
+        telegram.secrets(out);
+        ntfy.secrets(out);
+        pagerduty.secrets(out);
     }
 }
 
@@ -112,6 +177,9 @@ impl Secrets for WebhookConfig {
             url,
             secret,
             tls_ca_file: _,
+            components: _,
+            severities: _,
+            send_resolved: _,
         } = self;
         url.secrets(out);
         secret.secrets(out);
@@ -123,6 +191,9 @@ impl Secrets for AlertmanagerConfig {
         let Self {
             url,
             tls_ca_file: _,
+            components: _,
+            severities: _,
+            send_resolved: _,
         } = self;
         url.secrets(out);
     }

@@ -10,6 +10,7 @@ mod load;
 mod login;
 mod print;
 mod ragflow;
+mod receivers;
 mod schema;
 mod secret;
 mod secret_files;
@@ -37,6 +38,10 @@ pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
 pub use login::Login;
 pub use ragflow::Import;
+pub use receivers::{
+    DiscordConfig, NtfyConfig, PagerdutyConfig, ReceiverConfig, Routing, Severity, SlackConfig,
+    TelegramConfig,
+};
 pub use secret::{
     REDACTED, Scrubber, Secret, SecretUrl, Secrets, basic_auth, host_port, redact_url,
 };
@@ -717,6 +722,18 @@ url = "https://u:s-hook-url@hooks.example/x"
 secret = "s-hook"
 [[alerts.alertmanager]]
 url = "http://u:s-am@am:9093"
+[[alerts.slack]]
+url = "https://hooks.slack.example/services/T1/B2/s-slack"
+[[alerts.discord]]
+url = "https://discord.example/api/webhooks/1/s-discord"
+[[alerts.telegram]]
+bot_token = "s-telegram"
+chat_id = "-100"
+[[alerts.ntfy]]
+url = "https://ntfy.example/s-ntfy-topic"
+token = "s-ntfy"
+[[alerts.pagerduty]]
+routing_key = "s-pagerduty"
 [[models]]
 name = "m"
 kind = "openai"
@@ -860,6 +877,12 @@ api_key = "s-model"
         checked.dedup();
         let expected = [
             "alerts.alertmanager[0].url",
+            "alerts.discord[0].url",
+            "alerts.ntfy[0].token",
+            "alerts.ntfy[0].url",
+            "alerts.pagerduty[0].routing_key",
+            "alerts.slack[0].url",
+            "alerts.telegram[0].bot_token",
             "alerts.webhook[0].secret",
             "alerts.webhook[0].url",
             "db.password",

@@ -17,6 +17,7 @@ use super::{
     RagflowApiConfig, RedisConfig, S3Config, ServerConfig, StorageKind, TaskExecutorsConfig,
     WebhookConfig,
 };
+use super::{DiscordConfig, NtfyConfig, PagerdutyConfig, SlackConfig, TelegramConfig};
 
 /// What a key's value is, as its type reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +105,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 15] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 20] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -119,6 +120,11 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("alerts", fields::<AlertsConfig>()),
         ("alerts.webhook[]", fields::<WebhookConfig>()),
         ("alerts.alertmanager[]", fields::<AlertmanagerConfig>()),
+        ("alerts.slack[]", fields::<SlackConfig>()),
+        ("alerts.discord[]", fields::<DiscordConfig>()),
+        ("alerts.telegram[]", fields::<TelegramConfig>()),
+        ("alerts.ntfy[]", fields::<NtfyConfig>()),
+        ("alerts.pagerduty[]", fields::<PagerdutyConfig>()),
         ("models[]", component::<ModelConfig>()),
     ];
     let mut keys = BTreeMap::new();
