@@ -249,8 +249,8 @@ pub struct ReceiverHealth {
 /// The alerting of one ragwatch: thresholds plus receivers.
 pub struct Alerts {
     thresholds: Mutex<Thresholds>,
-    /// Per component that is down, the dependents held back by it.
-    held: Mutex<HashMap<ComponentKey, BTreeSet<ComponentKey>>>,
+    /// Per component, the components that depend on it.
+    dependents: Mutex<HashMap<ComponentKey, BTreeSet<ComponentKey>>>,
     receivers: Vec<Receiver>,
     context: Context,
     scrubber: Scrubber,
@@ -296,7 +296,7 @@ impl Alerts {
                 config.failure_threshold,
                 config.success_threshold,
             )),
-            held: Mutex::new(HashMap::new()),
+            dependents: Mutex::new(HashMap::new()),
             receivers,
             context: Context {
                 external: config.external_url.clone(),
@@ -466,26 +466,30 @@ impl Alerts {
             .await
     }
 
-    /// Remembers which dependents `published` holds back, for the alert of their cause.
-    fn note_held(&self, published: &Published<'_>) {
-        let component = &published.component.key;
-        let mut held = self.held.lock().expect("held lock");
-        for dependents in held.values_mut() {
-            dependents.remove(component);
+    /// Remembers which components depend on which, as results arrive.
+    fn note_dependencies(&self, published: &Published<'_>) {
+        let component = published.component;
+        if component.depends_on.is_empty() {
+            return;
         }
-        if let Some(cause) = published.held_by
-            && !published.result.status.is_ok()
-        {
-            held.entry(cause.clone())
+        let mut dependents = self.dependents.lock().expect("dependents lock");
+        for cause in &component.depends_on {
+            dependents
+                .entry(cause.clone())
                 .or_default()
-                .insert(component.clone());
+                .insert(component.key.clone());
         }
     }
 
-    /// The dependents held back by `cause`.
-    fn held_by(&self, cause: &ComponentKey) -> Vec<ComponentKey> {
-        let held = self.held.lock().expect("held lock");
-        held.get(cause)
+    /// The components held back while `alert`'s component is down (red): those that
+    /// depend on it, whose own results wait on it.
+    fn held_back(&self, alert: &Alert) -> Vec<ComponentKey> {
+        if alert.state != AlertState::Firing || alert.status != Status::Red {
+            return Vec::new();
+        }
+        let dependents = self.dependents.lock().expect("dependents lock");
+        dependents
+            .get(&alert.component)
             .map(|d| d.iter().cloned().collect())
             .unwrap_or_default()
     }
@@ -523,7 +527,7 @@ impl Sink for Alerts {
     /// dependency's own alert names the cause, and the dependent fires only if it stays
     /// red once the cause is gone.
     fn publish(&self, published: &Published<'_>) {
-        self.note_held(published);
+        self.note_dependencies(published);
         let (component, result) = (published.component, published.result);
         if let Some(cause) = published.held_by
             && !result.status.is_ok()
@@ -547,7 +551,7 @@ impl Sink for Alerts {
             millisecond(result.checked_at),
         );
         let Some(mut alert) = alert else { return };
-        alert.held_back = self.held_by(&alert.component);
+        alert.held_back = self.held_back(&alert);
         tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
         let resolved = alert.state == AlertState::Resolved;
         for receiver in &self.receivers {
