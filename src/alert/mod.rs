@@ -6,14 +6,20 @@
 //! deadline and logs how many notifications it could not.
 
 mod alertmanager;
+mod dingtalk;
 mod discord;
+mod feishu;
+mod googlechat;
 mod notifier;
 mod ntfy;
+mod opsgenie;
 mod pagerduty;
 mod slack;
+mod teams;
 mod telegram;
 mod text;
 mod webhook;
+mod wecom;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -40,12 +46,18 @@ use crate::status::Status;
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use notifier::{Context, Failure, Notifier};
 
+use dingtalk::Dingtalk;
 use discord::Discord;
+use feishu::Feishu;
+use googlechat::GoogleChat;
 use ntfy::Ntfy;
+use opsgenie::Opsgenie;
 use pagerduty::Pagerduty;
 use slack::Slack;
+use teams::Teams;
 use telegram::Telegram;
 pub use webhook::{SIGNATURE_HEADER, Webhook, signature};
+use wecom::Wecom;
 
 /// Alerts waiting for one receiver before new ones are dropped.
 pub const QUEUE_CAPACITY: usize = 1000;
@@ -83,6 +95,16 @@ impl Alert {
     /// `critical` for a required component, `warning` for an optional one.
     pub fn severity(&self) -> Severity {
         Severity::of(self.required)
+    }
+
+    /// One key per incident, the same when it fires and resolves and after a restart: the
+    /// component and when it started failing (to the millisecond, as the history keeps it).
+    pub fn incident_key(&self) -> String {
+        format!(
+            "ragwatch-{}-{}",
+            self.component,
+            self.started_at.as_millisecond()
+        )
     }
 }
 
@@ -269,6 +291,12 @@ impl Alerts {
             kind(&config.telegram, "telegram", Telegram::new),
             kind(&config.ntfy, "ntfy", Ntfy::new),
             kind(&config.pagerduty, "pagerduty", Pagerduty::new),
+            kind(&config.teams, "teams", Teams::new),
+            kind(&config.googlechat, "googlechat", GoogleChat::new),
+            kind(&config.feishu, "feishu", Feishu::new),
+            kind(&config.dingtalk, "dingtalk", Dingtalk::new),
+            kind(&config.wecom, "wecom", Wecom::new),
+            kind(&config.opsgenie, "opsgenie", Opsgenie::new),
         ]
         .into_iter()
         .flatten();

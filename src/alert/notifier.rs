@@ -129,3 +129,45 @@ pub async fn post_json(
     let request = client.post(url.clone()).timeout(REQUEST_TIMEOUT).json(body);
     expect_success(request.send().await).await
 }
+
+/// POSTs `body` as JSON to a service that answers failures with HTTP 200 too (Feishu,
+/// DingTalk, WeCom): a success only when the answer's `field` is 0.
+pub async fn post_json_checked(
+    client: &reqwest::Client,
+    url: &url::Url,
+    body: &serde_json::Value,
+    field: &str,
+) -> Result<(), Failure> {
+    let answer: serde_json::Value = post_json(client, url, body)
+        .await?
+        .json()
+        .await
+        .map_err(|_| Failure::from("the answer is not JSON".to_owned()))?;
+    match answer.get(field).and_then(serde_json::Value::as_i64) {
+        Some(0) => Ok(()),
+        code => {
+            let why = answer
+                .get("msg")
+                .or_else(|| answer.get("errmsg"))
+                .and_then(serde_json::Value::as_str)
+                .map(|m| crate::message::cut(m, 200).into_owned())
+                .unwrap_or_default();
+            Err(format!("{field} {} {why}", code.unwrap_or(-1)).into())
+        }
+    }
+}
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Standard Base64, as Feishu and DingTalk want signatures.
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

@@ -27,15 +27,6 @@ impl Pagerduty {
     }
 }
 
-/// One key per incident: the component and when it started failing.
-fn dedup_key(alert: &Alert) -> String {
-    format!(
-        "ragwatch/{}/{}",
-        alert.component,
-        alert.started_at.as_millisecond()
-    )
-}
-
 #[async_trait]
 impl Notifier for Pagerduty {
     async fn send(
@@ -54,7 +45,7 @@ impl Notifier for Pagerduty {
             AlertState::Firing => json!({
                 "routing_key": self.routing_key.expose(),
                 "event_action": "trigger",
-                "dedup_key": dedup_key(alert),
+                "dedup_key": alert.incident_key(),
                 "payload": {
                     "summary": message.headline,
                     "source": context.external.host_str().unwrap_or("ragwatch"),
@@ -69,7 +60,7 @@ impl Notifier for Pagerduty {
             AlertState::Resolved => json!({
                 "routing_key": self.routing_key.expose(),
                 "event_action": "resolve",
-                "dedup_key": dedup_key(alert),
+                "dedup_key": alert.incident_key(),
             }),
         };
         post_json(client, &self.url, &body).await?;

@@ -123,7 +123,7 @@ pub fn slack(text: &str) -> String {
     out
 }
 
-/// Markdown (Discord, ntfy, DingTalk, WeCom, Feishu, Teams): every ASCII punctuation mark
+/// Markdown (Discord, Teams, DingTalk, WeCom): every ASCII punctuation mark
 /// escaped with a backslash, `<` and `>` as entities, and `@` followed by a zero-width
 /// space so `@everyone` or `@all` mentions no one.
 pub fn markdown(text: &str) -> String {

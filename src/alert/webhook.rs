@@ -2,9 +2,7 @@
 //! HMAC-SHA256 (`X-Ragwatch-Signature: sha256=<hex>`) when a secret is set.
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
 use super::{Alert, AlertState};
@@ -86,12 +84,7 @@ impl Notifier for Webhook {
 
 /// `sha256=<hex of HMAC-SHA256(secret, body)>`.
 pub fn signature(secret: &Secret, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
+    let hex: String = super::notifier::hmac_sha256(secret.expose().as_bytes(), body)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::receivers::{
-    DiscordConfig, NtfyConfig, PagerdutyConfig, Severity, SlackConfig, TelegramConfig,
+    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
+    PagerdutyConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
     all_severities, check_http, yes,
 };
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
@@ -39,6 +40,18 @@ pub struct AlertsConfig {
     pub ntfy: Vec<NtfyConfig>,
     /// PagerDuty services (Events API v2).
     pub pagerduty: Vec<PagerdutyConfig>,
+    /// Microsoft Teams Workflows webhooks.
+    pub teams: Vec<TeamsConfig>,
+    /// Google Chat webhooks.
+    pub googlechat: Vec<GoogleChatConfig>,
+    /// WeCom group robots.
+    pub wecom: Vec<WecomConfig>,
+    /// Feishu or Lark custom bots.
+    pub feishu: Vec<FeishuConfig>,
+    /// DingTalk robots.
+    pub dingtalk: Vec<DingtalkConfig>,
+    /// Opsgenie (Alert API).
+    pub opsgenie: Vec<OpsgenieConfig>,
 }
 
 impl AlertsConfig {
@@ -77,7 +90,25 @@ impl AlertsConfig {
                     .map(|r| ("alerts.telegram", &r.api_url)),
             )
             .chain(self.ntfy.iter().map(|r| ("alerts.ntfy", r.url.expose())))
-            .chain(self.pagerduty.iter().map(|r| ("alerts.pagerduty", &r.url)));
+            .chain(self.pagerduty.iter().map(|r| ("alerts.pagerduty", &r.url)))
+            .chain(self.teams.iter().map(|r| ("alerts.teams", r.url.expose())))
+            .chain(
+                self.googlechat
+                    .iter()
+                    .map(|r| ("alerts.googlechat", r.url.expose())),
+            )
+            .chain(self.wecom.iter().map(|r| ("alerts.wecom", r.url.expose())))
+            .chain(
+                self.feishu
+                    .iter()
+                    .map(|r| ("alerts.feishu", r.url.expose())),
+            )
+            .chain(
+                self.dingtalk
+                    .iter()
+                    .map(|r| ("alerts.dingtalk", r.url.expose())),
+            )
+            .chain(self.opsgenie.iter().map(|r| ("alerts.opsgenie", &r.url)));
         for (key, url) in urls {
             check_http(key, url)?;
         }
@@ -99,6 +130,12 @@ impl Default for AlertsConfig {
             telegram: Vec::new(),
             ntfy: Vec::new(),
             pagerduty: Vec::new(),
+            teams: Vec::new(),
+            googlechat: Vec::new(),
+            wecom: Vec::new(),
+            feishu: Vec::new(),
+            dingtalk: Vec::new(),
+            opsgenie: Vec::new(),
         }
     }
 }
@@ -160,6 +197,12 @@ impl Secrets for AlertsConfig {
             telegram,
             ntfy,
             pagerduty,
+            teams,
+            googlechat,
+            wecom,
+            feishu,
+            dingtalk,
+            opsgenie,
         } = self;
         webhook.secrets(out);
         alertmanager.secrets(out);
@@ -168,6 +211,12 @@ impl Secrets for AlertsConfig {
         telegram.secrets(out);
         ntfy.secrets(out);
         pagerduty.secrets(out);
+        teams.secrets(out);
+        googlechat.secrets(out);
+        wecom.secrets(out);
+        feishu.secrets(out);
+        dingtalk.secrets(out);
+        opsgenie.secrets(out);
     }
 }
 

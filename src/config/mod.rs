@@ -39,8 +39,9 @@ pub use load::{ConfigError, KeyError, load, load_with_ragflow};
 pub use login::Login;
 pub use ragflow::Import;
 pub use receivers::{
-    DiscordConfig, NtfyConfig, PagerdutyConfig, ReceiverConfig, Routing, Severity, SlackConfig,
-    TelegramConfig,
+    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
+    PagerdutyConfig, ReceiverConfig, Routing, Severity, SlackConfig, TeamsConfig, TelegramConfig,
+    TokenUrl, WecomConfig,
 };
 pub use secret::{
     REDACTED, Scrubber, Secret, SecretUrl, Secrets, basic_auth, host_port, redact_url,
@@ -734,6 +735,20 @@ url = "https://ntfy.example/s-ntfy-topic"
 token = "s-ntfy"
 [[alerts.pagerduty]]
 routing_key = "s-pagerduty"
+[[alerts.teams]]
+url = "https://x.logic.example/workflows/1/triggers/manual/paths/invoke?sig=s-teams"
+[[alerts.googlechat]]
+url = "https://chat.example/v1/spaces/S/messages?key=k&token=s-googlechat"
+[[alerts.wecom]]
+url = "https://qyapi.example/cgi-bin/webhook/send?key=s-wecom"
+[[alerts.feishu]]
+url = "https://open.feishu.example/open-apis/bot/v2/hook/s-feishu-url"
+secret = "s-feishu"
+[[alerts.dingtalk]]
+url = "https://oapi.dingtalk.example/robot/send?access_token=s-dingtalk-url"
+secret = "s-dingtalk"
+[[alerts.opsgenie]]
+api_key = "s-opsgenie"
 [[models]]
 name = "m"
 kind = "openai"
@@ -877,14 +892,22 @@ api_key = "s-model"
         checked.dedup();
         let expected = [
             "alerts.alertmanager[0].url",
+            "alerts.dingtalk[0].secret",
+            "alerts.dingtalk[0].url",
             "alerts.discord[0].url",
+            "alerts.feishu[0].secret",
+            "alerts.feishu[0].url",
+            "alerts.googlechat[0].url",
             "alerts.ntfy[0].token",
             "alerts.ntfy[0].url",
+            "alerts.opsgenie[0].api_key",
             "alerts.pagerduty[0].routing_key",
             "alerts.slack[0].url",
+            "alerts.teams[0].url",
             "alerts.telegram[0].bot_token",
             "alerts.webhook[0].secret",
             "alerts.webhook[0].url",
+            "alerts.wecom[0].url",
             "db.password",
             "db.url",
             "doc_engine.password",

@@ -103,6 +103,12 @@ receiver_config! {
     super::AlertmanagerConfig: |c| c.url.expose(), c.tls_ca_file.clone();
     SlackConfig: |c| c.url.expose(), None;
     DiscordConfig: |c| c.url.expose(), None;
+    TeamsConfig: |c| c.url.expose(), None;
+    GoogleChatConfig: |c| c.url.expose(), None;
+    WecomConfig: |c| c.url.expose(), None;
+    FeishuConfig: |c| c.url.expose(), None;
+    DingtalkConfig: |c| c.url.expose(), None;
+    OpsgenieConfig: |c| &c.url, None;
     TelegramConfig: |c| &c.api_url, None;
     NtfyConfig: |c| c.url.expose(), None;
     PagerdutyConfig: |c| &c.url, None;
@@ -177,15 +183,21 @@ pub(super) fn check_http(key: &str, url: &Url) -> Result<(), KeyError> {
     }
 }
 
-/// Declares a receiver whose only own key is a webhook `url` holding its token.
+/// Declares a receiver whose own keys are a webhook `url` holding its token and the
+/// optional secrets listed.
 macro_rules! webhook_receiver {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident $({ $($(#[$secret_doc:meta])* $secret:ident),* })?) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// The webhook URL; its path or query holds the token, so all of it is secret.
             pub url: TokenUrl,
+            $($(
+                $(#[$secret_doc])*
+                #[serde(default)]
+                pub $secret: Secret,
+            )*)?
             /// Component keys whose alerts it takes; all when empty.
             #[serde(default)]
             pub components: Vec<String>,
@@ -200,6 +212,7 @@ macro_rules! webhook_receiver {
         impl Secrets for $name {
             fn secrets(&self, out: &mut Vec<String>) {
                 self.url.secrets(out);
+                $($(self.$secret.secrets(out);)*)?
             }
         }
     };
@@ -213,6 +226,62 @@ webhook_receiver!(
     /// `[[alerts.discord]]`: a Discord webhook, sent an embed coloured by status.
     DiscordConfig
 );
+webhook_receiver!(
+    /// `[[alerts.teams]]`: a Microsoft Teams Workflows webhook, sent an Adaptive Card.
+    TeamsConfig
+);
+webhook_receiver!(
+    /// `[[alerts.googlechat]]`: a Google Chat space webhook, sent a card.
+    GoogleChatConfig
+);
+webhook_receiver!(
+    /// `[[alerts.wecom]]`: a WeCom (WeChat Work) group robot, sent Markdown.
+    WecomConfig
+);
+webhook_receiver!(
+    /// `[[alerts.feishu]]`: a Feishu or Lark custom bot, sent an interactive card.
+    FeishuConfig {
+        /// When set, each message is signed (timestamp and HMAC-SHA256 `sign`).
+        secret
+    }
+);
+webhook_receiver!(
+    /// `[[alerts.dingtalk]]`: a DingTalk robot, sent Markdown.
+    DingtalkConfig {
+        /// When set, each request is signed (`timestamp` and `sign` in the query).
+        secret
+    }
+);
+
+/// `[[alerts.opsgenie]]`: Opsgenie's Alert API.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsgenieConfig {
+    /// An API integration's key, sent as `Authorization: GenieKey`.
+    pub api_key: Secret,
+    /// The API's address (`https://api.eu.opsgenie.com` for the EU instance).
+    #[serde(default = "opsgenie_api", deserialize_with = "secret::plain_url")]
+    pub url: Url,
+    /// Component keys whose alerts it takes; all when empty.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The severities it takes; both by default.
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    /// Whether resolutions are sent.
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+}
+
+fn opsgenie_api() -> Url {
+    Url::parse("https://api.opsgenie.com").expect("the default URL parses")
+}
+
+impl Secrets for OpsgenieConfig {
+    fn secrets(&self, out: &mut Vec<String>) {
+        self.api_key.secrets(out);
+    }
+}
 
 /// `[[alerts.telegram]]`: a Telegram bot posting to one chat with `sendMessage`.
 #[derive(Clone, Debug, Deserialize, Serialize)]

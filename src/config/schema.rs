@@ -17,7 +17,10 @@ use super::{
     RagflowApiConfig, RedisConfig, S3Config, ServerConfig, StorageKind, TaskExecutorsConfig,
     WebhookConfig,
 };
-use super::{DiscordConfig, NtfyConfig, PagerdutyConfig, SlackConfig, TelegramConfig};
+use super::{
+    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
+    PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
+};
 
 /// What a key's value is, as its type reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +108,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 20] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 26] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -125,6 +128,12 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("alerts.telegram[]", fields::<TelegramConfig>()),
         ("alerts.ntfy[]", fields::<NtfyConfig>()),
         ("alerts.pagerduty[]", fields::<PagerdutyConfig>()),
+        ("alerts.teams[]", fields::<TeamsConfig>()),
+        ("alerts.googlechat[]", fields::<GoogleChatConfig>()),
+        ("alerts.wecom[]", fields::<WecomConfig>()),
+        ("alerts.feishu[]", fields::<FeishuConfig>()),
+        ("alerts.dingtalk[]", fields::<DingtalkConfig>()),
+        ("alerts.opsgenie[]", fields::<OpsgenieConfig>()),
         ("models[]", component::<ModelConfig>()),
     ];
     let mut keys = BTreeMap::new();
