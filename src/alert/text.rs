@@ -218,6 +218,16 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_long_error_is_cut() {
+        let mut alert = alert(AlertState::Firing);
+        alert.error = Some(hostile_error());
+        let message = Message::of(&alert, &context());
+        assert_eq!(message.facts[0].0, "Error");
+        assert!(message.facts[0].1.len() <= MAX_ERROR_BYTES + '…'.len_utf8());
+        assert!(message.facts[0].1.ends_with('…'));
+    }
+
+    #[test]
     fn escaping_leaves_no_markup_and_no_mention() {
         let hostile = hostile_error();
         let html = html(&hostile);

@@ -3,8 +3,10 @@
 //! path, headers, JSON shape) carrying what a person reads: the headline, the error, the
 //! deployment's labels and the link. A receiver limited to other components or to firing
 //! alerts gets only those; a 429 is retried no sooner than the service asked (Slack's
-//! `Retry-After`, Discord's `retry_after`, Telegram's `parameters.retry_after`); no
-//! receiver is named by its token.
+//! `Retry-After`, Discord's `retry_after`, Telegram's `parameters.retry_after`); Feishu
+//! and DingTalk requests carry a valid signature, Opsgenie closes the alias it created,
+//! and a bot answering HTTP 200 with an error code has failed; no receiver is named by its
+//! token.
 
 use crate::common;
 
