@@ -7,8 +7,8 @@ use url::Url;
 
 use super::receivers::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
-    PagerdutyConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
-    all_severities, check_http, yes,
+    PagerdutyConfig, ReceiverConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig,
+    WecomConfig, all_severities, check_http, yes,
 };
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
 
@@ -111,6 +111,62 @@ impl AlertsConfig {
             .chain(self.opsgenie.iter().map(|r| ("alerts.opsgenie", &r.url)));
         for (key, url) in urls {
             check_http(key, url)?;
+        }
+        Ok(())
+    }
+}
+
+impl AlertsConfig {
+    /// Every receiver with its key (`alerts.slack[0]`).
+    fn receivers(&self) -> Vec<(String, &dyn ReceiverConfig)> {
+        fn each<'a, C: ReceiverConfig>(
+            key: &'static str,
+            configs: &'a [C],
+        ) -> impl Iterator<Item = (String, &'a dyn ReceiverConfig)> {
+            configs
+                .iter()
+                .enumerate()
+                .map(move |(i, c)| (format!("{key}[{i}]"), c as &dyn ReceiverConfig))
+        }
+        each("alerts.webhook", &self.webhook)
+            .chain(each("alerts.alertmanager", &self.alertmanager))
+            .chain(each("alerts.slack", &self.slack))
+            .chain(each("alerts.discord", &self.discord))
+            .chain(each("alerts.telegram", &self.telegram))
+            .chain(each("alerts.ntfy", &self.ntfy))
+            .chain(each("alerts.pagerduty", &self.pagerduty))
+            .chain(each("alerts.teams", &self.teams))
+            .chain(each("alerts.googlechat", &self.googlechat))
+            .chain(each("alerts.wecom", &self.wecom))
+            .chain(each("alerts.feishu", &self.feishu))
+            .chain(each("alerts.dingtalk", &self.dingtalk))
+            .chain(each("alerts.opsgenie", &self.opsgenie))
+            .collect()
+    }
+
+    /// Refuses a receiver's `components` entry that names no component of the
+    /// configuration (`is_component`), which would silently filter its alerts away, and
+    /// an empty `severities`, which would take none.
+    pub(super) fn validate_routing(
+        &self,
+        is_component: impl Fn(&str) -> bool,
+    ) -> Result<(), KeyError> {
+        for (key, receiver) in self.receivers() {
+            let routing = receiver.routing();
+            if let Some(unknown) = routing.components.iter().find(|c| !is_component(c)) {
+                return Err(KeyError::new(
+                    format!("{key}.components"),
+                    format!(
+                        "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
+                    ),
+                ));
+            }
+            if routing.severities.is_empty() {
+                return Err(KeyError::new(
+                    format!("{key}.severities"),
+                    "must name critical, warning or both",
+                ));
+            }
         }
         Ok(())
     }

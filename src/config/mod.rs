@@ -251,6 +251,13 @@ impl Config {
         self.history.validate()?;
         if let Some(alerts) = &self.alerts {
             alerts.validate()?;
+            alerts.validate_routing(|key| {
+                ComponentKey::ALL.iter().any(|k| k.as_str() == key)
+                    || self
+                        .models
+                        .iter()
+                        .any(|m| ComponentKey::model(&m.name).as_str() == key)
+            })?;
         }
         for (i, model) in self.models.iter().enumerate() {
             model.validate(i, &self.models[..i])?;
