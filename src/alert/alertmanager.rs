@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::json;
 
+use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
 use super::{Alert, AlertState};
 use crate::config::AlertmanagerConfig;
 
@@ -45,23 +47,31 @@ impl Alertmanager {
             url: url.join("api/v2/alerts").expect("a relative path joins"),
         }
     }
+}
 
-    /// Posts alerts; any answer but 2xx is a failure to retry.
-    pub async fn send(
+#[async_trait]
+impl Notifier for Alertmanager {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        alert: &Alert,
+        context: &Context,
+    ) -> Result<(), Failure> {
+        self.send_all(client, std::slice::from_ref(alert), context)
+            .await
+    }
+
+    /// Posts alerts together; any answer but 2xx is a failure to retry.
+    async fn send_all(
         &self,
         client: &reqwest::Client,
         alerts: &[Alert],
-        external: &url::Url,
-    ) -> Result<(), String> {
+        context: &Context,
+    ) -> Result<(), Failure> {
         let body: Vec<PostableAlert> = alerts
             .iter()
             .map(|alert| PostableAlert {
-                labels: json!({
-                    "alertname": ALERT_NAME,
-                    "component": alert.component,
-                    "kind": alert.kind,
-                    "severity": if alert.required { "critical" } else { "warning" },
-                }),
+                labels: labels(alert, context),
                 annotations: json!({
                     "summary": format!("{} ({}) is {}", alert.component, alert.kind, alert.status.as_str()),
                     "description": alert.error.clone().unwrap_or_default(),
@@ -71,15 +81,37 @@ impl Alertmanager {
                     AlertState::Firing => None,
                     AlertState::Resolved => alert.resolved_at,
                 },
-                generator_url: super::component_link(external, alert.component.as_str()),
+                generator_url: super::component_link(&context.external, alert.component.as_str()),
             })
             .collect();
         let response = client
             .post(self.url.clone())
-            .timeout(Duration::from_secs(10))
+            .timeout(REQUEST_TIMEOUT)
             .json(&body)
             .send()
             .await;
-        super::expect_success(response)
+        expect_success(response).await?;
+        Ok(())
     }
+
+    /// Alertmanager forgets a firing alert it has not heard of within its resolve timeout.
+    fn resends_firing(&self) -> bool {
+        true
+    }
+}
+
+/// `alerts.labels`, then ragwatch's own (which win a clash, as routing relies on them).
+fn labels(alert: &Alert, context: &Context) -> serde_json::Value {
+    let mut labels: serde_json::Map<String, serde_json::Value> = context
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    labels.extend([
+        ("alertname".to_owned(), ALERT_NAME.into()),
+        ("component".to_owned(), alert.component.as_str().into()),
+        ("kind".to_owned(), alert.kind.into()),
+        ("severity".to_owned(), alert.severity().as_str().into()),
+    ]);
+    labels.into()
 }

@@ -6,9 +6,22 @@
 //! deadline and logs how many notifications it could not.
 
 mod alertmanager;
+mod dingtalk;
+mod discord;
+mod feishu;
+mod googlechat;
+mod notifier;
+mod ntfy;
+mod opsgenie;
+mod pagerduty;
+mod slack;
+mod teams;
+mod telegram;
+mod text;
 mod webhook;
+mod wecom;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +34,9 @@ use tokio::task::JoinSet;
 
 use crate::backoff::Backoff;
 use crate::component::Component;
-use crate::config::{AlertsConfig, ComponentKey, Scrubber};
+use crate::config::{
+    AlertsConfig, CaFile, ComponentKey, ReceiverConfig, Routing, Scrubber, Severity,
+};
 use crate::history::Incident;
 use crate::monitor::{Published, Sink};
 use crate::net::Network;
@@ -29,7 +44,20 @@ use crate::shutdown::{Closer, Closing};
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
+pub use notifier::{Context, Failure, Notifier};
+
+use dingtalk::Dingtalk;
+use discord::Discord;
+use feishu::Feishu;
+use googlechat::GoogleChat;
+use ntfy::Ntfy;
+use opsgenie::Opsgenie;
+use pagerduty::Pagerduty;
+use slack::Slack;
+use teams::Teams;
+use telegram::Telegram;
 pub use webhook::{SIGNATURE_HEADER, Webhook, signature};
+use wecom::Wecom;
 
 /// Alerts waiting for one receiver before new ones are dropped.
 pub const QUEUE_CAPACITY: usize = 1000;
@@ -59,6 +87,25 @@ pub struct Alert {
     pub started_at: jiff::Timestamp,
     /// When it resolved.
     pub resolved_at: Option<jiff::Timestamp>,
+    /// Dependents whose results are held back while this component is down.
+    pub held_back: Vec<ComponentKey>,
+}
+
+impl Alert {
+    /// `critical` for a required component, `warning` for an optional one.
+    pub fn severity(&self) -> Severity {
+        Severity::of(self.required)
+    }
+
+    /// One key per incident, the same when it fires and resolves and after a restart: the
+    /// component and when it started failing (to the millisecond, as the history keeps it).
+    pub fn incident_key(&self) -> String {
+        format!(
+            "ragwatch-{}-{}",
+            self.component,
+            self.started_at.as_millisecond()
+        )
+    }
 }
 
 /// Whether an alert is going on.
@@ -168,6 +215,7 @@ impl Thresholds {
                 error: first_error,
                 started_at,
                 resolved_at: None,
+                held_back: Vec::new(),
             };
             streak.firing = Some(alert.clone());
             return Some(alert);
@@ -196,29 +244,11 @@ fn component_link(external: &url::Url, component: &str) -> String {
     format!("{base}/api/v1/components/{component}")
 }
 
-/// A 2xx answer, or why not.
-fn expect_success(response: Result<reqwest::Response, reqwest::Error>) -> Result<(), String> {
-    match response {
-        Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
-        Err(error) => {
-            let error = error.without_url();
-            Err(crate::probe::tls_failure(&error)
-                .unwrap_or_else(|| crate::probe::root_cause(&error)))
-        }
-    }
-}
-
-/// Where alerts go.
-enum Target {
-    Webhook(Webhook),
-    Alertmanager(Alertmanager),
-}
-
 /// One receiver: its queue and how it is doing.
 struct Receiver {
     name: String,
-    target: Target,
+    notifier: Box<dyn Notifier>,
+    routing: Routing,
     /// Trusts the receiver's own `tls_ca_file` too.
     client: reqwest::Client,
     queue: mpsc::Sender<Alert>,
@@ -241,8 +271,10 @@ pub struct ReceiverHealth {
 /// The alerting of one ragwatch: thresholds plus receivers.
 pub struct Alerts {
     thresholds: Mutex<Thresholds>,
+    /// Per component, the components that depend on it.
+    dependents: Mutex<HashMap<ComponentKey, BTreeSet<ComponentKey>>>,
     receivers: Vec<Receiver>,
-    external: url::Url,
+    context: Context,
     scrubber: Scrubber,
     closer: Closer,
 }
@@ -251,29 +283,31 @@ impl Alerts {
     /// The receivers of `[alerts]`, reached through `network`; nothing is sent until
     /// [`Alerts::start`].
     pub fn new(config: &AlertsConfig, scrubber: Scrubber, network: &Network) -> Self {
-        let targets = config
-            .webhook
-            .iter()
-            .map(|w| {
-                (
-                    format!("webhook {}", w.url.host_port(443)),
-                    Target::Webhook(Webhook::new(w)),
-                    w.tls_ca_file.as_ref(),
-                )
-            })
-            .chain(config.alertmanager.iter().map(|a| {
-                (
-                    format!("alertmanager {}", a.url.host_port(9093)),
-                    Target::Alertmanager(Alertmanager::new(a)),
-                    a.tls_ca_file.as_ref(),
-                )
-            }));
+        let targets = [
+            kind(&config.webhook, "webhook", Webhook::new),
+            kind(&config.alertmanager, "alertmanager", Alertmanager::new),
+            kind(&config.slack, "slack", Slack::new),
+            kind(&config.discord, "discord", Discord::new),
+            kind(&config.telegram, "telegram", Telegram::new),
+            kind(&config.ntfy, "ntfy", Ntfy::new),
+            kind(&config.pagerduty, "pagerduty", Pagerduty::new),
+            kind(&config.teams, "teams", Teams::new),
+            kind(&config.googlechat, "googlechat", GoogleChat::new),
+            kind(&config.feishu, "feishu", Feishu::new),
+            kind(&config.dingtalk, "dingtalk", Dingtalk::new),
+            kind(&config.wecom, "wecom", Wecom::new),
+            kind(&config.opsgenie, "opsgenie", Opsgenie::new),
+        ]
+        .into_iter()
+        .flatten();
         let receivers = targets
-            .map(|(name, target, ca_file)| {
+            .map(|target| {
                 let (queue, inbox) = mpsc::channel(QUEUE_CAPACITY);
+                let ca_file = target.ca_file.as_ref();
                 Receiver {
-                    name,
-                    target,
+                    name: target.name,
+                    notifier: target.notifier,
+                    routing: target.routing,
                     client: network
                         .http_client(ca_file)
                         .build()
@@ -290,8 +324,12 @@ impl Alerts {
                 config.failure_threshold,
                 config.success_threshold,
             )),
+            dependents: Mutex::new(HashMap::new()),
             receivers,
-            external: config.external_url.clone(),
+            context: Context {
+                external: config.external_url.clone(),
+                labels: config.labels.clone(),
+            },
             scrubber,
             closer: Closer::new(),
         }
@@ -321,6 +359,7 @@ impl Alerts {
                 error: incident.first_error,
                 started_at: incident.started_at,
                 resolved_at: None,
+                held_back: Vec::new(),
             });
         }
     }
@@ -380,8 +419,9 @@ impl Alerts {
                     Some(alert) => vec![alert],
                     None => return,
                 },
-                _ = resend.tick(), if matches!(receiver.target, Target::Alertmanager(_)) => {
-                    let firing = self.thresholds.lock().expect("thresholds lock").firing();
+                _ = resend.tick(), if receiver.notifier.resends_firing() => {
+                    let mut firing = self.thresholds.lock().expect("thresholds lock").firing();
+                    firing.retain(|a| receiver.routing.takes(a.component.as_str(), a.severity(), false));
                     if firing.is_empty() { continue; }
                     firing
                 }
@@ -423,13 +463,17 @@ impl Alerts {
                     receiver.last_error.store(None);
                     return Ok(());
                 }
-                Err(error) => {
-                    let error = self.scrubber.scrub(&error);
+                Err(failure) => {
+                    let error = self.scrubber.scrub(&failure.message);
                     receiver.failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(receiver = receiver.name, attempt, %error, "Alert delivery failed.");
                     receiver.last_error.store(Some(Arc::new(error)));
                     if attempt < MAX_ATTEMPTS {
-                        let pause = tokio::time::sleep(delay.next_delay());
+                        // A service that said how long to wait (429) is not asked sooner.
+                        let wait = delay
+                            .next_delay()
+                            .max(failure.retry_after.unwrap_or_default());
+                        let pause = tokio::time::sleep(wait);
                         closing.bounded(pause).await?;
                     }
                 }
@@ -443,19 +487,66 @@ impl Alerts {
     }
 
     /// One attempt at sending `batch` to `receiver`.
-    async fn send(&self, receiver: &Receiver, batch: &[Alert]) -> Result<(), String> {
-        match &receiver.target {
-            Target::Webhook(webhook) => {
-                let mut result = Ok(());
-                for alert in batch {
-                    result =
-                        result.and(webhook.send(&receiver.client, alert, &self.external).await);
-                }
-                result
-            }
-            Target::Alertmanager(am) => am.send(&receiver.client, batch, &self.external).await,
+    async fn send(&self, receiver: &Receiver, batch: &[Alert]) -> Result<(), Failure> {
+        receiver
+            .notifier
+            .send_all(&receiver.client, batch, &self.context)
+            .await
+    }
+
+    /// Remembers which components depend on which, as results arrive.
+    fn note_dependencies(&self, published: &Published<'_>) {
+        let component = published.component;
+        if component.depends_on.is_empty() {
+            return;
+        }
+        let mut dependents = self.dependents.lock().expect("dependents lock");
+        for cause in &component.depends_on {
+            dependents
+                .entry(cause.clone())
+                .or_default()
+                .insert(component.key.clone());
         }
     }
+
+    /// The components held back while `alert`'s component is down (red): those that
+    /// depend on it, whose own results wait on it.
+    fn held_back(&self, alert: &Alert) -> Vec<ComponentKey> {
+        if alert.state != AlertState::Firing || alert.status != Status::Red {
+            return Vec::new();
+        }
+        let dependents = self.dependents.lock().expect("dependents lock");
+        dependents
+            .get(&alert.component)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A receiver being built: its name (kind and host, never a secret), what sends, which
+/// alerts it takes and the certificate authorities it trusts beside the system's.
+struct Target {
+    name: String,
+    notifier: Box<dyn Notifier>,
+    routing: Routing,
+    ca_file: Option<CaFile>,
+}
+
+/// The receivers of one kind, from its configurations.
+fn kind<C: ReceiverConfig, N: Notifier + 'static>(
+    configs: &[C],
+    kind: &str,
+    new: fn(&C) -> N,
+) -> Vec<Target> {
+    configs
+        .iter()
+        .map(|config| Target {
+            name: format!("{kind} {}", config.host()),
+            notifier: Box::new(new(config)),
+            routing: config.routing(),
+            ca_file: config.ca_file(),
+        })
+        .collect()
 }
 
 impl Sink for Alerts {
@@ -464,6 +555,7 @@ impl Sink for Alerts {
     /// dependency's own alert names the cause, and the dependent fires only if it stays
     /// red once the cause is gone.
     fn publish(&self, published: &Published<'_>) {
+        self.note_dependencies(published);
         let (component, result) = (published.component, published.result);
         if let Some(cause) = published.held_by
             && !result.status.is_ok()
@@ -486,9 +578,17 @@ impl Sink for Alerts {
             result.error.as_deref(),
             millisecond(result.checked_at),
         );
-        let Some(alert) = alert else { return };
+        let Some(mut alert) = alert else { return };
+        alert.held_back = self.held_back(&alert);
         tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
+        let resolved = alert.state == AlertState::Resolved;
         for receiver in &self.receivers {
+            if !receiver
+                .routing
+                .takes(alert.component.as_str(), alert.severity(), resolved)
+            {
+                continue;
+            }
             if receiver.queue.try_send(alert.clone()).is_err() {
                 tracing::warn!(
                     receiver = receiver.name,

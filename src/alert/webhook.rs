@@ -1,13 +1,12 @@
 //! The generic JSON webhook: one POST per firing or resolved alert, signed with
 //! HMAC-SHA256 (`X-Ragwatch-Signature: sha256=<hex>`) when a secret is set.
 
-use std::time::Duration;
-
-use hmac::{Hmac, Mac};
+use async_trait::async_trait;
 use serde::Serialize;
-use sha2::Sha256;
 
+use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
 use super::{Alert, AlertState};
+use crate::config::ComponentKey;
 use crate::config::{Secret, WebhookConfig};
 use crate::status::Status;
 
@@ -26,6 +25,8 @@ struct Body<'a> {
     error: Option<&'a str>,
     started_at: jiff::Timestamp,
     resolved_at: Option<jiff::Timestamp>,
+    held_back: &'a [ComponentKey],
+    labels: &'a std::collections::BTreeMap<String, String>,
     link: String,
 }
 
@@ -43,14 +44,17 @@ impl Webhook {
             secret: config.secret.clone(),
         }
     }
+}
 
+#[async_trait]
+impl Notifier for Webhook {
     /// Posts one alert; any answer but 2xx is a failure to retry.
-    pub async fn send(
+    async fn send(
         &self,
         client: &reqwest::Client,
         alert: &Alert,
-        external: &url::Url,
-    ) -> Result<(), String> {
+        context: &Context,
+    ) -> Result<(), Failure> {
         let body = serde_json::to_vec(&Body {
             component: alert.component.as_str(),
             kind: alert.kind,
@@ -61,28 +65,26 @@ impl Webhook {
             error: alert.error.as_deref(),
             started_at: alert.started_at,
             resolved_at: alert.resolved_at,
-            link: super::component_link(external, alert.component.as_str()),
+            held_back: &alert.held_back,
+            labels: &context.labels,
+            link: super::component_link(&context.external, alert.component.as_str()),
         })
         .expect("alert body serialises");
         let mut request = client
             .post(self.url.clone())
-            .timeout(Duration::from_secs(10))
+            .timeout(REQUEST_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         if !self.secret.is_empty() {
             request = request.header(SIGNATURE_HEADER, signature(&self.secret, &body));
         }
-        super::expect_success(request.body(body).send().await)
+        expect_success(request.body(body).send().await).await?;
+        Ok(())
     }
 }
 
 /// `sha256=<hex of HMAC-SHA256(secret, body)>`.
 pub fn signature(secret: &Secret, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
+    let hex: String = super::notifier::hmac_sha256(secret.expose().as_bytes(), body)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();

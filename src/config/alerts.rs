@@ -1,8 +1,15 @@
 //! `[alerts]`: the thresholds and receivers of notifications.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::receivers::{
+    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
+    PagerdutyConfig, ReceiverConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig,
+    WecomConfig, all_severities, check_http, yes,
+};
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
 
 /// `[alerts]`: notifications when a component's status changes.
@@ -16,10 +23,35 @@ pub struct AlertsConfig {
     /// ragwatch's own address as people reach it, for links in alerts.
     #[serde(deserialize_with = "secret::plain_url")]
     pub external_url: Url,
+    /// Labels naming this deployment (`deployment = "prod"`), shown in every message and
+    /// sent as labels.
+    pub labels: BTreeMap<String, String>,
     /// Generic JSON webhooks.
     pub webhook: Vec<WebhookConfig>,
     /// Prometheus Alertmanagers (v2 API).
     pub alertmanager: Vec<AlertmanagerConfig>,
+    /// Slack incoming webhooks.
+    pub slack: Vec<SlackConfig>,
+    /// Discord webhooks.
+    pub discord: Vec<DiscordConfig>,
+    /// Telegram bots.
+    pub telegram: Vec<TelegramConfig>,
+    /// ntfy topics.
+    pub ntfy: Vec<NtfyConfig>,
+    /// PagerDuty services (Events API v2).
+    pub pagerduty: Vec<PagerdutyConfig>,
+    /// Microsoft Teams Workflows webhooks.
+    pub teams: Vec<TeamsConfig>,
+    /// Google Chat webhooks.
+    pub googlechat: Vec<GoogleChatConfig>,
+    /// WeCom group robots.
+    pub wecom: Vec<WecomConfig>,
+    /// Feishu or Lark custom bots.
+    pub feishu: Vec<FeishuConfig>,
+    /// DingTalk robots.
+    pub dingtalk: Vec<DingtalkConfig>,
+    /// Opsgenie (Alert API).
+    pub opsgenie: Vec<OpsgenieConfig>,
 }
 
 impl AlertsConfig {
@@ -40,15 +72,100 @@ impl AlertsConfig {
         let urls = self
             .webhook
             .iter()
-            .map(|w| ("alerts.webhook", &w.url))
+            .map(|w| ("alerts.webhook", w.url.expose()))
             .chain(
                 self.alertmanager
                     .iter()
-                    .map(|a| ("alerts.alertmanager", &a.url)),
-            );
+                    .map(|a| ("alerts.alertmanager", a.url.expose())),
+            )
+            .chain(self.slack.iter().map(|r| ("alerts.slack", r.url.expose())))
+            .chain(
+                self.discord
+                    .iter()
+                    .map(|r| ("alerts.discord", r.url.expose())),
+            )
+            .chain(
+                self.telegram
+                    .iter()
+                    .map(|r| ("alerts.telegram", &r.api_url)),
+            )
+            .chain(self.ntfy.iter().map(|r| ("alerts.ntfy", r.url.expose())))
+            .chain(self.pagerduty.iter().map(|r| ("alerts.pagerduty", &r.url)))
+            .chain(self.teams.iter().map(|r| ("alerts.teams", r.url.expose())))
+            .chain(
+                self.googlechat
+                    .iter()
+                    .map(|r| ("alerts.googlechat", r.url.expose())),
+            )
+            .chain(self.wecom.iter().map(|r| ("alerts.wecom", r.url.expose())))
+            .chain(
+                self.feishu
+                    .iter()
+                    .map(|r| ("alerts.feishu", r.url.expose())),
+            )
+            .chain(
+                self.dingtalk
+                    .iter()
+                    .map(|r| ("alerts.dingtalk", r.url.expose())),
+            )
+            .chain(self.opsgenie.iter().map(|r| ("alerts.opsgenie", &r.url)));
         for (key, url) in urls {
-            if !matches!(url.expose().scheme(), "http" | "https") {
-                return Err(KeyError::new(key, "url must be an http:// or https:// URL"));
+            check_http(key, url)?;
+        }
+        Ok(())
+    }
+}
+
+impl AlertsConfig {
+    /// Every receiver with its key (`alerts.slack[0]`).
+    fn receivers(&self) -> Vec<(String, &dyn ReceiverConfig)> {
+        fn each<'a, C: ReceiverConfig>(
+            key: &'static str,
+            configs: &'a [C],
+        ) -> impl Iterator<Item = (String, &'a dyn ReceiverConfig)> {
+            configs
+                .iter()
+                .enumerate()
+                .map(move |(i, c)| (format!("{key}[{i}]"), c as &dyn ReceiverConfig))
+        }
+        each("alerts.webhook", &self.webhook)
+            .chain(each("alerts.alertmanager", &self.alertmanager))
+            .chain(each("alerts.slack", &self.slack))
+            .chain(each("alerts.discord", &self.discord))
+            .chain(each("alerts.telegram", &self.telegram))
+            .chain(each("alerts.ntfy", &self.ntfy))
+            .chain(each("alerts.pagerduty", &self.pagerduty))
+            .chain(each("alerts.teams", &self.teams))
+            .chain(each("alerts.googlechat", &self.googlechat))
+            .chain(each("alerts.wecom", &self.wecom))
+            .chain(each("alerts.feishu", &self.feishu))
+            .chain(each("alerts.dingtalk", &self.dingtalk))
+            .chain(each("alerts.opsgenie", &self.opsgenie))
+            .collect()
+    }
+
+    /// Refuses a receiver's `components` entry that names no component of the
+    /// configuration (`is_component`), which would silently filter its alerts away, and
+    /// an empty `severities`, which would take none.
+    pub(super) fn validate_routing(
+        &self,
+        is_component: impl Fn(&str) -> bool,
+    ) -> Result<(), KeyError> {
+        for (key, receiver) in self.receivers() {
+            let routing = receiver.routing();
+            if let Some(unknown) = routing.components.iter().find(|c| !is_component(c)) {
+                return Err(KeyError::new(
+                    format!("{key}.components"),
+                    format!(
+                        "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
+                    ),
+                ));
+            }
+            if routing.severities.is_empty() {
+                return Err(KeyError::new(
+                    format!("{key}.severities"),
+                    "must name critical, warning or both",
+                ));
             }
         }
         Ok(())
@@ -61,8 +178,20 @@ impl Default for AlertsConfig {
             failure_threshold: 2,
             success_threshold: 2,
             external_url: Url::parse("http://localhost:9390").expect("default URL parses"),
+            labels: BTreeMap::new(),
             webhook: Vec::new(),
             alertmanager: Vec::new(),
+            slack: Vec::new(),
+            discord: Vec::new(),
+            telegram: Vec::new(),
+            ntfy: Vec::new(),
+            pagerduty: Vec::new(),
+            teams: Vec::new(),
+            googlechat: Vec::new(),
+            wecom: Vec::new(),
+            feishu: Vec::new(),
+            dingtalk: Vec::new(),
+            opsgenie: Vec::new(),
         }
     }
 }
@@ -79,6 +208,15 @@ pub struct WebhookConfig {
     /// Certificate authorities an `https://` receiver is trusted by beside the system's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<CaFile>,
+    /// Component keys whose alerts it takes; all when empty.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The severities it takes; both by default.
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    /// Whether resolutions are sent.
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
 }
 
 /// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
@@ -90,6 +228,15 @@ pub struct AlertmanagerConfig {
     /// Certificate authorities an `https://` Alertmanager is trusted by beside the system's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<CaFile>,
+    /// Component keys whose alerts it takes; all when empty.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The severities it takes; both by default.
+    #[serde(default = "all_severities")]
+    pub severities: Vec<Severity>,
+    /// Whether resolutions are sent.
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
 }
 
 impl Secrets for AlertsConfig {
@@ -98,11 +245,34 @@ impl Secrets for AlertsConfig {
             failure_threshold: _,
             success_threshold: _,
             external_url: _,
+            labels: _,
             webhook,
             alertmanager,
+            slack,
+            discord,
+            telegram,
+            ntfy,
+            pagerduty,
+            teams,
+            googlechat,
+            wecom,
+            feishu,
+            dingtalk,
+            opsgenie,
         } = self;
         webhook.secrets(out);
         alertmanager.secrets(out);
+        slack.secrets(out);
+        discord.secrets(out);
+        telegram.secrets(out);
+        ntfy.secrets(out);
+        pagerduty.secrets(out);
+        teams.secrets(out);
+        googlechat.secrets(out);
+        wecom.secrets(out);
+        feishu.secrets(out);
+        dingtalk.secrets(out);
+        opsgenie.secrets(out);
     }
 }
 
@@ -112,6 +282,9 @@ impl Secrets for WebhookConfig {
             url,
             secret,
             tls_ca_file: _,
+            components: _,
+            severities: _,
+            send_resolved: _,
         } = self;
         url.secrets(out);
         secret.secrets(out);
@@ -123,6 +296,9 @@ impl Secrets for AlertmanagerConfig {
         let Self {
             url,
             tls_ca_file: _,
+            components: _,
+            severities: _,
+            send_resolved: _,
         } = self;
         url.secrets(out);
     }

@@ -11,6 +11,7 @@ mod load;
 mod login;
 mod print;
 mod ragflow;
+mod receivers;
 mod schema;
 mod secret;
 mod secret_files;
@@ -39,6 +40,11 @@ pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
 pub use login::Login;
 pub use ragflow::Import;
+pub use receivers::{
+    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
+    PagerdutyConfig, ReceiverConfig, Routing, Severity, SlackConfig, TeamsConfig, TelegramConfig,
+    TokenUrl, WecomConfig,
+};
 pub use secret::{
     REDACTED, Scrubber, Secret, SecretUrl, Secrets, basic_auth, host_port, redact_url,
 };
@@ -275,6 +281,13 @@ impl Config {
         self.history.validate()?;
         if let Some(alerts) = &self.alerts {
             alerts.validate()?;
+            alerts.validate_routing(|key| {
+                ComponentKey::ALL.iter().any(|k| k.as_str() == key)
+                    || self
+                        .models
+                        .iter()
+                        .any(|m| ComponentKey::model(&m.name).as_str() == key)
+            })?;
         }
         for (i, model) in self.models.iter().enumerate() {
             model.validate(i, &self.models[..i])?;
@@ -760,6 +773,32 @@ url = "https://u:s-hook-url@hooks.example/x"
 secret = "s-hook"
 [[alerts.alertmanager]]
 url = "http://u:s-am@am:9093"
+[[alerts.slack]]
+url = "https://hooks.slack.example/services/T1/B2/s-slack"
+[[alerts.discord]]
+url = "https://discord.example/api/webhooks/1/s-discord"
+[[alerts.telegram]]
+bot_token = "s-telegram"
+chat_id = "-100"
+[[alerts.ntfy]]
+url = "https://ntfy.example/s-ntfy-topic"
+token = "s-ntfy"
+[[alerts.pagerduty]]
+routing_key = "s-pagerduty"
+[[alerts.teams]]
+url = "https://x.logic.example/workflows/1/triggers/manual/paths/invoke?sig=s-teams"
+[[alerts.googlechat]]
+url = "https://chat.example/v1/spaces/S/messages?key=k&token=s-googlechat"
+[[alerts.wecom]]
+url = "https://qyapi.example/cgi-bin/webhook/send?key=s-wecom"
+[[alerts.feishu]]
+url = "https://open.feishu.example/open-apis/bot/v2/hook/s-feishu-url"
+secret = "s-feishu"
+[[alerts.dingtalk]]
+url = "https://oapi.dingtalk.example/robot/send?access_token=s-dingtalk-url"
+secret = "s-dingtalk"
+[[alerts.opsgenie]]
+api_key = "s-opsgenie"
 [[models]]
 name = "m"
 kind = "openai"
@@ -910,8 +949,22 @@ question = "q"
         checked.dedup();
         let expected = [
             "alerts.alertmanager[0].url",
+            "alerts.dingtalk[0].secret",
+            "alerts.dingtalk[0].url",
+            "alerts.discord[0].url",
+            "alerts.feishu[0].secret",
+            "alerts.feishu[0].url",
+            "alerts.googlechat[0].url",
+            "alerts.ntfy[0].token",
+            "alerts.ntfy[0].url",
+            "alerts.opsgenie[0].api_key",
+            "alerts.pagerduty[0].routing_key",
+            "alerts.slack[0].url",
+            "alerts.teams[0].url",
+            "alerts.telegram[0].bot_token",
             "alerts.webhook[0].secret",
             "alerts.webhook[0].url",
+            "alerts.wecom[0].url",
             "canaries[0].api_key",
             "db.password",
             "db.url",

@@ -17,6 +17,10 @@ use super::{
     ParsingConfig, RagflowApiConfig, RedisConfig, S3Config, ServerConfig, StorageKind,
     TaskExecutorsConfig, WebhookConfig,
 };
+use super::{
+    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
+    PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
+};
 
 /// What a key's value is, as its type reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +108,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 16] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 27] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -119,6 +123,17 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("alerts", fields::<AlertsConfig>()),
         ("alerts.webhook[]", fields::<WebhookConfig>()),
         ("alerts.alertmanager[]", fields::<AlertmanagerConfig>()),
+        ("alerts.slack[]", fields::<SlackConfig>()),
+        ("alerts.discord[]", fields::<DiscordConfig>()),
+        ("alerts.telegram[]", fields::<TelegramConfig>()),
+        ("alerts.ntfy[]", fields::<NtfyConfig>()),
+        ("alerts.pagerduty[]", fields::<PagerdutyConfig>()),
+        ("alerts.teams[]", fields::<TeamsConfig>()),
+        ("alerts.googlechat[]", fields::<GoogleChatConfig>()),
+        ("alerts.wecom[]", fields::<WecomConfig>()),
+        ("alerts.feishu[]", fields::<FeishuConfig>()),
+        ("alerts.dingtalk[]", fields::<DingtalkConfig>()),
+        ("alerts.opsgenie[]", fields::<OpsgenieConfig>()),
         ("models[]", component::<ModelConfig>()),
         ("canaries[]", component::<CanaryConfig>()),
     ];

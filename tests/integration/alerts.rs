@@ -230,7 +230,7 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     let alertmanager = alertmanager().await;
     let redis = FaultProxy::start("127.0.0.1:6379").await;
     let receivers = format!(
-        "[[alerts.alertmanager]]\nurl = \"{}\"\n",
+        "[[alerts.alertmanager]]\nurl = \"{}\"\n[alerts.labels]\ndeployment = \"prod\"\n",
         alertmanager.url("")
     );
     let app = TestApp::start_unscheduled(&config(&redis.host_port(), &receivers)).await;
@@ -256,6 +256,7 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     assert_eq!(alert["labels"]["alertname"], "RagwatchComponentDown");
     assert_eq!(alert["labels"]["severity"], "critical");
     assert_eq!(alert["labels"]["kind"], "redis");
+    assert_eq!(alert["labels"]["deployment"], "prod", "alerts.labels");
     assert_eq!(
         alert["annotations"]["description"],
         format!("connection refused to {}", redis.host_port())

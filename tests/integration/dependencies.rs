@@ -1,6 +1,7 @@
 //! Dependency-aware status: with its own Redis killed, the task executors (which read their
 //! heartbeats from it) show `unknown` with the cause in the API, healthz's `_meta` and
-//! readyz instead of a second red; only Redis's alert is sent; all recovers with Redis.
+//! readyz instead of a second red; only Redis's alert is sent, naming the executors as held
+//! back; all recovers with Redis.
 
 use crate::common;
 
@@ -111,6 +112,12 @@ async fn executors_are_unknown_while_their_redis_is_down_and_only_redis_alerts()
         alerts(&hook, 1).await,
         ["redis firing"],
         "one alert: the cause, not its consequence"
+    );
+    let firing: Value = serde_json::from_slice(&hook.requests_to("/hook")[0].body).unwrap();
+    assert_eq!(
+        firing["held_back"],
+        json!(["task_executors"]),
+        "the cause's alert names what waits on it"
     );
 
     // Redis comes back empty; the executor writes its next heartbeat.

@@ -35,6 +35,7 @@ mod proxies;
 mod query_fuzz;
 mod ragflow_api;
 mod ragflow_conf;
+mod receivers;
 mod redis;
 mod redis_stream;
 mod s3;

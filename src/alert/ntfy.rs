@@ -1,0 +1,71 @@
+//! ntfy: a JSON publish of the topic's message (plain text: ntfy renders no Markdown
+//! unless asked), with the headline as title, priority by severity (urgent for critical,
+//! high for warning, default once resolved), a tag shown as an emoji, and the page as the
+//! click action. An access token goes as `Authorization: Bearer`.
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
+use super::text::Message;
+use super::{Alert, AlertState};
+use crate::config::{NtfyConfig, Secret, Severity};
+
+/// An ntfy receiver.
+pub struct Ntfy {
+    /// The server's root, where JSON is published.
+    server: url::Url,
+    topic: String,
+    token: Secret,
+}
+
+impl Ntfy {
+    /// From `[[alerts.ntfy]]`: the topic is the URL's last path segment.
+    pub fn new(config: &NtfyConfig) -> Self {
+        let url = config.url.expose();
+        let path = url.path().trim_end_matches('/');
+        let (root, topic) = path.rsplit_once('/').unwrap_or(("", path));
+        let mut server = url.clone();
+        server.set_path(&format!("{root}/"));
+        server.set_query(None);
+        Self {
+            server,
+            topic: topic.to_owned(),
+            token: config.token.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for Ntfy {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        alert: &Alert,
+        context: &Context,
+    ) -> Result<(), Failure> {
+        let message = Message::of(alert, context);
+        let (priority, tag) = match (alert.state, alert.severity()) {
+            (AlertState::Resolved, _) => (3, "white_check_mark"),
+            (AlertState::Firing, Severity::Critical) => (5, "rotating_light"),
+            (AlertState::Firing, Severity::Warning) => (4, "warning"),
+        };
+        let body = json!({
+            "topic": self.topic,
+            "title": message.headline,
+            "message": message.lines(|s| s.to_owned(), ("", "")),
+            "priority": priority,
+            "tags": [tag],
+            "click": message.link,
+        });
+        let mut request = client
+            .post(self.server.clone())
+            .timeout(REQUEST_TIMEOUT)
+            .json(&body);
+        if !self.token.is_empty() {
+            request = request.bearer_auth(self.token.expose());
+        }
+        expect_success(request.send().await).await?;
+        Ok(())
+    }
+}
