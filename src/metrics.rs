@@ -19,7 +19,7 @@ use crate::component::Component;
 use crate::config::ComponentKey;
 use crate::monitor::{Published, Sink, Snapshot};
 use crate::status::Status;
-use crate::task_executors::{self, State, Summary, Tracker};
+use crate::task_executors::{self, State, Tracker};
 
 /// Probes run, per component (`_total` is added by the encoder).
 pub const PROBES: &str = "ragwatch_probes";
@@ -312,11 +312,28 @@ fn register_executors(
     let failed = Family::<ExecutorLabels, Counter>::default();
     let pending = Family::<ExecutorLabels, Gauge>::default();
     let lag = Family::<ExecutorLabels, Gauge>::default();
-    for executor in board.executors.values() {
+    // Dead executors leave after `forget_after`: each redeploy names new ones, and the
+    // remembered old names would otherwise add series for months.
+    let exported = board
+        .executors
+        .values()
+        .filter(|executor| !executor.forgotten(now, liveness));
+    let states = Family::<StateLabels, Gauge>::default();
+    for state in State::ALL {
+        drop(states.get_or_create(&StateLabels {
+            state: state.as_str(),
+        }));
+    }
+    for executor in exported {
         let labels = ExecutorLabels {
             executor: Text(executor.name.clone()),
         };
         let state = executor.state(now, liveness);
+        states
+            .get_or_create(&StateLabels {
+                state: state.as_str(),
+            })
+            .inc();
         alive
             .get_or_create(&labels)
             .set(i64::from(state == State::Alive));
@@ -328,17 +345,6 @@ fn register_executors(
             pending.get_or_create(&labels).set(beat.pending as i64);
             lag.get_or_create(&labels).set(beat.lag as i64);
         }
-    }
-    let summary = Summary::of(board, now, liveness);
-    let states = Family::<StateLabels, Gauge>::default();
-    for (state, count) in [
-        ("alive", summary.alive),
-        ("stale", summary.stale),
-        ("dead", summary.dead),
-    ] {
-        states
-            .get_or_create(&StateLabels { state })
-            .set(i64::from(count));
     }
     registry.register(
         EXECUTOR_ALIVE,
@@ -367,7 +373,11 @@ fn register_executors(
         pending,
     );
     registry.register(EXECUTOR_LAG, "Lag of the executor's consumer group", lag);
-    registry.register(EXECUTORS, "Task executors per state", states);
+    registry.register(
+        EXECUTORS,
+        "Task executors per state, those dead past forget_after left out",
+        states,
+    );
 }
 
 /// The classic Prometheus text format (0.0.4) of OpenMetrics text: counters are typed under

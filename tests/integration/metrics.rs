@@ -362,3 +362,91 @@ async fn the_exposition_carries_no_tenant_data() {
     drop(app);
     db.drop_database().await;
 }
+
+/// Writes a heartbeat for each executor named in `names` every 300 ms, as running
+/// executors do, until dropped.
+fn keep_beating(
+    conn: redis::aio::MultiplexedConnection,
+    names: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut conn = conn;
+        let mut every = tokio::time::interval(std::time::Duration::from_millis(300));
+        loop {
+            every.tick().await;
+            let current = names.lock().unwrap().clone();
+            for name in current {
+                write_beats(&mut conn, &name, &[Beat::new(unix_now(), 3, 0)]).await;
+            }
+        }
+    })
+}
+
+/// Series with an executor label, as Prometheus sees them now.
+const EXECUTOR_SERIES: &str = "count({job=\"ragwatch\", executor!=\"\"})";
+
+#[tokio::test]
+async fn a_redeploy_that_renames_every_executor_adds_no_series_past_forget_after() {
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    let before = ["te_host1_0", "te_host1_1"];
+    let after = ["te_host2_0", "te_host2_1"];
+    let names = std::sync::Arc::new(std::sync::Mutex::new(before.map(str::to_owned).to_vec()));
+    let beating = keep_beating(conn.clone(), names.clone());
+    let executors = format!(
+        "[task_executors]\nredis_url = \"{}\"\nheartbeat_period = \"1s\"\n\
+         heartbeat_timeout = \"2s\"\nforget_after = \"4s\"\n",
+        server.url()
+    );
+    let redis_address = format!("127.0.0.1:{}", server.port());
+    let app = TestApp::start(&config(&redis_address, &executors)).await;
+    let prometheus = prometheus(&app.addr.to_string()).await;
+    until(&prometheus, "ragwatch_task_executors{state=\"alive\"}", "2").await;
+    let level = common::wait_until("the executor series settle", || async {
+        let body = prometheus
+            .get("/api/v1/query", &[("query", EXECUTOR_SERIES)])
+            .await;
+        let count = body["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_owned);
+        count.filter(|c| c != "0").ok_or(body.to_string())
+    })
+    .await;
+
+    // The redeploy: new hosts, new names; RAGFlow drops the old ones from Redis.
+    *names.lock().unwrap() = after.map(str::to_owned).to_vec();
+    for name in before {
+        redis::pipe()
+            .cmd("SREM")
+            .arg("TASKEXE")
+            .arg(name)
+            .cmd("DEL")
+            .arg(name)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    until(&prometheus, "ragwatch_task_executors{state=\"alive\"}", "2").await;
+    until(
+        &prometheus,
+        "count({job=\"ragwatch\", executor=~\"te_host1_.*\"}) or vector(0)",
+        "0",
+    )
+    .await;
+    until(&prometheus, EXECUTOR_SERIES, &level).await;
+    until(&prometheus, "ragwatch_task_executors{state=\"dead\"}", "0").await;
+
+    // The API and the page still list the old executors, as dead.
+    let (status, list) = app.get_json_as("/api/v1/executors", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    for name in before {
+        let listed = list["executors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {list}"));
+        assert_eq!(listed["state"], "dead", "{listed}");
+    }
+    beating.abort();
+}
