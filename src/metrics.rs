@@ -4,6 +4,8 @@
 //! it can never disagree with the API. Names carry the `ragwatch_` prefix and base units;
 //! labels are the component key and kind, or the executor name.
 
+mod pipeline;
+
 use std::fmt::Write;
 use std::time::Instant;
 
@@ -17,7 +19,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::component::Component;
 use crate::config::ComponentKey;
-use crate::monitor::{Published, Sink, Snapshot};
+use crate::monitor::{Published, Sink, Snapshot, Verdict};
 use crate::status::Status;
 use crate::task_executors::{self, State, Tracker};
 
@@ -33,6 +35,10 @@ pub const COMPONENT_UP: &str = "ragwatch_component_up";
 pub const COMPONENT_STATUS: &str = "ragwatch_component_status";
 /// 1 when the component counts in the overall status.
 pub const COMPONENT_REQUIRED: &str = "ragwatch_component_required";
+/// 1 while the component is held back (`unknown`) by a down dependency, its `cause`.
+pub const COMPONENT_BLOCKED: &str = "ragwatch_component_blocked";
+/// Always 1, labelled with the version and the revision it was built from.
+pub const BUILD_INFO: &str = "ragwatch_build_info";
 /// When the component was last checked.
 pub const COMPONENT_LAST_CHECK: &str = "ragwatch_component_last_check_timestamp";
 /// 1 when an executor is alive.
@@ -43,10 +49,6 @@ pub const EXECUTOR_LAST_HEARTBEAT: &str = "ragwatch_task_executor_last_heartbeat
 pub const EXECUTOR_DONE: &str = "ragwatch_task_executor_done";
 /// Tasks an executor failed since it started.
 pub const EXECUTOR_FAILED: &str = "ragwatch_task_executor_failed";
-/// Pending tasks of an executor's consumer group.
-pub const EXECUTOR_PENDING: &str = "ragwatch_task_executor_pending";
-/// Lag of an executor's consumer group.
-pub const EXECUTOR_LAG: &str = "ragwatch_task_executor_lag";
 /// Executors per state.
 pub const EXECUTORS: &str = "ragwatch_task_executors";
 /// 1 when the history store is being written.
@@ -121,6 +123,18 @@ struct ExecutorLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReceiverLabels {
     receiver: Text,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BlockedLabels {
+    component: ComponentKey,
+    cause: ComponentKey,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -210,7 +224,12 @@ pub struct HistoryFigures {
 /// The OpenMetrics text: the counters accumulated so far plus the present read now.
 pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     let mut live = Registry::default();
-    register_components(&mut live, present.snapshot, present.components);
+    register_build_info(&mut live);
+    let verdicts = present
+        .snapshot
+        .verdicts(present.components, Instant::now());
+    register_components(&mut live, present.components, &verdicts);
+    pipeline::register(&mut live, present.components, &verdicts);
     if let Some(tracker) = present.executors {
         register_executors(&mut live, &tracker.board(), tracker.liveness());
     }
@@ -252,15 +271,44 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     text
 }
 
-fn register_components(registry: &mut Registry, snapshot: &Snapshot, components: &[Component]) {
-    let now = Instant::now();
+/// The revision ragwatch was built from: `RAGWATCH_REVISION` at build time (the image
+/// build passes the commit), else `unknown`.
+const REVISION: &str = match option_env!("RAGWATCH_REVISION") {
+    Some(revision) => revision,
+    None => "unknown",
+};
+
+fn register_build_info(registry: &mut Registry) {
+    let info = Family::<BuildLabels, Gauge>::default();
+    info.get_or_create(&BuildLabels {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: REVISION,
+    })
+    .set(1);
+    registry.register(
+        BUILD_INFO,
+        "ragwatch's version and the revision it was built from (always 1)",
+        info,
+    );
+}
+
+fn register_components(registry: &mut Registry, components: &[Component], verdicts: &[Verdict]) {
     let up = Family::<ComponentLabels, Gauge>::default();
     let status = Family::<ComponentLabels, Gauge>::default();
     let required = Family::<ComponentLabels, Gauge>::default();
     let checked = Family::<ComponentLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-    for (index, component) in components.iter().enumerate() {
+    let blocked = Family::<BlockedLabels, Gauge>::default();
+    for (component, verdict) in components.iter().zip(verdicts) {
         let labels = ComponentLabels::of(component);
-        let verdict = snapshot.verdict(index, component, now);
+        // One series per dependency, 0 or 1, so a rule can match on it at any time.
+        for dependency in &component.depends_on {
+            blocked
+                .get_or_create(&BlockedLabels {
+                    component: component.key.clone(),
+                    cause: dependency.clone(),
+                })
+                .set(i64::from(verdict.cause.as_ref() == Some(dependency)));
+        }
         up.get_or_create(&labels)
             .set(i64::from(verdict.status.is_ok()));
         status.get_or_create(&labels).set(match verdict.status {
@@ -292,6 +340,11 @@ fn register_components(registry: &mut Registry, snapshot: &Snapshot, components:
         "Whether the component counts in the overall status (1) or not (0)",
         required,
     );
+    registry.register(
+        COMPONENT_BLOCKED,
+        "Whether the component is held back (unknown) because its dependency `cause` is down (1) or not (0)",
+        blocked,
+    );
     registry.register_with_unit(
         COMPONENT_LAST_CHECK,
         "When the component was last checked",
@@ -310,8 +363,6 @@ fn register_executors(
     let last = Family::<ExecutorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let done = Family::<ExecutorLabels, Counter>::default();
     let failed = Family::<ExecutorLabels, Counter>::default();
-    let pending = Family::<ExecutorLabels, Gauge>::default();
-    let lag = Family::<ExecutorLabels, Gauge>::default();
     // Dead executors leave after `forget_after`: each redeploy names new ones, and the
     // remembered old names would otherwise add series for months.
     let exported = board
@@ -342,8 +393,6 @@ fn register_executors(
                 .set(task_executors::time_score(beat.at));
             done.get_or_create(&labels).inc_by(beat.done);
             failed.get_or_create(&labels).inc_by(beat.failed);
-            pending.get_or_create(&labels).set(beat.pending as i64);
-            lag.get_or_create(&labels).set(beat.lag as i64);
         }
     }
     registry.register(
@@ -367,12 +416,6 @@ fn register_executors(
         "Tasks the executor failed since it started",
         failed,
     );
-    registry.register(
-        EXECUTOR_PENDING,
-        "Pending tasks of the executor's consumer group",
-        pending,
-    );
-    registry.register(EXECUTOR_LAG, "Lag of the executor's consumer group", lag);
     registry.register(
         EXECUTORS,
         "Task executors per state, those dead past forget_after left out",

@@ -83,6 +83,15 @@ async fn the_exposition_says_what_the_monitor_knows() {
             "missing `{line}` in:\n{text}"
         );
     }
+    let build_info = format!(
+        "ragwatch_build_info{{version=\"{}\",revision=\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&build_info) && l.ends_with("\"} 1")),
+        "missing {build_info} in:\n{text}"
+    );
     assert!(text.contains(
         "ragwatch_probe_duration_seconds_bucket{le=\"0.001\",component=\"redis\",kind=\"redis\"}"
     ));
@@ -219,11 +228,8 @@ async fn until(prometheus: &Daemon, query: &str, expected: &str) {
 #[tokio::test]
 async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
     let redis = FaultProxy::start("127.0.0.1:6379").await;
-    let app = TestApp::start(&config(
-        &redis.host_port(),
-        "[task_executors]\nenabled = false\n",
-    ))
-    .await;
+    // The executors' heartbeats are read from this Redis too: they depend on it.
+    let app = TestApp::start(&config(&redis.host_port(), "")).await;
     let prometheus = prometheus(&app.addr.to_string()).await;
     until(&prometheus, "up{job=\"ragwatch\"}", "1").await;
     until(
@@ -244,6 +250,8 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "1",
     )
     .await;
+    let blocked = "ragwatch_component_blocked{component=\"task_executors\", cause=\"redis\"}";
+    until(&prometheus, blocked, "0").await;
     redis.set_mode(ProxyMode::Refuse).await;
     until(
         &prometheus,
@@ -251,6 +259,7 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "0",
     )
     .await;
+    until(&prometheus, blocked, "1").await;
     until(
         &prometheus,
         "ragwatch_component_status{component=\"redis\"}",
@@ -270,6 +279,7 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "1",
     )
     .await;
+    until(&prometheus, blocked, "0").await;
 }
 
 /// Open to every client while no tokens are set, `/metrics` holds counts and states only:
@@ -353,6 +363,17 @@ async fn the_exposition_carries_no_tenant_data() {
             && exposition.contains("component=\"parsing\""),
         "the exposition covers the executor and the parsing pipeline: {exposition}"
     );
+    for line in [
+        "ragwatch_parsing_queued_tasks 0",
+        "ragwatch_parsing_oldest_queued_seconds 0.0",
+        "ragwatch_parsing_running_tasks 1",
+        "ragwatch_parsing_stuck_tasks 1",
+    ] {
+        assert!(
+            exposition.lines().any(|l| l == line),
+            "missing `{line}` in:\n{exposition}"
+        );
+    }
     for text in tenant_data {
         assert!(
             !exposition.contains(text),
@@ -449,4 +470,109 @@ async fn a_redeploy_that_renames_every_executor_adds_no_series_past_forget_after
         assert_eq!(listed["state"], "dead", "{listed}");
     }
     beating.abort();
+}
+
+/// Runs one Redis command given as words.
+async fn redis_run(conn: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> redis::Value {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query_async(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+#[tokio::test]
+async fn queue_figures_are_the_groups_own_and_add_up_to_redis_pending_count() {
+    const GROUP: &str = "rag_flow_svr_task_broker";
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    // Two streams as RAGFlow queues them; three executors take tasks and ack some.
+    for (stream, queued, taken, acked) in [("te.1.common", 5, 4, 1), ("te.0.common", 3, 2, 0)] {
+        redis_run(
+            &mut conn,
+            &["XGROUP", "CREATE", stream, GROUP, "0", "MKSTREAM"],
+        )
+        .await;
+        for n in 0..queued {
+            redis_run(
+                &mut conn,
+                &["XADD", stream, "*", "message", &format!("task-{n}")],
+            )
+            .await;
+        }
+        for (executor, count) in [("te_a", taken / 2), ("te_b", taken - taken / 2)] {
+            redis_run(
+                &mut conn,
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    GROUP,
+                    executor,
+                    "COUNT",
+                    &count.to_string(),
+                    "STREAMS",
+                    stream,
+                    ">",
+                ],
+            )
+            .await;
+        }
+        let ids: Vec<String> = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(acked)
+            .query_async::<redis::streams::StreamRangeReply>(&mut conn)
+            .await
+            .unwrap()
+            .ids
+            .into_iter()
+            .map(|entry| entry.id)
+            .collect();
+        for id in ids {
+            redis_run(&mut conn, &["XACK", stream, GROUP, &id]).await;
+        }
+    }
+    // What Redis itself says is pending, summed over the streams.
+    let mut redis_pending = 0;
+    for stream in ["te.1.common", "te.0.common"] {
+        let reply: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(GROUP)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        redis_pending += reply.count();
+    }
+    assert_eq!(redis_pending, 3 + 2);
+
+    let queue = format!(
+        "[message_queue]\nkind = \"redis_stream\"\nurl = \"{}\"\n",
+        server.url()
+    );
+    let redis_address = format!("127.0.0.1:{}", server.port());
+    let app = TestApp::start(&config(&redis_address, &queue)).await;
+    let prometheus = prometheus(&app.addr.to_string()).await;
+    until(
+        &prometheus,
+        "sum(ragwatch_queue_pending)",
+        &redis_pending.to_string(),
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_queue_lag{stream=\"te.1.common\", group=\"rag_flow_svr_task_broker\"}",
+        "1",
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_queue_consumers{stream=\"te.0.common\", group=\"rag_flow_svr_task_broker\"}",
+        "2",
+    )
+    .await;
+    until(&prometheus, "count(ragwatch_queue_pending)", "2").await;
 }

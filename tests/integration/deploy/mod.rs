@@ -140,11 +140,26 @@ async fn watched() -> Watched {
         &[Beat::new(unix_now() - 1.0, 12, 1)],
     )
     .await;
+    // RAGFlow's task queue, read as Redis streams: the groups exist, nothing is queued.
+    for stream in ["te.1.common", "te.0.common"] {
+        redis::cmd("XGROUP")
+            .arg(&[
+                "CREATE",
+                stream,
+                "rag_flow_svr_task_broker",
+                "$",
+                "MKSTREAM",
+            ])
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await;
     let toml = format!(
         "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
          [db]\nurl = \"mysql://root:pw@127.0.0.1:{}/rag_flow\"\n[redis]\nurl = \"{}\"\n\
          [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
+         [message_queue]\nkind = \"redis_stream\"\n\
          [alerts]\n[[alerts.webhook]]\nurl = \"{}/hook\"\n",
         free_port(),
         server.url(),
