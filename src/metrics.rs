@@ -17,6 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::alert::ReceiverHealth;
 use crate::component::Component;
 use crate::config::ComponentKey;
 use crate::monitor::{Published, Sink, Snapshot, Verdict};
@@ -55,8 +56,12 @@ pub const EXECUTORS: &str = "ragwatch_task_executors";
 pub const HISTORY_UP: &str = "ragwatch_history_up";
 /// Records the history writer dropped because it was behind.
 pub const HISTORY_DROPPED: &str = "ragwatch_history_dropped_records";
-/// Failed deliveries to an alert receiver.
-pub const ALERT_FAILURES: &str = "ragwatch_alert_delivery_failures";
+/// Notification delivery attempts, per receiver kind.
+pub const NOTIFICATIONS: &str = "ragwatch_notifications";
+/// Delivery attempts that failed, per receiver kind.
+pub const NOTIFICATIONS_FAILED: &str = "ragwatch_notifications_failed";
+/// Alerts given up, per receiver kind and reason.
+pub const NOTIFICATIONS_DROPPED: &str = "ragwatch_notifications_dropped";
 
 /// Latency buckets in seconds, 1 ms to 10 s.
 const DURATION_BUCKETS: [f64; 12] = [
@@ -104,8 +109,8 @@ fn write_escaped(encoder: &mut LabelValueEncoder, value: &str) -> std::fmt::Resu
     encoder.write_str(rest)
 }
 
-/// A label value named outside ragwatch (an executor in Redis, a receiver in the
-/// configuration), written escaped.
+/// A label value named outside ragwatch (an executor or a stream in Redis), written
+/// escaped.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct Text(String);
 
@@ -121,8 +126,14 @@ struct ExecutorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReceiverLabels {
-    receiver: Text,
+struct IntegrationLabels {
+    integration: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DroppedLabels {
+    integration: &'static str,
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -208,8 +219,8 @@ pub struct Present<'a> {
     pub executors: Option<&'a Tracker>,
     /// The history store, when there is one.
     pub history: Option<HistoryFigures>,
-    /// Failed deliveries per alert receiver name, when alerts are configured.
-    pub receivers: Option<Vec<(String, u64)>>,
+    /// The alert receivers, when alerts are configured.
+    pub receivers: Option<Vec<ReceiverHealth>>,
 }
 
 /// How the history store is doing, for its gauges.
@@ -250,25 +261,54 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
         );
     }
     if let Some(receivers) = &present.receivers {
-        let failures = Family::<ReceiverLabels, Counter>::default();
-        for (receiver, count) in receivers {
-            failures
-                .get_or_create(&ReceiverLabels {
-                    receiver: Text(receiver.clone()),
-                })
-                .inc_by(*count);
-        }
-        live.register(
-            ALERT_FAILURES,
-            "Failed deliveries to an alert receiver",
-            failures,
-        );
+        register_notifications(&mut live, receivers);
     }
     let mut text = String::new();
     encode_registry(&mut text, &counters.registry).expect("writing to a String");
     encode_registry(&mut text, &live).expect("writing to a String");
     encode_eof(&mut text).expect("writing to a String");
     text
+}
+
+/// Notification counts summed per receiver kind: the receivers' addresses stay out of the
+/// labels, so their number and names cannot multiply the series.
+fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth]) {
+    let attempts = Family::<IntegrationLabels, Counter>::default();
+    let failed = Family::<IntegrationLabels, Counter>::default();
+    let dropped = Family::<DroppedLabels, Counter>::default();
+    for receiver in receivers {
+        let integration = receiver.integration;
+        let labels = IntegrationLabels { integration };
+        attempts
+            .get_or_create(&labels)
+            .inc_by(receiver.counts.attempts);
+        failed
+            .get_or_create(&labels)
+            .inc_by(receiver.counts.failures);
+        for (reason, count) in &receiver.counts.dropped {
+            dropped
+                .get_or_create(&DroppedLabels {
+                    integration,
+                    reason: reason.as_str(),
+                })
+                .inc_by(*count);
+        }
+    }
+    registry.register(
+        NOTIFICATIONS,
+        "Attempts to deliver a notification to an alert receiver",
+        attempts,
+    );
+    registry.register(
+        NOTIFICATIONS_FAILED,
+        "Notification delivery attempts that failed (each is retried with back-off)",
+        failed,
+    );
+    registry.register(
+        NOTIFICATIONS_DROPPED,
+        "Alerts given up without reaching the receiver: queue_full, retries_exhausted, shutdown",
+        dropped,
+    );
 }
 
 /// The revision ragwatch was built from: `RAGWATCH_REVISION` at build time (the image

@@ -6,12 +6,12 @@
 //! deadline and logs how many notifications it could not.
 
 mod alertmanager;
+mod counts;
 mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -29,6 +29,7 @@ use crate::shutdown::{Closer, Closing};
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
+pub use counts::{Counts, CountsRead, DropReason};
 pub use webhook::{SIGNATURE_HEADER, Webhook, signature};
 
 /// Alerts waiting for one receiver before new ones are dropped.
@@ -215,6 +216,16 @@ enum Target {
     Alertmanager(Alertmanager),
 }
 
+impl Target {
+    /// The receiver's kind, the metrics' low-cardinality `integration` label.
+    fn integration(&self) -> &'static str {
+        match self {
+            Self::Webhook(_) => "webhook",
+            Self::Alertmanager(_) => "alertmanager",
+        }
+    }
+}
+
 /// One receiver: its queue and how it is doing.
 struct Receiver {
     name: String,
@@ -224,7 +235,7 @@ struct Receiver {
     queue: mpsc::Sender<Alert>,
     inbox: Mutex<Option<mpsc::Receiver<Alert>>>,
     last_error: ArcSwapOption<String>,
-    failures: AtomicU64,
+    counts: Counts,
 }
 
 /// A receiver's health, for readyz and metrics.
@@ -234,8 +245,10 @@ pub struct ReceiverHealth {
     pub name: String,
     /// The last delivery failed with this.
     pub error: Option<String>,
-    /// Failed deliveries since start.
-    pub failures: u64,
+    /// `webhook`, `alertmanager`.
+    pub integration: &'static str,
+    /// Its notifications since start.
+    pub counts: CountsRead,
 }
 
 /// The alerting of one ragwatch: thresholds plus receivers.
@@ -281,7 +294,7 @@ impl Alerts {
                     queue,
                     inbox: Mutex::new(Some(inbox)),
                     last_error: ArcSwapOption::empty(),
-                    failures: AtomicU64::new(0),
+                    counts: Counts::default(),
                 }
             })
             .collect();
@@ -332,7 +345,8 @@ impl Alerts {
             .map(|r| ReceiverHealth {
                 name: r.name.clone(),
                 error: r.last_error.load_full().map(|e| (*e).clone()),
-                failures: r.failures.load(Ordering::Relaxed),
+                integration: r.target.integration(),
+                counts: r.counts.read(),
             })
             .collect()
     }
@@ -388,6 +402,7 @@ impl Alerts {
             };
             if self.deliver(receiver, &batch, &mut closing).await.is_err() {
                 undelivered += batch.len();
+                receiver.counts.dropped(DropReason::Shutdown, batch.len());
                 break;
             }
         }
@@ -397,6 +412,7 @@ impl Alerts {
             let batch = std::slice::from_ref(&alert);
             if self.deliver(receiver, batch, &mut closing).await.is_err() {
                 undelivered += 1;
+                receiver.counts.dropped(DropReason::Shutdown, 1);
             }
         }
         if undelivered > 0 {
@@ -420,12 +436,13 @@ impl Alerts {
         for attempt in 1..=MAX_ATTEMPTS {
             match closing.bounded(self.send(receiver, batch)).await? {
                 Ok(()) => {
+                    receiver.counts.attempted(false);
                     receiver.last_error.store(None);
                     return Ok(());
                 }
                 Err(error) => {
                     let error = self.scrubber.scrub(&error);
-                    receiver.failures.fetch_add(1, Ordering::Relaxed);
+                    receiver.counts.attempted(true);
                     tracing::warn!(receiver = receiver.name, attempt, %error, "Alert delivery failed.");
                     receiver.last_error.store(Some(Arc::new(error)));
                     if attempt < MAX_ATTEMPTS {
@@ -439,6 +456,9 @@ impl Alerts {
             receiver = receiver.name,
             "Alert given up after {MAX_ATTEMPTS} attempts."
         );
+        receiver
+            .counts
+            .dropped(DropReason::RetriesExhausted, batch.len());
         Ok(())
     }
 
@@ -490,6 +510,7 @@ impl Sink for Alerts {
         tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
         for receiver in &self.receivers {
             if receiver.queue.try_send(alert.clone()).is_err() {
+                receiver.counts.dropped(DropReason::QueueFull, 1);
                 tracing::warn!(
                     receiver = receiver.name,
                     "Alert queue is full; an alert was dropped."
