@@ -58,9 +58,20 @@ fn the_rules_pass_promtool_and_their_unit_tests_fire_every_alert() {
             }
         }
     }
+    let readme = super::read("README.md");
     for rule in &rules {
         let name = rule["alert"].as_str().expect("only alerting rules");
         assert!(fired.contains(name), "no unit test fires {name}");
+        // The runbook is the README section named after the alert.
+        assert_eq!(
+            rule["annotations"]["runbook_url"].as_str(),
+            Some(format!("README.md#{}", name.to_lowercase()).as_str()),
+            "{name}: runbook_url"
+        );
+        assert!(
+            readme.lines().any(|l| l == format!("#### {name}")),
+            "README has no runbook section {name}"
+        );
         let severity = rule["labels"]["severity"].as_str();
         assert!(
             matches!(severity, Some("critical" | "warning")),
