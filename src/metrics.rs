@@ -5,6 +5,8 @@
 //! labels are the component key and kind, or the executor name.
 
 mod pipeline;
+#[cfg(target_os = "linux")]
+mod process;
 
 use std::fmt::Write;
 use std::time::Instant;
@@ -236,6 +238,8 @@ pub struct HistoryFigures {
 pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     let mut live = Registry::default();
     register_build_info(&mut live);
+    #[cfg(target_os = "linux")]
+    process::register(&mut live);
     let verdicts = present
         .snapshot
         .verdicts(present.components, Instant::now());

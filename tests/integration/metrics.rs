@@ -92,6 +92,21 @@ async fn the_exposition_says_what_the_monitor_knows() {
             .any(|l| l.starts_with(&build_info) && l.ends_with("\"} 1")),
         "missing {build_info} in:\n{text}"
     );
+    // The process itself (ragwatch runs inside this test's process): figures /proc gives.
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    };
+    assert!(sample("process_resident_memory_bytes") > 1e6);
+    assert!(sample("process_cpu_seconds_total") > 0.0);
+    assert!(sample("process_open_fds") >= 3.0);
+    assert!(sample("process_max_fds") >= sample("process_open_fds"));
+    let started = sample("process_start_time_seconds");
+    assert!(
+        started <= unix_now() + 1.0 && started > unix_now() - 86_400.0,
+        "started at {started}"
+    );
     assert!(text.contains(
         "ragwatch_probe_duration_seconds_bucket{le=\"0.001\",component=\"redis\",kind=\"redis\"}"
     ));
