@@ -5,7 +5,8 @@
 //! (amtool, and a real Alertmanager inhibiting the task executors' alerts while Redis is
 //! down), [`compose`] and [`kubernetes`] (their environments through `ragwatch config`),
 //! [`systemd`] (`systemd-analyze verify`) and [`dockerfile`] (its commands through the
-//! binary's own parser, its build context through cargo). [`names`] reads metric and label
+//! binary's own parser, its build context through cargo), [`operator`] (the Prometheus
+//! Operator objects written from the rules and the dashboard). [`names`] reads metric and label
 //! names out of PromQL, Grafana queries and an exposition; this file holds what they share.
 
 mod alertmanager;
@@ -14,6 +15,7 @@ mod dockerfile;
 mod grafana;
 mod kubernetes;
 mod names;
+mod operator;
 mod prometheus;
 mod systemd;
 
