@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::app::TestApp;
-use common::ragflow::{Beat, redis, unix_now, write_beats};
+use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
 use common::{FixtureResponse, FixtureServer, RedisInstance, free_port, wait_until};
 use names::{Exposition, parse_exposition};
 use serde::Deserialize;
@@ -123,13 +123,23 @@ fn listen_port(config: &toml::Table) -> u16 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A ragwatch exporting every series: a red required database, Redis with a live task
-// executor, the history store and an alert receiver.
+// A ragwatch exporting every series: a red required document engine, RAGFlow's database
+// (its parsing pipeline), Redis with a live task executor and the task queue, the history
+// store and an alert receiver.
 
 struct Watched {
     pub(super) app: TestApp,
+    db: RagflowDb,
     _redis: RedisInstance,
     _hook: FixtureServer,
+}
+
+impl Watched {
+    /// Stops ragwatch and drops RAGFlow's database.
+    async fn finish(self) {
+        drop(self.app);
+        self.db.drop_database().await;
+    }
 }
 
 async fn watched() -> Watched {
@@ -157,18 +167,21 @@ async fn watched() -> Watched {
             .unwrap();
     }
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await;
+    let db = RagflowDb::create(false).await;
     let toml = format!(
         "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
-         [db]\nurl = \"mysql://root:pw@127.0.0.1:{}/rag_flow\"\n[redis]\nurl = \"{}\"\n\
-         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
-         [message_queue]\nkind = \"redis_stream\"\n\
+         [db]\nurl = \"{}\"\n[redis]\nurl = \"{}\"\n\
+         [doc_engine]\nurl = \"http://127.0.0.1:{}\"\n[storage]\nenabled = false\n\
+         [message_queue]\nkind = \"redis_stream\"\n[parsing]\n\
          [alerts]\n[[alerts.webhook]]\nurl = \"{}/hook\"\n",
-        free_port(),
+        db.url,
         server.url(),
+        free_port(),
         hook.url()
     );
     Watched {
         app: TestApp::start(&toml).await,
+        db,
         _redis: server,
         _hook: hook,
     }
@@ -181,6 +194,7 @@ async fn full_scrape(app: &TestApp) -> Exposition {
         || async {
             let text = app.get_as("/metrics", Some(TOKEN)).await.2;
             let full = text.lines().any(|l| l == "ragwatch_history_up 1")
+                && text.contains("ragwatch_parsing_queued_tasks ")
                 && text.contains("ragwatch_task_executor_alive{executor=\"te_deploy\"} 1");
             full.then(|| parse_exposition(&text)).ok_or(text)
         },

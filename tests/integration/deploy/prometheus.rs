@@ -158,13 +158,14 @@ async fn a_real_prometheus_runs_the_example_config_rules_and_dashboard_queries()
     })
     .await;
 
-    // The database is red and required: its alert is pending, labelled as ragwatch's own.
-    wait_until("RagwatchComponentDown for db", || async move {
+    // The document engine is red and required: its alert is pending, labelled as
+    // ragwatch's own.
+    wait_until("RagwatchComponentDown for doc_engine", || async move {
         let body = prometheus.get("/api/v1/alerts", &[]).await;
         let found = body["data"]["alerts"].as_array().unwrap().iter().any(|a| {
             a["labels"]["alertname"] == "RagwatchComponentDown"
-                && a["labels"]["component"] == "db"
-                && a["labels"]["kind"] == "mysql"
+                && a["labels"]["component"] == "doc_engine"
+                && a["labels"]["kind"] == "elasticsearch"
                 && a["labels"]["severity"] == "critical"
         });
         found.then_some(()).ok_or(body.to_string())
@@ -187,4 +188,5 @@ async fn a_real_prometheus_runs_the_example_config_rules_and_dashboard_queries()
         })
         .await;
     }
+    watched.finish().await;
 }
