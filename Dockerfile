@@ -12,6 +12,8 @@ COPY src ./src
 COPY ui ./ui
 # The caches keep downloaded crates and compiled dependencies between builds; the binary
 # is copied out of the cached target directory in the same step.
+# ragwatch_build_info{revision}: `docker build --build-arg RAGWATCH_REVISION=$(git rev-parse HEAD)`.
+ARG RAGWATCH_REVISION
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \

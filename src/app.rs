@@ -194,6 +194,7 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
         Arc::new(Tracker::new(Liveness {
             period: config.task_executors.heartbeat_period,
             timeout: config.task_executors.heartbeat_timeout,
+            forget_after: config.task_executors.forget_after,
         }))
     });
     let tasks = if config.db.settings.enabled || config.parsing.is_some() {

@@ -4,6 +4,10 @@
 //! it can never disagree with the API. Names carry the `ragwatch_` prefix and base units;
 //! labels are the component key and kind, or the executor name.
 
+mod pipeline;
+#[cfg(target_os = "linux")]
+mod process;
+
 use std::fmt::Write;
 use std::time::Instant;
 
@@ -15,12 +19,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::alert::ReceiverHealth;
 use crate::component::Component;
 use crate::config::{CanaryKind, ComponentKey};
-use crate::monitor::{Published, Sink, Snapshot};
+use crate::monitor::{Published, Sink, Snapshot, Verdict};
 use crate::probe::stage_seconds;
 use crate::status::Status;
-use crate::task_executors::{self, State, Summary, Tracker};
+use crate::task_executors::{self, State, Tracker};
 
 /// Probes run, per component (`_total` is added by the encoder).
 pub const PROBES: &str = "ragwatch_probes";
@@ -34,6 +39,10 @@ pub const COMPONENT_UP: &str = "ragwatch_component_up";
 pub const COMPONENT_STATUS: &str = "ragwatch_component_status";
 /// 1 when the component counts in the overall status.
 pub const COMPONENT_REQUIRED: &str = "ragwatch_component_required";
+/// 1 while the component is held back (`unknown`) by a down dependency, its `cause`.
+pub const COMPONENT_BLOCKED: &str = "ragwatch_component_blocked";
+/// Always 1, labelled with the version and the revision it was built from.
+pub const BUILD_INFO: &str = "ragwatch_build_info";
 /// When the component was last checked.
 pub const COMPONENT_LAST_CHECK: &str = "ragwatch_component_last_check_timestamp";
 /// 1 when an executor is alive.
@@ -44,18 +53,18 @@ pub const EXECUTOR_LAST_HEARTBEAT: &str = "ragwatch_task_executor_last_heartbeat
 pub const EXECUTOR_DONE: &str = "ragwatch_task_executor_done";
 /// Tasks an executor failed since it started.
 pub const EXECUTOR_FAILED: &str = "ragwatch_task_executor_failed";
-/// Pending tasks of an executor's consumer group.
-pub const EXECUTOR_PENDING: &str = "ragwatch_task_executor_pending";
-/// Lag of an executor's consumer group.
-pub const EXECUTOR_LAG: &str = "ragwatch_task_executor_lag";
 /// Executors per state.
 pub const EXECUTORS: &str = "ragwatch_task_executors";
 /// 1 when the history store is being written.
 pub const HISTORY_UP: &str = "ragwatch_history_up";
 /// Records the history writer dropped because it was behind.
 pub const HISTORY_DROPPED: &str = "ragwatch_history_dropped_records";
-/// Failed deliveries to an alert receiver.
-pub const ALERT_FAILURES: &str = "ragwatch_alert_delivery_failures";
+/// Notification delivery attempts, per receiver kind.
+pub const NOTIFICATIONS: &str = "ragwatch_notifications";
+/// Delivery attempts that failed, per receiver kind.
+pub const NOTIFICATIONS_FAILED: &str = "ragwatch_notifications_failed";
+/// Alerts given up, per receiver kind and reason.
+pub const NOTIFICATIONS_DROPPED: &str = "ragwatch_notifications_dropped";
 /// How long each stage of a canary's latest run took (`_seconds` is added by the encoder).
 pub const CANARY_STAGE: &str = "ragwatch_canary_stage";
 
@@ -105,8 +114,8 @@ fn write_escaped(encoder: &mut LabelValueEncoder, value: &str) -> std::fmt::Resu
     encoder.write_str(rest)
 }
 
-/// A label value named outside ragwatch (an executor in Redis, a receiver in the
-/// configuration), written escaped.
+/// A label value named outside ragwatch (an executor or a stream in Redis), written
+/// escaped.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct Text(String);
 
@@ -122,8 +131,26 @@ struct ExecutorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReceiverLabels {
-    receiver: Text,
+struct IntegrationLabels {
+    integration: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DroppedLabels {
+    integration: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BlockedLabels {
+    component: ComponentKey,
+    cause: ComponentKey,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -203,8 +230,8 @@ pub struct Present<'a> {
     pub executors: Option<&'a Tracker>,
     /// The history store, when there is one.
     pub history: Option<HistoryFigures>,
-    /// Failed deliveries per alert receiver name, when alerts are configured.
-    pub receivers: Option<Vec<(String, u64)>>,
+    /// The alert receivers, when alerts are configured.
+    pub receivers: Option<Vec<ReceiverHealth>>,
 }
 
 /// How the history store is doing, for its gauges.
@@ -219,7 +246,15 @@ pub struct HistoryFigures {
 /// The OpenMetrics text: the counters accumulated so far plus the present read now.
 pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     let mut live = Registry::default();
-    register_components(&mut live, present.snapshot, present.components);
+    register_build_info(&mut live);
+    #[cfg(target_os = "linux")]
+    process::register(&mut live);
+    let verdicts = present
+        .snapshot
+        .verdicts(present.components, Instant::now());
+    register_components(&mut live, present.components, &verdicts);
+    register_canary_stages(&mut live, present.components, &verdicts);
+    pipeline::register(&mut live, present.components, &verdicts);
     if let Some(tracker) = present.executors {
         register_executors(&mut live, &tracker.board(), tracker.liveness());
     }
@@ -240,19 +275,7 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
         );
     }
     if let Some(receivers) = &present.receivers {
-        let failures = Family::<ReceiverLabels, Counter>::default();
-        for (receiver, count) in receivers {
-            failures
-                .get_or_create(&ReceiverLabels {
-                    receiver: Text(receiver.clone()),
-                })
-                .inc_by(*count);
-        }
-        live.register(
-            ALERT_FAILURES,
-            "Failed deliveries to an alert receiver",
-            failures,
-        );
+        register_notifications(&mut live, receivers);
     }
     let mut text = String::new();
     encode_registry(&mut text, &counters.registry).expect("writing to a String");
@@ -263,21 +286,16 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
 
 /// The stage times of each canary's latest result: a retrieval's one call, an
 /// ingestion's upload, queue, parsing and retrievable stages.
-fn register_canary_stages(
-    registry: &mut Registry,
-    snapshot: &Snapshot,
-    components: &[Component],
-    now: Instant,
-) {
+fn register_canary_stages(registry: &mut Registry, components: &[Component], verdicts: &[Verdict]) {
     if !components.iter().any(|c| c.key.canary_name().is_some()) {
         return;
     }
     let stages = Family::<CanaryStageLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-    for (index, component) in components.iter().enumerate() {
+    for (component, verdict) in components.iter().zip(verdicts) {
         let Some(name) = component.key.canary_name() else {
             continue;
         };
-        let Some(result) = snapshot.verdict(index, component, now).result else {
+        let Some(result) = &verdict.result else {
             continue;
         };
         let times = match component.kind {
@@ -302,15 +320,85 @@ fn register_canary_stages(
     );
 }
 
-fn register_components(registry: &mut Registry, snapshot: &Snapshot, components: &[Component]) {
-    let now = Instant::now();
+/// Notification counts summed per receiver kind: the receivers' addresses stay out of the
+/// labels, so their number and names cannot multiply the series.
+fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth]) {
+    let attempts = Family::<IntegrationLabels, Counter>::default();
+    let failed = Family::<IntegrationLabels, Counter>::default();
+    let dropped = Family::<DroppedLabels, Counter>::default();
+    for receiver in receivers {
+        let integration = receiver.integration;
+        let labels = IntegrationLabels { integration };
+        attempts
+            .get_or_create(&labels)
+            .inc_by(receiver.counts.attempts);
+        failed
+            .get_or_create(&labels)
+            .inc_by(receiver.counts.failures);
+        for (reason, count) in &receiver.counts.dropped {
+            dropped
+                .get_or_create(&DroppedLabels {
+                    integration,
+                    reason: reason.as_str(),
+                })
+                .inc_by(*count);
+        }
+    }
+    registry.register(
+        NOTIFICATIONS,
+        "Attempts to deliver a notification to an alert receiver",
+        attempts,
+    );
+    registry.register(
+        NOTIFICATIONS_FAILED,
+        "Notification delivery attempts that failed (each is retried with back-off)",
+        failed,
+    );
+    registry.register(
+        NOTIFICATIONS_DROPPED,
+        "Alerts given up without reaching the receiver: queue_full, retries_exhausted, shutdown",
+        dropped,
+    );
+}
+
+/// The revision ragwatch was built from: `RAGWATCH_REVISION` at build time (the image
+/// build passes the commit), else `unknown`.
+const REVISION: &str = match option_env!("RAGWATCH_REVISION") {
+    Some(revision) => revision,
+    None => "unknown",
+};
+
+fn register_build_info(registry: &mut Registry) {
+    let info = Family::<BuildLabels, Gauge>::default();
+    info.get_or_create(&BuildLabels {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: REVISION,
+    })
+    .set(1);
+    registry.register(
+        BUILD_INFO,
+        "ragwatch's version and the revision it was built from (always 1)",
+        info,
+    );
+}
+
+fn register_components(registry: &mut Registry, components: &[Component], verdicts: &[Verdict]) {
     let up = Family::<ComponentLabels, Gauge>::default();
     let status = Family::<ComponentLabels, Gauge>::default();
     let required = Family::<ComponentLabels, Gauge>::default();
     let checked = Family::<ComponentLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-    for (index, component) in components.iter().enumerate() {
+    let blocked = Family::<BlockedLabels, Gauge>::default();
+    for (component, verdict) in components.iter().zip(verdicts) {
         let labels = ComponentLabels::of(component);
-        let verdict = snapshot.verdict(index, component, now);
+        // One series per dependency, 0 or 1, so a rule can match on it at any time.
+        for dependency in &component.depends_on {
+            blocked
+                .get_or_create(&BlockedLabels {
+                    component: component.key.clone(),
+                    cause: dependency.clone(),
+                })
+                .set(i64::from(verdict.cause.as_ref() == Some(dependency)));
+        }
         up.get_or_create(&labels)
             .set(i64::from(verdict.status.is_ok()));
         status.get_or_create(&labels).set(match verdict.status {
@@ -327,7 +415,6 @@ fn register_components(registry: &mut Registry, snapshot: &Snapshot, components:
                 .set(result.checked_at.as_millisecond() as f64 / 1000.0);
         }
     }
-    register_canary_stages(registry, snapshot, components, now);
     registry.register(
         COMPONENT_UP,
         "Whether the component is ok, green or yellow (1), or red (0)",
@@ -342,6 +429,11 @@ fn register_components(registry: &mut Registry, snapshot: &Snapshot, components:
         COMPONENT_REQUIRED,
         "Whether the component counts in the overall status (1) or not (0)",
         required,
+    );
+    registry.register(
+        COMPONENT_BLOCKED,
+        "Whether the component is held back (unknown) because its dependency `cause` is down (1) or not (0)",
+        blocked,
     );
     registry.register_with_unit(
         COMPONENT_LAST_CHECK,
@@ -361,13 +453,28 @@ fn register_executors(
     let last = Family::<ExecutorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let done = Family::<ExecutorLabels, Counter>::default();
     let failed = Family::<ExecutorLabels, Counter>::default();
-    let pending = Family::<ExecutorLabels, Gauge>::default();
-    let lag = Family::<ExecutorLabels, Gauge>::default();
-    for executor in board.executors.values() {
+    // Dead executors leave after `forget_after`: each redeploy names new ones, and the
+    // remembered old names would otherwise add series for months.
+    let exported = board
+        .executors
+        .values()
+        .filter(|executor| !executor.forgotten(now, liveness));
+    let states = Family::<StateLabels, Gauge>::default();
+    for state in State::ALL {
+        drop(states.get_or_create(&StateLabels {
+            state: state.as_str(),
+        }));
+    }
+    for executor in exported {
         let labels = ExecutorLabels {
             executor: Text(executor.name.clone()),
         };
         let state = executor.state(now, liveness);
+        states
+            .get_or_create(&StateLabels {
+                state: state.as_str(),
+            })
+            .inc();
         alive
             .get_or_create(&labels)
             .set(i64::from(state == State::Alive));
@@ -376,20 +483,7 @@ fn register_executors(
                 .set(task_executors::time_score(beat.at));
             done.get_or_create(&labels).inc_by(beat.done);
             failed.get_or_create(&labels).inc_by(beat.failed);
-            pending.get_or_create(&labels).set(beat.pending as i64);
-            lag.get_or_create(&labels).set(beat.lag as i64);
         }
-    }
-    let summary = Summary::of(board, now, liveness);
-    let states = Family::<StateLabels, Gauge>::default();
-    for (state, count) in [
-        ("alive", summary.alive),
-        ("stale", summary.stale),
-        ("dead", summary.dead),
-    ] {
-        states
-            .get_or_create(&StateLabels { state })
-            .set(i64::from(count));
     }
     registry.register(
         EXECUTOR_ALIVE,
@@ -413,12 +507,10 @@ fn register_executors(
         failed,
     );
     registry.register(
-        EXECUTOR_PENDING,
-        "Pending tasks of the executor's consumer group",
-        pending,
+        EXECUTORS,
+        "Task executors per state, those dead past forget_after left out",
+        states,
     );
-    registry.register(EXECUTOR_LAG, "Lag of the executor's consumer group", lag);
-    registry.register(EXECUTORS, "Task executors per state", states);
 }
 
 /// The classic Prometheus text format (0.0.4) of OpenMetrics text: counters are typed under

@@ -6,6 +6,7 @@
 //! deadline and logs how many notifications it could not.
 
 mod alertmanager;
+mod counts;
 mod dingtalk;
 mod discord;
 mod feishu;
@@ -24,7 +25,6 @@ mod wecom;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -44,6 +44,7 @@ use crate::shutdown::{Closer, Closing};
 use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
+pub use counts::{Counts, CountsRead, DropReason};
 pub use notifier::{Context, Failure, Notifier};
 
 use dingtalk::Dingtalk;
@@ -247,6 +248,8 @@ fn component_link(external: &url::Url, component: &str) -> String {
 /// One receiver: its queue and how it is doing.
 struct Receiver {
     name: String,
+    /// Its kind (`webhook`, `slack`, ...).
+    integration: &'static str,
     notifier: Box<dyn Notifier>,
     routing: Routing,
     /// Trusts the receiver's own `tls_ca_file` too.
@@ -254,7 +257,7 @@ struct Receiver {
     queue: mpsc::Sender<Alert>,
     inbox: Mutex<Option<mpsc::Receiver<Alert>>>,
     last_error: ArcSwapOption<String>,
-    failures: AtomicU64,
+    counts: Counts,
 }
 
 /// A receiver's health, for readyz and metrics.
@@ -264,8 +267,10 @@ pub struct ReceiverHealth {
     pub name: String,
     /// The last delivery failed with this.
     pub error: Option<String>,
-    /// Failed deliveries since start.
-    pub failures: u64,
+    /// The receiver's kind: `webhook`, `alertmanager`, `slack`, ...
+    pub integration: &'static str,
+    /// Its notifications since start.
+    pub counts: CountsRead,
 }
 
 /// The alerting of one ragwatch: thresholds plus receivers.
@@ -306,6 +311,7 @@ impl Alerts {
                 let ca_file = target.ca_file.as_ref();
                 Receiver {
                     name: target.name,
+                    integration: target.integration,
                     notifier: target.notifier,
                     routing: target.routing,
                     client: network
@@ -315,7 +321,7 @@ impl Alerts {
                     queue,
                     inbox: Mutex::new(Some(inbox)),
                     last_error: ArcSwapOption::empty(),
-                    failures: AtomicU64::new(0),
+                    counts: Counts::default(),
                 }
             })
             .collect();
@@ -371,7 +377,8 @@ impl Alerts {
             .map(|r| ReceiverHealth {
                 name: r.name.clone(),
                 error: r.last_error.load_full().map(|e| (*e).clone()),
-                failures: r.failures.load(Ordering::Relaxed),
+                integration: r.integration,
+                counts: r.counts.read(),
             })
             .collect()
     }
@@ -428,6 +435,7 @@ impl Alerts {
             };
             if self.deliver(receiver, &batch, &mut closing).await.is_err() {
                 undelivered += batch.len();
+                receiver.counts.dropped(DropReason::Shutdown, batch.len());
                 break;
             }
         }
@@ -437,6 +445,7 @@ impl Alerts {
             let batch = std::slice::from_ref(&alert);
             if self.deliver(receiver, batch, &mut closing).await.is_err() {
                 undelivered += 1;
+                receiver.counts.dropped(DropReason::Shutdown, 1);
             }
         }
         if undelivered > 0 {
@@ -460,12 +469,13 @@ impl Alerts {
         for attempt in 1..=MAX_ATTEMPTS {
             match closing.bounded(self.send(receiver, batch)).await? {
                 Ok(()) => {
+                    receiver.counts.attempted(false);
                     receiver.last_error.store(None);
                     return Ok(());
                 }
                 Err(failure) => {
                     let error = self.scrubber.scrub(&failure.message);
-                    receiver.failures.fetch_add(1, Ordering::Relaxed);
+                    receiver.counts.attempted(true);
                     tracing::warn!(receiver = receiver.name, attempt, %error, "Alert delivery failed.");
                     receiver.last_error.store(Some(Arc::new(error)));
                     if attempt < MAX_ATTEMPTS {
@@ -483,6 +493,9 @@ impl Alerts {
             receiver = receiver.name,
             "Alert given up after {MAX_ATTEMPTS} attempts."
         );
+        receiver
+            .counts
+            .dropped(DropReason::RetriesExhausted, batch.len());
         Ok(())
     }
 
@@ -527,6 +540,8 @@ impl Alerts {
 /// alerts it takes and the certificate authorities it trusts beside the system's.
 struct Target {
     name: String,
+    /// The kind, the metrics' low-cardinality `integration` label.
+    integration: &'static str,
     notifier: Box<dyn Notifier>,
     routing: Routing,
     ca_file: Option<CaFile>,
@@ -535,13 +550,14 @@ struct Target {
 /// The receivers of one kind, from its configurations.
 fn kind<C: ReceiverConfig, N: Notifier + 'static>(
     configs: &[C],
-    kind: &str,
+    kind: &'static str,
     new: fn(&C) -> N,
 ) -> Vec<Target> {
     configs
         .iter()
         .map(|config| Target {
             name: format!("{kind} {}", config.host()),
+            integration: kind,
             notifier: Box::new(new(config)),
             routing: config.routing(),
             ca_file: config.ca_file(),
@@ -590,6 +606,7 @@ impl Sink for Alerts {
                 continue;
             }
             if receiver.queue.try_send(alert.clone()).is_err() {
+                receiver.counts.dropped(DropReason::QueueFull, 1);
                 tracing::warn!(
                     receiver = receiver.name,
                     "Alert queue is full; an alert was dropped."

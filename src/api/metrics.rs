@@ -37,13 +37,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
                 up: history.health().error.is_none(),
                 dropped: history.dropped(),
             }),
-        receivers: state.alerts.as_ref().map(|alerts| {
-            alerts
-                .health()
-                .into_iter()
-                .map(|receiver| (receiver.name, receiver.failures))
-                .collect()
-        }),
+        receivers: state.alerts.as_ref().map(|alerts| alerts.health()),
     };
     let text = crate::metrics::render(&state.metrics, &present);
     let wants_openmetrics = headers

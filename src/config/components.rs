@@ -607,6 +607,10 @@ pub struct TaskExecutorsConfig {
     /// After this long without a heartbeat an executor is dead (RAGFlow: 120 s).
     #[serde(with = "duration_text")]
     pub heartbeat_timeout: Duration,
+    /// After this long without a heartbeat an executor's series leave `/metrics`; the API
+    /// and the page still list it.
+    #[serde(with = "duration_text")]
+    pub forget_after: Duration,
     /// Schedule and weight; not required unless `required = true`.
     #[serde(flatten, skip_deserializing)]
     pub settings: ComponentSettings,
@@ -633,6 +637,12 @@ impl TaskExecutorsConfig {
                 "must be longer than task_executors.heartbeat_period",
             ));
         }
+        if self.forget_after < self.heartbeat_timeout {
+            return Err(KeyError::new(
+                "task_executors.forget_after",
+                "must be at least task_executors.heartbeat_timeout (only dead executors are forgotten)",
+            ));
+        }
         if let Some(url) = &self.redis_url
             && !is_redis_scheme(url.expose().scheme())
         {
@@ -656,6 +666,7 @@ impl Default for TaskExecutorsConfig {
             healthz: false,
             heartbeat_period: Duration::from_secs(30),
             heartbeat_timeout: Duration::from_secs(120),
+            forget_after: Duration::from_secs(3600),
             settings: ComponentSettings::default(),
         }
     }
@@ -828,6 +839,7 @@ impl Secrets for TaskExecutorsConfig {
             healthz: _,
             heartbeat_period: _,
             heartbeat_timeout: _,
+            forget_after: _,
             settings: _,
         } = self;
         redis_url.secrets(out);

@@ -51,6 +51,11 @@ impl ParsingProbe {
         })
     }
 
+    /// The consumer group its queue reading follows.
+    pub fn group(&self) -> &str {
+        self.queue.group()
+    }
+
     /// The table's verdict: red when the oldest queued task waited past the critical age,
     /// yellow past the warning age or with stuck tasks.
     fn judge(

@@ -41,6 +41,11 @@ impl RedisStreamProbe {
         })
     }
 
+    /// The consumer group it reads.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
     async fn query(&self, conn: &mut MultiplexedConnection) -> Result<Outcome, RedisError> {
         let mut pipe = redis::pipe();
         for stream in &self.streams {

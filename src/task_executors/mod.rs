@@ -72,6 +72,20 @@ pub enum State {
     Dead,
 }
 
+impl State {
+    /// Every state.
+    pub const ALL: [Self; 3] = [Self::Alive, Self::Stale, Self::Dead];
+
+    /// The state as the API and the metrics name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alive => "alive",
+            Self::Stale => "stale",
+            Self::Dead => "dead",
+        }
+    }
+}
+
 /// The heartbeat timing that decides [`State`].
 #[derive(Clone, Copy, Debug)]
 pub struct Liveness {
@@ -79,6 +93,9 @@ pub struct Liveness {
     pub period: Duration,
     /// After this long without one, it is dead.
     pub timeout: Duration,
+    /// After this long without one, a dead executor leaves `/metrics` (the API still lists
+    /// it), so a redeploy's replaced names stop adding series.
+    pub forget_after: Duration,
 }
 
 impl Executor {
@@ -105,6 +122,15 @@ impl Executor {
             Some(age) if age <= 2.0 * liveness.period.as_secs_f64() => State::Alive,
             Some(age) if age <= liveness.timeout.as_secs_f64() => State::Stale,
             _ => State::Dead,
+        }
+    }
+
+    /// Dead long enough to leave `/metrics` at `now`: its last heartbeat is older than
+    /// `forget_after`, or it never wrote one and Redis no longer names it.
+    pub fn forgotten(&self, now: Timestamp, liveness: Liveness) -> bool {
+        match self.age(now) {
+            Some(age) => age > liveness.forget_after.as_secs_f64(),
+            None => !self.listed,
         }
     }
 
@@ -173,6 +199,7 @@ mod tests {
     const LIVENESS: Liveness = Liveness {
         period: Duration::from_secs(30),
         timeout: Duration::from_secs(120),
+        forget_after: Duration::from_secs(3600),
     };
 
     fn executor_last_seen(at: Option<f64>) -> Executor {
@@ -203,6 +230,35 @@ mod tests {
                 expected,
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn an_executor_is_forgotten_past_forget_after_or_when_never_seen_and_unlisted() {
+        let now = score_time(10_000.0).unwrap();
+        let cases = [
+            (
+                "dead, within the hour",
+                Some(10_000.0 - 3600.0),
+                false,
+                false,
+            ),
+            ("past the hour", Some(10_000.0 - 3601.0), false, true),
+            (
+                "past the hour, still listed",
+                Some(10_000.0 - 3601.0),
+                true,
+                true,
+            ),
+            ("never seen, listed", None, true, false),
+            ("never seen, unlisted", None, false, true),
+        ];
+        for (name, at, listed, expected) in cases {
+            let executor = Executor {
+                listed,
+                ..executor_last_seen(at)
+            };
+            assert_eq!(executor.forgotten(now, LIVENESS), expected, "{name}");
         }
     }
 

@@ -187,11 +187,26 @@ async fn a_failing_or_hanging_receiver_is_retried_and_delays_nothing() {
             .ok_or(healthy)
     })
     .await;
+    // Counted per receiver kind, its address kept out: every failed attempt, and the one
+    // that got through; nothing given up.
     let metrics = app.get("/metrics").await.2;
+    let count = |series: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+    };
+    let attempts = count("ragwatch_notifications_total{integration=\"webhook\"}");
+    let failed = count("ragwatch_notifications_failed_total{integration=\"webhook\"}");
+    assert!(failed >= 1 && attempts > failed, "{metrics}");
+    for reason in ["queue_full", "retries_exhausted", "shutdown"] {
+        let series = format!(
+            "ragwatch_notifications_dropped_total{{integration=\"webhook\",reason=\"{reason}\"}}"
+        );
+        assert_eq!(count(&series), 0, "{metrics}");
+    }
     assert!(
-        metrics.lines().any(|l| l.starts_with(&format!(
-            "ragwatch_alert_delivery_failures_total{{receiver=\"{name}\"}}"
-        )) && !l.ends_with(" 0")),
+        !metrics.contains(&format!("127.0.0.1:{}", hook.port())),
         "{metrics}"
     );
 }

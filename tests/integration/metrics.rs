@@ -83,6 +83,30 @@ async fn the_exposition_says_what_the_monitor_knows() {
             "missing `{line}` in:\n{text}"
         );
     }
+    let build_info = format!(
+        "ragwatch_build_info{{version=\"{}\",revision=\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&build_info) && l.ends_with("\"} 1")),
+        "missing {build_info} in:\n{text}"
+    );
+    // The process itself (ragwatch runs inside this test's process): figures /proc gives.
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    };
+    assert!(sample("process_resident_memory_bytes") > 1e6);
+    assert!(sample("process_cpu_seconds_total") > 0.0);
+    assert!(sample("process_open_fds") >= 3.0);
+    assert!(sample("process_max_fds") >= sample("process_open_fds"));
+    let started = sample("process_start_time_seconds");
+    assert!(
+        started <= unix_now() + 1.0 && started > unix_now() - 86_400.0,
+        "started at {started}"
+    );
     assert!(text.contains(
         "ragwatch_probe_duration_seconds_bucket{le=\"0.001\",component=\"redis\",kind=\"redis\"}"
     ));
@@ -219,11 +243,8 @@ async fn until(prometheus: &Daemon, query: &str, expected: &str) {
 #[tokio::test]
 async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
     let redis = FaultProxy::start("127.0.0.1:6379").await;
-    let app = TestApp::start(&config(
-        &redis.host_port(),
-        "[task_executors]\nenabled = false\n",
-    ))
-    .await;
+    // The executors' heartbeats are read from this Redis too: they depend on it.
+    let app = TestApp::start(&config(&redis.host_port(), "")).await;
     let prometheus = prometheus(&app.addr.to_string()).await;
     until(&prometheus, "up{job=\"ragwatch\"}", "1").await;
     until(
@@ -244,6 +265,8 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "1",
     )
     .await;
+    let blocked = "ragwatch_component_blocked{component=\"task_executors\", cause=\"redis\"}";
+    until(&prometheus, blocked, "0").await;
     redis.set_mode(ProxyMode::Refuse).await;
     until(
         &prometheus,
@@ -251,6 +274,7 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "0",
     )
     .await;
+    until(&prometheus, blocked, "1").await;
     until(
         &prometheus,
         "ragwatch_component_status{component=\"redis\"}",
@@ -270,6 +294,7 @@ async fn a_real_prometheus_scrapes_it_and_sees_a_dependency_go_down() {
         "1",
     )
     .await;
+    until(&prometheus, blocked, "0").await;
 }
 
 /// Open to every client while no tokens are set, `/metrics` holds counts and states only:
@@ -353,6 +378,17 @@ async fn the_exposition_carries_no_tenant_data() {
             && exposition.contains("component=\"parsing\""),
         "the exposition covers the executor and the parsing pipeline: {exposition}"
     );
+    for line in [
+        "ragwatch_parsing_queued_tasks 0",
+        "ragwatch_parsing_oldest_queued_seconds 0.0",
+        "ragwatch_parsing_running_tasks 1",
+        "ragwatch_parsing_stuck_tasks 1",
+    ] {
+        assert!(
+            exposition.lines().any(|l| l == line),
+            "missing `{line}` in:\n{exposition}"
+        );
+    }
     for text in tenant_data {
         assert!(
             !exposition.contains(text),
@@ -361,4 +397,197 @@ async fn the_exposition_carries_no_tenant_data() {
     }
     drop(app);
     db.drop_database().await;
+}
+
+/// Writes a heartbeat for each executor named in `names` every 300 ms, as running
+/// executors do, until dropped.
+fn keep_beating(
+    conn: redis::aio::MultiplexedConnection,
+    names: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut conn = conn;
+        let mut every = tokio::time::interval(std::time::Duration::from_millis(300));
+        loop {
+            every.tick().await;
+            let current = names.lock().unwrap().clone();
+            for name in current {
+                write_beats(&mut conn, &name, &[Beat::new(unix_now(), 3, 0)]).await;
+            }
+        }
+    })
+}
+
+/// Series with an executor label, as Prometheus sees them now.
+const EXECUTOR_SERIES: &str = "count({job=\"ragwatch\", executor!=\"\"})";
+
+#[tokio::test]
+async fn a_redeploy_that_renames_every_executor_adds_no_series_past_forget_after() {
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    let before = ["te_host1_0", "te_host1_1"];
+    let after = ["te_host2_0", "te_host2_1"];
+    let names = std::sync::Arc::new(std::sync::Mutex::new(before.map(str::to_owned).to_vec()));
+    let beating = keep_beating(conn.clone(), names.clone());
+    let executors = format!(
+        "[task_executors]\nredis_url = \"{}\"\nheartbeat_period = \"1s\"\n\
+         heartbeat_timeout = \"2s\"\nforget_after = \"4s\"\n",
+        server.url()
+    );
+    let redis_address = format!("127.0.0.1:{}", server.port());
+    let app = TestApp::start(&config(&redis_address, &executors)).await;
+    let prometheus = prometheus(&app.addr.to_string()).await;
+    until(&prometheus, "ragwatch_task_executors{state=\"alive\"}", "2").await;
+    let level = common::wait_until("the executor series settle", || async {
+        let body = prometheus
+            .get("/api/v1/query", &[("query", EXECUTOR_SERIES)])
+            .await;
+        let count = body["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_owned);
+        count.filter(|c| c != "0").ok_or(body.to_string())
+    })
+    .await;
+
+    // The redeploy: new hosts, new names; RAGFlow drops the old ones from Redis.
+    *names.lock().unwrap() = after.map(str::to_owned).to_vec();
+    for name in before {
+        redis::pipe()
+            .cmd("SREM")
+            .arg("TASKEXE")
+            .arg(name)
+            .cmd("DEL")
+            .arg(name)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    until(&prometheus, "ragwatch_task_executors{state=\"alive\"}", "2").await;
+    until(
+        &prometheus,
+        "count({job=\"ragwatch\", executor=~\"te_host1_.*\"}) or vector(0)",
+        "0",
+    )
+    .await;
+    until(&prometheus, EXECUTOR_SERIES, &level).await;
+    until(&prometheus, "ragwatch_task_executors{state=\"dead\"}", "0").await;
+
+    // The API and the page still list the old executors, as dead.
+    let (status, list) = app.get_json_as("/api/v1/executors", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    for name in before {
+        let listed = list["executors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed: {list}"));
+        assert_eq!(listed["state"], "dead", "{listed}");
+    }
+    beating.abort();
+}
+
+/// Runs one Redis command given as words.
+async fn redis_run(conn: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> redis::Value {
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query_async(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+#[tokio::test]
+async fn queue_figures_are_the_groups_own_and_add_up_to_redis_pending_count() {
+    const GROUP: &str = "rag_flow_svr_task_broker";
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    // Two streams as RAGFlow queues them; three executors take tasks and ack some.
+    for (stream, queued, taken, acked) in [("te.1.common", 5, 4, 1), ("te.0.common", 3, 2, 0)] {
+        redis_run(
+            &mut conn,
+            &["XGROUP", "CREATE", stream, GROUP, "0", "MKSTREAM"],
+        )
+        .await;
+        for n in 0..queued {
+            redis_run(
+                &mut conn,
+                &["XADD", stream, "*", "message", &format!("task-{n}")],
+            )
+            .await;
+        }
+        for (executor, count) in [("te_a", taken / 2), ("te_b", taken - taken / 2)] {
+            redis_run(
+                &mut conn,
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    GROUP,
+                    executor,
+                    "COUNT",
+                    &count.to_string(),
+                    "STREAMS",
+                    stream,
+                    ">",
+                ],
+            )
+            .await;
+        }
+        let ids: Vec<String> = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(acked)
+            .query_async::<redis::streams::StreamRangeReply>(&mut conn)
+            .await
+            .unwrap()
+            .ids
+            .into_iter()
+            .map(|entry| entry.id)
+            .collect();
+        for id in ids {
+            redis_run(&mut conn, &["XACK", stream, GROUP, &id]).await;
+        }
+    }
+    // What Redis itself says is pending, summed over the streams.
+    let mut redis_pending = 0;
+    for stream in ["te.1.common", "te.0.common"] {
+        let reply: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(GROUP)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        redis_pending += reply.count();
+    }
+    assert_eq!(redis_pending, 3 + 2);
+
+    let queue = format!(
+        "[message_queue]\nkind = \"redis_stream\"\nurl = \"{}\"\n",
+        server.url()
+    );
+    let redis_address = format!("127.0.0.1:{}", server.port());
+    let app = TestApp::start(&config(&redis_address, &queue)).await;
+    let prometheus = prometheus(&app.addr.to_string()).await;
+    until(
+        &prometheus,
+        "sum(ragwatch_queue_pending)",
+        &redis_pending.to_string(),
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_queue_lag{stream=\"te.1.common\", group=\"rag_flow_svr_task_broker\"}",
+        "1",
+    )
+    .await;
+    until(
+        &prometheus,
+        "ragwatch_queue_consumers{stream=\"te.0.common\", group=\"rag_flow_svr_task_broker\"}",
+        "2",
+    )
+    .await;
+    until(&prometheus, "count(ragwatch_queue_pending)", "2").await;
 }

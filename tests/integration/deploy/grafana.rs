@@ -183,4 +183,5 @@ async fn every_name_in_the_dashboard_and_the_rules_is_exported_by_a_running_ragw
             "rule `{expr}`: {missing:?} not exported"
         );
     }
+    watched.finish().await;
 }

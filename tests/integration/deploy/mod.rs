@@ -5,7 +5,8 @@
 //! (amtool, and a real Alertmanager inhibiting the task executors' alerts while Redis is
 //! down), [`compose`] and [`kubernetes`] (their environments through `ragwatch config`),
 //! [`systemd`] (`systemd-analyze verify`) and [`dockerfile`] (its commands through the
-//! binary's own parser, its build context through cargo). [`names`] reads metric and label
+//! binary's own parser, its build context through cargo), [`operator`] (the Prometheus
+//! Operator objects written from the rules and the dashboard). [`names`] reads metric and label
 //! names out of PromQL, Grafana queries and an exposition; this file holds what they share.
 
 mod alertmanager;
@@ -14,6 +15,7 @@ mod dockerfile;
 mod grafana;
 mod kubernetes;
 mod names;
+mod operator;
 mod prometheus;
 mod systemd;
 
@@ -23,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::app::TestApp;
-use common::ragflow::{Beat, redis, unix_now, write_beats};
+use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
 use common::{FixtureResponse, FixtureServer, RedisInstance, free_port, wait_until};
 use names::{Exposition, parse_exposition};
 use serde::Deserialize;
@@ -121,13 +123,23 @@ fn listen_port(config: &toml::Table) -> u16 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A ragwatch exporting every series: a red required database, Redis with a live task
-// executor, the history store and an alert receiver.
+// A ragwatch exporting every series: a red required document engine, RAGFlow's database
+// (its parsing pipeline), Redis with a live task executor and the task queue, the history
+// store and an alert receiver.
 
 struct Watched {
     pub(super) app: TestApp,
+    db: RagflowDb,
     _redis: RedisInstance,
     _hook: FixtureServer,
+}
+
+impl Watched {
+    /// Stops ragwatch and drops RAGFlow's database.
+    async fn finish(self) {
+        drop(self.app);
+        self.db.drop_database().await;
+    }
 }
 
 async fn watched() -> Watched {
@@ -140,18 +152,36 @@ async fn watched() -> Watched {
         &[Beat::new(unix_now() - 1.0, 12, 1)],
     )
     .await;
+    // RAGFlow's task queue, read as Redis streams: the groups exist, nothing is queued.
+    for stream in ["te.1.common", "te.0.common"] {
+        redis::cmd("XGROUP")
+            .arg(&[
+                "CREATE",
+                stream,
+                "rag_flow_svr_task_broker",
+                "$",
+                "MKSTREAM",
+            ])
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await;
+    let db = RagflowDb::create(false).await;
     let toml = format!(
         "[server]\ntokens = [\"{TOKEN}\"]\n[monitor]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
-         [db]\nurl = \"mysql://root:pw@127.0.0.1:{}/rag_flow\"\n[redis]\nurl = \"{}\"\n\
-         [doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
+         [db]\nurl = \"{}\"\n[redis]\nurl = \"{}\"\n\
+         [doc_engine]\nurl = \"http://127.0.0.1:{}\"\n[storage]\nenabled = false\n\
+         [message_queue]\nkind = \"redis_stream\"\n[parsing]\n\
          [alerts]\n[[alerts.webhook]]\nurl = \"{}/hook\"\n",
-        free_port(),
+        db.url,
         server.url(),
+        free_port(),
         hook.url()
     );
     Watched {
         app: TestApp::start(&toml).await,
+        db,
         _redis: server,
         _hook: hook,
     }
@@ -164,6 +194,7 @@ async fn full_scrape(app: &TestApp) -> Exposition {
         || async {
             let text = app.get_as("/metrics", Some(TOKEN)).await.2;
             let full = text.lines().any(|l| l == "ragwatch_history_up 1")
+                && text.contains("ragwatch_parsing_queued_tasks ")
                 && text.contains("ragwatch_task_executor_alive{executor=\"te_deploy\"} 1");
             full.then(|| parse_exposition(&text)).ok_or(text)
         },

@@ -58,9 +58,20 @@ fn the_rules_pass_promtool_and_their_unit_tests_fire_every_alert() {
             }
         }
     }
+    let readme = super::read("README.md");
     for rule in &rules {
         let name = rule["alert"].as_str().expect("only alerting rules");
         assert!(fired.contains(name), "no unit test fires {name}");
+        // The runbook is the README section named after the alert.
+        assert_eq!(
+            rule["annotations"]["runbook_url"].as_str(),
+            Some(format!("README.md#{}", name.to_lowercase()).as_str()),
+            "{name}: runbook_url"
+        );
+        assert!(
+            readme.lines().any(|l| l == format!("#### {name}")),
+            "README has no runbook section {name}"
+        );
         let severity = rule["labels"]["severity"].as_str();
         assert!(
             matches!(severity, Some("critical" | "warning")),
@@ -147,13 +158,14 @@ async fn a_real_prometheus_runs_the_example_config_rules_and_dashboard_queries()
     })
     .await;
 
-    // The database is red and required: its alert is pending, labelled as ragwatch's own.
-    wait_until("RagwatchComponentDown for db", || async move {
+    // The document engine is red and required: its alert is pending, labelled as
+    // ragwatch's own.
+    wait_until("RagwatchComponentDown for doc_engine", || async move {
         let body = prometheus.get("/api/v1/alerts", &[]).await;
         let found = body["data"]["alerts"].as_array().unwrap().iter().any(|a| {
             a["labels"]["alertname"] == "RagwatchComponentDown"
-                && a["labels"]["component"] == "db"
-                && a["labels"]["kind"] == "mysql"
+                && a["labels"]["component"] == "doc_engine"
+                && a["labels"]["kind"] == "elasticsearch"
                 && a["labels"]["severity"] == "critical"
         });
         found.then_some(()).ok_or(body.to_string())
@@ -176,4 +188,5 @@ async fn a_real_prometheus_runs_the_example_config_rules_and_dashboard_queries()
         })
         .await;
     }
+    watched.finish().await;
 }
