@@ -14,8 +14,10 @@ use crate::config::{KeyError, Login, RedisConfig};
 use crate::connect;
 use crate::net::Roots;
 
-/// Key the write check sets; it expires by itself after 3 s.
-pub const PROBE_KEY: &str = "ragwatch:probe";
+/// Prefix of the key the write check sets (it expires by itself after 3 s). Each probe adds
+/// its own random suffix: ragwatch replicas, or two deployments, sharing one Redis database
+/// would otherwise overwrite each other's value between SET and GET and see a false red.
+pub const PROBE_KEY_PREFIX: &str = "ragwatch:probe:";
 
 /// A Redis server a probe talks to: one kept connection and the error wording. The Redis,
 /// Redis-stream and task-executor probes share it.
@@ -125,6 +127,8 @@ impl RedisServer {
 pub struct RedisProbe {
     server: RedisServer,
     write_check: bool,
+    /// This probe's own write-check key.
+    probe_key: String,
 }
 
 impl RedisProbe {
@@ -133,6 +137,7 @@ impl RedisProbe {
         Ok(Self {
             server: RedisServer::new(&config.login(), timeout, "redis.url", roots)?,
             write_check: config.write_check,
+            probe_key: format!("{PROBE_KEY_PREFIX}{:016x}", random_id()),
         })
     }
 
@@ -141,18 +146,22 @@ impl RedisProbe {
         if self.write_check {
             let value = jiff::Timestamp::now().as_nanosecond().to_string();
             redis::cmd("SET")
-                .arg(PROBE_KEY)
+                .arg(&self.probe_key)
                 .arg(&value)
                 .arg("EX")
                 .arg(3)
                 .query_async::<()>(conn)
                 .await?;
-            let read: Option<String> = redis::cmd("GET").arg(PROBE_KEY).query_async(conn).await?;
+            let read: Option<String> = redis::cmd("GET")
+                .arg(&self.probe_key)
+                .query_async(conn)
+                .await?;
             if read.as_deref() != Some(value.as_str()) {
                 return Ok(Outcome::degraded(
                     Status::Red,
                     format!(
-                        "write check failed: GET {PROBE_KEY} did not return the value just SET"
+                        "write check failed: GET {} did not return the value just SET",
+                        self.probe_key
                     ),
                     Default::default(),
                 ));
@@ -161,6 +170,14 @@ impl RedisProbe {
         let info: String = redis::cmd("INFO").query_async(conn).await?;
         Ok(outcome_from_info(&info))
     }
+}
+
+/// 64 random bits from the standard library's per-process random hash keys.
+fn random_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// Details from `INFO`, yellow when memory use reaches 90 % of `maxmemory`.

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::app::{only, probe_only};
+use common::app::{TestApp, only, probe_only};
 use common::{FaultProxy, RedisInstance, free_port};
 use ragwatch::probe::{ProbeResult, Status};
 
@@ -38,21 +38,67 @@ async fn green_with_info_details() {
     assert!(result.details["connected_clients"].as_u64().unwrap() >= 1);
 }
 
+/// The write-check keys in the database.
+async fn probe_keys(url: &str) -> Vec<String> {
+    match command(url, &["KEYS", "ragwatch:probe:*"]).await {
+        redis::Value::Array(keys) => keys
+            .into_iter()
+            .map(|key| redis::from_redis_value(key).unwrap())
+            .collect(),
+        other => panic!("KEYS answered {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn the_write_check_sets_a_key_with_a_short_expiry_and_can_be_turned_off() {
     let server = RedisInstance::start(None).await;
     let url = format!("redis://127.0.0.1:{}/1", server.port());
     probe(&url, "write_check = false\n").await;
-    assert_eq!(
-        command(&url, &["EXISTS", "ragwatch:probe"]).await,
-        redis::Value::Int(0)
-    );
+    assert_eq!(probe_keys(&url).await, Vec::<String>::new());
     let result = probe(&url, "").await;
     assert_eq!(result.status, Status::Green);
-    match command(&url, &["PTTL", "ragwatch:probe"]).await {
+    let keys = probe_keys(&url).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    match command(&url, &["PTTL", &keys[0]]).await {
         redis::Value::Int(ms) => assert!((1..=3000).contains(&ms), "expiry {ms} ms"),
         other => panic!("PTTL answered {other:?}"),
     }
+}
+
+/// Two ragwatch instances on one Redis database (replicas, or two deployments) probing at
+/// the same moments: each writes its own key, so neither reads the other's value.
+#[tokio::test]
+async fn two_instances_on_one_database_never_fail_each_others_write_check() {
+    let server = RedisInstance::start(None).await;
+    let config = format!(
+        "{}[redis]\nurl = \"redis://127.0.0.1:{}/1\"\ntimeout = \"2s\"\n",
+        only("redis"),
+        server.port()
+    );
+    let (a, b) = (
+        TestApp::start_unscheduled(&config).await,
+        TestApp::start_unscheduled(&config).await,
+    );
+    let rounds = |app: TestApp| async move {
+        let mut errors = Vec::new();
+        for _ in 0..150 {
+            let (_, body) = app.get_json("/v1/system/healthz?fresh=1").await;
+            if body["redis"] != "ok" {
+                errors.push(body["_meta"]["redis"]["error"].to_string());
+            }
+        }
+        errors
+    };
+    let (errors_a, errors_b) = tokio::join!(rounds(a), rounds(b));
+    assert!(
+        errors_a.is_empty() && errors_b.is_empty(),
+        "{errors_a:?} {errors_b:?}"
+    );
+    assert_eq!(probe_keys(&server_url(&server)).await.len(), 2);
+}
+
+fn server_url(server: &RedisInstance) -> String {
+    format!("redis://127.0.0.1:{}/1", server.port())
 }
 
 #[tokio::test]
