@@ -242,3 +242,94 @@ async fn an_answer_that_is_not_ragflow_s_is_red_and_says_so() {
         )
     );
 }
+
+/// `ragwatch check` runs the canary with the other components: a required canary refused
+/// its key fails the check (exit 1) and says why, in the table and the JSON.
+#[tokio::test]
+async fn check_runs_the_canary_and_fails_on_a_required_one() {
+    let (ragflow, dataset) = handbook().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    // The stand-in runs on this test's runtime: the command is awaited, never blocked on.
+    let run = async |config: String| {
+        std::fs::write(&file, config).unwrap();
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ragwatch"))
+            .args(["check", "--json", "--config", file.to_str().unwrap()])
+            .env_remove("RAGWATCH_CONFIG")
+            .output()
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+        (output.status.code(), json)
+    };
+    let (code, json) = run(canary(&ragflow.url(), &dataset, "required = true\n")).await;
+    assert_eq!(code, Some(0), "{json}");
+    let wrong = canary(&ragflow.url(), &dataset, "required = true\n")
+        .replace(API_KEY, "ragflow-not-the-key");
+    let (code, json) = run(wrong).await;
+    assert_eq!(code, Some(1), "{json}");
+    let text = json.to_string();
+    assert!(text.contains("canary.handbook"), "{text}");
+    assert!(
+        text.contains("authentication failed: RAGFlow refused the API key"),
+        "{text}"
+    );
+    assert!(!text.contains("ragflow-not-the-key"), "{text}");
+}
+
+/// A canary red on its own (RAGFlow's own error) fires an alert like any component, and
+/// resolves.
+#[tokio::test]
+async fn a_failing_canary_fires_an_alert_and_resolves() {
+    let (ragflow, dataset) = handbook().await;
+    let hook =
+        common::FixtureServer::start([("POST", "/hook", common::FixtureResponse::new(200, "ok"))])
+            .await;
+    let toml = format!(
+        "{}[alerts]\nfailure_threshold = 1\nsuccess_threshold = 1\n[[alerts.webhook]]\nurl = \"{}/hook\"\n",
+        canary(
+            &ragflow.url(),
+            &dataset,
+            "expect_document = \"refund-policy.pdf\"\n"
+        ),
+        hook.url()
+    );
+    let app = TestApp::start_unscheduled(&toml).await;
+    let fired = |count: usize| {
+        let hook = &hook;
+        async move {
+            common::wait_until("the webhook hears of the canary", || async {
+                let bodies: Vec<serde_json::Value> = hook
+                    .requests_to("/hook")
+                    .iter()
+                    .map(|r| serde_json::from_slice(&r.body).unwrap())
+                    .collect();
+                (bodies.len() >= count)
+                    .then_some(bodies.clone())
+                    .ok_or(format!("{bodies:?}"))
+            })
+            .await
+        }
+    };
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let (_, body) = app.get_json("/api/v1/components/canary.handbook").await;
+    assert_eq!(body["status"], "green", "{body}");
+    // RAGFlow's embedding model fails: the canary is red and fires.
+    ragflow.fail_retrieval(Some((100, "Embedding model not found")));
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let bodies = fired(1).await;
+    assert_eq!(bodies[0]["component"], "canary.handbook", "{bodies:?}");
+    assert_eq!(bodies[0]["state"], "firing", "{bodies:?}");
+    assert!(
+        bodies[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Embedding model not found"),
+        "{bodies:?}"
+    );
+    ragflow.fail_retrieval(None);
+    app.get_json("/v1/system/healthz?fresh=1").await;
+    let bodies = fired(2).await;
+    assert_eq!(bodies[1]["state"], "resolved", "{bodies:?}");
+}

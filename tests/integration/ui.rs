@@ -7,6 +7,7 @@ use crate::common;
 use common::app::TestApp;
 use common::browser::Browser;
 use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
+use common::ragflow_server::RagflowServer;
 use common::{AzuriteServer, FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RedisInstance};
 use serde_json::{Value, json};
 
@@ -662,8 +663,15 @@ async fn every_backends_card_shows_its_details() {
         .query_async::<String>(&mut conn)
         .await
         .unwrap();
+    // A retrieval canary through a stand-in of RAGFlow's API that finds the document.
+    let ragflow = RagflowServer::start("ragflow-ui-key").await;
+    let dataset = ragflow.create_dataset();
+    ragflow.add_parsed_document(&dataset, "handbook.pdf", &["Refunds within 30 days."]);
     let app = TestApp::start(&format!(
         "[monitor]\ninterval = \"2s\"\ntimeout = \"2s\"\n\
+         [[canaries]]\nname = \"handbook\"\nkind = \"retrieval\"\nurl = \"{ragflow}\"\n\
+         api_key = \"ragflow-ui-key\"\ndataset_ids = [\"{dataset}\"]\nquestion = \"refunds\"\n\
+         expect_document = \"handbook.pdf\"\n\
          [db]\nurl = \"{db}\"\n[redis]\nurl = \"{redis}\"\n\
          [doc_engine]\nkind = \"infinity\"\nurl = \"{infinity}\"\n\
          [storage]\nkind = \"azure\"\nendpoint = \"{azure}\"\naccount_name = \"{ACCOUNT}\"\n\
@@ -677,15 +685,22 @@ async fn every_backends_card_shows_its_details() {
         infinity = infinity.url(),
         azure = azurite.endpoint(),
         models = models.url(),
+        ragflow = ragflow.url(),
     ))
     .await;
     let browser = Browser::start(1280, 1400).await;
     browser.open(&app.url("/")).await;
 
     assert_eq!(
-        card_colours(&browser, 7).await,
+        card_colours(&browser, 8).await,
         json!({"db": "green", "redis": "green", "doc_engine": "green", "storage": "green",
-               "parsing": "green", "models.embedding": "green", "models.chat": "green"})
+               "parsing": "green", "models.embedding": "green", "models.chat": "green",
+               "canary.handbook": "green"})
+    );
+    let canary = detail_list(&browser, ".card[data-key=\"canary.handbook\"]").await;
+    assert_eq!(
+        canary,
+        json!({"chunks": "1", "expected_rank": "1", "top_similarity": "1", "total": "1"})
     );
     assert_eq!(
         detail_list(&browser, ".card[data-key=\"doc_engine\"]").await,
@@ -714,5 +729,6 @@ async fn every_backends_card_shows_its_details() {
     assert!(waiting.starts_with("3 min "), "{parsing}");
     let page = browser.run("return document.body.innerText;", vec![]).await;
     assert!(!page.as_str().unwrap().contains("sk-ui-test"));
+    assert!(!page.as_str().unwrap().contains("ragflow-ui-key"));
     browser.screenshot("every-backend").await;
 }
