@@ -17,6 +17,8 @@ pub const RESEND_EVERY: Duration = Duration::from_secs(60);
 
 /// The alert name of a component that failed.
 pub const ALERT_NAME: &str = "RagwatchComponentDown";
+/// Where the README says what to check for [`ALERT_NAME`] (the example rules' form).
+pub const RUNBOOK_URL: &str = "README.md#ragwatchcomponentdown";
 
 /// One alert in Alertmanager's shape.
 #[derive(Serialize)]
@@ -75,13 +77,16 @@ impl Notifier for Alertmanager {
                 annotations: json!({
                     "summary": format!("{} ({}) is {}", alert.component, alert.kind, alert.status.as_str()),
                     "description": alert.error.clone().unwrap_or_default(),
+                    // The README's Runbook section, as the example rules' alerts have it.
+                    "runbook_url": RUNBOOK_URL,
                 }),
                 starts_at: alert.started_at,
                 ends_at: match alert.state {
                     AlertState::Firing => None,
                     AlertState::Resolved => alert.resolved_at,
                 },
-                generator_url: super::component_link(&context.external, alert.component.as_str()),
+                // A person follows it: the System page, not the API's JSON.
+                generator_url: context.page_link(),
             })
             .collect();
         let response = client

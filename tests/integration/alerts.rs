@@ -276,9 +276,10 @@ async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
         alert["annotations"]["description"],
         format!("connection refused to {}", redis.host_port())
     );
+    assert_eq!(alert["generatorURL"], "http://ragwatch.example:9390/");
     assert_eq!(
-        alert["generatorURL"],
-        "http://ragwatch.example:9390/api/v1/components/redis"
+        alert["annotations"]["runbook_url"],
+        "README.md#ragwatchcomponentdown"
     );
     assert_eq!(alert["status"]["state"], "active");
 
