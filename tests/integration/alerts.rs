@@ -240,6 +240,59 @@ async fn alerts_about(alertmanager: &Daemon, component: &str) -> Vec<serde_json:
         .collect()
 }
 
+/// Two deployments' ragwatch instances send to one real Alertmanager, told apart by
+/// `alerts.labels`: both outages show as two alerts, and one resolving leaves the other.
+#[tokio::test]
+async fn two_deployments_alerts_stay_apart_in_one_alertmanager() {
+    let alertmanager = alertmanager().await;
+    let start = async |deployment: &str| {
+        let redis = FaultProxy::start("127.0.0.1:6379").await;
+        let receivers = format!(
+            "[[alerts.alertmanager]]\nurl = \"{}\"\n[alerts.labels]\ndeployment = \"{deployment}\"\n",
+            alertmanager.url("")
+        );
+        let app = TestApp::start_unscheduled(&config(&redis.host_port(), &receivers)).await;
+        fresh(&app).await;
+        redis.set_mode(ProxyMode::Refuse).await;
+        fresh(&app).await;
+        fresh(&app).await;
+        (app, redis)
+    };
+    let (prod, prod_redis) = start("prod").await;
+    let (_staging, _staging_redis) = start("staging").await;
+    let deployments = async || {
+        let mut seen: Vec<String> = alerts_about(&alertmanager, "redis")
+            .await
+            .iter()
+            .map(|a| {
+                a["labels"]["deployment"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_owned()
+            })
+            .collect();
+        seen.sort();
+        seen
+    };
+    wait_until("both deployments' alerts fire", || async {
+        let seen = deployments().await;
+        (seen == ["prod", "staging"])
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    })
+    .await;
+    prod_redis.set_mode(ProxyMode::Pass).await;
+    fresh(&prod).await;
+    fresh(&prod).await;
+    wait_until("prod's alert resolves, staging's stays", || async {
+        let seen = deployments().await;
+        (seen == ["staging"])
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_real_alertmanager_shows_the_alert_and_its_resolution() {
     let alertmanager = alertmanager().await;
