@@ -117,6 +117,48 @@ fn the_dashboard_is_well_formed() {
     }
 }
 
+/// Each component panel links to the System page of the ragwatch a series came from: its
+/// queries keep the `instance` label the link is built from.
+#[test]
+fn component_panels_link_to_the_page_of_their_ragwatch() {
+    let dashboard = dashboard();
+    let mut linked = 0;
+    for panel in panels(&dashboard) {
+        let exprs: Vec<&str> = panel["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t["expr"].as_str().unwrap())
+            .collect();
+        if !exprs
+            .iter()
+            .any(|e| e.contains("component=~\"$component\""))
+        {
+            continue;
+        }
+        let title = &panel["title"];
+        let links = panel["fieldConfig"]["defaults"]["links"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{title}: no link to the page"));
+        assert!(
+            links
+                .iter()
+                .any(|l| l["url"] == "http://${__field.labels.instance}/"),
+            "{title}: {links:?}"
+        );
+        for expr in exprs {
+            // An aggregation keeps `instance`, or there is none.
+            let kept = expr
+                .split(" by (")
+                .skip(1)
+                .all(|grouping| grouping.split(')').next().unwrap().contains("instance"));
+            assert!(kept, "{title}: `{expr}` drops the instance its link needs");
+        }
+        linked += 1;
+    }
+    assert!(linked >= 5, "{linked} component panels");
+}
+
 /// Names of the `$x` / `${x}` variables an expression uses.
 fn grafana_variables(expr: &str) -> Vec<String> {
     let mut used = Vec::new();
