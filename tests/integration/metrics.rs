@@ -6,7 +6,7 @@ use crate::common;
 
 use common::Daemon;
 use common::app::TestApp;
-use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
+use common::ragflow::{Beat, RagflowDb, create_task_streams, redis, unix_now, write_beats};
 use common::{FaultProxy, ProxyMode, RedisInstance, free_port};
 
 const TOKEN: &str = "metrics-Token-99";
@@ -305,19 +305,7 @@ async fn the_exposition_carries_no_tenant_data() {
     let db = RagflowDb::create(false).await;
     let server = RedisInstance::start(None).await;
     let mut conn = redis(&server.url()).await;
-    for stream in ["te.1.common", "te.0.common"] {
-        redis::cmd("XGROUP")
-            .arg(&[
-                "CREATE",
-                stream,
-                "rag_flow_svr_task_broker",
-                "$",
-                "MKSTREAM",
-            ])
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
+    create_task_streams(&mut conn).await;
     let now = unix_now().floor();
     let (t0, t1) = (now - 60.0, now - 30.0);
     let mut opening = Beat::new(t0, 17, 1);

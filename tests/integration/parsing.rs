@@ -6,10 +6,9 @@ use crate::common;
 
 use common::RedisInstance;
 use common::app::probe_once;
-use common::ragflow::{RagflowDb, redis};
+use common::ragflow::{RagflowDb, create_task_streams, redis};
 use ragwatch::probe::{ProbeResult, Status};
 
-const GROUP: &str = "rag_flow_svr_task_broker";
 /// Every section but db, redis and parsing switched off.
 const OTHERS_OFF: &str = "[doc_engine]\nenabled = false\n[storage]\nenabled = false\n\
                           [task_executors]\nenabled = false\n";
@@ -27,17 +26,7 @@ impl Pipeline {
         let db = RagflowDb::create(postgres).await;
         let redis_server = RedisInstance::start(None).await;
         let mut conn = redis(&redis_server.url()).await;
-        for stream in ["te.1.common", "te.0.common"] {
-            redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(stream)
-                .arg(GROUP)
-                .arg("$")
-                .arg("MKSTREAM")
-                .query_async::<()>(&mut conn)
-                .await
-                .unwrap();
-        }
+        create_task_streams(&mut conn).await;
         let toml = format!(
             "{}[monitor]\ntimeout = \"3s\"\n[db]\nkind = \"{}\"\nurl = \"{}\"\n\
              [redis]\nurl = \"{}\"\n\

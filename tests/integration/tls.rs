@@ -7,7 +7,7 @@
 use crate::common;
 
 use common::app::{Checked, TestApp, check_binary, only, probe_once, probe_only};
-use common::ragflow::{Beat, unix_now, write_beats};
+use common::ragflow::{Beat, create_task_streams, unix_now, write_beats};
 use common::tls::{Front, PrivateCa};
 use common::{
     FixtureResponse, FixtureServer, NatsInstance, PostgresInstance, RedisInstance, settle,
@@ -70,19 +70,7 @@ async fn task_executors_and_the_stream_queue_read_over_rediss() {
         &[Beat::new(now - 30.0, 4, 0), Beat::new(now - 1.0, 6, 1)],
     )
     .await;
-    for stream in ["te.1.common", "te.0.common"] {
-        redis::cmd("XGROUP")
-            .arg(&[
-                "CREATE",
-                stream,
-                "rag_flow_svr_task_broker",
-                "0",
-                "MKSTREAM",
-            ])
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
+    create_task_streams(&mut conn).await;
     redis::cmd("XADD")
         .arg(&["te.1.common", "*", "message", "{}"])
         .query_async::<()>(&mut conn)

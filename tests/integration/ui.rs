@@ -6,7 +6,7 @@ use crate::common;
 
 use common::app::TestApp;
 use common::browser::Browser;
-use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
+use common::ragflow::{Beat, RagflowDb, create_task_streams, redis, unix_now, write_beats};
 use common::ragflow_server::RagflowServer;
 use common::{AzuriteServer, FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RedisInstance};
 use serde_json::{Value, json};
@@ -642,21 +642,7 @@ async fn every_backends_card_shows_its_details() {
     let server = RedisInstance::start(None).await;
     let mut conn = redis(&server.url()).await;
     // RAGFlow's task streams with its executors' group, as a running deployment has them.
-    for stream in ["te.1.common", "te.0.common"] {
-        redis::cmd("XGROUP")
-            .arg(
-                &[
-                    "CREATE",
-                    stream,
-                    "rag_flow_svr_task_broker",
-                    "$",
-                    "MKSTREAM",
-                ][..],
-            )
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
+    create_task_streams(&mut conn).await;
     // A task message no executor has read yet: lag 1 on the normal-priority stream.
     redis::cmd("XADD")
         .arg(&["te.1.common", "*", "message", "{}"][..])

@@ -159,6 +159,23 @@ pub async fn write_beats(
     members
 }
 
+/// RAGFlow's task streams (normal and high priority) and its executors' consumer group.
+pub const TASK_STREAMS: [&str; 2] = ["te.1.common", "te.0.common"];
+/// The consumer group RAGFlow's task executors read the task streams with.
+pub const TASK_GROUP: &str = "rag_flow_svr_task_broker";
+
+/// Creates RAGFlow's task streams with the executors' group, nothing queued, as a running
+/// deployment has them (`XGROUP CREATE <stream> <group> $ MKSTREAM`).
+pub async fn create_task_streams(conn: &mut MultiplexedConnection) {
+    for stream in TASK_STREAMS {
+        redis::cmd("XGROUP")
+            .arg(&["CREATE", stream, TASK_GROUP, "$", "MKSTREAM"])
+            .query_async::<()>(conn)
+            .await
+            .unwrap();
+    }
+}
+
 /// RAGFlow's `task` and `document` tables (the columns ragwatch reads, with RAGFlow's types).
 pub fn ragflow_tables_sql(postgres: bool) -> [&'static str; 2] {
     if postgres {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::app::TestApp;
-use common::ragflow::{Beat, RagflowDb, redis, unix_now, write_beats};
+use common::ragflow::{Beat, RagflowDb, create_task_streams, redis, unix_now, write_beats};
 use common::{FixtureResponse, FixtureServer, RedisInstance, free_port, wait_until};
 use names::{Exposition, parse_exposition};
 use serde::Deserialize;
@@ -153,19 +153,7 @@ async fn watched() -> Watched {
     )
     .await;
     // RAGFlow's task queue, read as Redis streams: the groups exist, nothing is queued.
-    for stream in ["te.1.common", "te.0.common"] {
-        redis::cmd("XGROUP")
-            .arg(&[
-                "CREATE",
-                stream,
-                "rag_flow_svr_task_broker",
-                "$",
-                "MKSTREAM",
-            ])
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
+    create_task_streams(&mut conn).await;
     let hook = FixtureServer::start([("POST", "/hook", FixtureResponse::new(200, "ok"))]).await;
     let db = RagflowDb::create(false).await;
     let toml = format!(
