@@ -5,6 +5,7 @@ mod alerts;
 mod canaries;
 mod components;
 mod dotenv;
+mod history;
 mod key;
 mod kind;
 mod load;
@@ -16,11 +17,10 @@ mod schema;
 mod secret;
 mod secret_files;
 mod section;
+mod server;
 mod storage;
 mod tls;
 
-use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -35,6 +35,7 @@ pub use components::{
     MessageQueueConfig, MessageQueueKind, ModelConfig, ModelKind, ParsingConfig, RagflowApiConfig,
     RedisConfig, TaskExecutorsConfig,
 };
+pub use history::{DEFAULT_HISTORY_URL, HistoryConfig};
 pub use key::ComponentKey;
 pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
@@ -47,6 +48,9 @@ pub use receivers::{
 };
 pub use secret::{
     REDACTED, Scrubber, Secret, SecretUrl, Secrets, basic_auth, host_port, redact_url,
+};
+pub use server::{
+    DEFAULT_FRESH_MIN_INTERVAL, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, ServerConfig,
 };
 pub use storage::{
     AddressingStyle, AzureConfig, DEFAULT_GCS_ENDPOINT, DEFAULT_STORAGE_ENDPOINT, GcsConfig,
@@ -383,56 +387,6 @@ impl Secrets for Config {
     }
 }
 
-/// `[server]`: where ragwatch listens and who may read protected endpoints.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Address and port to listen on.
-    pub listen: SocketAddr,
-    /// Bearer tokens for protected endpoints; empty means loopback clients only (unless
-    /// `open`). A single string is one token.
-    #[serde(deserialize_with = "one_or_many")]
-    pub tokens: Vec<Secret>,
-    /// With no tokens, serve the protected endpoints to every client, not only loopback ones.
-    pub open: bool,
-    /// Connections served at once; unset derives it from the open-files limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_connections: Option<NonZeroUsize>,
-    /// On SIGTERM or ctrl-c, how long the requests in flight, the history writer and the
-    /// alert receivers may take to finish before ragwatch exits anyway.
-    #[serde(with = "duration_text")]
-    pub shutdown_timeout: Duration,
-    /// The shortest time between two `?fresh=1` probes of a component; requests within it
-    /// get the newest result. Zero leaves fresh requests unbounded.
-    #[serde(
-        deserialize_with = "section::duration_or_zero",
-        serialize_with = "section::write_duration"
-    )]
-    pub fresh_min_interval: Duration,
-}
-
-/// Default listen address: every interface, port 9390.
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:9390";
-/// Default time a shutdown may take.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default shortest time between two `?fresh=1` probes of a component.
-pub const DEFAULT_FRESH_MIN_INTERVAL: Duration = Duration::from_secs(1);
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: DEFAULT_LISTEN
-                .parse()
-                .expect("default listen address parses"),
-            tokens: Vec::new(),
-            open: false,
-            max_connections: None,
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-            fresh_min_interval: DEFAULT_FRESH_MIN_INTERVAL,
-        }
-    }
-}
-
 /// `[monitor]`: the schedule every component uses unless its own section says otherwise.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -505,124 +459,6 @@ impl Default for ComponentSettings {
     }
 }
 
-/// `[history]`: the store of results and incidents.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HistoryConfig {
-    /// Keep history at all (`ragwatch serve` only).
-    pub enabled: bool,
-    /// `sqlite://path` (created if missing) or `postgres://user:pw@host/db`.
-    pub url: SecretUrl,
-    /// PostgreSQL user name; wins over the URL's.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// PostgreSQL password; wins over the URL's, and needs no percent-encoding.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<Secret>,
-    /// How long raw results and minute roll-ups are kept.
-    #[serde(with = "duration_text")]
-    pub results_retention: Duration,
-    /// How long incidents, status changes and hour roll-ups are kept.
-    #[serde(with = "duration_text")]
-    pub incidents_retention: Duration,
-    /// The name this ragwatch records under in a shared history (default: the host name).
-    pub observer: String,
-    /// Fail readyz while the store cannot be written.
-    pub required: bool,
-    /// Certificate authorities a `postgres://` store's TLS trusts beside the system's.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_ca_file: Option<CaFile>,
-}
-
-/// Default history location: a SQLite file in the working directory.
-pub const DEFAULT_HISTORY_URL: &str = "sqlite://ragwatch.db";
-
-impl Default for HistoryConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            url: SecretUrl::parse(DEFAULT_HISTORY_URL).expect("default URL parses"),
-            username: None,
-            password: None,
-            results_retention: Duration::from_secs(7 * 24 * 3600),
-            incidents_retention: Duration::from_secs(90 * 24 * 3600),
-            observer: String::new(),
-            required: false,
-            tls_ca_file: None,
-        }
-    }
-}
-
-impl HistoryConfig {
-    /// The URL and the credentials to sign in with.
-    pub fn login(&self) -> Login {
-        Login::new(
-            self.url.clone(),
-            self.username.clone(),
-            self.password.clone(),
-        )
-    }
-
-    /// A store ragwatch can write; credentials and trusted roots only for PostgreSQL.
-    fn validate(&self) -> Result<(), KeyError> {
-        match self.url.expose().scheme() {
-            "postgres" | "postgresql" => Ok(()),
-            "sqlite" => match (&self.username, &self.password, &self.tls_ca_file) {
-                (Some(_), _, _) => Err(KeyError::new(
-                    "history.username",
-                    "is not used by a sqlite:// history",
-                )),
-                (_, Some(_), _) => Err(KeyError::new(
-                    "history.password",
-                    "is not used by a sqlite:// history",
-                )),
-                (_, _, Some(_)) => Err(KeyError::new(
-                    "history.tls_ca_file",
-                    "a sqlite:// history is a local file, reached without TLS: remove tls_ca_file",
-                )),
-                _ => Ok(()),
-            },
-            _ => Err(KeyError::new(
-                "history.url",
-                "must be a sqlite://path or postgres:// URL",
-            )),
-        }
-    }
-
-    /// `observer`, or the host name when it is empty.
-    pub fn observer_name(&self) -> String {
-        if !self.observer.is_empty() {
-            return self.observer.clone();
-        }
-        std::env::var("HOSTNAME")
-            .ok()
-            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-            .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| "ragwatch".into())
-    }
-}
-
-/// Accepts `"tok"`, `"a,b"` (handy in environment variables) or `["a", "b"]`. An empty
-/// token is refused: dropping it would leave the API open when it was the only one.
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>, D::Error> {
-    let values = secret::text_list(deserializer, "a token string or an array of token strings")?;
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let token = s.trim();
-            if token.is_empty() {
-                return Err(serde::de::Error::custom(format!(
-                    "token {} is empty; every token needs characters (set no tokens, `tokens = []`, to leave the API open)",
-                    i + 1
-                )));
-            }
-            Ok(Secret::new(token))
-        })
-        .collect()
-}
-
 /// Durations written as text: `"5s"`, `"250ms"`, `"1m 30s"`.
 mod duration_text {
     use super::*;
@@ -647,44 +483,12 @@ fn optional_duration_text<S: serde::Serializer>(
 
 // Each section's credentials, field by field (see [`Secrets`]).
 
-impl Secrets for ServerConfig {
-    fn secrets(&self, out: &mut Vec<String>) {
-        let Self {
-            listen: _,
-            tokens,
-            open: _,
-            max_connections: _,
-            shutdown_timeout: _,
-            fresh_min_interval: _,
-        } = self;
-        tokens.secrets(out);
-    }
-}
-
 impl Secrets for MonitorConfig {
     fn secrets(&self, _: &mut Vec<String>) {
         let Self {
             interval: _,
             timeout: _,
         } = self;
-    }
-}
-
-impl Secrets for HistoryConfig {
-    fn secrets(&self, out: &mut Vec<String>) {
-        let Self {
-            enabled: _,
-            url,
-            username: _,
-            password,
-            results_retention: _,
-            incidents_retention: _,
-            observer: _,
-            required: _,
-            tls_ca_file: _,
-        } = self;
-        url.secrets(out);
-        password.secrets(out);
     }
 }
 

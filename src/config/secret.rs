@@ -207,7 +207,7 @@ pub struct SecretUrl(Url);
 
 impl SecretUrl {
     /// Parses a URL; the error never repeats the input, which may hold a password. User
-    /// info that could be read two ways is refused ([`check_user_info`]).
+    /// info that could be read two ways is refused (`check_user_info`).
     pub fn parse(input: &str) -> Result<Self, String> {
         parse_quietly(input).map(SecretUrl)
     }
