@@ -12,8 +12,9 @@ use axum::Router;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::alert::Alerts;
+use crate::alert::{Alerts, Leadership, Subject};
 use crate::api;
+use crate::cluster::Cluster;
 use crate::component::{self, Component};
 use crate::config::{Config, ConfigError, KeyError};
 use crate::history::{ChangeRecord, History, Record, ResultRecord, Store};
@@ -42,6 +43,8 @@ pub struct App {
     pub history: Option<Arc<History>>,
     /// Alert thresholds and receivers, when configured.
     pub alerts: Option<Arc<Alerts>>,
+    /// This replica of a cluster, when `[cluster]` is configured.
+    pub cluster: Option<Arc<Cluster>>,
     /// The board of RAGFlow's task executors, when they are watched.
     pub executors: Option<Arc<Tracker>>,
     /// RAGFlow's task table, when its database is watched.
@@ -54,12 +57,24 @@ impl App {
     pub fn build(config: Config, mode: Mode) -> Result<Self, ConfigError> {
         let (components, sources) = components(&config)?;
         let metrics = Arc::new(Metrics::new(&components));
-        let (history, alerts) = match mode {
-            Mode::Serve => (
-                open_history(&config)?,
-                open_alerts(&config, &sources.network),
-            ),
-            Mode::Check => (None, None),
+        let history = match mode {
+            Mode::Serve => open_history(&config)?,
+            Mode::Check => None,
+        };
+        let leadership = config
+            .cluster
+            .as_ref()
+            .and(history.as_ref())
+            .map(|_| Arc::new(Leadership::default()));
+        let alerts = match mode {
+            Mode::Serve => open_alerts(&config, &sources.network, leadership.clone()),
+            Mode::Check => None,
+        };
+        let cluster = match (&history, leadership) {
+            (Some(history), Some(leadership)) => {
+                Some(open_cluster(&config, history, &components, leadership)?)
+            }
+            _ => None,
         };
         let mut sinks: Vec<Arc<dyn Sink>> = vec![metrics.clone()];
         sinks.extend(
@@ -68,6 +83,7 @@ impl App {
                 .map(|h| Arc::new(Recorder(h)) as Arc<dyn Sink>),
         );
         sinks.extend(alerts.clone().map(|a| a as Arc<dyn Sink>));
+        sinks.extend(cluster.clone().map(|c| c as Arc<dyn Sink>));
         let monitor = Arc::new(Monitor::new(
             components,
             config.scrubber(),
@@ -79,6 +95,7 @@ impl App {
             metrics,
             history,
             alerts,
+            cluster,
             executors: sources.executors,
             tasks: sources.tasks,
             config,
@@ -98,13 +115,20 @@ impl App {
         let mut running = Running {
             probing: JoinSet::new(),
             delivering: JoinSet::new(),
+            leading: JoinSet::new(),
         };
+        if let Some(cluster) = &self.cluster {
+            running
+                .leading
+                .spawn(Arc::clone(cluster).run(self.alerts.clone()));
+        }
         if let Some(alerts) = &self.alerts {
             alerts.start(&mut running.delivering);
         }
         if let Some(history) = &self.history {
             history.start(&mut running.delivering).await;
-            if let Some(alerts) = &self.alerts {
+            // In a cluster, the firing alerts are the leader's, kept in the shared store.
+            if let (Some(alerts), None) = (&self.alerts, &self.cluster) {
                 let mut resume = Box::pin(resume_alerts(
                     Arc::clone(alerts),
                     Arc::clone(history),
@@ -133,8 +157,9 @@ impl App {
 
     /// Stops what `running` runs by `deadline`: probing first, so no new result comes;
     /// then the history writer writes what it holds and the alert receivers deliver what
-    /// is queued, each giving up at the deadline with a log line counting what was lost.
-    /// Returns when all of them have ended.
+    /// is queued, each giving up at the deadline with a log line counting what was lost;
+    /// last, a cluster's leader gives its lease up (its receivers send only while it
+    /// leads). Returns when all of them have ended.
     pub async fn drain(&self, mut running: Running, deadline: Instant) {
         running.stop_probing().await;
         if let Some(history) = &self.history {
@@ -144,6 +169,10 @@ impl App {
             alerts.close(deadline);
         }
         while running.delivering.join_next().await.is_some() {}
+        if let Some(cluster) = &self.cluster {
+            cluster.close(deadline);
+        }
+        while running.leading.join_next().await.is_some() {}
     }
 
     /// Every HTTP route, reading this application's parts.
@@ -153,6 +182,7 @@ impl App {
             metrics: Arc::clone(&self.metrics),
             history: self.history.clone(),
             alerts: self.alerts.clone(),
+            cluster: self.cluster.clone(),
             executors: self.executors.clone(),
             tasks: self.tasks.clone(),
             tokens: self.config.server.tokens.clone(),
@@ -170,6 +200,8 @@ pub struct Running {
     /// The history writer and the alert receivers: they hold work, drained by
     /// [`App::drain`].
     delivering: JoinSet<()>,
+    /// A cluster replica's rounds: stopped last, giving the lease up.
+    leading: JoinSet<()>,
 }
 
 impl Running {
@@ -183,6 +215,7 @@ impl Running {
     pub fn abort_all(&mut self) {
         self.probing.abort_all();
         self.delivering.abort_all();
+        self.leading.abort_all();
     }
 }
 
@@ -240,10 +273,57 @@ fn open_history(config: &Config) -> Result<Option<Arc<History>>, ConfigError> {
     Ok(Some(Arc::new(history)))
 }
 
-/// The alerting `serve` sends, when `[alerts]` is configured.
-fn open_alerts(config: &Config, network: &Network) -> Option<Arc<Alerts>> {
+/// The alerting `serve` sends, when `[alerts]` is configured; in a cluster, only while
+/// `leadership` says this replica leads.
+fn open_alerts(
+    config: &Config,
+    network: &Network,
+    leadership: Option<Arc<Leadership>>,
+) -> Option<Arc<Alerts>> {
     let alerts = config.alerts.as_ref()?;
-    Some(Arc::new(Alerts::new(alerts, config.scrubber(), network)))
+    Some(Arc::new(Alerts::new(
+        alerts,
+        config.scrubber(),
+        network,
+        leadership,
+    )))
+}
+
+/// This replica of the cluster `[cluster]` describes, on the history's PostgreSQL.
+fn open_cluster(
+    config: &Config,
+    history: &Arc<History>,
+    components: &[Component],
+    leadership: Arc<Leadership>,
+) -> Result<Arc<Cluster>, ConfigError> {
+    let cluster = config.cluster.as_ref().expect("[cluster] is configured");
+    let options = crate::history::postgres_connect_options(
+        &config.history.login(),
+        config.history.tls_ca_file.as_ref(),
+    )
+    .map_err(|message| ConfigError::Invalid {
+        location: config.origin("history.url"),
+        message: config.scrubber().scrub(&message),
+    })?;
+    let thresholds = config.alerts.clone().unwrap_or_default();
+    let subjects = components
+        .iter()
+        .map(|c| Subject {
+            component: c.key.clone(),
+            kind: c.kind,
+            required: c.required,
+        })
+        .collect();
+    Ok(Arc::new(Cluster::new(
+        cluster,
+        Arc::clone(history),
+        options,
+        (thresholds.failure_threshold, thresholds.success_threshold),
+        subjects,
+        leadership,
+        config.monitor.timeout,
+        config.scrubber(),
+    )))
 }
 
 /// The history as a sink of the monitor: every result, and every status change, handed to

@@ -59,6 +59,12 @@ pub const EXECUTORS: &str = "ragwatch_task_executors";
 pub const HISTORY_UP: &str = "ragwatch_history_up";
 /// Records the history writer dropped because it was behind.
 pub const HISTORY_DROPPED: &str = "ragwatch_history_dropped_records";
+/// 1 on the replica that leads its cluster.
+pub const CLUSTER_LEADER: &str = "ragwatch_cluster_leader";
+/// Live observers of the cluster.
+pub const CLUSTER_OBSERVERS: &str = "ragwatch_cluster_observers";
+/// The cluster's leadership term.
+pub const CLUSTER_TERM: &str = "ragwatch_cluster_term";
 /// Notification delivery attempts, per receiver kind.
 pub const NOTIFICATIONS: &str = "ragwatch_notifications";
 /// Delivery attempts that failed, per receiver kind.
@@ -232,6 +238,19 @@ pub struct Present<'a> {
     pub history: Option<HistoryFigures>,
     /// The alert receivers, when alerts are configured.
     pub receivers: Option<Vec<ReceiverHealth>>,
+    /// The cluster, when this is one of its replicas.
+    pub cluster: Option<ClusterFigures>,
+}
+
+/// A cluster replica's view, for its gauges.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterFigures {
+    /// This replica leads.
+    pub leader: bool,
+    /// Observers that wrote within one lease.
+    pub observers: u32,
+    /// The current term.
+    pub term: i64,
 }
 
 /// How the history store is doing, for its gauges.
@@ -277,11 +296,36 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     if let Some(receivers) = &present.receivers {
         register_notifications(&mut live, receivers);
     }
+    if let Some(cluster) = present.cluster {
+        register_cluster(&mut live, cluster);
+    }
     let mut text = String::new();
     encode_registry(&mut text, &counters.registry).expect("writing to a String");
     encode_registry(&mut text, &live).expect("writing to a String");
     encode_eof(&mut text).expect("writing to a String");
     text
+}
+
+/// A cluster replica's leadership, live observers and term.
+fn register_cluster(registry: &mut Registry, cluster: ClusterFigures) {
+    let gauges = [
+        (
+            CLUSTER_LEADER,
+            "Whether this replica leads its cluster (1) or not (0)",
+            i64::from(cluster.leader),
+        ),
+        (
+            CLUSTER_OBSERVERS,
+            "Observers of the cluster that wrote within one lease",
+            i64::from(cluster.observers),
+        ),
+        (CLUSTER_TERM, "The cluster's leadership term", cluster.term),
+    ];
+    for (name, help, value) in gauges {
+        let gauge = Gauge::<i64>::default();
+        gauge.set(value);
+        registry.register(name, help, gauge);
+    }
 }
 
 /// The stage times of each canary's latest result: a retrieval's one call, an

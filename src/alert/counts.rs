@@ -12,11 +12,18 @@ pub enum DropReason {
     RetriesExhausted,
     /// The shutdown deadline came before it was delivered.
     Shutdown,
+    /// This replica stopped leading its cluster before it was delivered.
+    NotLeader,
 }
 
 impl DropReason {
     /// Every reason.
-    pub const ALL: [Self; 3] = [Self::QueueFull, Self::RetriesExhausted, Self::Shutdown];
+    pub const ALL: [Self; 4] = [
+        Self::QueueFull,
+        Self::RetriesExhausted,
+        Self::Shutdown,
+        Self::NotLeader,
+    ];
 
     /// The reason as the `reason` label names it.
     pub fn as_str(self) -> &'static str {
@@ -24,6 +31,7 @@ impl DropReason {
             Self::QueueFull => "queue_full",
             Self::RetriesExhausted => "retries_exhausted",
             Self::Shutdown => "shutdown",
+            Self::NotLeader => "not_leader",
         }
     }
 }
@@ -99,6 +107,7 @@ mod tests {
                     (DropReason::QueueFull, 1),
                     (DropReason::RetriesExhausted, 0),
                     (DropReason::Shutdown, 3),
+                    (DropReason::NotLeader, 0),
                 ],
             }
         );

@@ -11,6 +11,7 @@ mod dingtalk;
 mod discord;
 mod feishu;
 mod googlechat;
+mod leadership;
 mod notifier;
 mod ntfy;
 mod opsgenie;
@@ -45,6 +46,7 @@ use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
+pub use leadership::Leadership;
 pub use notifier::{Context, Failure, Notifier};
 
 use dingtalk::Dingtalk;
@@ -90,6 +92,8 @@ pub struct Alert {
     pub resolved_at: Option<jiff::Timestamp>,
     /// Dependents whose results are held back while this component is down.
     pub held_back: Vec<ComponentKey>,
+    /// The term of the cluster leader that sent it (`[cluster]` only).
+    pub term: Option<i64>,
 }
 
 impl Alert {
@@ -127,6 +131,18 @@ struct Streak {
     first_failure: Option<(jiff::Timestamp, Option<String>, Status)>,
     last_status: Option<Status>,
     firing: Option<Alert>,
+}
+
+/// A component's run of results: red ones in a row, ok ones in a row, and when the
+/// failures began (with the first error and the status before).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Run {
+    /// Red results in a row.
+    pub failures: u32,
+    /// Ok results in a row.
+    pub successes: u32,
+    /// The first failure of the run: when, its error, the status before it.
+    pub first_failure: Option<(jiff::Timestamp, Option<String>, Status)>,
 }
 
 /// The consecutive-result rule, per component. Kept in one place so every receiver sees
@@ -217,11 +233,22 @@ impl Thresholds {
                 started_at,
                 resolved_at: None,
                 held_back: Vec::new(),
+                term: None,
             };
             streak.firing = Some(alert.clone());
             return Some(alert);
         }
         None
+    }
+
+    /// A component's current run of results.
+    pub fn run(&self, component: &ComponentKey) -> Option<Run> {
+        let streak = self.streaks.get(component)?;
+        Some(Run {
+            failures: streak.failures,
+            successes: streak.successes,
+            first_failure: streak.first_failure.clone(),
+        })
     }
 
     /// The alerts firing now.
@@ -235,7 +262,7 @@ impl Thresholds {
 
 /// A time to the millisecond, as the history keeps it, so an alert resumed after a restart
 /// carries the same start.
-fn millisecond(at: jiff::Timestamp) -> jiff::Timestamp {
+pub fn millisecond(at: jiff::Timestamp) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
 }
 
@@ -282,12 +309,22 @@ pub struct Alerts {
     context: Context,
     scrubber: Scrubber,
     closer: Closer,
+    /// In a cluster: whether this replica leads, and the firing alerts its leader
+    /// decided (the quorum decides, not this replica's own results).
+    leadership: Option<Arc<Leadership>>,
+    decided_firing: Mutex<Vec<Alert>>,
 }
 
 impl Alerts {
     /// The receivers of `[alerts]`, reached through `network`; nothing is sent until
-    /// [`Alerts::start`].
-    pub fn new(config: &AlertsConfig, scrubber: Scrubber, network: &Network) -> Self {
+    /// [`Alerts::start`]. In a cluster (`leadership` given) alerts are decided by the
+    /// leader ([`Alerts::dispatch`]) and sent only while this replica leads.
+    pub fn new(
+        config: &AlertsConfig,
+        scrubber: Scrubber,
+        network: &Network,
+        leadership: Option<Arc<Leadership>>,
+    ) -> Self {
         let targets = [
             kind(&config.webhook, "webhook", Webhook::new),
             kind(&config.alertmanager, "alertmanager", Alertmanager::new),
@@ -338,6 +375,26 @@ impl Alerts {
             },
             scrubber,
             closer: Closer::new(),
+            leadership,
+            decided_firing: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// In a cluster: the alerts the leader has recorded as firing, for the receivers that
+    /// are reminded of them.
+    pub fn set_firing(&self, firing: Vec<Alert>) {
+        *self.decided_firing.lock().expect("firing lock") = firing;
+    }
+
+    /// The alerts firing now, as this replica may send them: its own decisions, or in a
+    /// cluster the leader's while this replica leads.
+    fn firing(&self) -> Vec<Alert> {
+        match &self.leadership {
+            None => self.thresholds.lock().expect("thresholds lock").firing(),
+            Some(leadership) if leadership.term().is_some() => {
+                self.decided_firing.lock().expect("firing lock").clone()
+            }
+            Some(_) => Vec::new(),
         }
     }
 
@@ -366,6 +423,7 @@ impl Alerts {
                 started_at: incident.started_at,
                 resolved_at: None,
                 held_back: Vec::new(),
+                term: None,
             });
         }
     }
@@ -427,7 +485,7 @@ impl Alerts {
                     None => return,
                 },
                 _ = resend.tick(), if receiver.notifier.resends_firing() => {
-                    let mut firing = self.thresholds.lock().expect("thresholds lock").firing();
+                    let mut firing = self.firing();
                     firing.retain(|a| receiver.routing.takes(a.component.as_str(), a.severity(), false));
                     if firing.is_empty() { continue; }
                     firing
@@ -467,6 +525,16 @@ impl Alerts {
     ) -> Result<(), tokio::time::Instant> {
         let mut delay = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
         for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(leadership) = &self.leadership
+                && leadership.term().is_none()
+            {
+                tracing::warn!(
+                    receiver = receiver.name,
+                    "No longer leading the cluster: a notification is left undelivered."
+                );
+                receiver.counts.dropped(DropReason::NotLeader, batch.len());
+                return Ok(());
+            }
             match closing.bounded(self.send(receiver, batch)).await? {
                 Ok(()) => {
                     receiver.counts.attempted(false);
@@ -505,6 +573,30 @@ impl Alerts {
             .notifier
             .send_all(&receiver.client, batch, &self.context)
             .await
+    }
+
+    /// Queues a decided alert for every receiver that takes it, without waiting; in a
+    /// cluster it carries the leader's term.
+    pub fn dispatch(&self, mut alert: Alert) {
+        alert.held_back = self.held_back(&alert);
+        alert.term = self.leadership.as_ref().and_then(|l| l.term());
+        tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
+        let resolved = alert.state == AlertState::Resolved;
+        for receiver in &self.receivers {
+            if !receiver
+                .routing
+                .takes(alert.component.as_str(), alert.severity(), resolved)
+            {
+                continue;
+            }
+            if receiver.queue.try_send(alert.clone()).is_err() {
+                receiver.counts.dropped(DropReason::QueueFull, 1);
+                tracing::warn!(
+                    receiver = receiver.name,
+                    "Alert queue is full; an alert was dropped."
+                );
+            }
+        }
     }
 
     /// Remembers which components depend on which, as results arrive.
@@ -566,23 +658,23 @@ fn kind<C: ReceiverConfig, N: Notifier + 'static>(
 }
 
 impl Sink for Alerts {
-    /// Takes a published result; an alert it fires or resolves is queued for every receiver.
-    /// A failure while a dependency of the component is red is not counted: the
-    /// dependency's own alert names the cause, and the dependent fires only if it stays
-    /// red once the cause is gone.
+    /// Takes a published result; an alert it fires or resolves is queued for every receiver
+    /// (unless a cluster's leader decides). A failure held back by a red dependency is not
+    /// counted ([`held_by_dependency`]).
     fn publish(&self, published: &Published<'_>) {
         self.note_dependencies(published);
-        let (component, result) = (published.component, published.result);
-        if let Some(cause) = published.held_by
-            && !result.status.is_ok()
-        {
+        if held_by_dependency(published) {
             tracing::debug!(
-                component = component.key.as_str(),
-                cause = cause.as_str(),
+                component = published.component.key.as_str(),
                 "Alert held back: a dependency is down."
             );
             return;
         }
+        if self.leadership.is_some() {
+            // The cluster's leader decides, from every observer's results.
+            return;
+        }
+        let (component, result) = (published.component, published.result);
         let subject = Subject {
             component: component.key.clone(),
             kind: component.kind,
@@ -594,26 +686,17 @@ impl Sink for Alerts {
             result.error.as_deref(),
             millisecond(result.checked_at),
         );
-        let Some(mut alert) = alert else { return };
-        alert.held_back = self.held_back(&alert);
-        tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
-        let resolved = alert.state == AlertState::Resolved;
-        for receiver in &self.receivers {
-            if !receiver
-                .routing
-                .takes(alert.component.as_str(), alert.severity(), resolved)
-            {
-                continue;
-            }
-            if receiver.queue.try_send(alert.clone()).is_err() {
-                receiver.counts.dropped(DropReason::QueueFull, 1);
-                tracing::warn!(
-                    receiver = receiver.name,
-                    "Alert queue is full; an alert was dropped."
-                );
-            }
+        if let Some(alert) = alert {
+            self.dispatch(alert);
         }
     }
+}
+
+/// Whether a result does not count toward an alert: a failure while a dependency of the
+/// component is red. The dependency's own alert names the cause, and the dependent fires
+/// only if it stays red once the cause is gone.
+pub fn held_by_dependency(published: &Published<'_>) -> bool {
+    published.held_by.is_some() && !published.result.status.is_ok()
 }
 
 #[cfg(test)]

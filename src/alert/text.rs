@@ -175,6 +175,7 @@ pub(super) mod tests {
             resolved_at: (state == AlertState::Resolved)
                 .then(|| started_at + jiff::SignedDuration::from_secs(3_723)),
             held_back: vec![ComponentKey::TaskExecutors],
+            term: None,
         }
     }
 

@@ -28,6 +28,9 @@ struct Body<'a> {
     held_back: &'a [ComponentKey],
     labels: &'a std::collections::BTreeMap<String, String>,
     link: String,
+    /// The cluster leader's term (`[cluster]` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    term: Option<i64>,
 }
 
 /// A webhook receiver.
@@ -68,6 +71,7 @@ impl Notifier for Webhook {
             held_back: &alert.held_back,
             labels: &context.labels,
             link: super::component_link(&context.external, alert.component.as_str()),
+            term: alert.term,
         })
         .expect("alert body serialises");
         let mut request = client

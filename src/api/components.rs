@@ -4,6 +4,7 @@
 //! buckets from the roll-ups.
 
 use jiff::{SignedDuration, Timestamp};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ use crate::config::ComponentKey;
 use crate::history::{AnyStore, Bucket, BucketQuery, Store};
 use crate::monitor::{Snapshot, Verdict};
 use crate::probe::Details;
+use crate::status::Status;
 
 /// Buckets one history answer may hold.
 pub const MAX_BUCKETS: i64 = 10_000;
@@ -47,9 +49,42 @@ pub struct ComponentView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     details: Option<&'a Details>,
+    /// In a cluster: what each live observer sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observers: Option<BTreeMap<String, Seen>>,
+}
+
+/// One observer's latest result of a component.
+#[derive(Serialize)]
+struct Seen {
+    status: Status,
+    checked_at: jiff::Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// What each live observer of a cluster sees of `component`.
+fn observers(state: &AppState, component: &Component) -> Option<BTreeMap<String, Seen>> {
+    let cluster = state.cluster.as_ref()?.state();
+    let views = cluster.views.get(component.key.as_str());
+    Some(
+        views
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                let seen = Seen {
+                    status: v.status,
+                    checked_at: v.checked_at,
+                    error: v.error.clone(),
+                };
+                (v.observer.clone(), seen)
+            })
+            .collect(),
+    )
 }
 
 fn view<'a>(
+    state: &AppState,
     snapshot: &'a Snapshot,
     index: usize,
     component: &'a Component,
@@ -67,6 +102,7 @@ fn view<'a>(
         checked_at: result.map(|r| r.checked_at),
         error: verdict.error,
         details: result.map(|r| &r.details),
+        observers: observers(state, component),
     }
 }
 
@@ -77,7 +113,7 @@ fn view<'a>(
     tag = "components",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{components: [{key, kind, required, status (green, yellow, red, or unknown with a cause), cause, depends_on, elapsed_ms, checked_at, error, details}]}`", body = Object),
+        (status = 200, description = "`{components: [{key, kind, required, status (green, yellow, red, or unknown with a cause), cause, depends_on, elapsed_ms, checked_at, error, details, observers (in a cluster: {name: {status, checked_at, error}})}]}`", body = Object),
         (status = 401, description = "Missing or wrong token; with no tokens configured, a client not on loopback", body = ApiError),
     )
 )]
@@ -89,7 +125,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
         .iter()
         .zip(verdicts)
         .enumerate()
-        .map(|(index, (component, verdict))| view(&snapshot, index, component, verdict))
+        .map(|(index, (component, verdict))| view(&state, &snapshot, index, component, verdict))
         .collect();
     Json(json!({ "components": components }))
 }
@@ -158,7 +194,7 @@ pub async fn one(
     let verdict = snapshot
         .verdicts(state.monitor.components(), Instant::now())
         .swap_remove(index);
-    let mut body = json!(view(&snapshot, index, component, verdict));
+    let mut body = json!(view(&state, &snapshot, index, component, verdict));
     if let Some(history) = state.history.as_ref() {
         // A store known to be down would hold each query for the pool's whole wait: the
         // latest result is answered at once, saying why the history is missing.

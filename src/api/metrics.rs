@@ -38,6 +38,14 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
                 dropped: history.dropped(),
             }),
         receivers: state.alerts.as_ref().map(|alerts| alerts.health()),
+        cluster: state.cluster.as_ref().map(|cluster| {
+            let cluster = cluster.state();
+            crate::metrics::ClusterFigures {
+                leader: cluster.leading,
+                observers: cluster.live(),
+                term: cluster.term,
+            }
+        }),
     };
     let text = crate::metrics::render(&state.metrics, &present);
     let wants_openmetrics = headers

@@ -3,6 +3,7 @@
 //! the executor board, the history and the alert receivers' health.
 
 mod auth;
+mod cluster;
 mod components;
 mod error;
 mod executors;
@@ -23,6 +24,7 @@ use axum::routing::get;
 use axum::{Router, middleware};
 
 use crate::alert::Alerts;
+use crate::cluster::Cluster;
 use crate::config::{Scrubber, Secret};
 use crate::history::History;
 use crate::metrics::Metrics;
@@ -42,6 +44,8 @@ pub struct Parts {
     pub history: Option<Arc<History>>,
     /// The alerting, when configured (its receivers' health).
     pub alerts: Option<Arc<Alerts>>,
+    /// This replica of a cluster, when configured.
+    pub cluster: Option<Arc<Cluster>>,
     /// The task executors' board, when they are watched.
     pub executors: Option<Arc<Tracker>>,
     /// RAGFlow's task table, for the tasks of an executor's interval.
@@ -85,6 +89,7 @@ pub fn router(parts: Parts) -> Router {
         .route("/api/v1/components/{key}", get(components::one))
         .route("/api/v1/components/{key}/history", get(components::history))
         .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/cluster", get(cluster::cluster))
         .route("/api/v1/executors", get(executors::list))
         .route(
             "/api/v1/executors/{name}/intervals",

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ApiError;
-use super::{components, executors, healthz, incidents, kube, metrics, status};
+use super::{cluster, components, executors, healthz, incidents, kube, metrics, status};
 use crate::history::{Bucket, Incident};
 
 #[derive(OpenApi)]
@@ -26,6 +26,7 @@ use crate::history::{Bucket, Incident};
         components::one,
         components::history,
         incidents::list,
+        cluster::cluster,
         executors::list,
         executors::intervals,
         executors::interval,

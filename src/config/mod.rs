@@ -3,6 +3,7 @@
 
 mod alerts;
 mod canaries;
+mod cluster;
 mod components;
 mod dotenv;
 mod history;
@@ -29,6 +30,7 @@ pub use section::MIN_INTERVAL;
 
 pub use alerts::{AlertmanagerConfig, AlertsConfig, WebhookConfig};
 pub use canaries::{CanaryConfig, CanaryKind};
+pub use cluster::{ClusterConfig, Quorum};
 pub use components::{
     DEFAULT_DB_URL, DEFAULT_DOC_ENGINE_URL, DEFAULT_NATS_URL, DEFAULT_RAGFLOW_URL,
     DEFAULT_REDIS_URL, DbConfig, DbKind, DocEngineConfig, DocEngineKind, EngineProtocol,
@@ -103,6 +105,9 @@ pub struct Config {
     pub parsing: Option<ParsingConfig>,
     /// Where results and incidents are kept.
     pub history: HistoryConfig,
+    /// Replicas sharing the history, one leader and a quorum; a single instance when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
     /// Alerts on status changes; none are sent when the section is absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertsConfig>,
@@ -283,6 +288,9 @@ impl Config {
         }
         self.task_executors.validate()?;
         self.history.validate()?;
+        if let Some(cluster) = &self.cluster {
+            cluster.validate(&self.history)?;
+        }
         if let Some(alerts) = &self.alerts {
             alerts.validate()?;
             alerts.validate_routing(|key| {
@@ -365,6 +373,7 @@ impl Secrets for Config {
             ragflow,
             parsing,
             history,
+            cluster: _,
             alerts,
             models,
             canaries,

@@ -12,10 +12,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess
 use super::secret::{SECRET_LIST_MARK, SECRET_MARK};
 use super::section::field_names;
 use super::{
-    AlertmanagerConfig, AlertsConfig, AzureConfig, CanaryConfig, ComponentSettings, DbConfig,
-    DocEngineConfig, GcsConfig, HistoryConfig, MessageQueueConfig, ModelConfig, MonitorConfig,
-    ParsingConfig, RagflowApiConfig, RedisConfig, S3Config, ServerConfig, StorageKind,
-    TaskExecutorsConfig, WebhookConfig,
+    AlertmanagerConfig, AlertsConfig, AzureConfig, CanaryConfig, ClusterConfig, ComponentSettings,
+    DbConfig, DocEngineConfig, GcsConfig, HistoryConfig, MessageQueueConfig, ModelConfig,
+    MonitorConfig, ParsingConfig, RagflowApiConfig, RedisConfig, S3Config, ServerConfig,
+    StorageKind, TaskExecutorsConfig, WebhookConfig,
 };
 use super::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
@@ -108,7 +108,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 27] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 28] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -120,6 +120,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("ragflow", component::<RagflowApiConfig>()),
         ("parsing", component::<ParsingConfig>()),
         ("history", fields::<HistoryConfig>()),
+        ("cluster", fields::<ClusterConfig>()),
         ("alerts", fields::<AlertsConfig>()),
         ("alerts.webhook[]", fields::<WebhookConfig>()),
         ("alerts.alertmanager[]", fields::<AlertmanagerConfig>()),

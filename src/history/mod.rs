@@ -36,7 +36,7 @@ use crate::shutdown::Closer;
 
 pub use any_store::AnyStore;
 pub use incidents::{Incident, IncidentQuery};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, connect_options as postgres_connect_options};
 pub use records::{Batch, ChangeRecord, ExecutorRecord, ResultRecord};
 pub use rollups::{Bucket, BucketQuery};
 pub use sqlite::SqliteStore;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPoolOptions, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
 
 use super::sql::SqlStore;
 use crate::config::{CaFile, Login};
@@ -21,8 +21,7 @@ pub fn open(
     timeout: Duration,
     ca_file: Option<&CaFile>,
 ) -> Result<PostgresStore, String> {
-    let options = connect::postgres(login).map_err(|e| format!("history.url: {e}"))?;
-    let options = net::postgres_tls(options, ca_file).map_err(|e| format!("history.url: {e}"))?;
+    let options = connect_options(login, ca_file)?;
     let name = format!("postgres {}", login.host_port(5432));
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -31,4 +30,14 @@ pub fn open(
     Ok(SqlStore::new(pool, name, Dialect::Postgres, |r| {
         r.rows_affected()
     }))
+}
+
+/// How to reach the database a `postgres://` login names, its TLS trusting `ca_file` too;
+/// the history's pool and the cluster's lease both connect so.
+pub fn connect_options(
+    login: &Login,
+    ca_file: Option<&CaFile>,
+) -> Result<PgConnectOptions, String> {
+    let options = connect::postgres(login).map_err(|e| format!("history.url: {e}"))?;
+    net::postgres_tls(options, ca_file).map_err(|e| format!("history.url: {e}"))
 }

@@ -137,7 +137,7 @@ impl RedisProbe {
         Ok(Self {
             server: RedisServer::new(&config.login(), timeout, "redis.url", roots)?,
             write_check: config.write_check,
-            probe_key: format!("{PROBE_KEY_PREFIX}{:016x}", random_id()),
+            probe_key: format!("{PROBE_KEY_PREFIX}{:016x}", crate::random::id()),
         })
     }
 
@@ -170,14 +170,6 @@ impl RedisProbe {
         let info: String = redis::cmd("INFO").query_async(conn).await?;
         Ok(outcome_from_info(&info))
     }
-}
-
-/// 64 random bits from the standard library's per-process random hash keys.
-fn random_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
 }
 
 /// Details from `INFO`, yellow when memory use reaches 90 % of `maxmemory`.

@@ -8,6 +8,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::app::TestApp;
+use common::scratch::ScratchDatabase;
 use common::{FaultProxy, PostgresInstance, ProxyMode};
 use jiff::Timestamp;
 use ragwatch::config::{ComponentKey, HistoryConfig, Scrubber, SecretUrl};
@@ -72,32 +73,20 @@ fn executor(name: &str, at_ms: i64, done: u64) -> ExecutorRecord {
     }
 }
 
-const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 /// A fresh SQLite file and a fresh PostgreSQL database on the machine's server; the
 /// database is dropped by [`Stores::drop_all`].
 struct Stores {
     list: Vec<(&'static str, AnyStore)>,
     _dir: tempfile::TempDir,
-    postgres_name: String,
+    postgres: ScratchDatabase,
 }
 
 impl Stores {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let name = format!(
-            "ragwatch_history_{}_{}",
-            std::process::id(),
-            common::free_port()
-        );
-        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        let scratch = ScratchDatabase::create("history").await;
         let sqlite = SecretUrl::parse(&format!("sqlite://{}/h.db", dir.path().display())).unwrap();
-        let postgres =
-            SecretUrl::parse(&format!("postgres://postgres@127.0.0.1:5432/{name}")).unwrap();
+        let postgres = SecretUrl::parse(&scratch.url()).unwrap();
         Self {
             list: vec![
                 (
@@ -110,18 +99,13 @@ impl Stores {
                 ),
             ],
             _dir: dir,
-            postgres_name: name,
+            postgres: scratch,
         }
     }
 
     async fn drop_all(self) {
-        let name = self.postgres_name.clone();
         drop(self.list);
-        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        self.postgres.drop_it().await;
     }
 }
 

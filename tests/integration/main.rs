@@ -10,6 +10,7 @@ mod azure;
 mod canaries;
 mod canary_ingestion;
 mod cli;
+mod cluster;
 mod credentials;
 mod dependencies;
 mod deploy;

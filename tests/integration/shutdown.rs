@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::scratch::{POSTGRES_ADMIN, ScratchDatabase};
 use common::served::{Served, get};
 use common::{FaultProxy, FixtureResponse, FixtureServer, ProxyMode, wait_until};
 use sqlx::Connection;
-
-const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// How long a test waits for ragwatch to exit after SIGTERM: far above what it needs.
 const EXIT_BOUND: Duration = Duration::from_secs(60);
@@ -30,33 +29,6 @@ fn config_file(dir: &Path, port: u16, server: &str, toml: &str) -> PathBuf {
     let text = format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{server}{off}{toml}");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// A database of its own on the machine's PostgreSQL, dropped by [`Scratch::drop_it`].
-struct Scratch {
-    name: String,
-}
-
-impl Scratch {
-    async fn create() -> Self {
-        let name = format!(
-            "ragwatch_shutdown_{}_{}",
-            std::process::id(),
-            common::free_port()
-        );
-        admin(&format!("CREATE DATABASE {name}")).await;
-        Self { name }
-    }
-
-    async fn drop_it(self) {
-        admin(&format!("DROP DATABASE {} WITH (FORCE)", self.name)).await;
-    }
-}
-
-async fn admin(sql: &str) {
-    let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.unwrap();
-    sqlx::query(sql).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
 }
 
 /// Where a test's history is, read directly (never through ragwatch).
@@ -188,13 +160,9 @@ async fn sigterm_after_a_burst_loses_no_result_with_sqlite() {
 
 #[tokio::test]
 async fn sigterm_after_a_burst_loses_no_result_with_postgres() {
-    let scratch = Scratch::create().await;
+    let scratch = ScratchDatabase::create("shutdown").await;
     let store = Store::Postgres(scratch.name.clone());
-    every_result_of_a_burst_is_stored_after_sigterm(
-        &store,
-        &format!("postgres://postgres@127.0.0.1:5432/{}", scratch.name),
-    )
-    .await;
+    every_result_of_a_burst_is_stored_after_sigterm(&store, &scratch.url()).await;
     scratch.drop_it().await;
 }
 
@@ -270,7 +238,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
 /// silent) and the one notification it could not deliver.
 #[tokio::test]
 async fn a_store_and_a_receiver_that_never_answer_cost_the_shutdown_timeout_and_are_counted() {
-    let scratch = Scratch::create().await;
+    let scratch = ScratchDatabase::create("shutdown").await;
     let store = Store::Postgres(scratch.name.clone());
     let postgres = FaultProxy::start("127.0.0.1:5432").await;
     let redis = FaultProxy::start("127.0.0.1:6379").await;

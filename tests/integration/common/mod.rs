@@ -41,6 +41,7 @@ pub mod netns;
 pub mod proxy;
 pub mod ragflow;
 pub mod ragflow_server;
+pub mod scratch;
 pub mod served;
 pub mod tls;
 pub mod wait;

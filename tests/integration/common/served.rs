@@ -79,4 +79,10 @@ impl Served {
         assert!(status.success(), "graceful shutdown exits 0: {status:?}");
         self.logs.await.unwrap()
     }
+
+    /// SIGKILL (a crash): nothing is drained or given up. Returns the logs.
+    pub async fn kill(mut self) -> String {
+        self.process.kill().await.unwrap();
+        self.logs.await.unwrap()
+    }
 }
