@@ -217,6 +217,83 @@ fn changed_env(stock: &str, changes: &[(&str, &str)]) -> String {
         .join("\n")
 }
 
+/// RAGFlow's docker/ folder with this `.env`, as mounted into the container.
+fn ragflow_docker_dir(env_text: &str) -> tempfile::TempDir {
+    let docker = tempfile::tempdir().unwrap();
+    std::fs::write(docker.path().join(".env"), env_text).unwrap();
+    std::fs::write(
+        docker.path().join("service_conf.yaml.template"),
+        ragflow_docker("service_conf.yaml.template"),
+    )
+    .unwrap();
+    docker
+}
+
+#[test]
+fn the_ha_profile_runs_two_replicas_of_one_cluster_on_a_secret_history() {
+    let compose = yaml(COMPOSE);
+    assert!(
+        compose["services"]["ragwatch"].get("profiles").is_none(),
+        "the single instance stays the default"
+    );
+    let stock = ragflow_docker("env");
+    let vars = dotenv(&stock);
+    let docker = ragflow_docker_dir(&stock);
+    let secrets = tempfile::tempdir().unwrap();
+    let url = "postgres://ragwatch:ha%20Pw@pg.example:5432/ragwatch";
+    let mut published = Vec::new();
+    for name in ["ragwatch-a", "ragwatch-b"] {
+        let service = &compose["services"][name];
+        assert_eq!(service["profiles"][0], "ha", "{name}");
+        let env: Vec<(String, String)> = service_env(service, &vars)
+            .into_iter()
+            .map(|(key, value)| {
+                let value = match value.strip_prefix("/run/secrets/") {
+                    Some(secret) => {
+                        assert!(
+                            service["secrets"]
+                                .as_sequence()
+                                .unwrap()
+                                .iter()
+                                .any(|s| s == secret),
+                            "{name} does not take the secret {secret}"
+                        );
+                        let file = secrets.path().join(secret);
+                        let content = if secret.contains("history") { url } else { "t" };
+                        std::fs::write(&file, format!("{content}\n")).unwrap();
+                        file.display().to_string()
+                    }
+                    None if value == "/ragflow" => docker.path().display().to_string(),
+                    None => value,
+                };
+                (key, value)
+            })
+            .collect();
+        let (config, _) =
+            ragwatch::config::load_with_ragflow(None, Some(docker.path()), env.clone())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(config.cluster.is_some(), "{name} is a replica of a cluster");
+        assert_eq!(config.history.url.expose().as_str(), url, "{name}");
+        assert_eq!(
+            config.history.observer, name,
+            "each replica its own observer"
+        );
+        let printed = ragwatch_config(&["config"], &env);
+        let shown = toml::to_string(&printed).unwrap();
+        assert!(
+            !shown.contains("ha%20Pw"),
+            "{name}: the history's password shown"
+        );
+        let port = interpolate(&yaml_text(&service["ports"][0]), &vars);
+        assert!(port.starts_with("127.0.0.1:"), "{name}: {port}");
+        published.push(port);
+    }
+    assert_ne!(
+        published[0], published[1],
+        "each replica on a port of its own"
+    );
+}
+
 #[test]
 fn the_compose_fragment_runs_ragwatch_on_ragflows_own_configuration() {
     let compose = yaml(COMPOSE);
@@ -278,13 +355,7 @@ fn the_compose_fragment_runs_ragwatch_on_ragflows_own_configuration() {
         );
 
         // The container as compose would start it: the mounted folder and the secret's file.
-        let docker = tempfile::tempdir().unwrap();
-        std::fs::write(docker.path().join(".env"), env_text).unwrap();
-        std::fs::write(
-            docker.path().join("service_conf.yaml.template"),
-            ragflow_docker("service_conf.yaml.template"),
-        )
-        .unwrap();
+        let docker = ragflow_docker_dir(env_text);
         let secrets = tempfile::tempdir().unwrap();
         let token = secrets.path().join(secret);
         std::fs::write(&token, "compose-Token-7\n").unwrap();

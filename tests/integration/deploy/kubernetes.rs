@@ -1,7 +1,9 @@
-//! Kubernetes: the example's objects select each other, the pod's configuration loads with
-//! the passwords of the secrets mounted as files (none in the environment, none in a URL),
-//! the pod carries no service-account token, the history is on a persistent volume, the
-//! ports agree and the probe paths answer on a running ragwatch.
+//! Kubernetes: in both examples (one replica, and two in a cluster) the objects select each
+//! other, the pod's configuration loads with the passwords of the secrets mounted as files
+//! (none in the environment, none in a URL), the pod carries no service-account token, the
+//! ports agree and the probe paths answer on a running ragwatch. The single replica keeps
+//! its history on a persistent volume; the cluster shares a PostgreSQL history whose URL is
+//! a secret, keeps two replicas on different nodes and one through a voluntary disruption.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,12 +15,25 @@ use super::{
 use crate::common::app::TestApp;
 
 const KUBERNETES: &str = "deploy/kubernetes/ragwatch.yaml";
+const KUBERNETES_HA: &str = "deploy/kubernetes/ragwatch-ha.yaml";
+
+/// The shared history's URL, as the HA example's secret holds it.
+const HISTORY_URL: &str = "postgres://ragwatch:k8s%20pg@ragwatch-postgres:5432/ragwatch";
 
 fn of_kind<'a>(documents: &'a [Yaml], kind: &str, name: &str) -> &'a Yaml {
     documents
         .iter()
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {KUBERNETES}"))
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// Where an example keeps its history.
+#[derive(Clone, Copy, PartialEq)]
+enum HistoryIn {
+    /// A SQLite file on a persistent volume (one replica).
+    Volume,
+    /// A PostgreSQL database every replica shares, its URL a secret (`[cluster]`).
+    SharedPostgres,
 }
 
 /// Asserts every `key: value` of `subset` is in `labels`.
@@ -77,7 +92,45 @@ fn mount_secrets(
 
 #[tokio::test]
 async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
-    let documents = yaml_documents(KUBERNETES);
+    assert_consistent(KUBERNETES, HistoryIn::Volume).await;
+}
+
+#[tokio::test]
+async fn the_high_availability_example_runs_two_replicas_apart_on_a_shared_history() {
+    let documents = assert_consistent(KUBERNETES_HA, HistoryIn::SharedPostgres).await;
+    let deployment = of_kind(&documents, "Deployment", "ragwatch");
+    let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    assert!(deployment["spec"]["replicas"].as_u64().unwrap() >= 2);
+    assert_ne!(
+        deployment["spec"]["strategy"]["type"], "Recreate",
+        "a rollout keeps a replica serving"
+    );
+    let budget = of_kind(&documents, "PodDisruptionBudget", "ragwatch");
+    assert_selects(
+        &budget["spec"]["selector"]["matchLabels"],
+        pod_labels,
+        "PodDisruptionBudget",
+    );
+    assert_eq!(budget["spec"]["minAvailable"].as_u64(), Some(1));
+    let apart = &deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"];
+    let rule = apart["requiredDuringSchedulingIgnoredDuringExecution"]
+        .as_sequence()
+        .or_else(|| apart["preferredDuringSchedulingIgnoredDuringExecution"].as_sequence())
+        .expect("pod anti-affinity")
+        .first()
+        .map(|r| r.get("podAffinityTerm").unwrap_or(r))
+        .unwrap();
+    assert_eq!(rule["topologyKey"], "kubernetes.io/hostname");
+    assert_selects(
+        &rule["labelSelector"]["matchLabels"],
+        pod_labels,
+        "anti-affinity",
+    );
+}
+
+/// The checks both examples pass; returns the example's objects.
+async fn assert_consistent(example: &str, history_in: HistoryIn) -> Vec<Yaml> {
+    let documents = yaml_documents(example);
     let deployment = of_kind(&documents, "Deployment", "ragwatch");
     let pod = &deployment["spec"]["template"];
     let pod_labels = &pod["metadata"]["labels"];
@@ -140,6 +193,7 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
             "ragwatch-token",
             BTreeMap::from([("token", "k8s-token-0123")]),
         ),
+        ("ragwatch-history", BTreeMap::from([("url", HISTORY_URL)])),
     ]);
     let mut toml = toml.to_owned();
     for (mount_path, dir) in mount_secrets(container, volumes, &secrets, dir.path()) {
@@ -198,14 +252,36 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
         .get();
     assert!(cap <= 1024 - 1024 / 4, "max_connections = {cap}");
 
-    // The history file is on the persistent volume, writable.
-    let history = toml_str(&printed, "history.url");
-    let history_mount = mount_of(Path::new(history.strip_prefix("sqlite://").unwrap()));
-    assert_ne!(history_mount["readOnly"], true);
-    let claim = volume(&history_mount["name"])["persistentVolumeClaim"]["claimName"]
-        .as_str()
-        .expect("the history on a PersistentVolumeClaim");
-    of_kind(&documents, "PersistentVolumeClaim", claim);
+    match history_in {
+        HistoryIn::Volume => {
+            // The history file is on the persistent volume, writable.
+            let history = toml_str(&printed, "history.url");
+            let history_mount = mount_of(Path::new(history.strip_prefix("sqlite://").unwrap()));
+            assert_ne!(history_mount["readOnly"], true);
+            let claim = volume(&history_mount["name"])["persistentVolumeClaim"]["claimName"]
+                .as_str()
+                .expect("the history on a PersistentVolumeClaim");
+            of_kind(&documents, "PersistentVolumeClaim", claim);
+            assert!(config.cluster.is_none());
+        }
+        HistoryIn::SharedPostgres => {
+            // The replicas share the PostgreSQL history the secret names, as a cluster;
+            // each pod is its own observer (its host name).
+            assert_eq!(config.history.url.expose().as_str(), HISTORY_URL);
+            assert!(
+                !shown.contains("k8s%20pg"),
+                "ragwatch config shows the URL's password"
+            );
+            assert!(config.cluster.is_some(), "[cluster] is configured");
+            assert!(config.history.observer.is_empty());
+            assert!(
+                !documents
+                    .iter()
+                    .any(|d| d["kind"] == "PersistentVolumeClaim"),
+                "no volume to share between replicas"
+            );
+        }
+    }
 
     // Ports: ragwatch listens on the container port the probes and the Service use.
     let port = listen_port(&printed);
@@ -253,4 +329,5 @@ async fn the_kubernetes_example_is_consistent_and_its_probes_answer() {
         let (status, _, body) = app.get(&path).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
+    documents
 }

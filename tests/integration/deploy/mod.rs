@@ -45,8 +45,14 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// The YAML file at `path`, its merge keys (`<<: *anchor`) applied as docker compose does.
 fn yaml(path: &str) -> Yaml {
-    serde_norway::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"))
+    let mut value: Yaml =
+        serde_norway::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"));
+    value
+        .apply_merge()
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    value
 }
 
 fn yaml_documents(path: &str) -> Vec<Yaml> {
