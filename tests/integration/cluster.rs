@@ -16,6 +16,7 @@ use common::{
     wait_until_within,
 };
 use serde_json::Value;
+use sqlx::Connection;
 
 /// The leader's lease, and the probe interval (the timeout equals it).
 const LEASE: Duration = Duration::from_secs(4);
@@ -213,7 +214,24 @@ impl Scene {
 #[tokio::test]
 async fn one_outage_is_one_firing_and_one_resolution_from_three_replicas() {
     let mut scene = Scene::start("\"majority\"").await;
-    let (_, term) = scene.leader().await;
+    let (leader, term) = scene.leader().await;
+    for (i, replica) in scene.replicas.iter().enumerate() {
+        let (_, metrics) = get(replica.port, "/metrics", Duration::from_secs(5))
+            .await
+            .unwrap();
+        let leads = u8::from(i == leader);
+        for line in [
+            format!("ragwatch_cluster_leader {leads}"),
+            "ragwatch_cluster_observers 3".to_owned(),
+            format!("ragwatch_cluster_term {term}"),
+        ] {
+            assert!(
+                metrics.lines().any(|l| l == line),
+                "{}: no {line}",
+                replica.name
+            );
+        }
+    }
     scene.redis.kill();
     let firing = scene.delivered(1).await;
     assert_eq!(
@@ -252,6 +270,35 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_nothing_is_sent_twice_
     assert_eq!(both.len(), 2, "the resolution is sent once: {both:?}");
     assert_eq!(both[1].state, "resolved");
     assert_eq!(both[1].term, term, "by the new leader");
+    scene.finish().await;
+}
+
+#[tokio::test]
+async fn a_stopped_leader_gives_its_lease_up_at_once() {
+    let mut scene = Scene::start("\"majority\"").await;
+    let (leader, first_term) = scene.leader().await;
+    scene.replicas[leader]
+        .served
+        .take()
+        .unwrap()
+        .stop(Duration::from_secs(30))
+        .await;
+    // The lease was given up on the way out: expired at once, or already another's.
+    let mut db = sqlx::PgConnection::connect(&scene.database.url())
+        .await
+        .unwrap();
+    let (holder, in_force): (String, bool) = sqlx::query_as(
+        "SELECT holder, expires_at_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint \
+         FROM cluster_lease",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert!(
+        holder != scene.replicas[leader].name || !in_force,
+        "{holder} still holds a lease in force after it stopped"
+    );
+    scene.leader_within(LEASE + SLACK, |t| t > first_term).await;
     scene.finish().await;
 }
 
