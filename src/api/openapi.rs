@@ -26,6 +26,7 @@ use crate::history::{Bucket, Incident};
         components::one,
         components::history,
         incidents::list,
+        incidents::open,
         executors::list,
         executors::intervals,
         executors::interval,
