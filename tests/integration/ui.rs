@@ -262,12 +262,17 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
     busy.current = vec!["<script>window.injected=2</script>"];
     busy.pending = 4;
     busy.lag = 2;
+    // RAGFlow's sentinel for a file it does not split into pages.
+    busy.pages = (0, 100_000_000);
+    let mut second_part = Beat::new(now, 20, 3);
+    second_part.current = vec!["task_pages_13_to_24"];
+    second_part.pages = (12, 24);
     // Intervals: (3 done, 0 failed), (0, 2), (7, 0).
     let beats = [
         Beat::new(now - 90.0, 10, 1),
         busy,
         Beat::new(now - 30.0, 13, 3),
-        Beat::new(now, 20, 3),
+        second_part,
     ];
     write_beats(&mut conn, "task_executor_ui_0", &beats).await;
     let ms = |s: f64| (s * 1000.0) as i64;
@@ -315,7 +320,7 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
     let card = detail_list(&browser, ".executor[data-name=\"task_executor_ui_0\"]").await;
     assert_eq!(
         card,
-        json!({"pending": "0", "lag": "0", "running": "0", "done (30 min)": "10", "failed (30 min)": "2"})
+        json!({"pending": "0", "lag": "0", "running": "1", "done (30 min)": "10", "failed (30 min)": "2"})
     );
     let state = browser
         .run("return document.querySelector('.executor[data-name=\"task_executor_ui_0\"]').dataset.state;", vec![])
@@ -390,7 +395,7 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         .await;
     let running = running.as_str().unwrap();
     assert!(
-        running.contains("<script>window.injected=2</script>.pdf"),
+        running.contains("<script>window.injected=2</script>.pdf\t\twhole file\t"),
         "{running}"
     );
     assert_eq!(
@@ -404,6 +409,31 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         )
         .await;
     assert_eq!(executed, json!([null, 0]), "markup from data stays text");
+
+    // Pages as people count them: RAGFlow's from_page 12 to 24 (excluded) is 13–24.
+    browser
+        .run(
+            &format!(
+                "document.getElementById('interval-close').click(); \
+                      {bars}[2].dispatchEvent(new MouseEvent('click', {{bubbles: true}}));"
+            ),
+            vec![],
+        )
+        .await;
+    let pages = browser
+        .wait_for(
+            "the second part's pages",
+            "(() => { const d = document.getElementById('interval-dialog'); \
+             return d.open && d.innerText.includes('Running (1)') ? d.innerText : null; })()",
+        )
+        .await;
+    assert!(
+        pages
+            .as_str()
+            .unwrap()
+            .contains("task_pages_13_to_24.pdf\t\t13–24\t"),
+        "{pages}"
+    );
     db.drop_database().await;
 }
 
