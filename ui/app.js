@@ -11,6 +11,7 @@ const SHOWN_EXECUTORS = 12;
 const STRIP_SLOT_S = 1800; // 48 slots over 24 hours
 const STRIP_SLOTS = 48;
 const TOKEN_KEY = "ragwatch.token";
+const ZONE_KEY = "ragwatch.zone";
 const STATE_ORDER = { dead: 0, stale: 1, alive: 2 };
 // Cards and the header's list, the worst first; within a status, the configuration's order.
 const SEVERITY = { red: 0, yellow: 1, unknown: 2, green: 3 };
@@ -24,6 +25,8 @@ const FAVICON_SHAPES = {
 
 const page = {
   token: sessionStorage.getItem(TOKEN_KEY),
+  // Every time on the page is in one zone, the viewer's choice: the browser's, or UTC.
+  zone: localStorage.getItem(ZONE_KEY) === "utc" ? "utc" : "local",
   components: [],
   history: new Map(), // key -> {buckets, step_s, error}
   historyAt: 0,
@@ -76,17 +79,41 @@ function append(node, children) {
 
 // ---- formatting ----------------------------------------------------------------------------
 
+/// The chosen zone, for Intl's formatting; the hour cycle is the browser's locale's.
+function zoneOption() {
+  return page.zone === "utc" ? { timeZone: "UTC" } : {};
+}
+
 function clock(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(ms).toLocaleTimeString([], { ...zoneOption(), hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
 function dateTime(ms) {
-  return new Date(ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(ms).toLocaleString([], { ...zoneOption(), month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function day(ms) {
+  return new Date(ms).toLocaleDateString([], zoneOption());
+}
+
+/// The browser's zone and its offset now: "Europe/Berlin, UTC+01:00".
+function localZoneName() {
+  const minutes = -new Date().getTimezoneOffset();
+  const sign = minutes < 0 ? "−" : "+";
+  const offset = `${String(Math.floor(Math.abs(minutes) / 60)).padStart(2, "0")}:${String(Math.abs(minutes) % 60).padStart(2, "0")}`;
+  return `${Intl.DateTimeFormat().resolvedOptions().timeZone}, UTC${sign}${offset}`;
+}
+
+/// A heartbeat's own time (RAGFlow writes the executor's zone and offset) followed by the
+/// same instant in the page's zone; any other value as it is.
+function zonedValue(value) {
+  const ms = typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:[\d.]+)?(Z|[+-]\d\d:?\d\d)$/.test(value) ? Date.parse(value) : NaN;
+  return Number.isFinite(ms) ? `${value} (${dateTime(ms)} ${page.zone === "utc" ? "UTC" : "local"})` : scalar(value);
 }
 
 /// When something began: the time (with the date unless today) and how long ago.
 function sinceText(ms) {
-  const today = new Date(ms).toDateString() === new Date().toDateString();
+  const today = day(ms) === day(Date.now());
   return `since ${today ? clock(ms) : dateTime(ms)} (${duration(Date.now() - ms)})`;
 }
 
@@ -624,7 +651,7 @@ function intervalDetails(details) {
       [["done", i.done], ["failed", i.failed], ["pending", i.pending], ["lag", i.lag], ["restarted", i.restarted ? "yes" : "no"]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, scalar(v))]),
     ),
     el("h3", {}, "Heartbeat at the end of the interval"),
-    el("div", { class: "table-wrap" }, el("table", { class: "fields" }, el("tbody", {}, fields.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, scalar(v))))))),
+    el("div", { class: "table-wrap" }, el("table", { class: "fields" }, el("tbody", {}, fields.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, zonedValue(v))))))),
     el("h3", {}, `Running (${current.length})`),
     current.length
       ? el(
@@ -747,6 +774,15 @@ function start() {
     showTokenPrompt(null);
   });
   $("interval-close").addEventListener("click", () => $("interval-dialog").close());
+  $("zone-local-name").textContent = localZoneName();
+  for (const radio of document.querySelectorAll('input[name="zone"]')) {
+    radio.checked = radio.value === page.zone;
+    radio.addEventListener("change", () => {
+      page.zone = radio.value;
+      localStorage.setItem(ZONE_KEY, page.zone);
+      if (page.lastOk) render();
+    });
+  }
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener("change", () => {
       page.mode = radio.value;

@@ -369,6 +369,12 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         );
     }
     assert!(!details_text.contains("null"), "{details_text}");
+    // The heartbeat's own time as written, then the same instant on the page's clock.
+    let beat_time = details_text
+        .lines()
+        .find(|l| l.starts_with("now\t"))
+        .unwrap_or_else(|| panic!("no now field in\n{details_text}"));
+    assert!(beat_time.ends_with(" local)"), "{beat_time}");
     let counts = detail_list(&browser, "#interval-body").await;
     assert_eq!(
         counts,
@@ -1045,6 +1051,49 @@ async fn the_worst_comes_first_with_since_when_in_light_and_dark() {
         .await;
     assert!(widths[0].as_u64() <= widths[1].as_u64(), "{widths}");
     phone.screenshot("scene-390").await;
+    drop(phone);
+
+    // One clock: the browser's zone, named, until the viewer picks UTC, which is kept.
+    browser.time_zone("Asia/Kolkata").await;
+    browser.client.refresh().await.unwrap();
+    const SINCE: &str = "(() => { const a = document.querySelector('#problems li[data-key=redis] a.since'); \
+         return a ? [+a.dataset.since, a.innerText, document.querySelector('.zone').innerText] : null; })()";
+    let local = browser.wait_for("since, in Kolkata", SINCE).await;
+    // ICU names Kolkata by its older name, Calcutta.
+    assert!(
+        local[2]
+            .as_str()
+            .unwrap()
+            .contains("local (Asia/Calcutta, UTC+05:30)"),
+        "{local}"
+    );
+    let started = local[0].as_i64().unwrap();
+    assert_shown_in(&local[1], started, "Asia/Kolkata");
+    browser
+        .run(
+            "document.querySelector('input[name=zone][value=utc]').click();",
+            vec![],
+        )
+        .await;
+    let utc = browser.run(&format!("return {SINCE};"), vec![]).await;
+    assert_shown_in(&utc[1], started, "UTC");
+    browser.client.refresh().await.unwrap();
+    let kept = browser.wait_for("since, after a reload", SINCE).await;
+    assert_shown_in(&kept[1], started, "UTC");
+}
+
+/// `text` shows the instant `ms` as a clock time in `zone`, 24 h or as the locale has it.
+fn assert_shown_in(text: &Value, ms: i64, zone: &str) {
+    let time = jiff::Timestamp::from_millisecond(ms)
+        .unwrap()
+        .in_tz(zone)
+        .unwrap();
+    let text = text.as_str().unwrap();
+    let (h24, h12) = (time.strftime("%H:%M:%S"), time.strftime("%I:%M:%S"));
+    assert!(
+        text.contains(&h24.to_string()) || text.contains(&h12.to_string()),
+        "{text} shows {h24} in {zone}"
+    );
 }
 
 #[tokio::test]

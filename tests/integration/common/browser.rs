@@ -108,13 +108,25 @@ impl Browser {
     /// Emulates `prefers-color-scheme: <scheme>` (`light` or `dark`) through Chromium's
     /// DevTools protocol, as the operating system's setting would.
     pub async fn prefer_color_scheme(&self, scheme: &str) {
+        self.devtools(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await;
+    }
+
+    /// Puts the browser in time zone `zone` (an IANA name), as the operating system's
+    /// setting would; pages loaded afterwards see it.
+    pub async fn time_zone(&self, zone: &str) {
+        self.devtools("Emulation.setTimezoneOverride", json!({"timezoneId": zone}))
+            .await;
+    }
+
+    async fn devtools(&self, cmd: &'static str, params: Value) {
         self.client
-            .issue_cmd(DevTools {
-                cmd: "Emulation.setEmulatedMedia",
-                params: json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
-            })
+            .issue_cmd(DevTools { cmd, params })
             .await
-            .expect("chromedriver runs the DevTools command");
+            .unwrap_or_else(|e| panic!("chromedriver runs {cmd}: {e}"));
     }
 
     /// Saves a screenshot as `target/tmp/ui-screenshots/<name>.png` and returns its path.
