@@ -2,8 +2,9 @@
 # Makes sure everything the tests need is on this machine; idempotent, silent when nothing to do.
 # - Debian packages: redis-server, postgresql, mariadb-server, nats-server, prometheus and
 #   prometheus-alertmanager (the tests start their own redis-server, initdb/postgres,
-#   mariadb-install-db/mariadbd, nats-server, prometheus and alertmanager on free ports), and
-#   chromium with chromium-driver for the web UI tests (each test runs its own chromedriver).
+#   mariadb-install-db/mariadbd, nats-server, prometheus and alertmanager on free ports),
+#   chromium with chromium-driver for the web UI tests (each test runs its own chromedriver),
+#   and nginx, the reverse proxy the web UI is tested behind (each test runs its own).
 # - The machine's shared services answer on 6379 (Redis), 5432 (PostgreSQL), 3306 (MariaDB) and
 #   4222 (NATS); one that does not is started with the machine's own start command.
 # - s3s-fs (S3 server on a directory) from crates.io, Azurite (Azure Blob emulator) from npm and
@@ -62,6 +63,7 @@ have prometheus || missing+=(prometheus)
 have prometheus-alertmanager || missing+=(prometheus-alertmanager)
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
+have nginx || missing+=(nginx)
 have openssl || missing+=(openssl)
 have ip || missing+=(iproute2)
 have curl || missing+=(curl)

@@ -11,10 +11,22 @@ const SHOWN_EXECUTORS = 12;
 const STRIP_SLOT_S = 1800; // 48 slots over 24 hours
 const STRIP_SLOTS = 48;
 const TOKEN_KEY = "ragwatch.token";
+const ZONE_KEY = "ragwatch.zone";
 const STATE_ORDER = { dead: 0, stale: 1, alive: 2 };
+// Cards and the header's list, the worst first; within a status, the configuration's order.
+const SEVERITY = { red: 0, yellow: 1, unknown: 2, green: 3 };
+// The tab's icon per overall status: a shape each, so it is not told by colour alone.
+const FAVICON_SHAPES = {
+  green: '<circle cx="8" cy="8" r="7" fill="#1a7f37"/><path d="M4.5 8.5l2.5 2.5 4.5-5" fill="none" stroke="#fff" stroke-width="2"/>',
+  yellow: '<path d="M8 1l7.5 13.5h-15z" fill="#d29922"/><path d="M8 6v4M8 11.5v1.5" stroke="#000" stroke-width="1.8"/>',
+  red: '<rect x="1" y="1" width="14" height="14" rx="2" fill="#cf222e"/><path d="M5 5l6 6M11 5l-6 6" stroke="#fff" stroke-width="2"/>',
+  unknown: '<circle cx="8" cy="8" r="6" fill="none" stroke="#5b6475" stroke-width="2" stroke-dasharray="3 2"/>',
+};
 
 const page = {
   token: sessionStorage.getItem(TOKEN_KEY),
+  // Every time on the page is in one zone, the viewer's choice: the browser's, or UTC.
+  zone: localStorage.getItem(ZONE_KEY) === "utc" ? "utc" : "local",
   components: [],
   history: new Map(), // key -> {buckets, step_s, error}
   historyAt: 0,
@@ -22,6 +34,7 @@ const page = {
   intervals: new Map(), // name -> {intervals, at}
   incidents: null,
   incidentsError: null,
+  open: new Map(), // component key -> this ragwatch's open incident on it
   lastOk: 0,
   failure: null,
   mode: "interval",
@@ -66,12 +79,42 @@ function append(node, children) {
 
 // ---- formatting ----------------------------------------------------------------------------
 
+/// The chosen zone, for Intl's formatting; the hour cycle is the browser's locale's.
+function zoneOption() {
+  return page.zone === "utc" ? { timeZone: "UTC" } : {};
+}
+
 function clock(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(ms).toLocaleTimeString([], { ...zoneOption(), hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
 function dateTime(ms) {
-  return new Date(ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(ms).toLocaleString([], { ...zoneOption(), month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function day(ms) {
+  return new Date(ms).toLocaleDateString([], zoneOption());
+}
+
+/// The browser's zone and its offset now: "Europe/Berlin, UTC+01:00".
+function localZoneName() {
+  const minutes = -new Date().getTimezoneOffset();
+  const sign = minutes < 0 ? "−" : "+";
+  const offset = `${String(Math.floor(Math.abs(minutes) / 60)).padStart(2, "0")}:${String(Math.abs(minutes) % 60).padStart(2, "0")}`;
+  return `${Intl.DateTimeFormat().resolvedOptions().timeZone}, UTC${sign}${offset}`;
+}
+
+/// A heartbeat's own time (RAGFlow writes the executor's zone and offset) followed by the
+/// same instant in the page's zone; any other value as it is.
+function zonedValue(value) {
+  const ms = typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:[\d.]+)?(Z|[+-]\d\d:?\d\d)$/.test(value) ? Date.parse(value) : NaN;
+  return Number.isFinite(ms) ? `${value} (${dateTime(ms)} ${page.zone === "utc" ? "UTC" : "local"})` : scalar(value);
+}
+
+/// When something began: the time (with the date unless today) and how long ago.
+function sinceText(ms) {
+  const today = day(ms) === day(Date.now());
+  return `since ${today ? clock(ms) : dateTime(ms)} (${duration(Date.now() - ms)})`;
 }
 
 function duration(ms) {
@@ -82,6 +125,16 @@ function duration(ms) {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h} h ${m % 60} min`;
   return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+// RAGFlow's to_page for "to the end of the file" (its task splitter's default).
+const WHOLE_FILE_PAGE = 100000000;
+
+/// RAGFlow's page range of a task (from 0, the end excluded) as people count pages.
+function pageRange(from, to) {
+  if (from == null) return "–";
+  if (to >= WHOLE_FILE_PAGE) return from === 0 ? "whole file" : `${from + 1} to the end`;
+  return to - from === 1 ? `${to}` : `${from + 1}–${to}`;
 }
 
 function bytes(n) {
@@ -120,6 +173,8 @@ class AuthError extends Error {
   }
 }
 
+/// `path` is relative to the page (no leading slash), so that behind a proxy's path prefix
+/// the requests go to the same prefix.
 async function api(path) {
   const headers = { Accept: "application/json" };
   if (page.token) headers.Authorization = `Bearer ${page.token}`;
@@ -157,8 +212,8 @@ async function refresh() {
   clearTimeout(page.timer);
   try {
     const [components, executors] = await Promise.all([
-      api("/api/v1/components"),
-      api("/api/v1/executors").catch((error) => {
+      api("api/v1/components"),
+      api("api/v1/executors").catch((error) => {
         if (error.status === 404) return null; // task executors are not watched
         throw error;
       }),
@@ -183,11 +238,14 @@ async function refresh() {
 
 async function refreshIncidents() {
   try {
-    page.incidents = (await api("/api/v1/incidents?limit=20")).incidents;
+    const [recent, open] = await Promise.all([api("api/v1/incidents?limit=20"), api("api/v1/incidents/open")]);
+    page.incidents = recent.incidents;
+    page.open = new Map(open.incidents.map((i) => [i.component, i]));
     page.incidentsError = null;
   } catch (error) {
     if (!error.status) throw error;
     page.incidents = null;
+    page.open = new Map();
     page.incidentsError = error.message; // history disabled or failing: the rest still shows
   }
 }
@@ -201,7 +259,7 @@ async function refreshHistory() {
   const since = (Math.floor(Date.now() / 1000 / STRIP_SLOT_S) - STRIP_SLOTS + 1) * STRIP_SLOT_S;
   const results = await Promise.all(
     keys.map((key) =>
-      api(`/api/v1/components/${encodeURIComponent(key)}/history?since=${since}&step=${STRIP_SLOT_S}`).catch((error) => {
+      api(`api/v1/components/${encodeURIComponent(key)}/history?since=${since}&step=${STRIP_SLOT_S}`).catch((error) => {
         if (!error.status) throw error;
         return { error: error.message };
       }),
@@ -219,7 +277,7 @@ async function refreshIntervals() {
   });
   const results = await Promise.all(
     due.map((name) =>
-      api(`/api/v1/executors/${encodeURIComponent(name)}/intervals`).catch((error) => {
+      api(`api/v1/executors/${encodeURIComponent(name)}/intervals`).catch((error) => {
         if (!error.status) throw error;
         return { intervals: [], error: error.message };
       }),
@@ -244,26 +302,73 @@ function render() {
   if (!performance.getEntriesByName("first-data").length) performance.mark("first-data");
 }
 
+/// The components, the worst first (stable: configuration order within a status).
+function bySeverity(components) {
+  return [...components].sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status]);
+}
+
 function renderOverall() {
   const required = page.components.filter((c) => c.required);
   let status = "green";
   let text = "All systems operational";
-  if (required.some((c) => c.status === "red")) {
+  if (page.failure) {
+    // The last verdict may no longer be true: it is not shown at full strength.
+    status = "unknown";
+    text = `Unknown: ragwatch unreachable (${page.lastOk ? `last seen ${clock(page.lastOk)}` : "never reached"})`;
+  } else if (required.some((c) => c.status === "red")) {
     status = "red";
     text = "Down: " + required.filter((c) => c.status === "red").map((c) => c.key).join(", ");
   } else if (page.components.some((c) => c.status !== "green")) {
     status = "yellow";
     text = "Degraded: " + page.components.filter((c) => c.status !== "green").map((c) => c.key).join(", ");
   }
-  // A component shown as unknown is a consequence: its cause is already named above.
   const overall = $("overall");
+  // Announced (role=status) only when it changes, not on every refresh.
+  if (overall.textContent !== text) overall.textContent = text;
   overall.dataset.status = status;
-  overall.textContent = text;
+  document.title = `${text} · ragwatch`;
+  const icon = $("favicon");
+  if (icon.dataset.status !== status) {
+    icon.dataset.status = status;
+    const image = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">${FAVICON_SHAPES[status]}</svg>`;
+    icon.href = `data:image/svg+xml,${encodeURIComponent(image)}`;
+  }
+  renderProblems();
+}
+
+/// Every component that is not green, the worst first, each with since when.
+function renderProblems() {
+  const list = $("problems");
+  const problems = bySeverity(page.components.filter((c) => c.status !== "green"));
+  list.hidden = !problems.length;
+  list.replaceChildren(
+    ...problems.map((c) =>
+      el(
+        "li",
+        { "data-key": c.key, "data-status": c.status },
+        el("span", { class: "pill", "data-status": c.status }, c.status),
+        " ",
+        el("a", { href: `#card-${c.key}` }, c.key),
+        c.cause ? ` while ${c.cause}` : "",
+        incidentLink(c.key),
+      ),
+    ),
+  );
+}
+
+/// " since 14:02:11 (2 h 15 min)", linked to the component's open incident; nothing while
+/// none is known (history disabled, or not written yet).
+function incidentLink(key) {
+  const incident = page.open.get(key);
+  if (!incident) return null;
+  return [" ", el("a", { class: "since", href: `#incident-${incident.id}`, "data-since": incident.started_at_ms }, sinceText(incident.started_at_ms))];
 }
 
 function renderBanner() {
   const banner = $("banner");
+  const wasOffline = document.body.classList.contains("offline");
   document.body.classList.toggle("offline", Boolean(page.failure));
+  if (wasOffline !== Boolean(page.failure)) renderOverall();
   if (!page.failure) {
     banner.hidden = true;
     return;
@@ -334,9 +439,7 @@ function detailRows(component) {
 }
 
 function renderComponents() {
-  const container = $("components");
-  const cards = page.components.map((component) => componentCard(component));
-  container.replaceChildren(...cards);
+  $("components").replaceChildren(...bySeverity(page.components).map(componentCard));
 }
 
 function componentCard(c) {
@@ -344,7 +447,7 @@ function componentCard(c) {
   const history = page.history.get(c.key);
   return el(
     "article",
-    { class: "card", "data-key": c.key, "data-status": c.status, "aria-label": `${c.key}: ${c.status}` },
+    { class: "card", id: `card-${c.key}`, "data-key": c.key, "data-status": c.status, "aria-label": `${c.key}: ${c.status}` },
     el(
       "div",
       { class: "card-head" },
@@ -359,11 +462,18 @@ function componentCard(c) {
       " · ",
       el("span", { class: "latency" }, millis(c.elapsed_ms)),
     ),
+    c.status !== "green" && page.open.has(c.key) ? el("p", { class: "card-since" }, c.status, incidentLink(c.key)) : null,
     c.cause ? el("p", { class: "cause" }, `Unknown while ${c.cause}`) : null,
-    c.error ? el("p", { class: c.cause ? "error muted-error" : "error" }, c.error) : null,
+    c.error ? el("p", { class: reasonClass(c) }, c.error) : null,
     rows.length ? el("dl", { class: "details" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])) : null,
     statusStrip(history),
   );
+}
+
+/// A yellow component's reason is a warning, not an error; a consequence's is muted.
+function reasonClass(c) {
+  if (c.cause) return "error muted-error";
+  return c.status === "yellow" ? "warning" : "error";
 }
 
 /// 24 hours of roll-ups, one slot per bucket; a slot is as bad as its worst check.
@@ -516,7 +626,7 @@ async function showInterval(name, interval) {
   body.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
   try {
-    const details = await api(`/api/v1/executors/${encodeURIComponent(name)}/intervals/${Math.round(interval.end * 1000)}`);
+    const details = await api(`api/v1/executors/${encodeURIComponent(name)}/intervals/${Math.round(interval.end * 1000)}`);
     body.replaceChildren(...intervalDetails(details).filter(Boolean));
   } catch (error) {
     if (error instanceof AuthError) {
@@ -541,7 +651,7 @@ function intervalDetails(details) {
       [["done", i.done], ["failed", i.failed], ["pending", i.pending], ["lag", i.lag], ["restarted", i.restarted ? "yes" : "no"]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, scalar(v))]),
     ),
     el("h3", {}, "Heartbeat at the end of the interval"),
-    el("div", { class: "table-wrap" }, el("table", { class: "fields" }, el("tbody", {}, fields.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, scalar(v))))))),
+    el("div", { class: "table-wrap" }, el("table", { class: "fields" }, el("tbody", {}, fields.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, zonedValue(v))))))),
     el("h3", {}, `Running (${current.length})`),
     current.length
       ? el(
@@ -555,7 +665,7 @@ function intervalDetails(details) {
               "tbody",
               {},
               current.map((t) =>
-                el("tr", {}, el("td", {}, scalar(t.name ?? t.doc_id)), el("td", {}, scalar(t.type ?? t.task_type)), el("td", {}, t.from_page != null ? `${t.from_page}–${t.to_page}` : "–"), el("td", {}, scalar(t.parser_id)), el("td", { class: "mono" }, scalar(t.id))),
+                el("tr", {}, el("td", {}, scalar(t.name ?? t.doc_id)), el("td", {}, scalar(t.type ?? t.task_type)), el("td", {}, pageRange(t.from_page, t.to_page)), el("td", {}, scalar(t.parser_id)), el("td", { class: "mono" }, scalar(t.id))),
               ),
             ),
           ),
@@ -609,8 +719,9 @@ function renderIncidents() {
     ...page.incidents.map((i) =>
       el(
         "tr",
-        { "data-open": i.open },
+        { id: `incident-${i.id}`, "data-open": i.open },
         el("td", {}, i.component),
+        el("td", {}, i.open ? el("span", { class: "pill", "data-status": i.last }, i.last) : el("span", { class: "muted" }, "ended")),
         el("td", {}, el("span", { class: "pill", "data-status": i.worst }, i.worst)),
         el("td", {}, dateTime(i.started_at_ms)),
         el("td", {}, i.open ? `${duration(Date.now() - i.started_at_ms)}, ongoing` : duration(i.duration_ms)),
@@ -663,6 +774,15 @@ function start() {
     showTokenPrompt(null);
   });
   $("interval-close").addEventListener("click", () => $("interval-dialog").close());
+  $("zone-local-name").textContent = localZoneName();
+  for (const radio of document.querySelectorAll('input[name="zone"]')) {
+    radio.checked = radio.value === page.zone;
+    radio.addEventListener("change", () => {
+      page.zone = radio.value;
+      localStorage.setItem(ZONE_KEY, page.zone);
+      if (page.lastOk) render();
+    });
+  }
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener("change", () => {
       page.mode = radio.value;

@@ -1,5 +1,6 @@
 //! `GET /api/v1/incidents?since=&component=&limit=`: stretches of time components were not
-//! green, open ones first, then newest first, with their durations.
+//! green, open ones first, then newest first, with their durations; `GET
+//! /api/v1/incidents/open`: those this ragwatch has open now.
 
 use jiff::{SignedDuration, Timestamp};
 use std::sync::Arc;
@@ -65,6 +66,34 @@ pub async fn list(
         })
         .await
         .map_err(|e| unavailable(&state, e))?;
+    Ok(Json(answer(incidents, now)))
+}
+
+/// The incidents this ragwatch has open now (its `history.observer`'s, not those of others
+/// sharing the store): what the page's "since" and its links to incidents come from.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/open",
+    tag = "components",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{incidents: [...]}`: this ragwatch's open incidents, at most one per component, newest first, each with `open` and `duration_ms`", body = Vec<Incident>),
+        (status = 503, description = "History disabled or its store unavailable", body = ApiError),
+    )
+)]
+pub async fn open(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let now = Timestamp::now();
+    let store = history_of(&state)?;
+    let observer = state.history.as_ref().map_or("", |h| h.observer());
+    let incidents = store
+        .open_incidents(observer)
+        .await
+        .map_err(|e| unavailable(&state, e))?;
+    Ok(Json(answer(incidents, now)))
+}
+
+/// `{incidents: [...]}`, each incident with `open` and its duration up to `now`.
+fn answer(incidents: Vec<Incident>, now: Timestamp) -> Value {
     let incidents: Vec<Value> = incidents
         .into_iter()
         .map(|incident| {
@@ -77,5 +106,5 @@ pub async fn list(
             value
         })
         .collect();
-    Ok(Json(json!({ "incidents": incidents })))
+    json!({ "incidents": incidents })
 }

@@ -90,6 +90,7 @@ pub fn router(parts: Parts) -> Router {
         .route("/api/v1/components/{key}/history", get(components::history))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/cluster", get(cluster::cluster))
+        .route("/api/v1/incidents/open", get(incidents::open))
         .route("/api/v1/executors", get(executors::list))
         .route(
             "/api/v1/executors/{name}/intervals",

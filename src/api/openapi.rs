@@ -27,6 +27,7 @@ use crate::history::{Bucket, Incident};
         components::history,
         incidents::list,
         cluster::cluster,
+        incidents::open,
         executors::list,
         executors::intervals,
         executors::interval,

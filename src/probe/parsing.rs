@@ -77,10 +77,19 @@ impl ParsingProbe {
             };
             if level != Status::Green {
                 status = status.min(level);
+                // What was measured and the threshold it passed: why no executor took the
+                // task (none alive, all busy, a queue nobody reads) is not known here.
+                let threshold = if level == Status::Red {
+                    ("queued_critical", self.settings.queued_critical)
+                } else {
+                    ("queued_warn", self.settings.queued_warn)
+                };
                 problems.push(format!(
-                    "{} queued, the oldest waiting for {}: no executor is taking tasks",
+                    "{} queued, the oldest not started after {} ({} {})",
                     tasks(pipeline.queued),
-                    minutes(waited)
+                    minutes(waited),
+                    threshold.0,
+                    minutes(threshold.1)
                 ));
             }
         }

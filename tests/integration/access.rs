@@ -23,7 +23,7 @@ const LOOPBACK_ONLY: &str = "ragwatch has no server.tokens, so it serves this to
      or set server.open = true to serve every client";
 /// Every endpoint that can carry tenant data (past the guard the executor ones answer 404:
 /// the executors are not watched here).
-const TENANT_PATHS: [&str; 10] = [
+const TENANT_PATHS: [&str; 11] = [
     "/v1/system/status",
     "/api/v1/system/status",
     "/api/v1/components",
@@ -31,6 +31,7 @@ const TENANT_PATHS: [&str; 10] = [
     "/api/v1/components/redis/history",
     "/api/v1/incidents",
     "/api/v1/cluster",
+    "/api/v1/incidents/open",
     "/api/v1/executors",
     "/api/v1/executors/te_1/intervals",
     "/api/v1/executors/te_1/intervals/1000",

@@ -643,12 +643,36 @@ async fn an_outage_of_a_real_dependency_becomes_one_incident() {
     })
     .await;
     assert_eq!(open["incidents"][0]["open"], true);
+    // This ragwatch's open incidents: the same one, for the page's "since" and its link.
+    let (status, mine) = get(&app, "/api/v1/incidents/open").await;
+    assert_eq!(status, 200, "{mine}");
+    let identity = |body: &Value| {
+        body["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["id"].clone(),
+                    i["component"].clone(),
+                    i["started_at_ms"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(identity(&mine), identity(&open), "{mine}");
     redis.set_mode(ProxyMode::Pass).await;
     assert_eq!(app.get_json("/v1/system/healthz?fresh=1").await.0, 200);
     let closed = until(&app, "/api/v1/incidents?component=redis", |b| {
         b["incidents"][0]["open"] == false
     })
     .await;
+    let (_, mine) = get(&app, "/api/v1/incidents/open").await;
+    assert_eq!(
+        mine["incidents"],
+        serde_json::json!([]),
+        "none open once it ended"
+    );
     let incident = &closed["incidents"][0];
     assert_eq!(incident["component"], "redis");
     assert_eq!(

@@ -7,7 +7,7 @@ use common::app::TestApp;
 use serde_json::Value;
 
 /// Every route of the router, as the document must name it.
-const ROUTES: [&str; 17] = [
+const ROUTES: [&str; 18] = [
     "/v1/system/healthz",
     "/api/v1/system/healthz",
     "/v1/system/status",
@@ -20,6 +20,7 @@ const ROUTES: [&str; 17] = [
     "/api/v1/components/{key}/history",
     "/api/v1/incidents",
     "/api/v1/cluster",
+    "/api/v1/incidents/open",
     "/api/v1/executors",
     "/api/v1/executors/{name}/intervals",
     "/api/v1/executors/{name}/intervals/{end}",

@@ -87,18 +87,16 @@ async fn pipeline_states(postgres: bool) {
     assert_eq!(result.status, Status::Yellow, "{result:?}");
     assert_eq!(
         result.error.as_deref(),
-        Some("2 tasks queued, the oldest waiting for 20 min: no executor is taking tasks")
+        Some("2 tasks queued, the oldest not started after 20 min (queued_warn 10 min)")
     );
 
     p.task("stale", 0.0, 125, 125, "").await;
     let result = p.parsing().await;
     assert_eq!(result.status, Status::Red, "{result:?}");
     assert!(
-        result
-            .error
-            .as_deref()
-            .unwrap()
-            .starts_with("3 tasks queued, the oldest waiting for 2 h 5 min"),
+        result.error.as_deref().unwrap().starts_with(
+            "3 tasks queued, the oldest not started after 2 h 5 min (queued_critical 60 min)"
+        ),
         "{result:?}"
     );
     assert_eq!(result.details["oldest_queued_s"], 125 * 60);

@@ -8,7 +8,9 @@ use common::app::TestApp;
 use common::browser::Browser;
 use common::ragflow::{Beat, RagflowDb, create_task_streams, redis, unix_now, write_beats};
 use common::ragflow_server::RagflowServer;
-use common::{AzuriteServer, FaultProxy, FixtureResponse, FixtureServer, ProxyMode, RedisInstance};
+use common::{
+    AzuriteServer, FaultProxy, FixtureResponse, FixtureServer, NginxProxy, ProxyMode, RedisInstance,
+};
 use serde_json::{Value, json};
 
 const GREEN_ES: &str = "elasticsearch/netdata/v8.4.2/cluster_health.json";
@@ -219,7 +221,7 @@ async fn a_dependency_taken_down_turns_red_and_back_without_a_reload() {
         )
         .await;
     assert!(
-        incident.as_str().unwrap().starts_with("redis\tRED\t"),
+        incident.as_str().unwrap().starts_with("redis\tRED\tRED\t"),
         "{incident}"
     );
     assert!(incident.as_str().unwrap().contains("ongoing"), "{incident}");
@@ -260,12 +262,17 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
     busy.current = vec!["<script>window.injected=2</script>"];
     busy.pending = 4;
     busy.lag = 2;
+    // RAGFlow's sentinel for a file it does not split into pages.
+    busy.pages = (0, 100_000_000);
+    let mut second_part = Beat::new(now, 20, 3);
+    second_part.current = vec!["task_pages_13_to_24"];
+    second_part.pages = (12, 24);
     // Intervals: (3 done, 0 failed), (0, 2), (7, 0).
     let beats = [
         Beat::new(now - 90.0, 10, 1),
         busy,
         Beat::new(now - 30.0, 13, 3),
-        Beat::new(now, 20, 3),
+        second_part,
     ];
     write_beats(&mut conn, "task_executor_ui_0", &beats).await;
     let ms = |s: f64| (s * 1000.0) as i64;
@@ -298,10 +305,22 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         )
         .await;
     assert_eq!(per_interval, json!([[3, 0], [0, 2], [7, 0]]));
+    // Failed is hatched besides its hue; done is plain.
+    let fills = browser
+        .run(
+            &format!("const bar = {bars}[1]; return ['done', 'failed'].map(k => getComputedStyle(bar.querySelector('rect.' + k)).fill);"),
+            vec![],
+        )
+        .await;
+    assert!(fills[0].as_str().unwrap().starts_with("rgb("), "{fills}");
+    assert!(
+        fills[1].as_str().unwrap().contains("#hatch-failed"),
+        "{fills}"
+    );
     let card = detail_list(&browser, ".executor[data-name=\"task_executor_ui_0\"]").await;
     assert_eq!(
         card,
-        json!({"pending": "0", "lag": "0", "running": "0", "done (30 min)": "10", "failed (30 min)": "2"})
+        json!({"pending": "0", "lag": "0", "running": "1", "done (30 min)": "10", "failed (30 min)": "2"})
     );
     let state = browser
         .run("return document.querySelector('.executor[data-name=\"task_executor_ui_0\"]').dataset.state;", vec![])
@@ -350,6 +369,12 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         );
     }
     assert!(!details_text.contains("null"), "{details_text}");
+    // The heartbeat's own time as written, then the same instant on the page's clock.
+    let beat_time = details_text
+        .lines()
+        .find(|l| l.starts_with("now\t"))
+        .unwrap_or_else(|| panic!("no now field in\n{details_text}"));
+    assert!(beat_time.ends_with(" local)"), "{beat_time}");
     let counts = detail_list(&browser, "#interval-body").await;
     assert_eq!(
         counts,
@@ -376,7 +401,7 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         .await;
     let running = running.as_str().unwrap();
     assert!(
-        running.contains("<script>window.injected=2</script>.pdf"),
+        running.contains("<script>window.injected=2</script>.pdf\t\twhole file\t"),
         "{running}"
     );
     assert_eq!(
@@ -390,6 +415,31 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         )
         .await;
     assert_eq!(executed, json!([null, 0]), "markup from data stays text");
+
+    // Pages as people count them: RAGFlow's from_page 12 to 24 (excluded) is 13–24.
+    browser
+        .run(
+            &format!(
+                "document.getElementById('interval-close').click(); \
+                      {bars}[2].dispatchEvent(new MouseEvent('click', {{bubbles: true}}));"
+            ),
+            vec![],
+        )
+        .await;
+    let pages = browser
+        .wait_for(
+            "the second part's pages",
+            "(() => { const d = document.getElementById('interval-dialog'); \
+             return d.open && d.innerText.includes('Running (1)') ? d.innerText : null; })()",
+        )
+        .await;
+    assert!(
+        pages
+            .as_str()
+            .unwrap()
+            .contains("task_pages_13_to_24.pdf\t\t13–24\t"),
+        "{pages}"
+    );
     db.drop_database().await;
 }
 
@@ -478,11 +528,25 @@ async fn an_unreachable_ragwatch_is_shown_as_such_and_recovers() {
     )
     .await;
     let proxy = FaultProxy::start(app.addr).await;
-    let browser = Browser::start(1280, 1000).await;
+    // Short enough that the page scrolls under the banner.
+    let browser = Browser::start(1280, 500).await;
     browser
         .open(&format!("http://{}/", proxy.host_port()))
         .await;
     card_colours(&browser, 3).await;
+    // The tab says the overall status, in its title and its icon.
+    const TAB: &str = "[document.title, document.getElementById('favicon').dataset.status, \
+         document.getElementById('favicon').href.startsWith('data:image/svg+xml,')]";
+    let tab = browser
+        .wait_for(
+            "the tab's title and icon",
+            &format!("document.title.startsWith('All') && {TAB}"),
+        )
+        .await;
+    assert_eq!(
+        tab,
+        json!(["All systems operational · ragwatch", "green", true])
+    );
 
     proxy.set_mode(ProxyMode::Refuse).await;
     let banner = browser
@@ -505,6 +569,34 @@ async fn an_unreachable_ragwatch_is_shown_as_such_and_recovers() {
         )
         .await;
     assert_eq!(kept, json!([true, 3]), "the last data stays, marked as old");
+    // The header no longer says green: the verdict is unknown while ragwatch is unreachable.
+    let header = browser
+        .run(
+            &format!("const o = document.getElementById('overall'); return [o.dataset.status, o.innerText, ...{TAB}];"),
+            vec![],
+        )
+        .await;
+    assert_eq!(header[0], "unknown", "{header}");
+    let said = header[1].as_str().unwrap();
+    assert!(
+        said.starts_with("Unknown: ragwatch unreachable (last seen ") && said.ends_with(')'),
+        "{header}"
+    );
+    assert_eq!(header[2], format!("{said} · ragwatch"), "{header}");
+    assert_eq!(
+        (&header[3], &header[4]),
+        (&json!("unknown"), &json!(true)),
+        "{header}"
+    );
+    // The banner stays in view when the page is scrolled.
+    let banner_top = browser
+        .run(
+            "window.scrollTo(0, document.body.scrollHeight); \
+             return [window.scrollY > 0, document.getElementById('banner').getBoundingClientRect().top];",
+            vec![],
+        )
+        .await;
+    assert_eq!(banner_top, json!([true, 0]), "sticky banner");
     browser.screenshot("unreachable").await;
 
     proxy.set_mode(ProxyMode::Pass).await;
@@ -514,6 +606,10 @@ async fn an_unreachable_ragwatch_is_shown_as_such_and_recovers() {
             "document.getElementById('banner').hidden && !document.body.classList.contains('offline')",
         )
         .await;
+    assert_eq!(
+        browser.run(&format!("return {TAB};"), vec![]).await,
+        json!(["All systems operational · ragwatch", "green", true])
+    );
 }
 
 #[tokio::test]
@@ -717,4 +813,344 @@ async fn every_backends_card_shows_its_details() {
     assert!(!page.as_str().unwrap().contains("sk-ui-test"));
     assert!(!page.as_str().unwrap().contains("ragflow-ui-key"));
     browser.screenshot("every-backend").await;
+}
+
+/// `[key, status]` of every component card, in the order the page shows them.
+const CARD_ORDER: &str = "[...document.querySelectorAll('#components .card')].map(c => [c.dataset.key, c.dataset.status])";
+
+/// The lowest WCAG 2 contrast of the text of every visible pill and link (and the overall
+/// status) against the colour it is drawn on, from the rendered colours: `[ratio, what]`.
+const LOWEST_CONTRAST: &str = r#"
+const rgba = (text) => { const v = text.match(/[\d.]+/g).map(Number); return v.length === 3 ? [...v, 1] : v; };
+const luminance = ([r, g, b]) => {
+  const f = (c) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const ground = (node) => {
+  for (; node; node = node.parentElement) {
+    const colour = rgba(getComputedStyle(node).backgroundColor);
+    if (colour[3] > 0) return colour;
+  }
+  return rgba(getComputedStyle(document.documentElement).backgroundColor);
+};
+const ratio = (a, b) => { const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x); return (hi + 0.05) / (lo + 0.05); };
+const shown = [...document.querySelectorAll('.pill, a, button.link, .overall')].filter(e => e.getClientRects().length);
+const all = shown.map(e => [ratio(rgba(getComputedStyle(e).color), ground(e)), `${e.className || e.tagName} ${e.textContent.slice(0, 30)}`]);
+all.sort((a, b) => a[0] - b[0]);
+return [all.length, all[0], luminance(ground(document.body))];
+"#;
+
+/// The scene an operator opens in an incident: a red component (its own Redis killed), a
+/// yellow one (Elasticsearch's yellow cluster health), an unknown one (the executors, whose
+/// Redis that is) and greens (MariaDB, NATS), at desktop and phone width.
+#[tokio::test]
+async fn the_worst_comes_first_with_since_when_in_light_and_dark() {
+    let es = elasticsearch(YELLOW_ES).await;
+    let mut server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    let now = unix_now();
+    write_beats(
+        &mut conn,
+        "task_executor_scene_0",
+        &[Beat::new(now - 30.0, 1, 0), Beat::new(now - 1.0, 2, 0)],
+    )
+    .await;
+    let app = ragwatch(
+        &server.url(),
+        &es.url(),
+        "[message_queue]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n",
+    )
+    .await;
+    let browser = Browser::start(1440, 900).await;
+    browser.open(&app.url("/")).await;
+    card_colours(&browser, 5).await;
+    server.kill();
+
+    // Cards: red, yellow, unknown, then the greens in configuration order.
+    let expected = json!([
+        ["redis", "red"],
+        ["doc_engine", "yellow"],
+        ["task_executors", "unknown"],
+        ["db", "green"],
+        ["message_queue", "green"]
+    ]);
+    browser
+        .wait_for(
+            "cards ordered red, yellow, unknown, green",
+            &format!("JSON.stringify({CARD_ORDER}) === '{expected}'"),
+        )
+        .await;
+
+    // The header names every component that is not green, the worst first, each since the
+    // start of its open incident and linked to it.
+    let header = browser
+        .wait_for(
+            "the header's list with since for each",
+            "(() => { const items = [...document.querySelectorAll('#problems li')]; \
+             return items.length === 3 && items.every(li => li.querySelector('a.since')) \
+               ? items.map(li => [li.dataset.key, li.dataset.status, +li.querySelector('a.since').dataset.since, \
+                                  li.querySelector('a.since').getAttribute('href'), li.innerText]) : null; })()",
+        )
+        .await;
+    let (_, open) = app.get_json("/api/v1/incidents/open").await;
+    let started = |key: &str| {
+        open["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["component"] == key)
+            .map(|i| (i["started_at_ms"].clone(), format!("#incident-{}", i["id"])))
+            .unwrap_or_else(|| panic!("no open incident for {key}: {open}"))
+    };
+    for (item, (key, status)) in header.as_array().unwrap().iter().zip([
+        ("redis", "red"),
+        ("doc_engine", "yellow"),
+        ("task_executors", "unknown"),
+    ]) {
+        assert_eq!(
+            (item[0].as_str(), item[1].as_str()),
+            (Some(key), Some(status)),
+            "{header}"
+        );
+        assert_eq!(
+            (item[2].clone(), item[3].as_str().unwrap().to_owned()),
+            started(key),
+            "{header}"
+        );
+        let text = item[4].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("{} {key}", status.to_uppercase())),
+            "{text}"
+        );
+        assert!(text.contains(" since "), "{text}");
+    }
+    assert!(
+        header[2][4]
+            .as_str()
+            .unwrap()
+            .contains("while redis is down"),
+        "{header}"
+    );
+    assert_eq!(
+        browser
+            .run(
+                "return document.getElementById('overall').innerText;",
+                vec![]
+            )
+            .await,
+        "Down: redis"
+    );
+
+    // Each card that is not green says since when and links to its incident, whose row
+    // shows its current status beside the worst.
+    let cards = browser
+        .wait_for(
+            "since and a link on each card that is not green",
+            "(() => { const cards = [...document.querySelectorAll('#components .card:not([data-status=green])')]; \
+             const links = cards.map(c => c.querySelector('.card-since a')); \
+             return links.every(a => a && document.querySelector(a.getAttribute('href'))) \
+               ? cards.map(c => [c.dataset.key, c.querySelector('.card-since').innerText, \
+                   document.querySelector(c.querySelector('.card-since a').getAttribute('href')).innerText]) : null; })()",
+        )
+        .await;
+    assert_eq!(cards[0][0], "redis");
+    assert!(
+        cards[0][1].as_str().unwrap().starts_with("Red since "),
+        "{cards}"
+    );
+    assert!(
+        cards[0][2]
+            .as_str()
+            .unwrap()
+            .starts_with("redis\tRED\tRED\t"),
+        "{cards}"
+    );
+    assert!(
+        cards[1][1].as_str().unwrap().starts_with("Yellow since "),
+        "{cards}"
+    );
+    assert!(
+        cards[1][2]
+            .as_str()
+            .unwrap()
+            .starts_with("doc_engine\tYELLOW\tYELLOW\t"),
+        "{cards}"
+    );
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('#components .card[data-status=green] .card-since').length;", vec![])
+            .await,
+        0
+    );
+
+    // A yellow reason is a warning, told from an error by more than its colour.
+    let reasons = browser
+        .run(
+            "const reason = (key) => document.querySelector(`.card[data-key=\"${key}\"] .warning, .card[data-key=\"${key}\"] .error`); \
+             const look = (e) => [e.className, getComputedStyle(e).color, getComputedStyle(e).backgroundColor, getComputedStyle(e, '::before').content]; \
+             return [look(reason('doc_engine')), look(reason('redis'))];",
+            vec![],
+        )
+        .await;
+    assert_eq!(reasons[0][0], "warning", "{reasons}");
+    assert_eq!(reasons[1][0], "error", "{reasons}");
+    assert_ne!(reasons[0][1], reasons[1][1], "{reasons}");
+    assert_ne!(reasons[0][2], reasons[1][2], "{reasons}");
+    assert_ne!(
+        reasons[0][3], reasons[1][3],
+        "a sign besides the colour: {reasons}"
+    );
+
+    // A bad slot of the 24 h strip has a pattern, not only a hue.
+    let slot = browser
+        .wait_for(
+            "the redis strip's red slot",
+            "(() => { const s = [...document.querySelectorAll('.card[data-key=\"redis\"] .slot[data-status=red]')].pop(); \
+             return s ? getComputedStyle(s).backgroundImage : null; })()",
+        )
+        .await;
+    assert!(
+        slot.as_str()
+            .unwrap()
+            .starts_with("repeating-linear-gradient"),
+        "{slot}"
+    );
+
+    // Every pill and link reads at 4.5:1 or more, in light and in dark mode.
+    for scheme in ["light", "dark"] {
+        browser.prefer_color_scheme(scheme).await;
+        let contrast = browser.run(LOWEST_CONTRAST, vec![]).await;
+        let (lowest, page_luminance) = (
+            contrast[1][0].as_f64().unwrap(),
+            contrast[2].as_f64().unwrap(),
+        );
+        assert_eq!(
+            page_luminance < 0.1,
+            scheme == "dark",
+            "{scheme} mode rendered: {contrast}"
+        );
+        assert!(contrast[0].as_u64().unwrap() >= 10, "{contrast}");
+        assert!(lowest >= 4.5, "{scheme}: {contrast}");
+        browser.screenshot(&format!("scene-1440-{scheme}")).await;
+    }
+
+    // On a phone: the same order, the worst card first on screen, nothing wider than it.
+    let phone = Browser::phone().await;
+    phone.open(&app.url("/")).await;
+    phone
+        .wait_for(
+            "the order on a phone",
+            &format!("JSON.stringify({CARD_ORDER}) === '{expected}' && document.querySelectorAll('#problems a.since').length === 3"),
+        )
+        .await;
+    let widths = phone
+        .run(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await;
+    assert!(widths[0].as_u64() <= widths[1].as_u64(), "{widths}");
+    phone.screenshot("scene-390").await;
+    drop(phone);
+
+    // One clock: the browser's zone, named, until the viewer picks UTC, which is kept.
+    browser.time_zone("Asia/Kolkata").await;
+    browser.client.refresh().await.unwrap();
+    const SINCE: &str = "(() => { const a = document.querySelector('#problems li[data-key=redis] a.since'); \
+         return a ? [+a.dataset.since, a.innerText, document.querySelector('.zone').innerText] : null; })()";
+    let local = browser.wait_for("since, in Kolkata", SINCE).await;
+    // ICU names Kolkata by its older name, Calcutta.
+    assert!(
+        local[2]
+            .as_str()
+            .unwrap()
+            .contains("local (Asia/Calcutta, UTC+05:30)"),
+        "{local}"
+    );
+    let started = local[0].as_i64().unwrap();
+    assert_shown_in(&local[1], started, "Asia/Kolkata");
+    browser
+        .run(
+            "document.querySelector('input[name=zone][value=utc]').click();",
+            vec![],
+        )
+        .await;
+    let utc = browser.run(&format!("return {SINCE};"), vec![]).await;
+    assert_shown_in(&utc[1], started, "UTC");
+    browser.client.refresh().await.unwrap();
+    let kept = browser.wait_for("since, after a reload", SINCE).await;
+    assert_shown_in(&kept[1], started, "UTC");
+}
+
+/// `text` shows the instant `ms` as a clock time in `zone`, 24 h or as the locale has it.
+fn assert_shown_in(text: &Value, ms: i64, zone: &str) {
+    let time = jiff::Timestamp::from_millisecond(ms)
+        .unwrap()
+        .in_tz(zone)
+        .unwrap();
+    let text = text.as_str().unwrap();
+    let (h24, h12) = (time.strftime("%H:%M:%S"), time.strftime("%I:%M:%S"));
+    assert!(
+        text.contains(&h24.to_string()) || text.contains(&h12.to_string()),
+        "{text} shows {h24} in {zone}"
+    );
+}
+
+#[tokio::test]
+async fn the_page_works_under_a_path_prefix_behind_nginx() {
+    let es = elasticsearch(GREEN_ES).await;
+    let app = ragwatch(
+        "redis://127.0.0.1:6379",
+        &es.url(),
+        "[task_executors]\nenabled = false\n",
+    )
+    .await;
+    let nginx = NginxProxy::start("/ragwatch/", app.addr).await;
+    let browser = Browser::start(1280, 1000).await;
+    let base = nginx.url("/ragwatch/");
+    browser.open(&base).await;
+    assert_eq!(
+        card_colours(&browser, 3).await,
+        json!({"db": "green", "redis": "green", "doc_engine": "green"})
+    );
+    browser
+        .wait_for(
+            "the 24 h strips and incidents through the proxy",
+            "document.querySelectorAll('.slot').length === 3 * 48 && document.getElementById('incidents-note').innerText === 'No incidents in the last 7 days.'",
+        )
+        .await;
+    let urls = browser
+        .run(
+            "return performance.getEntriesByType('resource').map(e => e.name);",
+            vec![],
+        )
+        .await;
+    let urls: Vec<&str> = urls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    for expected in [
+        "ui/app.css",
+        "ui/app.js",
+        "api/v1/components",
+        "api/v1/incidents/open",
+    ] {
+        assert!(
+            urls.iter()
+                .any(|u| u.starts_with(&format!("{base}{expected}"))),
+            "{expected} under the prefix: {urls:?}"
+        );
+    }
+    assert!(urls.iter().all(|u| u.starts_with(&base)), "{urls:?}");
+    // The style applied: the page is drawn as designed, not as bare HTML.
+    let background = browser
+        .run(
+            "return getComputedStyle(document.body).backgroundColor;",
+            vec![],
+        )
+        .await;
+    assert_eq!(background, "rgb(246, 247, 249)");
+    browser.screenshot("behind-nginx").await;
 }

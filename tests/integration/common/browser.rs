@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -104,6 +105,30 @@ impl Browser {
         }
     }
 
+    /// Emulates `prefers-color-scheme: <scheme>` (`light` or `dark`) through Chromium's
+    /// DevTools protocol, as the operating system's setting would.
+    pub async fn prefer_color_scheme(&self, scheme: &str) {
+        self.devtools(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await;
+    }
+
+    /// Puts the browser in time zone `zone` (an IANA name), as the operating system's
+    /// setting would; pages loaded afterwards see it.
+    pub async fn time_zone(&self, zone: &str) {
+        self.devtools("Emulation.setTimezoneOverride", json!({"timezoneId": zone}))
+            .await;
+    }
+
+    async fn devtools(&self, cmd: &'static str, params: Value) {
+        self.client
+            .issue_cmd(DevTools { cmd, params })
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver runs {cmd}: {e}"));
+    }
+
     /// Saves a screenshot as `target/tmp/ui-screenshots/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
@@ -112,6 +137,31 @@ impl Browser {
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(&path, png).unwrap();
         path
+    }
+}
+
+/// A DevTools protocol command through chromedriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct DevTools {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({"cmd": self.cmd, "params": self.params});
+        (axum::http::Method::POST, Some(body.to_string()))
     }
 }
 

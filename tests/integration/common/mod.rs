@@ -56,7 +56,7 @@ pub use fixtures::{
     fixture_str,
 };
 pub use instances::{
-    AzuriteServer, Daemon, GcsEmulator, MariadbInstance, NatsInstance, NatsOptions,
+    AzuriteServer, Daemon, GcsEmulator, MariadbInstance, NatsInstance, NatsOptions, NginxProxy,
     PostgresInstance, RedisInstance, S3Server, mysql_greeting, pg_ssl_request, redis_ping,
 };
 pub use proxy::{FaultProxy, ProxyMode};

@@ -72,6 +72,8 @@ pub struct Beat {
     pub lag: u64,
     /// Ids of the tasks in `current`.
     pub current: Vec<&'static str>,
+    /// Their `from_page` and `to_page` (from 0, the end excluded, as RAGFlow splits files).
+    pub pages: (u64, u64),
 }
 
 impl Beat {
@@ -85,6 +87,7 @@ impl Beat {
             pending: 0,
             lag: 0,
             current: Vec::new(),
+            pages: (0, 12),
         }
     }
 
@@ -101,7 +104,7 @@ impl Beat {
             .current
             .iter()
             .map(|id| {
-                let task = serde_json::json!({"id": id, "doc_id": format!("doc-{id}"), "from_page": 0, "to_page": 12, "task_type": "", "name": format!("{id}.pdf")});
+                let task = serde_json::json!({"id": id, "doc_id": format!("doc-{id}"), "from_page": self.pages.0, "to_page": self.pages.1, "task_type": "", "name": format!("{id}.pdf")});
                 (id.to_string(), task)
             })
             .collect();

@@ -1,7 +1,8 @@
 //! Own server instances for tests, each on a free port of 127.0.0.1 with its own temp dir:
 //! [`RedisInstance`], [`PostgresInstance`], [`MariadbInstance`], [`NatsInstance`],
 //! [`S3Server`] (s3s-fs), [`AzuriteServer`] (Azure Blob), [`GcsEmulator`]
-//! (gcp-storage-emulator) and [`Daemon`] (a Prometheus or an Alertmanager).
+//! (gcp-storage-emulator), [`Daemon`] (a Prometheus or an Alertmanager) and [`NginxProxy`]
+//! (nginx as a reverse proxy).
 //!
 //! They share one life cycle, [`Instance`]: a kind (one file here each) says how to prepare
 //! the data dir, which program to run with which arguments, and when the server is ready;
@@ -22,6 +23,7 @@ mod daemon;
 mod gcs;
 mod mariadb;
 mod nats;
+mod nginx;
 mod postgres;
 mod programs;
 mod redis;
@@ -45,6 +47,7 @@ pub use daemon::Daemon;
 pub use gcs::GcsEmulator;
 pub use mariadb::MariadbInstance;
 pub use nats::{NatsInstance, NatsOptions};
+pub use nginx::NginxProxy;
 pub use postgres::PostgresInstance;
 pub use redis::RedisInstance;
 pub use s3::S3Server;
