@@ -216,21 +216,24 @@ async fn one_outage_is_one_firing_and_one_resolution_from_three_replicas() {
     let mut scene = Scene::start("\"majority\"").await;
     let (leader, term) = scene.leader().await;
     for (i, replica) in scene.replicas.iter().enumerate() {
-        let (_, metrics) = get(replica.port, "/metrics", Duration::from_secs(5))
-            .await
-            .unwrap();
         let leads = u8::from(i == leader);
-        for line in [
+        let expected = [
             format!("ragwatch_cluster_leader {leads}"),
             "ragwatch_cluster_observers 3".to_owned(),
             format!("ragwatch_cluster_term {term}"),
-        ] {
-            assert!(
-                metrics.lines().any(|l| l == line),
-                "{}: no {line}",
-                replica.name
-            );
-        }
+        ];
+        wait_until(&format!("{}'s cluster gauges", replica.name), || async {
+            let (_, metrics) = get(replica.port, "/metrics", Duration::from_secs(5)).await?;
+            let missing: Vec<&String> = expected
+                .iter()
+                .filter(|line| !metrics.lines().any(|l| l == line.as_str()))
+                .collect();
+            missing
+                .is_empty()
+                .then_some(())
+                .ok_or(format!("{missing:?}"))
+        })
+        .await;
     }
     scene.redis.kill();
     let firing = scene.delivered(1).await;
