@@ -34,6 +34,7 @@ const page = {
   intervals: new Map(), // name -> {intervals, at}
   incidents: null,
   incidentsError: null,
+  cluster: null, // /api/v1/cluster: {enabled: false} for a single ragwatch
   open: new Map(), // component key -> this ragwatch's open incident on it
   lastOk: 0,
   failure: null,
@@ -211,15 +212,17 @@ async function api(path) {
 async function refresh() {
   clearTimeout(page.timer);
   try {
-    const [components, executors] = await Promise.all([
+    const [components, executors, cluster] = await Promise.all([
       api("api/v1/components"),
       api("api/v1/executors").catch((error) => {
         if (error.status === 404) return null; // task executors are not watched
         throw error;
       }),
+      api("api/v1/cluster"),
     ]);
     page.components = components.components;
     page.executors = executors;
+    page.cluster = cluster;
     await Promise.all([refreshIncidents(), refreshHistory(), refreshIntervals()]);
     page.lastOk = Date.now();
     page.failure = null;
@@ -298,6 +301,7 @@ function render() {
   renderExecutors();
   renderIncidents();
   renderFreshness();
+  renderCluster();
   // For bench/ui.sh: when the page first showed data.
   if (!performance.getEntriesByName("first-data").length) performance.mark("first-data");
 }
@@ -391,6 +395,31 @@ function renderFreshness() {
     (oldest ? ` · oldest check ${duration(Date.now() - oldest)} ago` : "");
 }
 
+/// A replica of a cluster says who leads and how many observers are live.
+function renderCluster() {
+  const node = $("cluster");
+  const cluster = page.cluster;
+  node.hidden = !cluster || !cluster.enabled;
+  if (node.hidden) return;
+  const live = cluster.observers.filter((o) => o.live).length;
+  const leader = cluster.leader ? `${cluster.leader} leads (term ${cluster.term})` : "no replica leads";
+  node.textContent =
+    `Cluster: ${leader} · ${live} of ${cluster.observers.length} observers live · ` +
+    `quorum ${cluster.quorum} (${cluster.quorum_needed} now) · this is ${cluster.observer}`;
+}
+
+/// In a cluster, when the observers disagree: "red from ragwatch-c only".
+function observersSplit(c) {
+  const seen = Object.entries(c.observers || {});
+  const statuses = new Set(seen.map(([, o]) => o.status));
+  if (statuses.size < 2) return null;
+  const parts = ["red", "yellow"]
+    .map((status) => [status, seen.filter(([, o]) => o.status === status).map(([name]) => name)])
+    .filter(([, names]) => names.length)
+    .map(([status, names]) => `${status} from ${names.join(", ")}${names.length < seen.length ? " only" : ""}`);
+  return el("p", { class: "split" }, `Observers disagree: ${parts.join("; ")}`);
+}
+
 /// The details worth a glance, per kind; anything else stays in the API.
 const DETAILS = {
   elasticsearch: [["cluster_name", "cluster"], ["number_of_nodes", "nodes"], ["number_of_data_nodes", "data nodes"], ["active_shards", "shards"], ["unassigned_shards", "unassigned"]],
@@ -464,6 +493,7 @@ function componentCard(c) {
     ),
     c.status !== "green" && page.open.has(c.key) ? el("p", { class: "card-since" }, c.status, incidentLink(c.key)) : null,
     c.cause ? el("p", { class: "cause" }, `Unknown while ${c.cause}`) : null,
+    observersSplit(c),
     c.error ? el("p", { class: reasonClass(c) }, c.error) : null,
     rows.length ? el("dl", { class: "details" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])) : null,
     statusStrip(history),

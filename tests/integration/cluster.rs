@@ -9,6 +9,7 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::browser::Browser;
 use common::scratch::ScratchDatabase;
 use common::served::{Served, get};
 use common::{
@@ -373,6 +374,33 @@ async fn split(scene: &Scene) {
 async fn one_replica_that_cannot_reach_redis_pages_nobody_under_a_majority() {
     let scene = Scene::start("\"majority\"").await;
     split(&scene).await;
+    // The page of any replica says who leads and who sees what.
+    let browser = Browser::start(1280, 1000).await;
+    browser
+        .open(&format!("http://127.0.0.1:{}/", scene.replicas[0].port))
+        .await;
+    browser
+        .wait_for(
+            "the split on redis's card",
+            "document.querySelector('.card[data-key=\"redis\"] .split')?.innerText\
+             === 'Observers disagree: red from ragwatch-c only'",
+        )
+        .await;
+    let header = browser
+        .wait_for(
+            "the cluster in the header",
+            "document.getElementById('cluster').innerText.includes('leads (term') \
+             && document.getElementById('cluster').innerText",
+        )
+        .await;
+    assert!(
+        header
+            .as_str()
+            .unwrap()
+            .contains("3 of 3 observers live · quorum majority (2 now) · this is ragwatch-a"),
+        "{header}"
+    );
+    browser.screenshot("cluster-split").await;
     scene.quiet().await;
     assert_eq!(scene.deliveries(), [], "one of three is not a majority");
     scene.finish().await;
