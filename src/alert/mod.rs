@@ -18,6 +18,7 @@ mod pagerduty;
 mod slack;
 mod teams;
 mod telegram;
+mod template;
 mod text;
 mod webhook;
 mod wecom;
@@ -46,6 +47,7 @@ use crate::status::Status;
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
 pub use notifier::{Context, Failure, Notifier};
+pub use template::check as check_template;
 
 use dingtalk::Dingtalk;
 use discord::Discord;
@@ -93,6 +95,28 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Redis down since 2025-11-24 16:00:00 UTC, holding back the task executors, and
+    /// (resolved) back up 1h 2m 3s later: what a template is checked against.
+    pub fn sample(state: AlertState) -> Self {
+        let started_at = jiff::Timestamp::from_second(1_764_000_000).expect("a valid time");
+        Alert {
+            component: ComponentKey::Redis,
+            kind: "redis",
+            required: true,
+            state,
+            status: match state {
+                AlertState::Firing => Status::Red,
+                AlertState::Resolved => Status::Green,
+            },
+            previous_status: Status::Green,
+            error: Some("connection refused to redis:6379".into()),
+            started_at,
+            resolved_at: (state == AlertState::Resolved)
+                .then(|| started_at + jiff::SignedDuration::from_secs(3_723)),
+            held_back: vec![ComponentKey::TaskExecutors],
+        }
+    }
+
     /// `critical` for a required component, `warning` for an optional one.
     pub fn severity(&self) -> Severity {
         Severity::of(self.required)
@@ -335,6 +359,8 @@ impl Alerts {
             context: Context {
                 external: config.external_url.clone(),
                 labels: config.labels.clone(),
+                test: false,
+                scrubber: scrubber.clone(),
             },
             scrubber,
             closer: Closer::new(),
