@@ -116,6 +116,11 @@ impl Notifier for Alertmanager {
     fn resends_firing(&self) -> bool {
         true
     }
+
+    /// A firing alert stays active (and notifies) until it ends.
+    fn opens_incidents(&self) -> bool {
+        true
+    }
 }
 
 /// `alerts.labels`, then ragwatch's own (which win a clash, as routing relies on them).

@@ -87,6 +87,12 @@ pub trait Notifier: Send + Sync {
     fn resends_firing(&self) -> bool {
         false
     }
+
+    /// Whether a firing alert opens something that stays open until it resolves (an
+    /// incident of a paging service): a test notification resolves at once.
+    fn opens_incidents(&self) -> bool {
+        false
+    }
 }
 
 /// The client's timeout for one request to a receiver.

@@ -97,4 +97,9 @@ impl Notifier for Opsgenie {
         expect_success(request.send().await).await?;
         Ok(())
     }
+
+    /// A trigger opens an incident until it is resolved.
+    fn opens_incidents(&self) -> bool {
+        true
+    }
 }

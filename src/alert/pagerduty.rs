@@ -74,4 +74,9 @@ impl Notifier for Pagerduty {
         post_json(client, &self.url, &body).await?;
         Ok(())
     }
+
+    /// A trigger opens an incident until it is resolved.
+    fn opens_incidents(&self) -> bool {
+        true
+    }
 }
