@@ -522,3 +522,181 @@ async fn teams_google_chat_feishu_dingtalk_wecom_and_opsgenie_get_their_formats(
         assert!(!readyz.contains(token), "{token}: {readyz}");
     }
 }
+
+const HOOK: &str = "/hook";
+const SLACK_BROKEN_TEMPLATE: &str = "/services/T1/B2/broken-template";
+const TEI_INFO: &str = r#"{"model_id":"BAAI/bge-m3","version":"1.8.0"}"#;
+
+/// A model server whose error text tries every markup and mention.
+fn hostile_health() -> FixtureResponse {
+    let error = format!(
+        "<b>x</b> *bold* `code` [link](http://evil) <!channel> <@U1> @all @everyone </code>\n# {}",
+        "A".repeat(10_000)
+    );
+    FixtureResponse::json(500, serde_json::json!({ "error": error }).to_string())
+}
+
+/// Only a TEI model (at `model`) watched, and `receivers`; alerts at once.
+fn model_config(model: &str, receivers: &str) -> String {
+    format!(
+        "{}[monitor]\ninterval = \"1h\"\ntimeout = \"5s\"\n[history]\nenabled = false\n\
+         [[models]]\nname = \"embedding\"\nkind = \"tei\"\nurl = \"{model}\"\n\
+         [alerts]\nfailure_threshold = 1\nsuccess_threshold = 1\nexternal_url = \"https://ragwatch.example\"\n\
+         [alerts.labels]\ndeployment = \"prod\"\n{receivers}",
+        common::app::only("none")
+    )
+}
+
+#[tokio::test]
+async fn a_template_is_the_text_that_arrives_its_values_escaped_for_each_service() {
+    let stand_in = FixtureServer::start([
+        ("GET", "/health", FixtureResponse::new(200, "")),
+        ("GET", "/info", FixtureResponse::json(200, TEI_INFO)),
+        ("POST", SLACK, FixtureResponse::new(200, "ok")),
+        ("POST", SLACK_BROKEN_TEMPLATE, FixtureResponse::new(200, "ok")),
+        ("POST", DISCORD, FixtureResponse::new(204, "")),
+        (
+            "POST",
+            TELEGRAM,
+            FixtureResponse::json(200, r#"{"ok":true,"result":{"message_id":1}}"#),
+        ),
+        (
+            "POST",
+            WECOM,
+            FixtureResponse::json(200, r#"{"errcode":0,"errmsg":"ok"}"#),
+        ),
+        (
+            "POST",
+            "/",
+            FixtureResponse::json(200, r#"{"id":"x1","event":"message"}"#),
+        ),
+        (
+            "POST",
+            PAGERDUTY,
+            FixtureResponse::json(202, r#"{"status":"success","message":"Event processed"}"#),
+        ),
+        ("POST", HOOK, FixtureResponse::new(200, "")),
+    ])
+    .await;
+    let url = stand_in.url();
+    let receivers = format!(
+        "[[alerts.slack]]\nurl = \"{url}{SLACK}\"\n\
+         template = \"\"\"\n*{{{{ summary }}}}* in {{{{ labels.deployment }}}}\n{{{{ error }}}}\n{{% if duration %}}lasted {{{{ duration }}}}{{% endif %}}\"\"\"\n\
+         [[alerts.slack]]\nurl = \"{url}{SLACK_BROKEN_TEMPLATE}\"\n\
+         template = \"{{% if component != 'redis' %}}{{{{ no_such_field }}}}{{% endif %}}\"\n\
+         [[alerts.discord]]\nurl = \"{url}{DISCORD}\"\ntemplate = \"**{{{{ summary }}}}**\\n{{{{ error }}}}\"\n\
+         [[alerts.telegram]]\nbot_token = \"{TELEGRAM_TOKEN}\"\nchat_id = \"-1001\"\napi_url = \"{url}\"\n\
+         template = \"<b>{{{{ summary }}}}</b> ({{{{ severity }}}})\\n<i>{{{{ error }}}}</i>\"\n\
+         [[alerts.wecom]]\nurl = \"{url}{WECOM}?key=wecom-Key-1\"\ntemplate = \"### {{{{ summary }}}}\\n> {{{{ error }}}}\"\n\
+         [[alerts.ntfy]]\nurl = \"{url}/{NTFY_TOPIC}\"\ntemplate = \"{{{{ summary }}}} ({{{{ labels.deployment }}}})\\n{{{{ state }}}} since {{{{ started_at }}}}\"\n\
+         [[alerts.pagerduty]]\nrouting_key = \"{ROUTING_KEY}\"\nurl = \"{url}{PAGERDUTY}\"\ntemplate = \"{{{{ component }}}} is {{{{ status }}}} in {{{{ labels.deployment }}}}\"\n\
+         [[alerts.webhook]]\nurl = \"{url}{HOOK}\"\ntemplate = \"{{{{ component }}}} {{{{ state }}}}: {{{{ error }}}}\"\n"
+    );
+    let app = TestApp::start_unscheduled(&model_config(&url, &receivers)).await;
+    fresh(&app).await;
+    stand_in.set_route("GET", "/health", hostile_health());
+    fresh(&app).await;
+    requests(&stand_in, PAGERDUTY, 1).await;
+    stand_in.set_route("GET", "/health", FixtureResponse::new(200, ""));
+    fresh(&app).await;
+
+    // Slack: the template's own mrkdwn stands; the values in it are text.
+    let slack = requests(&stand_in, SLACK, 2).await;
+    let (firing, resolved) = (json(&slack[0]), json(&slack[1]));
+    assert!(firing.get("blocks").is_none(), "{firing}");
+    let text = firing["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*RAGFlow models.embedding is down* in prod\nthe server failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("&lt;b&gt;x&lt;/b&gt; *\u{200B}bold*\u{200B}"),
+        "{text}"
+    );
+    assert!(!text.contains("<!channel>") && !text.contains("<@U1>"), "{text}");
+    assert!(text.contains("&lt;!channel&gt;"), "{text}");
+    assert!(!text.contains("lasted"), "{text}");
+    assert!(text.len() < 1000, "the error is cut: {}", text.len());
+    let text = resolved["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*RAGFlow models.embedding is back up* in prod\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nlasted "), "{text}");
+
+    // A template that fails at run time: the default text goes instead.
+    let broken = json(&requests(&stand_in, SLACK_BROKEN_TEMPLATE, 1).await[0]);
+    assert_eq!(broken["text"], "RAGFlow models.embedding is down");
+    assert_eq!(broken["blocks"][0]["type"], "header");
+
+    // Discord: the embed's description, Markdown escaped in the values only.
+    let discord = json(&requests(&stand_in, DISCORD, 2).await[0]);
+    let description = discord["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("**RAGFlow models\\.embedding is down**\nthe server failed"),
+        "{description}"
+    );
+    assert!(
+        description.contains(
+            "&lt;b&gt;x&lt;\\/b&gt; \\*bold\\* \\`code\\` \\[link\\]\\(http\\:\\/\\/evil\\)"
+        ),
+        "{description}"
+    );
+    assert!(!description.contains("@all") && !description.contains("@everyone"));
+    assert_eq!(discord["embeds"][0]["color"], 0xd9_30_25);
+    assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
+
+    // Telegram: the template's HTML stands, the values are entities.
+    let telegram = json(&requests(&stand_in, TELEGRAM, 2).await[0]);
+    assert_eq!(telegram["parse_mode"], "HTML");
+    let text = telegram["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("<b>RAGFlow models.embedding is down</b> (warning)\n<i>the server"),
+        "{text}"
+    );
+    assert!(text.contains("&lt;b&gt;x&lt;/b&gt; *bold*"), "{text}");
+    assert!(text.ends_with("…</i>"), "{text}");
+    assert!(!text.contains("</code>") && !text.contains("<b>x"), "{text}");
+
+    // WeCom: Markdown, values escaped, no one mentioned.
+    let wecom = json(&requests(&stand_in, WECOM, 2).await[0]);
+    let content = wecom["markdown"]["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("### RAGFlow models\\.embedding is down\n> the server"),
+        "{content}"
+    );
+    assert!(content.contains("&lt;b&gt;x"), "{content}");
+    assert!(!content.contains("@all") && !content.contains("](http"), "{content}");
+
+    // ntfy: the first line is the title, the rest the message.
+    let ntfy = json(&requests(&stand_in, "/", 2).await[0]);
+    assert_eq!(ntfy["title"], "RAGFlow models.embedding is down (prod)");
+    let message = ntfy["message"].as_str().unwrap();
+    assert!(message.starts_with("firing since 20"), "{message}");
+    assert!(message.ends_with(" UTC"), "{message}");
+
+    // PagerDuty: the summary.
+    let trigger = json(&requests(&stand_in, PAGERDUTY, 2).await[0]);
+    assert_eq!(
+        trigger["payload"]["summary"],
+        "models.embedding is red in prod"
+    );
+
+    // The JSON webhook: `text`, beside the documented fields.
+    let hook = requests(&stand_in, HOOK, 2).await;
+    let (firing, resolved) = (json(&hook[0]), json(&hook[1]));
+    let text = firing["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("models.embedding firing: the server failed"),
+        "{text}"
+    );
+    assert!(text.contains("<b>x</b> *bold*"), "plain text, as written: {text}");
+    assert_eq!(firing["test"], false);
+    assert_eq!(firing["component"], "models.embedding");
+    assert!(
+        resolved["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("models.embedding resolved: ")
+    );
+}
