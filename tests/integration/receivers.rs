@@ -553,7 +553,11 @@ async fn a_template_is_the_text_that_arrives_its_values_escaped_for_each_service
         ("GET", "/health", FixtureResponse::new(200, "")),
         ("GET", "/info", FixtureResponse::json(200, TEI_INFO)),
         ("POST", SLACK, FixtureResponse::new(200, "ok")),
-        ("POST", SLACK_BROKEN_TEMPLATE, FixtureResponse::new(200, "ok")),
+        (
+            "POST",
+            SLACK_BROKEN_TEMPLATE,
+            FixtureResponse::new(200, "ok"),
+        ),
         ("POST", DISCORD, FixtureResponse::new(204, "")),
         (
             "POST",
@@ -613,7 +617,10 @@ async fn a_template_is_the_text_that_arrives_its_values_escaped_for_each_service
         text.contains("&lt;b&gt;x&lt;/b&gt; *\u{200B}bold*\u{200B}"),
         "{text}"
     );
-    assert!(!text.contains("<!channel>") && !text.contains("<@U1>"), "{text}");
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<@U1>"),
+        "{text}"
+    );
     assert!(text.contains("&lt;!channel&gt;"), "{text}");
     assert!(!text.contains("lasted"), "{text}");
     assert!(text.len() < 1000, "the error is cut: {}", text.len());
@@ -656,7 +663,10 @@ async fn a_template_is_the_text_that_arrives_its_values_escaped_for_each_service
     );
     assert!(text.contains("&lt;b&gt;x&lt;/b&gt; *bold*"), "{text}");
     assert!(text.ends_with("…</i>"), "{text}");
-    assert!(!text.contains("</code>") && !text.contains("<b>x"), "{text}");
+    assert!(
+        !text.contains("</code>") && !text.contains("<b>x"),
+        "{text}"
+    );
 
     // WeCom: Markdown, values escaped, no one mentioned.
     let wecom = json(&requests(&stand_in, WECOM, 2).await[0]);
@@ -666,7 +676,10 @@ async fn a_template_is_the_text_that_arrives_its_values_escaped_for_each_service
         "{content}"
     );
     assert!(content.contains("&lt;b&gt;x"), "{content}");
-    assert!(!content.contains("@all") && !content.contains("](http"), "{content}");
+    assert!(
+        !content.contains("@all") && !content.contains("](http"),
+        "{content}"
+    );
 
     // ntfy: the first line is the title, the rest the message.
     let ntfy = json(&requests(&stand_in, "/", 2).await[0]);
@@ -690,7 +703,10 @@ async fn a_template_is_the_text_that_arrives_its_values_escaped_for_each_service
         text.starts_with("models.embedding firing: the server failed"),
         "{text}"
     );
-    assert!(text.contains("<b>x</b> *bold*"), "plain text, as written: {text}");
+    assert!(
+        text.contains("<b>x</b> *bold*"),
+        "plain text, as written: {text}"
+    );
     assert_eq!(firing["test"], false);
     assert_eq!(firing["component"], "models.embedding");
     assert!(
@@ -699,4 +715,158 @@ async fn a_template_is_the_text_that_arrives_its_values_escaped_for_each_service
             .unwrap()
             .starts_with("models.embedding resolved: ")
     );
+}
+
+/// `ragwatch notify --test` with `args` on a configuration of `receivers`: its exit code,
+/// stdout and stderr.
+async fn notify_test(receivers: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    let config = format!(
+        "[alerts]\nexternal_url = \"https://ragwatch.example\"\n[alerts.labels]\ndeployment = \"prod\"\n{receivers}"
+    );
+    std::fs::write(&file, config).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ragwatch"))
+        .args(["notify", "--test", "--config"])
+        .arg(&file)
+        .args(args)
+        .env_remove("RAGWATCH_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn notify_test_sends_each_receiver_a_test_and_prints_each_outcome() {
+    let stand_in = stand_in().await;
+    stand_in.set_route("POST", HOOK, FixtureResponse::new(200, ""));
+    let url = stand_in.url();
+    let host = format!("127.0.0.1:{}", stand_in.port());
+    let receivers = format!(
+        "[[alerts.slack]]\nurl = \"{url}{SLACK}\"\ncomponents = [\"db\"]\n\
+         [[alerts.discord]]\nurl = \"{url}{DISCORD}\"\n\
+         [[alerts.telegram]]\nbot_token = \"{TELEGRAM_TOKEN}\"\nchat_id = \"-1001\"\napi_url = \"{url}\"\n\
+         template = \"<b>{{{{ summary }}}}</b> {{{{ labels.deployment }}}}\"\n\
+         [[alerts.pagerduty]]\nrouting_key = \"{ROUTING_KEY}\"\nurl = \"{url}{PAGERDUTY}\"\n\
+         [[alerts.webhook]]\nurl = \"{url}{HOOK}\"\n"
+    );
+    let secrets = [
+        "slack-Token-7",
+        "discord-Token-9",
+        "telegram-Token-5",
+        ROUTING_KEY,
+    ];
+
+    // All delivered: a line each, exit 0.
+    let (code, stdout, stderr) = notify_test(&receivers, &[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "ok     webhook {host} (alerts.webhook[0])\n\
+             ok     slack {host} (alerts.slack[0])\n\
+             ok     discord {host} (alerts.discord[0])\n\
+             ok     telegram {host} (alerts.telegram[0])\n\
+             ok     pagerduty {host} (alerts.pagerduty[0])\n"
+        )
+    );
+    // What a person reads says it is a test, with the deployment and the link, whatever
+    // the receiver's routing.
+    let slack = json(&stand_in.requests_to(SLACK)[0]);
+    assert_eq!(slack["text"], "Test notification from ragwatch");
+    let facts = slack["blocks"][1]["text"]["text"].as_str().unwrap();
+    assert!(
+        facts.contains("*Test:* This is a test from ragwatch: nothing is wrong."),
+        "{facts}"
+    );
+    assert!(facts.contains("*deployment:* prod"), "{facts}");
+    assert_eq!(
+        slack["blocks"][2]["text"]["text"],
+        "<https://ragwatch.example/|Open ragwatch>"
+    );
+    // A template is rendered after the test's own line.
+    let telegram = json(&stand_in.requests_to(TELEGRAM)[0]);
+    assert_eq!(
+        telegram["text"],
+        "This is a test from ragwatch: nothing is wrong.\n<b>Test notification from ragwatch</b> prod"
+    );
+    let hook = json(&stand_in.requests_to(HOOK)[0]);
+    assert_eq!(hook["test"], true);
+    // A paging service: triggered, then resolved at once under the same key.
+    let pagerduty = stand_in.requests_to(PAGERDUTY);
+    assert_eq!(pagerduty.len(), 2);
+    let (trigger, resolve) = (json(&pagerduty[0]), json(&pagerduty[1]));
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(
+        trigger["payload"]["summary"],
+        "Test notification from ragwatch"
+    );
+    assert_eq!(trigger["payload"]["severity"], "warning");
+    assert_eq!(resolve["event_action"], "resolve");
+    assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
+    // Each got one attempt.
+    assert_eq!(stand_in.requests_to(DISCORD).len(), 1);
+
+    // One failing: its line says why, exit 1.
+    stand_in.set_route("POST", DISCORD, FixtureResponse::new(500, "oops"));
+    let (code, stdout, stderr) = notify_test(&receivers, &[]).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "failed discord {host} (alerts.discord[0]): HTTP 500\n"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("ok     slack {host}")), "{stdout}");
+    assert_eq!(stand_in.requests_to(DISCORD).len(), 2, "no retry");
+
+    // One receiver, by key or by name: the others get nothing.
+    stand_in.clear_requests();
+    let (code, stdout, _) = notify_test(&receivers, &["--receiver", "alerts.slack[0]"]).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout, format!("ok     slack {host} (alerts.slack[0])\n"));
+    let by_name = format!("pagerduty {host}");
+    let (code, stdout, _) = notify_test(&receivers, &["--receiver", &by_name]).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stdout,
+        format!("ok     pagerduty {host} (alerts.pagerduty[0])\n")
+    );
+    assert_eq!(stand_in.requests_to(SLACK).len(), 1);
+    assert_eq!(stand_in.requests_to(PAGERDUTY).len(), 2);
+    for path in [DISCORD, TELEGRAM, HOOK] {
+        assert!(stand_in.requests_to(path).is_empty(), "{path}");
+    }
+
+    // An unknown name: exit 2, the valid names listed, nothing sent.
+    stand_in.clear_requests();
+    let (code, stdout, stderr) = notify_test(&receivers, &["--receiver", "slack"]).await;
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(
+        stderr,
+        format!(
+            "ragwatch: no receiver is named \"slack\"; the receivers are: webhook {host} (alerts.webhook[0]), \
+             slack {host} (alerts.slack[0]), discord {host} (alerts.discord[0]), \
+             telegram {host} (alerts.telegram[0]), pagerduty {host} (alerts.pagerduty[0])\n"
+        )
+    );
+    assert!(stand_in.requests().is_empty());
+
+    // A failure that would name a token: scrubbed.
+    let refused = format!(
+        "[[alerts.slack]]\nurl = \"http://127.0.0.1:9{SLACK}\"\n\
+         [[alerts.telegram]]\nbot_token = \"{TELEGRAM_TOKEN}\"\nchat_id = \"-1001\"\napi_url = \"http://127.0.0.1:9\"\n"
+    );
+    let (code, stdout, stderr) = notify_test(&refused, &[]).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout.matches("failed ").count(), 2, "{stdout}");
+    for out in [&stdout, &stderr] {
+        for secret in secrets {
+            assert!(!out.contains(secret), "{secret}: {out}");
+        }
+    }
 }
