@@ -870,3 +870,109 @@ async fn notify_test_sends_each_receiver_a_test_and_prints_each_outcome() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_template_replaces_the_text_of_cards_markdown_and_paging_alerts_too() {
+    let stand_in = FixtureServer::start([
+        ("GET", "/health", FixtureResponse::new(200, "")),
+        ("GET", "/info", FixtureResponse::json(200, TEI_INFO)),
+        ("POST", TEAMS, FixtureResponse::new(202, "")),
+        (
+            "POST",
+            GOOGLECHAT,
+            FixtureResponse::json(200, r#"{"name":"spaces/S1/messages/1"}"#),
+        ),
+        (
+            "POST",
+            FEISHU,
+            FixtureResponse::json(200, r#"{"code":0,"msg":"success","data":{}}"#),
+        ),
+        (
+            "POST",
+            DINGTALK,
+            FixtureResponse::json(200, r#"{"errcode":0,"errmsg":"ok"}"#),
+        ),
+        (
+            "POST",
+            OPSGENIE,
+            FixtureResponse::json(202, r#"{"result":"Request will be processed"}"#),
+        ),
+    ])
+    .await;
+    let url = stand_in.url();
+    let template = "template = \"{{ summary }} [{{ labels.deployment }}]\\n{{ error }}\"\n";
+    let receivers = format!(
+        "[[alerts.teams]]\nurl = \"{url}{TEAMS}?sig=teams-Sig-1\"\n{template}\
+         [[alerts.googlechat]]\nurl = \"{url}{GOOGLECHAT}?token=chat-Token-1\"\n{template}\
+         [[alerts.feishu]]\nurl = \"{url}{FEISHU}\"\n{template}\
+         [[alerts.dingtalk]]\nurl = \"{url}{DINGTALK}?access_token=dingtalk-Token-1\"\n{template}\
+         [[alerts.opsgenie]]\napi_key = \"{OPSGENIE_KEY}\"\nurl = \"{url}\"\nsend_resolved = false\n{template}"
+    );
+    let app = TestApp::start_unscheduled(&model_config(&url, &receivers)).await;
+    fresh(&app).await;
+    stand_in.set_route("GET", "/health", hostile_health());
+    fresh(&app).await;
+
+    // Teams: the card's one text block, Markdown-escaped values; the button stays.
+    let teams = json(&requests(&stand_in, TEAMS, 1).await[0]);
+    let card = &teams["attachments"][0]["content"];
+    let text = card["body"][0]["text"].as_str().unwrap();
+    assert_eq!(card["body"].as_array().unwrap().len(), 1, "{card}");
+    assert!(
+        text.starts_with("RAGFlow models\\.embedding is down [prod]\nthe server failed"),
+        "{text}"
+    );
+    assert!(!text.contains("@all") && !text.contains("](http"), "{text}");
+    assert_eq!(card["actions"][0]["url"], "https://ragwatch.example/");
+
+    // Google Chat: one paragraph in Chat's HTML subset, the values as entities.
+    let chat = json(&requests(&stand_in, GOOGLECHAT, 1).await[0]);
+    let widgets = &chat["cardsV2"][0]["card"]["sections"][0]["widgets"];
+    let text = widgets[0]["textParagraph"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("RAGFlow models.embedding is down [prod]\nthe server failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("&lt;b&gt;x&lt;/b&gt;") && !text.contains("<b>"),
+        "{text}"
+    );
+    assert_eq!(
+        widgets[1]["buttonList"]["buttons"][0]["onClick"]["openLink"]["url"],
+        "https://ragwatch.example/"
+    );
+
+    // Feishu: the card's plain text, under the coloured header.
+    let feishu = json(&requests(&stand_in, FEISHU, 1).await[0]);
+    assert_eq!(feishu["card"]["header"]["template"], "red");
+    let text = feishu["card"]["elements"][0]["text"]["content"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.starts_with("RAGFlow models.embedding is down [prod]\nthe server failed"),
+        "{text}"
+    );
+
+    // DingTalk: the Markdown text; the notification's title stays the headline.
+    let dingtalk = json(&requests(&stand_in, DINGTALK, 1).await[0]);
+    assert_eq!(
+        dingtalk["markdown"]["title"],
+        "RAGFlow models.embedding is down"
+    );
+    let text = dingtalk["markdown"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("RAGFlow models\\.embedding is down [prod]\nthe server failed"),
+        "{text}"
+    );
+    assert!(!text.contains("@all"), "{text}");
+
+    // Opsgenie: the first line is the message, the whole text the description.
+    let create = json(&requests(&stand_in, OPSGENIE, 1).await[0]);
+    assert_eq!(create["message"], "RAGFlow models.embedding is down [prod]");
+    let description = create["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("RAGFlow models.embedding is down [prod]\nthe server failed"),
+        "{description}"
+    );
+    assert_eq!(create["priority"], "P3");
+}
