@@ -48,8 +48,18 @@ impl Notifier for Feishu {
         context: &Context,
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
-        let text = text::templated(self.template.as_ref(), alert, context);
-        let mut body = body(alert, &message, text);
+        let mut body = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => {
+                let (title, rest) = text::title_and_body(&text);
+                body(alert, title, rest, &message.link)
+            }
+            None => body(
+                alert,
+                &message.headline,
+                &message.lines(str::to_owned, ("", "")),
+                &message.link,
+            ),
+        };
         if !self.secret.is_empty() {
             let timestamp = jiff::Timestamp::now().as_second();
             body["timestamp"] = timestamp.to_string().into();
@@ -59,9 +69,8 @@ impl Notifier for Feishu {
     }
 }
 
-/// The card: the headline in a coloured header and the facts, or a templated `text` in
-/// their place (under the same header).
-fn body(alert: &Alert, message: &Message, text: Option<String>) -> serde_json::Value {
+/// The card: `title` in a header coloured by state, `text`, and a button to `link`.
+fn body(alert: &Alert, title: &str, text: &str, link: &str) -> serde_json::Value {
     let template = match alert.state {
         AlertState::Firing => "red",
         AlertState::Resolved => "green",
@@ -70,15 +79,15 @@ fn body(alert: &Alert, message: &Message, text: Option<String>) -> serde_json::V
         "msg_type": "interactive",
         "card": {
             "header": {
-                "title": {"tag": "plain_text", "content": message.headline},
+                "title": {"tag": "plain_text", "content": title},
                 "template": template,
             },
             "elements": [
-                {"tag": "div", "text": {"tag": "plain_text", "content": text.unwrap_or_else(|| message.lines(str::to_owned, ("", "")))}},
+                {"tag": "div", "text": {"tag": "plain_text", "content": text}},
                 {"tag": "action", "actions": [{
                     "tag": "button",
                     "text": {"tag": "plain_text", "content": "Open ragwatch"},
-                    "url": message.link,
+                    "url": link,
                     "type": "primary",
                 }]},
             ],

@@ -942,16 +942,18 @@ async fn a_template_replaces_the_text_of_cards_markdown_and_paging_alerts_too() 
         "https://ragwatch.example/"
     );
 
-    // Feishu: the card's plain text, under the coloured header.
+    // Feishu: the first line is the coloured header's title, the rest the card's text.
     let feishu = json(&requests(&stand_in, FEISHU, 1).await[0]);
-    assert_eq!(feishu["card"]["header"]["template"], "red");
+    let header = &feishu["card"]["header"];
+    assert_eq!(header["template"], "red");
+    assert_eq!(
+        header["title"]["content"],
+        "RAGFlow models.embedding is down [prod]"
+    );
     let text = feishu["card"]["elements"][0]["text"]["content"]
         .as_str()
         .unwrap();
-    assert!(
-        text.starts_with("RAGFlow models.embedding is down [prod]\nthe server failed"),
-        "{text}"
-    );
+    assert!(text.starts_with("the server failed"), "{text}");
 
     // DingTalk: the Markdown text; the notification's title stays the headline.
     let dingtalk = json(&requests(&stand_in, DINGTALK, 1).await[0]);
