@@ -357,6 +357,20 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_field_names_are_the_fields() {
+        let alert = alert(AlertState::Resolved);
+        let context = context();
+        let fields = serde_json::to_value(Fields::of(&alert, &context)).unwrap();
+        let names: Vec<&str> = fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(names, Fields::NAMES);
+    }
+
+    #[test]
     fn a_long_error_is_cut() {
         let mut alert = alert(AlertState::Firing);
         alert.error = Some(hostile_error());
