@@ -116,11 +116,14 @@ impl Failure {
 }
 
 impl Cli {
-    /// Logging for this command: stderr, `RUST_LOG` filtering, text or JSON. `check` and
-    /// `config` print their result on stdout, so they log only errors unless asked.
+    /// Logging for this command: stderr, `RUST_LOG` filtering, text or JSON. `check`,
+    /// `config` and the others print their result on stdout, so they log only errors
+    /// (`notify`, warnings too) unless asked.
     pub fn init_logging(&self) {
         let default = match self.command {
             None | Some(Command::Serve) => "info",
+            // A template that fails on the test is worth a warning to the person testing.
+            Some(Command::Notify { .. }) => "warn",
             Some(_) => "error",
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -751,7 +751,8 @@ async fn notify_test_sends_each_receiver_a_test_and_prints_each_outcome() {
          [[alerts.telegram]]\nbot_token = \"{TELEGRAM_TOKEN}\"\nchat_id = \"-1001\"\napi_url = \"{url}\"\n\
          template = \"<b>{{{{ summary }}}}</b> {{{{ labels.deployment }}}}\"\n\
          [[alerts.pagerduty]]\nrouting_key = \"{ROUTING_KEY}\"\nurl = \"{url}{PAGERDUTY}\"\n\
-         [[alerts.webhook]]\nurl = \"{url}{HOOK}\"\n"
+         [[alerts.webhook]]\nurl = \"{url}{HOOK}\"\n\
+         template = \"{{% if component != 'redis' %}}{{{{ no_such_field }}}}{{% endif %}}\"\n"
     );
     let secrets = [
         "slack-Token-7",
@@ -793,8 +794,18 @@ async fn notify_test_sends_each_receiver_a_test_and_prints_each_outcome() {
         telegram["text"],
         "This is a test from ragwatch: nothing is wrong.\n<b>Test notification from ragwatch</b> prod"
     );
+    // A template failing on the test: the default text went, and a warning says why.
     let hook = json(&stand_in.requests_to(HOOK)[0]);
     assert_eq!(hook["test"], true);
+    assert_eq!(
+        hook["text"],
+        "Test notification from ragwatch\nTest: This is a test from ragwatch: nothing is wrong.\ndeployment: prod\nhttps://ragwatch.example/"
+    );
+    assert!(
+        stderr.contains("A receiver's template failed; the default text is sent.")
+            && stderr.contains("uses a field that does not exist"),
+        "{stderr}"
+    );
     // A paging service: triggered, then resolved at once under the same key.
     let pagerduty = stand_in.requests_to(PAGERDUTY);
     assert_eq!(pagerduty.len(), 2);
