@@ -209,6 +209,18 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
     } else {
         None
     };
+    let network = network()?;
+    let sources = Sources {
+        executors,
+        tasks,
+        network,
+    };
+    Ok((component::from_config(config, &sources)?, sources))
+}
+
+/// How this process reaches other hosts: the system's trusted roots and the proxies of
+/// its environment.
+fn network() -> Result<Network, ConfigError> {
     let network = Network::from_env().map_err(|error| ConfigError::Invalid {
         location: format!("environment variable {}", error.variable),
         message: error.message,
@@ -218,12 +230,13 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
             "HTTP requests go through the proxies of HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except to loopback and NO_PROXY's hosts."
         );
     }
-    let sources = Sources {
-        executors,
-        tasks,
-        network,
-    };
-    Ok((component::from_config(config, &sources)?, sources))
+    Ok(network)
+}
+
+/// The receivers of `[alerts]` alone, as `serve` would reach them, for `ragwatch notify`;
+/// `None` without `[alerts]`.
+pub fn receivers(config: &Config) -> Result<Option<Arc<Alerts>>, ConfigError> {
+    Ok(open_alerts(config, &network()?))
 }
 
 /// The history `serve` records into, when enabled.

@@ -18,6 +18,7 @@ mod pagerduty;
 mod slack;
 mod teams;
 mod telegram;
+mod template;
 mod text;
 mod webhook;
 mod wecom;
@@ -46,6 +47,7 @@ use crate::status::Status;
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
 pub use notifier::{Context, Failure, Notifier};
+pub use template::check as check_template;
 
 use dingtalk::Dingtalk;
 use discord::Discord;
@@ -93,6 +95,28 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Redis down since 2025-11-24 16:00:00 UTC, holding back the task executors, and
+    /// (resolved) back up 1h 2m 3s later: what a template is checked against.
+    pub fn sample(state: AlertState) -> Self {
+        let started_at = jiff::Timestamp::from_second(1_764_000_000).expect("a valid time");
+        Alert {
+            component: ComponentKey::Redis,
+            kind: "redis",
+            required: true,
+            state,
+            status: match state {
+                AlertState::Firing => Status::Red,
+                AlertState::Resolved => Status::Green,
+            },
+            previous_status: Status::Green,
+            error: Some("connection refused to redis:6379".into()),
+            started_at,
+            resolved_at: (state == AlertState::Resolved)
+                .then(|| started_at + jiff::SignedDuration::from_secs(3_723)),
+            held_back: vec![ComponentKey::TaskExecutors],
+        }
+    }
+
     /// `critical` for a required component, `warning` for an optional one.
     pub fn severity(&self) -> Severity {
         Severity::of(self.required)
@@ -248,6 +272,8 @@ fn component_link(external: &url::Url, component: &str) -> String {
 /// One receiver: its queue and how it is doing.
 struct Receiver {
     name: String,
+    /// Its key in the configuration (`alerts.slack[0]`).
+    key: String,
     /// Its kind (`webhook`, `slack`, ...).
     integration: &'static str,
     notifier: Box<dyn Notifier>,
@@ -271,6 +297,17 @@ pub struct ReceiverHealth {
     pub integration: &'static str,
     /// Its notifications since start.
     pub counts: CountsRead,
+}
+
+/// How one receiver took a test notification.
+#[derive(Clone, Debug)]
+pub struct TestOutcome {
+    /// `slack hooks.slack.com:443`, as readyz names it.
+    pub name: String,
+    /// `alerts.slack[0]`.
+    pub key: String,
+    /// Why it failed (scrubbed); `None` when it was delivered.
+    pub error: Option<String>,
 }
 
 /// The alerting of one ragwatch: thresholds plus receivers.
@@ -311,6 +348,7 @@ impl Alerts {
                 let ca_file = target.ca_file.as_ref();
                 Receiver {
                     name: target.name,
+                    key: target.key,
                     integration: target.integration,
                     notifier: target.notifier,
                     routing: target.routing,
@@ -335,6 +373,8 @@ impl Alerts {
             context: Context {
                 external: config.external_url.clone(),
                 labels: config.labels.clone(),
+                test: false,
+                scrubber: scrubber.clone(),
             },
             scrubber,
             closer: Closer::new(),
@@ -507,6 +547,64 @@ impl Alerts {
             .await
     }
 
+    /// Sends a test notification to every receiver, or to those `only` names (by name,
+    /// as readyz shows it, or by key), whatever their routing: one attempt each, all at
+    /// once. A paging service's test alert is resolved at once, with the same key. `Err`
+    /// lists every receiver when `only` names none.
+    pub async fn test(&self, only: Option<&str>) -> Result<Vec<TestOutcome>, Vec<String>> {
+        let chosen: Vec<&Receiver> = self
+            .receivers
+            .iter()
+            .filter(|r| only.is_none_or(|name| r.name == name || r.key == name))
+            .collect();
+        if chosen.is_empty() {
+            return Err(self
+                .receivers
+                .iter()
+                .map(|r| format!("{} ({})", r.name, r.key))
+                .collect());
+        }
+        let context = Context {
+            test: true,
+            ..self.context.clone()
+        };
+        let now = millisecond(jiff::Timestamp::now());
+        let firing = Alert {
+            component: ComponentKey::Ragflow,
+            kind: "ragwatch",
+            required: false,
+            state: AlertState::Firing,
+            status: Status::Red,
+            previous_status: Status::Green,
+            error: Some(text::TEST_TEXT.to_owned()),
+            started_at: now,
+            resolved_at: None,
+            held_back: Vec::new(),
+        };
+        let resolved = Alert {
+            state: AlertState::Resolved,
+            status: Status::Green,
+            resolved_at: Some(now),
+            ..firing.clone()
+        };
+        let sends = chosen.iter().map(|receiver| {
+            let (firing, resolved, context) = (&firing, &resolved, &context);
+            async move {
+                let notifier = &receiver.notifier;
+                let mut sent = notifier.send(&receiver.client, firing, context).await;
+                if sent.is_ok() && notifier.opens_incidents() {
+                    sent = notifier.send(&receiver.client, resolved, context).await;
+                }
+                TestOutcome {
+                    name: receiver.name.clone(),
+                    key: receiver.key.clone(),
+                    error: sent.err().map(|f| self.scrubber.scrub(&f.message)),
+                }
+            }
+        });
+        Ok(futures_util::future::join_all(sends).await)
+    }
+
     /// Remembers which components depend on which, as results arrive.
     fn note_dependencies(&self, published: &Published<'_>) {
         let component = published.component;
@@ -540,6 +638,7 @@ impl Alerts {
 /// alerts it takes and the certificate authorities it trusts beside the system's.
 struct Target {
     name: String,
+    key: String,
     /// The kind, the metrics' low-cardinality `integration` label.
     integration: &'static str,
     notifier: Box<dyn Notifier>,
@@ -555,8 +654,10 @@ fn kind<C: ReceiverConfig, N: Notifier + 'static>(
 ) -> Vec<Target> {
     configs
         .iter()
-        .map(|config| Target {
+        .enumerate()
+        .map(|(index, config)| Target {
             name: format!("{kind} {}", config.host()),
+            key: format!("alerts.{kind}[{index}]"),
             integration: kind,
             notifier: Box::new(new(config)),
             routing: config.routing(),

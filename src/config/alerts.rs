@@ -172,6 +172,20 @@ impl AlertsConfig {
     }
 }
 
+impl AlertsConfig {
+    /// Refuses a receiver's `template` that does not compile or reads a field (or label)
+    /// that does not exist, found by rendering it once for a firing and a resolved alert.
+    pub(super) fn validate_templates(&self) -> Result<(), KeyError> {
+        for (key, receiver) in self.receivers() {
+            if let Some(source) = receiver.template() {
+                crate::alert::check_template(source, &self.labels)
+                    .map_err(|why| KeyError::new(format!("{key}.template"), why))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for AlertsConfig {
     fn default() -> Self {
         Self {
@@ -217,6 +231,9 @@ pub struct WebhookConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 /// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
@@ -237,6 +254,9 @@ pub struct AlertmanagerConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl Secrets for AlertsConfig {
@@ -285,6 +305,7 @@ impl Secrets for WebhookConfig {
             components: _,
             severities: _,
             send_resolved: _,
+            template: _,
         } = self;
         url.secrets(out);
         secret.secrets(out);
@@ -299,6 +320,7 @@ impl Secrets for AlertmanagerConfig {
             components: _,
             severities: _,
             send_resolved: _,
+            template: _,
         } = self;
         url.secrets(out);
     }

@@ -285,6 +285,7 @@ impl Config {
         self.history.validate()?;
         if let Some(alerts) = &self.alerts {
             alerts.validate()?;
+            alerts.validate_templates()?;
             alerts.validate_routing(|key| {
                 ComponentKey::ALL.iter().any(|k| k.as_str() == key)
                     || self
