@@ -80,6 +80,16 @@ impl Roots {
         (*self.config).clone()
     }
 
+    /// The roots rustls can use, for a client that takes them one by one and refuses
+    /// the whole list for one it cannot use (the system's store may hold such a one).
+    pub fn usable(&self) -> Vec<CertificateDer<'static>> {
+        self.certificates
+            .iter()
+            .filter(|certificate| RootCertStore::empty().add((*certificate).clone()).is_ok())
+            .cloned()
+            .collect()
+    }
+
     /// These roots as PEM, for a client that takes a bundle.
     pub fn pem(&self) -> Vec<u8> {
         pem(&self.certificates)
