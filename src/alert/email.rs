@@ -49,6 +49,7 @@ impl Email {
             (false, true) => Tls::Required(tls),
             (false, false) => Tls::Opportunistic(tls),
         };
+        // "Dangerous" only as it starts without TLS: the TLS chosen above is set at once.
         let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server)
             .port(config.port())
             .tls(tls)

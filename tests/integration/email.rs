@@ -9,8 +9,11 @@
 
 use crate::common;
 
+use std::time::Duration;
+
 use common::app::{TestApp, only};
 use common::instances::{SmtpMode, SmtpServer};
+use common::served::{Served, get};
 use common::tls::PrivateCa;
 use common::{FixtureResponse, FixtureServer, wait_for, wait_until};
 use mail_parser::{Message, MessageParser, MimeHeaders};
@@ -216,8 +219,9 @@ async fn an_incident_arrives_as_two_threaded_mails_a_person_can_act_on() {
     assert!(!readyz.contains(PASSWORD) && !metrics.contains(PASSWORD));
 }
 
+/// The built binary, whose log is read too.
 #[tokio::test]
-async fn a_wrong_password_fails_delivery_without_showing_it() {
+async fn a_wrong_password_fails_delivery_and_shows_nowhere() {
     let ca = PrivateCa::new();
     let certificate = ca.issue("smtp", &["IP:127.0.0.1"]);
     let server = SmtpServer::start(SmtpMode::Starttls, Some(&certificate), USER, PASSWORD).await;
@@ -229,29 +233,53 @@ async fn a_wrong_password_fails_delivery_without_showing_it() {
         ca.ca_file().display()
     );
     let infinity = infinity().await;
-    let app = TestApp::start_unscheduled(&config(&infinity, &receivers)).await;
-    outage(&app, &infinity).await;
-
-    let line = failure_line(&app, &server).await;
-    assert_eq!(
-        line,
-        format!(
-            "[-]alerts email 127.0.0.1:{} failed (not required): the SMTP server answered 535: 5.7.8 Authentication credentials invalid",
-            server.port()
-        )
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    let server_section = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\nfresh_min_interval = \"0s\"\nshutdown_timeout = \"2s\"\n"
     );
+    std::fs::write(&file, server_section + &config(&infinity, &receivers)).unwrap();
+    let served = Served::start(&file, port, 1024).await;
+    let fresh = || get(port, "/v1/system/healthz?fresh=1", Duration::from_secs(10));
+    fresh().await.unwrap();
+    infinity.set_route("GET", NODE, down());
+    fresh().await.unwrap();
+    fresh().await.unwrap();
+
+    let name = format!("email 127.0.0.1:{}", server.port());
+    let expected = format!(
+        "[-]alerts {name} failed (not required): the SMTP server answered 535: 5.7.8 Authentication credentials invalid"
+    );
+    let readyz = wait_until("readyz to report the failure", || async {
+        let (_, readyz) = get(port, "/readyz?verbose", Duration::from_secs(10)).await?;
+        readyz
+            .lines()
+            .any(|line| line == expected)
+            .then_some(readyz.clone())
+            .ok_or(readyz)
+    })
+    .await;
     assert_eq!(
         server.auth_attempts().first().map(String::as_str),
         Some("refused ragwatch")
     );
     assert!(server.received().is_empty());
-    let (_, _, readyz) = app.get("/readyz?verbose").await;
-    let metrics = app.get("/metrics").await.2;
-    assert!(!readyz.contains(wrong) && !metrics.contains(wrong));
+    let (_, metrics) = get(port, "/metrics", Duration::from_secs(10))
+        .await
+        .unwrap();
     assert!(
         metrics.contains("ragwatch_notifications_failed_total{integration=\"email\"}"),
         "{metrics}"
     );
+    let logs = served.stop(Duration::from_secs(30)).await;
+    assert!(
+        logs.contains("Alert delivery failed.") && logs.contains(&name) && logs.contains("535"),
+        "{logs}"
+    );
+    for shown in [&readyz, &metrics, &logs] {
+        assert!(!shown.contains(wrong), "the password shows: {shown}");
+    }
 }
 
 #[tokio::test]
