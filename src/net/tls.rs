@@ -118,6 +118,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn roots_handed_out_one_by_one_leave_out_those_rustls_cannot_use() {
+        let ca = CaFile::read("tests/data/config/ca.pem").unwrap();
+        let mut certificates = ca.certificates().to_vec();
+        certificates.push(CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]));
+        assert_eq!(Roots::new(certificates).usable(), ca.certificates());
+    }
+
+    #[test]
     fn pem_reads_back_as_the_same_certificates() {
         let certificates = vec![
             CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]),
