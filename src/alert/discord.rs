@@ -49,8 +49,8 @@ impl Notifier for Discord {
     }
 }
 
-/// Red, amber and green.
-fn colour(alert: &Alert) -> u32 {
+/// Red, amber and green (the e-mail's headline takes them too).
+pub(super) fn colour(alert: &Alert) -> u32 {
     match (alert.state, alert.status) {
         (AlertState::Resolved, _) => 0x2e_b8_6e,
         (AlertState::Firing, Status::Yellow) => 0xf0_a0_20,

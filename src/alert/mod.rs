@@ -9,6 +9,7 @@ mod alertmanager;
 mod counts;
 mod dingtalk;
 mod discord;
+mod email;
 mod feishu;
 mod googlechat;
 mod notifier;
@@ -51,6 +52,7 @@ pub use template::check as check_template;
 
 use dingtalk::Dingtalk;
 use discord::Discord;
+use email::Email;
 use feishu::Feishu;
 use googlechat::GoogleChat;
 use ntfy::Ntfy;
@@ -339,6 +341,9 @@ impl Alerts {
             kind(&config.dingtalk, "dingtalk", Dingtalk::new),
             kind(&config.wecom, "wecom", Wecom::new),
             kind(&config.opsgenie, "opsgenie", Opsgenie::new),
+            kind(&config.email, "email", |c| {
+                Email::new(c, &network.trust.roots(c.tls_ca_file.as_ref()))
+            }),
         ]
         .into_iter()
         .flatten();
@@ -650,7 +655,7 @@ struct Target {
 fn kind<C: ReceiverConfig, N: Notifier + 'static>(
     configs: &[C],
     kind: &'static str,
-    new: fn(&C) -> N,
+    new: impl Fn(&C) -> N,
 ) -> Vec<Target> {
     configs
         .iter()

@@ -263,6 +263,14 @@ pub fn html(text: &str) -> String {
     out
 }
 
+/// Plain text (e-mail): line breaks and other control characters as spaces, so an error
+/// stays on its line and cannot pass for another fact.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// Slack mrkdwn: `&`, `<` and `>` as entities (Slack's own rule), so no `<!channel>` or
 /// `<url|link>` can be formed; formatting marks are taken literally by their zero-width
 /// break.

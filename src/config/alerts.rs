@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::email::EmailConfig;
 use super::receivers::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
     PagerdutyConfig, ReceiverConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig,
@@ -52,10 +53,12 @@ pub struct AlertsConfig {
     pub dingtalk: Vec<DingtalkConfig>,
     /// Opsgenie (Alert API).
     pub opsgenie: Vec<OpsgenieConfig>,
+    /// E-mail through SMTP servers.
+    pub email: Vec<EmailConfig>,
 }
 
 impl AlertsConfig {
-    /// Thresholds of at least one, HTTP receivers.
+    /// Thresholds of at least one, HTTP receivers, SMTP servers and addresses that read.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
         if self.failure_threshold == 0 {
             return Err(KeyError::new(
@@ -112,6 +115,9 @@ impl AlertsConfig {
         for (key, url) in urls {
             check_http(key, url)?;
         }
+        for (i, email) in self.email.iter().enumerate() {
+            email.validate(&format!("alerts.email[{i}]"))?;
+        }
         Ok(())
     }
 }
@@ -141,6 +147,7 @@ impl AlertsConfig {
             .chain(each("alerts.feishu", &self.feishu))
             .chain(each("alerts.dingtalk", &self.dingtalk))
             .chain(each("alerts.opsgenie", &self.opsgenie))
+            .chain(each("alerts.email", &self.email))
             .collect()
     }
 
@@ -206,6 +213,7 @@ impl Default for AlertsConfig {
             feishu: Vec::new(),
             dingtalk: Vec::new(),
             opsgenie: Vec::new(),
+            email: Vec::new(),
         }
     }
 }
@@ -279,6 +287,7 @@ impl Secrets for AlertsConfig {
             feishu,
             dingtalk,
             opsgenie,
+            email,
         } = self;
         webhook.secrets(out);
         alertmanager.secrets(out);
@@ -293,6 +302,7 @@ impl Secrets for AlertsConfig {
         feishu.secrets(out);
         dingtalk.secrets(out);
         opsgenie.secrets(out);
+        email.secrets(out);
     }
 }
 

@@ -5,6 +5,7 @@ mod alerts;
 mod canaries;
 mod components;
 mod dotenv;
+mod email;
 mod history;
 mod key;
 mod kind;
@@ -35,6 +36,7 @@ pub use components::{
     MessageQueueConfig, MessageQueueKind, ModelConfig, ModelKind, ParsingConfig, RagflowApiConfig,
     RedisConfig, TaskExecutorsConfig,
 };
+pub use email::EmailConfig;
 pub use history::{DEFAULT_HISTORY_URL, HistoryConfig};
 pub use key::ComponentKey;
 pub use kind::{Kind, UnknownKind};
@@ -604,6 +606,12 @@ url = "https://oapi.dingtalk.example/robot/send?access_token=s-dingtalk-url"
 secret = "s-dingtalk"
 [[alerts.opsgenie]]
 api_key = "s-opsgenie"
+[[alerts.email]]
+smtp_url = "smtp://mail.example:587"
+from = "ragwatch@example.com"
+to = ["ops@example.com"]
+username = "ragwatch"
+password = "s-smtp"
 [[models]]
 name = "m"
 kind = "openai"
@@ -757,6 +765,7 @@ question = "q"
             "alerts.dingtalk[0].secret",
             "alerts.dingtalk[0].url",
             "alerts.discord[0].url",
+            "alerts.email[0].password",
             "alerts.feishu[0].secret",
             "alerts.feishu[0].url",
             "alerts.googlechat[0].url",

@@ -14,6 +14,7 @@ mod credentials;
 mod dependencies;
 mod deploy;
 mod elasticsearch;
+mod email;
 mod executor_bounds;
 mod executors;
 mod gcs;
