@@ -11,6 +11,7 @@ mod dingtalk;
 mod discord;
 mod feishu;
 mod googlechat;
+mod maintenance;
 mod notifier;
 mod ntfy;
 mod opsgenie;
@@ -45,6 +46,7 @@ use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
+pub use maintenance::{Stretch, Window};
 pub use notifier::{Context, Failure, Notifier};
 
 use dingtalk::Dingtalk;

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::maintenance::MaintenanceConfig;
 use super::receivers::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
     PagerdutyConfig, ReceiverConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig,
     WecomConfig, all_severities, check_http, yes,
 };
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
+use crate::alert::Window;
 
 /// `[alerts]`: notifications when a component's status changes.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -52,6 +54,8 @@ pub struct AlertsConfig {
     pub dingtalk: Vec<DingtalkConfig>,
     /// Opsgenie (Alert API).
     pub opsgenie: Vec<OpsgenieConfig>,
+    /// Planned windows without notifications.
+    pub maintenance: Vec<MaintenanceConfig>,
 }
 
 impl AlertsConfig {
@@ -112,7 +116,22 @@ impl AlertsConfig {
         for (key, url) in urls {
             check_http(key, url)?;
         }
+        self.windows()?;
         Ok(())
+    }
+
+    /// The maintenance windows, each with the components it quiets (all when empty).
+    pub fn windows(&self) -> Result<Vec<(Window, Vec<String>)>, KeyError> {
+        self.maintenance
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Ok((
+                    m.window(&format!("alerts.maintenance[{i}]"))?,
+                    m.components.clone(),
+                ))
+            })
+            .collect()
     }
 }
 
@@ -151,16 +170,24 @@ impl AlertsConfig {
         &self,
         is_component: impl Fn(&str) -> bool,
     ) -> Result<(), KeyError> {
+        let unknown = |key: String, components: &[String]| match components
+            .iter()
+            .find(|c| !is_component(c))
+        {
+            Some(unknown) => Err(KeyError::new(
+                format!("{key}.components"),
+                format!(
+                    "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
+                ),
+            )),
+            None => Ok(()),
+        };
+        for (i, window) in self.maintenance.iter().enumerate() {
+            unknown(format!("alerts.maintenance[{i}]"), &window.components)?;
+        }
         for (key, receiver) in self.receivers() {
             let routing = receiver.routing();
-            if let Some(unknown) = routing.components.iter().find(|c| !is_component(c)) {
-                return Err(KeyError::new(
-                    format!("{key}.components"),
-                    format!(
-                        "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
-                    ),
-                ));
-            }
+            unknown(key.clone(), &routing.components)?;
             if routing.severities.is_empty() {
                 return Err(KeyError::new(
                     format!("{key}.severities"),
@@ -192,6 +219,7 @@ impl Default for AlertsConfig {
             feishu: Vec::new(),
             dingtalk: Vec::new(),
             opsgenie: Vec::new(),
+            maintenance: Vec::new(),
         }
     }
 }
@@ -259,6 +287,7 @@ impl Secrets for AlertsConfig {
             feishu,
             dingtalk,
             opsgenie,
+            maintenance: _,
         } = self;
         webhook.secrets(out);
         alertmanager.secrets(out);

@@ -18,8 +18,8 @@ use super::{
     TaskExecutorsConfig, WebhookConfig,
 };
 use super::{
-    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
-    PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
+    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, MaintenanceConfig, NtfyConfig,
+    OpsgenieConfig, PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
 };
 
 /// What a key's value is, as its type reads it.
@@ -108,7 +108,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 27] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 28] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -134,6 +134,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("alerts.feishu[]", fields::<FeishuConfig>()),
         ("alerts.dingtalk[]", fields::<DingtalkConfig>()),
         ("alerts.opsgenie[]", fields::<OpsgenieConfig>()),
+        ("alerts.maintenance[]", fields::<MaintenanceConfig>()),
         ("models[]", component::<ModelConfig>()),
         ("canaries[]", component::<CanaryConfig>()),
     ];
