@@ -91,7 +91,9 @@ pub async fn create(
             "components: {unknown:?} is not a watched component"
         )));
     }
-    let now = Timestamp::now();
+    // To the millisecond, as the store keeps times.
+    let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond())
+        .expect("now is a valid time");
     let until = match (request.until.as_deref(), request.duration.as_deref()) {
         (Some(until), None) => until.parse::<Timestamp>().map_err(|e| {
             bad(format!(
@@ -112,6 +114,7 @@ pub async fn create(
         }
         _ => return Err(bad("give either until (RFC 3339) or duration (\"30m\")")),
     };
+    let until = Timestamp::from_millisecond(until.as_millisecond()).expect("a parsed time");
     if until <= now {
         return Err(bad("until: must be in the future"));
     }

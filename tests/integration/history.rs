@@ -171,6 +171,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                 executor("te_a", t0 + 1_000, 1),
                 executor("te_b", t0 + 2_000, 2),
             ],
+            quiet: vec![],
         };
         store
             .write("observer-a", &batch)
@@ -215,6 +216,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                     results: vec![result(t0 + 2_000, Status::Red, 1.0)],
                     changes: vec![],
                     executors: vec![],
+                    quiet: vec![],
                 },
             )
             .await
@@ -430,6 +432,7 @@ async fn a_restart_continues_the_open_incident() {
             results: vec![],
             changes: vec![change(t0, Some(Status::Green), Status::Red, "down")],
             executors: vec![],
+            quiet: vec![],
         };
         store.write("me", &first).await.unwrap();
         // ragwatch restarts: its first result repeats red, then the service recovers.
@@ -440,6 +443,7 @@ async fn a_restart_continues_the_open_incident() {
                 change(t0 + 20_000, Some(Status::Red), Status::Green, ""),
             ],
             executors: vec![],
+            quiet: vec![],
         };
         store.write("me", &after).await.unwrap();
         let incidents = store
