@@ -286,14 +286,6 @@ impl Thresholds {
         }
         None
     }
-
-    /// The alerts firing now.
-    pub fn firing(&self) -> Vec<Alert> {
-        self.streaks
-            .values()
-            .filter_map(|s| s.firing.clone())
-            .collect()
-    }
 }
 
 /// A time to the millisecond, as the history keeps it, so an alert resumed after a restart
@@ -850,7 +842,7 @@ mod tests {
         assert_eq!(alert.started_at, first);
         assert_eq!(alert.error.as_deref(), Some("refused"));
         assert_eq!(alert.previous_status, Status::Green);
-        assert_eq!(thresholds.firing(), [alert]);
+        assert_eq!(thresholds.streaks[&ComponentKey::Redis].firing, Some(alert));
     }
 
     /// Receivers hear the difference between what they were told and what is true.

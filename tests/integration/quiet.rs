@@ -75,6 +75,8 @@ async fn incident_quiet(app: &TestApp) -> serde_json::Value {
     body["incidents"][0]["quiet"].clone()
 }
 
+/// Asks `path` with `method`, an optional token and JSON body; the status and the JSON
+/// answer (null when none).
 async fn request(
     app: &TestApp,
     method: reqwest::Method,
@@ -82,18 +84,7 @@ async fn request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let mut request = reqwest::Client::new().request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
+    let (status, text) = app.request_as(method, path, token, body).await;
     (
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
