@@ -336,6 +336,85 @@ async fn a_silence_outlives_a_restart_and_deleting_it_sends_the_deferred_firing(
     deliveries(&hook, &["redis firing", "redis resolved"]).await;
 }
 
+/// Two ragwatch replicas on one PostgreSQL: a silence made through one holds back the
+/// other's notifications within seconds, and its deletion there sends them.
+#[tokio::test]
+async fn a_silence_made_through_one_replica_applies_on_another() {
+    use sqlx::Connection;
+    const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+    let name = format!(
+        "ragwatch_quiet_{}_{}",
+        std::process::id(),
+        common::free_port()
+    );
+    let mut admin = sqlx::PgConnection::connect(ADMIN).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let hook = receiving().await;
+    let mut redis = RedisInstance::start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = |observer: &str| {
+        config(&redis, &hook, dir.path(), "").replace(
+            &format!("url = \"sqlite://{}/history.db\"", dir.path().display()),
+            &format!(
+                "url = \"postgres://postgres@127.0.0.1:5432/{name}\"\nobserver = \"{observer}\""
+            ),
+        )
+    };
+    let one = TestApp::start_unscheduled(&replica("one")).await;
+    let other = TestApp::start_unscheduled(&replica("other")).await;
+    for app in [&one, &other] {
+        wait_for("the history is open", || async {
+            app.get("/readyz?verbose").await.2.contains("[+]history ok")
+        })
+        .await;
+    }
+    let (status, made) = request(
+        &one,
+        reqwest::Method::POST,
+        "/api/v1/silences",
+        Some(TOKEN),
+        Some(r#"{"components":["redis"],"duration":"1h"}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    wait_until_within(
+        "the other replica reads the silence",
+        Duration::from_secs(30),
+        || async {
+            let (_, shown) = other.get_json_as("/api/v1/maintenance", Some(TOKEN)).await;
+            (shown["silences"][0]["id"] == made["id"])
+                .then_some(())
+                .ok_or(shown.to_string())
+        },
+    )
+    .await;
+    probe_twice(&other).await;
+    redis.kill();
+    probe_twice(&other).await;
+    settle().await;
+    assert_eq!(
+        summary(&hook),
+        Vec::<String>::new(),
+        "held back on the other replica"
+    );
+    let path = format!("/api/v1/silences/{}", made["id"]);
+    assert_eq!(
+        request(&one, reqwest::Method::DELETE, &path, Some(TOKEN), None)
+            .await
+            .0,
+        204
+    );
+    deliveries(&hook, &["redis firing"]).await;
+    drop((one, other));
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn the_silence_command_makes_lists_and_deletes_silences_of_a_running_server() {
     let hook = receiving().await;

@@ -756,7 +756,10 @@ async fn the_page_shows_a_maintenance_window_and_marks_its_incident() {
         )
         .await;
     assert!(
-        incident.as_str().unwrap().starts_with("redis\tRED in maintenance\t"),
+        incident
+            .as_str()
+            .unwrap()
+            .starts_with("redis\tRED in maintenance\t"),
         "{incident}"
     );
     browser.screenshot("maintenance").await;
