@@ -61,12 +61,6 @@ impl Window {
                 "{cron:?} has {fields} fields; write five (minute hour day-of-month month day-of-week, e.g. \"0 2 * * Sun\") or @daily, @weekly, @monthly"
             ));
         };
-        if duration > LONGEST_WINDOW {
-            return Err(format!(
-                "a recurring window lasts at most {} days",
-                LONGEST_WINDOW.as_secs() / 86_400
-            ));
-        }
         // The parser's error shows the expression it was given (with the added seconds)
         // and a caret; its last line says what is wrong.
         let schedule = jiff_cron::Schedule::from_str(&expression).map_err(|e| {

@@ -52,7 +52,7 @@ use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
-pub use maintenance::{Stretch, Window};
+pub use maintenance::{LONGEST_WINDOW, Stretch, Window};
 pub use notifier::{Context, Failure, Notifier};
 pub use quiet::{Quiet, QuietReason, SILENCES_REFRESH, WindowState};
 
@@ -443,7 +443,7 @@ impl Alerts {
         }
     }
 
-    /// Why notifications about `component` wait now, if they do.
+    /// The maintenance windows and silences notifications wait for.
     pub fn quiet(&self) -> &Arc<Quiet> {
         &self.quiet
     }
@@ -467,7 +467,7 @@ impl Alerts {
     }
 
     /// Tells receivers what changed while each component that is no longer quiet was.
-    pub fn catch_up(&self) {
+    fn catch_up(&self) {
         let now = jiff::Timestamp::now();
         let mut ledgers = self.ledgers.lock().expect("ledgers lock");
         for (component, ledger) in ledgers.iter_mut() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{KeyError, duration_text};
-use crate::alert::Window;
+use crate::alert::{LONGEST_WINDOW, Window};
 
 /// `[[alerts.maintenance]]`: one planned window.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -87,6 +87,15 @@ impl MaintenanceConfig {
                     .as_deref()
                     .ok_or_else(|| missing("timezone"))?;
                 let duration = self.duration.ok_or_else(|| missing("duration"))?;
+                if duration > LONGEST_WINDOW {
+                    return Err(KeyError::new(
+                        field("duration"),
+                        format!(
+                            "a recurring window lasts at most {} days",
+                            LONGEST_WINDOW.as_secs() / 86_400
+                        ),
+                    ));
+                }
                 let zone = jiff::tz::TimeZone::get(timezone).map_err(|_| {
                     KeyError::new(
                         field("timezone"),
