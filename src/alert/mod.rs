@@ -459,7 +459,13 @@ impl Alerts {
                 _ = tick.tick() => {}
             }
             if refreshed.is_none_or(|at| at.elapsed() >= SILENCES_REFRESH) {
-                self.quiet.refresh().await;
+                // A store that hangs holds up neither the shutdown nor the loop for long:
+                // the silences last read hold meanwhile.
+                let refresh = tokio::time::timeout(SILENCES_REFRESH, self.quiet.refresh());
+                tokio::select! {
+                    _ = closing.asked() => return,
+                    _ = refresh => {}
+                }
                 refreshed = Some(tokio::time::Instant::now());
             }
             self.catch_up();

@@ -480,3 +480,43 @@ async fn the_silence_command_makes_lists_and_deletes_silences_of_a_running_serve
     let (_, listed) = app.get_json_as("/api/v1/silences", Some(TOKEN)).await;
     assert_eq!(listed["silences"], serde_json::json!([]));
 }
+
+/// Without a history store there is nowhere to keep a silence, and without `[alerts]`
+/// nothing to silence: both say so.
+#[tokio::test]
+async fn silences_need_the_history_store_and_alerts() {
+    let hook = receiving().await;
+    let redis = RedisInstance::start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = Some(r#"{"duration":"30m"}"#);
+    let with_history = config(&redis, &hook, dir.path(), "");
+    let without_history = with_history.replace(
+        &format!("url = \"sqlite://{}/history.db\"", dir.path().display()),
+        "enabled = false",
+    );
+    let without_alerts = with_history[..with_history.find("[alerts]").unwrap()].to_owned();
+    for (toml, message) in [
+        (
+            without_history,
+            "history is disabled (history.enabled = false)",
+        ),
+        (
+            without_alerts,
+            "silences hold back notifications, and none are configured ([alerts])",
+        ),
+    ] {
+        let app = TestApp::start_unscheduled(&toml).await;
+        let (status, answer) = request(
+            &app,
+            reqwest::Method::POST,
+            "/api/v1/silences",
+            Some(TOKEN),
+            body,
+        )
+        .await;
+        assert_eq!(
+            (status, answer["message"].as_str().unwrap()),
+            (503, message)
+        );
+    }
+}
