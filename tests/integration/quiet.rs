@@ -276,6 +276,15 @@ async fn silences_are_checked_and_need_a_token() {
     );
     let (_, listed) = app.get_json_as("/api/v1/silences", Some(TOKEN)).await;
     assert_eq!(listed["silences"], serde_json::json!([]));
+    // At most 100 at once.
+    for _ in 0..100 {
+        assert_eq!(post(Some(TOKEN), r#"{"duration":"1m"}"#).await.0, 201);
+    }
+    let (status, refused) = post(Some(TOKEN), r#"{"duration":"1m"}"#).await;
+    assert_eq!(
+        (status, refused["message"].as_str().unwrap()),
+        (409, "100 silences are active already: delete one first")
+    );
 }
 
 #[tokio::test]
