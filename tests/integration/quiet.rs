@@ -1,7 +1,8 @@
 //! Quiet when planned: a maintenance window and a silence hold back a real outage's
 //! notification (a redis-server of the test's own, killed), mark its incident, and the
 //! firing arrives when the window ends or the silence is deleted, the resolution after it;
-//! silences are checked, need a token, outlive a restart of ragwatch, and the
+//! silences are checked, capped, need a token, a history store and `[alerts]`, outlive a
+//! restart of ragwatch and reach another replica on the same PostgreSQL; the
 //! `ragwatch silence` command makes, lists and deletes them through a running server.
 
 use crate::common;
