@@ -12,15 +12,19 @@ use axum::Router;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::alert::Alerts;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crate::alert::{Alerts, Quiet};
 use crate::api;
 use crate::component::{self, Component};
-use crate::config::{Config, ConfigError, KeyError};
-use crate::history::{ChangeRecord, History, Record, ResultRecord, Store};
+use crate::config::{ComponentKey, Config, ConfigError, KeyError};
+use crate::history::{ChangeRecord, History, QuietRecord, Record, ResultRecord, Store};
 use crate::metrics::Metrics;
 use crate::monitor::{Monitor, Published, Sink};
 use crate::net::Network;
 use crate::probe::Sources;
+use crate::status::Status;
 use crate::task_executors::{self, Liveness, TaskSource, Tracker};
 
 /// What the application is built for.
@@ -55,18 +59,21 @@ impl App {
         let (components, sources) = components(&config)?;
         let metrics = Arc::new(Metrics::new(&components));
         let (history, alerts) = match mode {
-            Mode::Serve => (
-                open_history(&config)?,
-                open_alerts(&config, &sources.network),
-            ),
+            Mode::Serve => {
+                let history = open_history(&config)?;
+                let alerts = open_alerts(&config, &sources.network, history.clone());
+                (history, alerts)
+            }
             Mode::Check => (None, None),
         };
         let mut sinks: Vec<Arc<dyn Sink>> = vec![metrics.clone()];
-        sinks.extend(
-            history
-                .clone()
-                .map(|h| Arc::new(Recorder(h)) as Arc<dyn Sink>),
-        );
+        sinks.extend(history.clone().map(|history| {
+            Arc::new(Recorder {
+                history,
+                quiet: alerts.as_ref().map(|a| Arc::clone(a.quiet())),
+                marked: Mutex::new(HashSet::new()),
+            }) as Arc<dyn Sink>
+        }));
         sinks.extend(alerts.clone().map(|a| a as Arc<dyn Sink>));
         let monitor = Arc::new(Monitor::new(
             components,
@@ -236,7 +243,7 @@ fn network() -> Result<Network, ConfigError> {
 /// The receivers of `[alerts]` alone, as `serve` would reach them, for `ragwatch notify`;
 /// `None` without `[alerts]`.
 pub fn receivers(config: &Config) -> Result<Option<Arc<Alerts>>, ConfigError> {
-    Ok(open_alerts(config, &network()?))
+    Ok(open_alerts(config, &network()?, None))
 }
 
 /// The history `serve` records into, when enabled.
@@ -253,21 +260,38 @@ fn open_history(config: &Config) -> Result<Option<Arc<History>>, ConfigError> {
     Ok(Some(Arc::new(history)))
 }
 
-/// The alerting `serve` sends, when `[alerts]` is configured.
-fn open_alerts(config: &Config, network: &Network) -> Option<Arc<Alerts>> {
+/// The alerting `serve` sends, when `[alerts]` is configured; its silences are kept in
+/// `history`.
+fn open_alerts(
+    config: &Config,
+    network: &Network,
+    history: Option<Arc<History>>,
+) -> Option<Arc<Alerts>> {
     let alerts = config.alerts.as_ref()?;
-    Some(Arc::new(Alerts::new(alerts, config.scrubber(), network)))
+    let quiet = Arc::new(Quiet::new(alerts, history));
+    Some(Arc::new(Alerts::new(
+        alerts,
+        config.scrubber(),
+        network,
+        quiet,
+    )))
 }
 
 /// The history as a sink of the monitor: every result, and every status change, handed to
-/// the writer without waiting. It lives here so the history need not know the monitor.
-struct Recorder(Arc<History>);
+/// the writer without waiting; an incident open while its component is quiet is marked so,
+/// once. It lives here so the history need not know the monitor.
+struct Recorder {
+    history: Arc<History>,
+    quiet: Option<Arc<Quiet>>,
+    /// Components whose open incident has been marked quiet.
+    marked: Mutex<HashSet<ComponentKey>>,
+}
 
 impl Sink for Recorder {
     fn publish(&self, published: &Published<'_>) {
         let (component, result) = (published.component, published.result);
         if published.previous != Some(result.status) {
-            self.0.record(Record::Change(ChangeRecord {
+            self.history.record(Record::Change(ChangeRecord {
                 component: component.key.clone(),
                 at: result.checked_at,
                 from: published.previous,
@@ -275,13 +299,30 @@ impl Sink for Recorder {
                 error: result.error.clone(),
             }));
         }
-        self.0.record(Record::Result(ResultRecord {
+        self.history.record(Record::Result(ResultRecord {
             component: component.key.clone(),
             checked_at: result.checked_at,
             status: result.status,
             elapsed_ms: result.elapsed_ms,
             error: result.error.clone(),
         }));
+        let mut marked = self.marked.lock().expect("marked lock");
+        if result.status == Status::Green {
+            marked.remove(&component.key);
+            return;
+        }
+        let reason = self
+            .quiet
+            .as_ref()
+            .and_then(|quiet| quiet.reason(component.key.as_str(), jiff::Timestamp::now()));
+        if let Some(reason) = reason
+            && marked.insert(component.key.clone())
+        {
+            self.history.record(Record::Quiet(QuietRecord {
+                component: component.key.clone(),
+                reason: reason.as_str(),
+            }));
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! `notify --test`. Exit codes carry
 //! meaning: 0 all ok, 1 something is not ok (or the server failed), 2 bad configuration.
 
+mod silence;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -69,6 +71,10 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         receiver: Option<String>,
     },
+    /// Hold back the notifications of components for a while, through the running
+    /// server's API: `ragwatch silence redis 30m --comment "upgrade"`; `--list`,
+    /// `--delete ID`.
+    Silence(silence::SilenceArgs),
 }
 
 /// Log line formats.
@@ -163,6 +169,7 @@ impl Cli {
             Command::Notify { test: _, receiver } => {
                 notify_test(&config, receiver.as_deref()).await
             }
+            Command::Silence(args) => silence::silence(&config, args).await,
         }
     }
 }
@@ -376,15 +383,21 @@ fn print_config(config: &Config, imported: Option<&Import>) -> Result<Exit, Fail
 /// How long a healthcheck waits for the server's answer.
 const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn healthcheck(config: &Config) -> Result<Exit, Failure> {
+/// Where this machine reaches the server of `server.listen`: one listening on every
+/// interface is asked on loopback.
+fn local_address(config: &Config) -> std::net::SocketAddr {
     let mut address = config.server.listen;
-    // A server listening on every interface is asked on loopback.
     if address.ip().is_unspecified() {
         address.set_ip(match address {
             std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
+    address
+}
+
+async fn healthcheck(config: &Config) -> Result<Exit, Failure> {
+    let address = local_address(config);
     let url = format!("http://{address}/livez");
     let client = reqwest::Client::builder()
         .no_proxy()

@@ -65,6 +65,8 @@ pub const NOTIFICATIONS: &str = "ragwatch_notifications";
 pub const NOTIFICATIONS_FAILED: &str = "ragwatch_notifications_failed";
 /// Alerts given up, per receiver kind and reason.
 pub const NOTIFICATIONS_DROPPED: &str = "ragwatch_notifications_dropped";
+/// Alerts held back while quiet, per receiver kind and reason.
+pub const NOTIFICATIONS_SUPPRESSED: &str = "ragwatch_notifications_suppressed";
 /// How long each stage of a canary's latest run took (`_seconds` is added by the encoder).
 pub const CANARY_STAGE: &str = "ragwatch_canary_stage";
 
@@ -326,6 +328,7 @@ fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth])
     let attempts = Family::<IntegrationLabels, Counter>::default();
     let failed = Family::<IntegrationLabels, Counter>::default();
     let dropped = Family::<DroppedLabels, Counter>::default();
+    let suppressed = Family::<DroppedLabels, Counter>::default();
     for receiver in receivers {
         let integration = receiver.integration;
         let labels = IntegrationLabels { integration };
@@ -337,6 +340,14 @@ fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth])
             .inc_by(receiver.counts.failures);
         for (reason, count) in &receiver.counts.dropped {
             dropped
+                .get_or_create(&DroppedLabels {
+                    integration,
+                    reason: reason.as_str(),
+                })
+                .inc_by(*count);
+        }
+        for (reason, count) in &receiver.counts.suppressed {
+            suppressed
                 .get_or_create(&DroppedLabels {
                     integration,
                     reason: reason.as_str(),
@@ -358,6 +369,11 @@ fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth])
         NOTIFICATIONS_DROPPED,
         "Alerts given up without reaching the receiver: queue_full, retries_exhausted, shutdown",
         dropped,
+    );
+    registry.register(
+        NOTIFICATIONS_SUPPRESSED,
+        "Alerts held back while quiet: maintenance (a window) or silence; one still true when the quiet ends is sent then",
+        suppressed,
     );
 }
 

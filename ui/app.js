@@ -35,6 +35,7 @@ const page = {
   incidents: null,
   incidentsError: null,
   open: new Map(), // component key -> this ragwatch's open incident on it
+  maintenance: { windows: [], silences: [] }, // /api/v1/maintenance
   lastOk: 0,
   failure: null,
   mode: "interval",
@@ -220,7 +221,7 @@ async function refresh() {
     ]);
     page.components = components.components;
     page.executors = executors;
-    await Promise.all([refreshIncidents(), refreshHistory(), refreshIntervals()]);
+    await Promise.all([refreshIncidents(), refreshHistory(), refreshIntervals(), refreshMaintenance()]);
     page.lastOk = Date.now();
     page.failure = null;
     hideTokenPrompt();
@@ -247,6 +248,15 @@ async function refreshIncidents() {
     page.incidents = null;
     page.open = new Map();
     page.incidentsError = error.message; // history disabled or failing: the rest still shows
+  }
+}
+
+async function refreshMaintenance() {
+  try {
+    page.maintenance = await api("api/v1/maintenance");
+  } catch (error) {
+    if (!error.status) throw error;
+    page.maintenance = { windows: [], silences: [] }; // an older ragwatch: nothing to show
   }
 }
 
@@ -297,6 +307,7 @@ function render() {
   renderComponents();
   renderExecutors();
   renderIncidents();
+  renderQuiet();
   renderFreshness();
   // For bench/ui.sh: when the page first showed data.
   if (!performance.getEntriesByName("first-data").length) performance.mark("first-data");
@@ -704,6 +715,31 @@ function intervalDetails(details) {
   ];
 }
 
+/// Which components a window or silence quiets.
+function quietComponents(components) {
+  return components.length ? components.join(", ") : "all components";
+}
+
+/// The maintenance windows holding now or coming next, and the silences: notifications
+/// about their components wait.
+function renderQuiet() {
+  const { windows, silences } = page.maintenance;
+  const comment = (text) => (text ? ` (${text})` : "");
+  const items = [
+    ...windows
+      .filter((w) => w.active)
+      .map((w) => el("li", { "data-active": true }, `Maintenance now, until ${dateTime(Date.parse(w.active.end))}: ${quietComponents(w.components)}${comment(w.comment)}`)),
+    ...silences.map((s) => el("li", { "data-active": true }, `Silenced until ${dateTime(Date.parse(s.until))}: ${quietComponents(s.components)}${comment(s.comment)}`)),
+    ...windows
+      .filter((w) => w.next)
+      .map((w) => el("li", {}, `Next maintenance ${dateTime(Date.parse(w.next.start))} to ${dateTime(Date.parse(w.next.end))}: ${quietComponents(w.components)}${comment(w.comment)}`)),
+  ];
+  $("quiet").replaceChildren(...items);
+  $("quiet-section").hidden = items.length === 0;
+}
+
+const QUIET_MARK = { maintenance: "in maintenance", silence: "silenced" };
+
 function renderIncidents() {
   const body = $("incidents").tBodies[0];
   const note = $("incidents-note");
@@ -722,7 +758,12 @@ function renderIncidents() {
         { id: `incident-${i.id}`, "data-open": i.open },
         el("td", {}, i.component),
         el("td", {}, i.open ? el("span", { class: "pill", "data-status": i.last }, i.last) : el("span", { class: "muted" }, "ended")),
-        el("td", {}, el("span", { class: "pill", "data-status": i.worst }, i.worst)),
+        el(
+          "td",
+          {},
+          el("span", { class: "pill", "data-status": i.worst }, i.worst),
+          i.quiet ? el("span", { class: "muted quiet-mark" }, ` ${QUIET_MARK[i.quiet] || i.quiet}`) : null,
+        ),
         el("td", {}, dateTime(i.started_at_ms)),
         el("td", {}, i.open ? `${duration(Date.now() - i.started_at_ms)}, ongoing` : duration(i.duration_ms)),
         el("td", { class: "message" }, i.first_error || "–"),

@@ -4,6 +4,11 @@
 //! delivers in order, retrying with back-off, so a slow or failing receiver delays nothing
 //! but itself. Closed ([`Alerts::close`]), each task delivers what is queued before a
 //! deadline and logs how many notifications it could not.
+//!
+//! Notifications wait while [`Quiet`] says a component is quiet (a maintenance window or a
+//! silence). A [`Ledger`] per component holds what receivers were last told and what is
+//! true now; when the quiet ends, the difference is sent: a firing alert still firing, the
+//! resolution of one told before, nothing for one that fired and resolved while quiet.
 
 mod alertmanager;
 mod counts;
@@ -12,10 +17,12 @@ mod discord;
 mod email;
 mod feishu;
 mod googlechat;
+mod maintenance;
 mod notifier;
 mod ntfy;
 mod opsgenie;
 mod pagerduty;
+mod quiet;
 mod slack;
 mod teams;
 mod telegram;
@@ -47,7 +54,9 @@ use crate::status::Status;
 
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
+pub use maintenance::{LONGEST_WINDOW, Stretch, Window};
 pub use notifier::{Context, Failure, Notifier};
+pub use quiet::{Quiet, QuietReason, SILENCES_REFRESH, WindowState};
 pub use template::check as check_template;
 
 use dingtalk::Dingtalk;
@@ -155,6 +164,60 @@ struct Streak {
     firing: Option<Alert>,
 }
 
+/// What receivers were last told about one component, and what is true now.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Ledger {
+    /// The firing alert receivers were told of and not yet of its resolution.
+    told: Option<Alert>,
+    /// The alert firing now.
+    firing: Option<Alert>,
+    /// The resolution of `told`, while it waits.
+    resolution: Option<Alert>,
+}
+
+impl Ledger {
+    /// Takes a decided alert as the truth.
+    fn learn(&mut self, alert: &Alert) {
+        match alert.state {
+            AlertState::Firing => self.firing = Some(alert.clone()),
+            AlertState::Resolved => {
+                self.firing = None;
+                if self.told.as_ref().map(Alert::incident_key) == Some(alert.incident_key()) {
+                    self.resolution = Some(alert.clone());
+                }
+            }
+        }
+    }
+
+    /// What receivers must hear for what they were told to match the truth: the resolution
+    /// of a told alert that no longer fires, then an alert firing they were not told of.
+    fn difference(&self) -> Vec<Alert> {
+        let key = |a: &Option<Alert>| a.as_ref().map(Alert::incident_key);
+        let mut out = Vec::new();
+        if let Some(told) = &self.told
+            && key(&self.firing) != key(&self.told)
+        {
+            out.push(self.resolution.clone().unwrap_or_else(|| Alert {
+                state: AlertState::Resolved,
+                resolved_at: Some(jiff::Timestamp::now()),
+                ..told.clone()
+            }));
+        }
+        if let Some(firing) = &self.firing
+            && key(&self.firing) != key(&self.told)
+        {
+            out.push(firing.clone());
+        }
+        out
+    }
+
+    /// Receivers have been told the difference.
+    fn told(&mut self) {
+        self.told = self.firing.clone();
+        self.resolution = None;
+    }
+}
+
 /// The consecutive-result rule, per component. Kept in one place so every receiver sees
 /// the same alerts.
 #[derive(Debug)]
@@ -249,14 +312,6 @@ impl Thresholds {
         }
         None
     }
-
-    /// The alerts firing now.
-    pub fn firing(&self) -> Vec<Alert> {
-        self.streaks
-            .values()
-            .filter_map(|s| s.firing.clone())
-            .collect()
-    }
 }
 
 /// A time to the millisecond, as the history keeps it, so an alert resumed after a restart
@@ -315,6 +370,9 @@ pub struct TestOutcome {
 /// The alerting of one ragwatch: thresholds plus receivers.
 pub struct Alerts {
     thresholds: Mutex<Thresholds>,
+    /// Per component, what receivers were told and what is true.
+    ledgers: Mutex<HashMap<ComponentKey, Ledger>>,
+    quiet: Arc<Quiet>,
     /// Per component, the components that depend on it.
     dependents: Mutex<HashMap<ComponentKey, BTreeSet<ComponentKey>>>,
     receivers: Vec<Receiver>,
@@ -326,7 +384,12 @@ pub struct Alerts {
 impl Alerts {
     /// The receivers of `[alerts]`, reached through `network`; nothing is sent until
     /// [`Alerts::start`].
-    pub fn new(config: &AlertsConfig, scrubber: Scrubber, network: &Network) -> Self {
+    pub fn new(
+        config: &AlertsConfig,
+        scrubber: Scrubber,
+        network: &Network,
+        quiet: Arc<Quiet>,
+    ) -> Self {
         let targets = [
             kind(&config.webhook, "webhook", Webhook::new),
             kind(&config.alertmanager, "alertmanager", Alertmanager::new),
@@ -374,6 +437,8 @@ impl Alerts {
                 config.success_threshold,
             )),
             dependents: Mutex::new(HashMap::new()),
+            ledgers: Mutex::new(HashMap::new()),
+            quiet,
             receivers,
             context: Context {
                 external: config.external_url.clone(),
@@ -389,9 +454,11 @@ impl Alerts {
     /// Takes up the alerts that were firing before a restart: every incident left open
     /// whose latest status is red, for a watched component. The threshold counts are not
     /// stored, so an incident that had not fired yet is taken as firing too; it then
-    /// resolves with a notice when the component recovers.
+    /// resolves with a notice when the component recovers. Receivers are taken to have
+    /// been told, unless the incident was quiet: then they hear of it when the quiet ends.
     pub fn resume(&self, components: &[Component], open: Vec<Incident>) {
         let mut thresholds = self.thresholds.lock().expect("thresholds lock");
+        let mut ledgers = self.ledgers.lock().expect("ledgers lock");
         for incident in open {
             let watched = components
                 .iter()
@@ -399,7 +466,7 @@ impl Alerts {
             let (Some(component), Status::Red) = (watched, incident.last) else {
                 continue;
             };
-            thresholds.resume(Alert {
+            let alert = Alert {
                 component: component.key.clone(),
                 kind: component.kind,
                 required: component.required,
@@ -411,7 +478,65 @@ impl Alerts {
                 started_at: incident.started_at,
                 resolved_at: None,
                 held_back: Vec::new(),
-            });
+            };
+            let ledger = ledgers.entry(alert.component.clone()).or_default();
+            ledger.learn(&alert);
+            if incident.quiet.is_none() {
+                ledger.told();
+            }
+            thresholds.resume(alert);
+        }
+    }
+
+    /// The maintenance windows and silences notifications wait for.
+    pub fn quiet(&self) -> &Arc<Quiet> {
+        &self.quiet
+    }
+
+    /// Sends each component's difference once it is no longer quiet; every second, and
+    /// reads the silences every [`SILENCES_REFRESH`], until closing is asked.
+    async fn catch_up_loop(&self, mut closing: Closing) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut refreshed: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                _ = closing.asked() => return,
+                _ = tick.tick() => {}
+            }
+            if refreshed.is_none_or(|at| at.elapsed() >= SILENCES_REFRESH) {
+                // A store that hangs holds up neither the shutdown nor the loop for long:
+                // the silences last read hold meanwhile.
+                let refresh = tokio::time::timeout(SILENCES_REFRESH, self.quiet.refresh());
+                tokio::select! {
+                    _ = closing.asked() => return,
+                    _ = refresh => {}
+                }
+                refreshed = Some(tokio::time::Instant::now());
+            }
+            self.catch_up();
+        }
+    }
+
+    /// Tells receivers what changed while each component that is no longer quiet was.
+    fn catch_up(&self) {
+        let now = jiff::Timestamp::now();
+        let mut ledgers = self.ledgers.lock().expect("ledgers lock");
+        for (component, ledger) in ledgers.iter_mut() {
+            if self.quiet.reason(component.as_str(), now).is_some() {
+                continue;
+            }
+            let difference = ledger.difference();
+            if difference.is_empty() {
+                continue;
+            }
+            tracing::info!(
+                component = component.as_str(),
+                "Quiet ended; sending what changed."
+            );
+            for alert in difference {
+                self.dispatch(&alert);
+            }
+            ledger.told();
         }
     }
 
@@ -444,6 +569,9 @@ impl Alerts {
             let closing = self.closer.subscribe();
             tasks.spawn(async move { alerts.deliver_loop(index, inbox, closing).await });
         }
+        let alerts = Arc::clone(self);
+        let closing = self.closer.subscribe();
+        tasks.spawn(async move { alerts.catch_up_loop(closing).await });
     }
 
     /// Takes no more alerts: each receiver's task delivers the notification under way and
@@ -472,7 +600,7 @@ impl Alerts {
                     None => return,
                 },
                 _ = resend.tick(), if receiver.notifier.resends_firing() => {
-                    let mut firing = self.thresholds.lock().expect("thresholds lock").firing();
+                    let mut firing = self.told_firing();
                     firing.retain(|a| receiver.routing.takes(a.component.as_str(), a.severity(), false));
                     if firing.is_empty() { continue; }
                     firing
@@ -542,6 +670,33 @@ impl Alerts {
             .counts
             .dropped(DropReason::RetriesExhausted, batch.len());
         Ok(())
+    }
+
+    /// The firing alerts receivers have been told of (a silence does not take them back).
+    fn told_firing(&self) -> Vec<Alert> {
+        let ledgers = self.ledgers.lock().expect("ledgers lock");
+        ledgers.values().filter_map(|l| l.told.clone()).collect()
+    }
+
+    /// Queues `alert` for every receiver that takes it.
+    fn dispatch(&self, alert: &Alert) {
+        tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
+        let resolved = alert.state == AlertState::Resolved;
+        for receiver in &self.receivers {
+            if !receiver
+                .routing
+                .takes(alert.component.as_str(), alert.severity(), resolved)
+            {
+                continue;
+            }
+            if receiver.queue.try_send(alert.clone()).is_err() {
+                receiver.counts.dropped(DropReason::QueueFull, 1);
+                tracing::warn!(
+                    receiver = receiver.name,
+                    "Alert queue is full; an alert was dropped."
+                );
+            }
+        }
     }
 
     /// One attempt at sending `batch` to `receiver`.
@@ -702,23 +857,34 @@ impl Sink for Alerts {
         );
         let Some(mut alert) = alert else { return };
         alert.held_back = self.held_back(&alert);
-        tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
-        let resolved = alert.state == AlertState::Resolved;
-        for receiver in &self.receivers {
-            if !receiver
-                .routing
-                .takes(alert.component.as_str(), alert.severity(), resolved)
-            {
-                continue;
+        let mut ledgers = self.ledgers.lock().expect("ledgers lock");
+        let ledger = ledgers.entry(alert.component.clone()).or_default();
+        ledger.learn(&alert);
+        if let Some(reason) = self
+            .quiet
+            .reason(alert.component.as_str(), jiff::Timestamp::now())
+        {
+            tracing::info!(
+                component = alert.component.as_str(),
+                state = ?alert.state,
+                reason = reason.as_str(),
+                "Alert held back while quiet."
+            );
+            let resolved = alert.state == AlertState::Resolved;
+            for receiver in &self.receivers {
+                if receiver
+                    .routing
+                    .takes(alert.component.as_str(), alert.severity(), resolved)
+                {
+                    receiver.counts.suppressed(reason);
+                }
             }
-            if receiver.queue.try_send(alert.clone()).is_err() {
-                receiver.counts.dropped(DropReason::QueueFull, 1);
-                tracing::warn!(
-                    receiver = receiver.name,
-                    "Alert queue is full; an alert was dropped."
-                );
-            }
+            return;
         }
+        for alert in ledger.difference() {
+            self.dispatch(&alert);
+        }
+        ledger.told();
     }
 }
 
@@ -788,7 +954,50 @@ mod tests {
         assert_eq!(alert.started_at, first);
         assert_eq!(alert.error.as_deref(), Some("refused"));
         assert_eq!(alert.previous_status, Status::Green);
-        assert_eq!(thresholds.firing(), [alert]);
+        assert_eq!(thresholds.streaks[&ComponentKey::Redis].firing, Some(alert));
+    }
+
+    /// Receivers hear the difference between what they were told and what is true.
+    #[test]
+    fn the_difference_after_a_quiet_is_what_receivers_were_not_told() {
+        let mut thresholds = Thresholds::new(1, 1);
+        let mut at = 0;
+        let mut next = |status| {
+            at += 1;
+            let when = jiff::Timestamp::from_second(at).unwrap();
+            thresholds
+                .observe(REDIS, status, Some("down"), when)
+                .unwrap()
+        };
+        let states = |ledger: &Ledger| -> Vec<(AlertState, i64)> {
+            ledger
+                .difference()
+                .iter()
+                .map(|a| (a.state, a.started_at.as_second()))
+                .collect()
+        };
+        // Fired and resolved while quiet: nothing.
+        let mut ledger = Ledger::default();
+        ledger.learn(&next(Status::Red));
+        ledger.learn(&next(Status::Green));
+        assert_eq!(states(&ledger), []);
+        // Fired while quiet, still firing: the firing.
+        ledger.learn(&next(Status::Red));
+        assert_eq!(states(&ledger), [(AlertState::Firing, 3)]);
+        ledger.told();
+        assert_eq!(states(&ledger), [], "told");
+        // Told before, resolved while quiet: its resolution, with its own time.
+        let resolved = next(Status::Green);
+        ledger.learn(&resolved);
+        assert_eq!(ledger.difference(), [resolved]);
+        // ... and firing again while quiet: the resolution, then the new firing.
+        ledger.learn(&next(Status::Red));
+        assert_eq!(
+            states(&ledger),
+            [(AlertState::Resolved, 3), (AlertState::Firing, 5)]
+        );
+        ledger.told();
+        assert_eq!(states(&ledger), []);
     }
 
     #[test]

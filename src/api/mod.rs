@@ -13,13 +13,14 @@ mod kube;
 mod metrics;
 mod openapi;
 mod server;
+mod silences;
 mod status;
 mod ui;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Router, middleware};
 
 use crate::alert::Alerts;
@@ -86,6 +87,12 @@ pub fn router(parts: Parts) -> Router {
         .route("/api/v1/components/{key}/history", get(components::history))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/open", get(incidents::open))
+        .route(
+            "/api/v1/silences",
+            get(silences::list).post(silences::create),
+        )
+        .route("/api/v1/silences/{id}", delete(silences::delete))
+        .route("/api/v1/maintenance", get(silences::maintenance))
         .route("/api/v1/executors", get(executors::list))
         .route(
             "/api/v1/executors/{name}/intervals",

@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::email::EmailConfig;
+use super::maintenance::MaintenanceConfig;
 use super::receivers::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
     PagerdutyConfig, ReceiverConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig,
     WecomConfig, all_severities, check_http, yes,
 };
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
+use crate::alert::Window;
 
 /// `[alerts]`: notifications when a component's status changes.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -55,6 +57,8 @@ pub struct AlertsConfig {
     pub opsgenie: Vec<OpsgenieConfig>,
     /// E-mail through SMTP servers.
     pub email: Vec<EmailConfig>,
+    /// Planned windows without notifications.
+    pub maintenance: Vec<MaintenanceConfig>,
 }
 
 impl AlertsConfig {
@@ -118,7 +122,22 @@ impl AlertsConfig {
         for (i, email) in self.email.iter().enumerate() {
             email.validate(&format!("alerts.email[{i}]"))?;
         }
+        self.windows()?;
         Ok(())
+    }
+
+    /// The maintenance windows, each with the components it quiets (all when empty).
+    pub fn windows(&self) -> Result<Vec<(Window, Vec<String>)>, KeyError> {
+        self.maintenance
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Ok((
+                    m.window(&format!("alerts.maintenance[{i}]"))?,
+                    m.components.clone(),
+                ))
+            })
+            .collect()
     }
 }
 
@@ -158,16 +177,24 @@ impl AlertsConfig {
         &self,
         is_component: impl Fn(&str) -> bool,
     ) -> Result<(), KeyError> {
+        let unknown = |key: String, components: &[String]| match components
+            .iter()
+            .find(|c| !is_component(c))
+        {
+            Some(unknown) => Err(KeyError::new(
+                format!("{key}.components"),
+                format!(
+                    "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
+                ),
+            )),
+            None => Ok(()),
+        };
+        for (i, window) in self.maintenance.iter().enumerate() {
+            unknown(format!("alerts.maintenance[{i}]"), &window.components)?;
+        }
         for (key, receiver) in self.receivers() {
             let routing = receiver.routing();
-            if let Some(unknown) = routing.components.iter().find(|c| !is_component(c)) {
-                return Err(KeyError::new(
-                    format!("{key}.components"),
-                    format!(
-                        "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
-                    ),
-                ));
-            }
+            unknown(key.clone(), &routing.components)?;
             if routing.severities.is_empty() {
                 return Err(KeyError::new(
                     format!("{key}.severities"),
@@ -214,6 +241,7 @@ impl Default for AlertsConfig {
             dingtalk: Vec::new(),
             opsgenie: Vec::new(),
             email: Vec::new(),
+            maintenance: Vec::new(),
         }
     }
 }
@@ -288,6 +316,7 @@ impl Secrets for AlertsConfig {
             dingtalk,
             opsgenie,
             email,
+            maintenance: _,
         } = self;
         webhook.secrets(out);
         alertmanager.secrets(out);

@@ -11,6 +11,7 @@ mod key;
 mod kind;
 mod load;
 mod login;
+mod maintenance;
 mod print;
 mod ragflow;
 mod receivers;
@@ -42,6 +43,7 @@ pub use key::ComponentKey;
 pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
 pub use login::Login;
+pub use maintenance::MaintenanceConfig;
 pub use ragflow::Import;
 pub use receivers::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,

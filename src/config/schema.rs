@@ -18,8 +18,9 @@ use super::{
     TaskExecutorsConfig, WebhookConfig,
 };
 use super::{
-    DingtalkConfig, DiscordConfig, EmailConfig, FeishuConfig, GoogleChatConfig, NtfyConfig,
-    OpsgenieConfig, PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
+    DingtalkConfig, DiscordConfig, EmailConfig, FeishuConfig, GoogleChatConfig, MaintenanceConfig,
+    NtfyConfig, OpsgenieConfig, PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig,
+    WecomConfig,
 };
 
 /// What a key's value is, as its type reads it.
@@ -108,7 +109,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 28] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 29] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -135,6 +136,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("alerts.dingtalk[]", fields::<DingtalkConfig>()),
         ("alerts.opsgenie[]", fields::<OpsgenieConfig>()),
         ("alerts.email[]", fields::<EmailConfig>()),
+        ("alerts.maintenance[]", fields::<MaintenanceConfig>()),
         ("models[]", component::<ModelConfig>()),
         ("canaries[]", component::<CanaryConfig>()),
     ];

@@ -9,7 +9,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::dialect::Dialect;
 
 /// Every migration, oldest first: (version, description, SQLite SQL, PostgreSQL SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
     (
         1,
         "history",
@@ -27,6 +27,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 3] = [
         "incident from unknown",
         include_str!("migrations/sqlite/0003_incident_from_unknown.sql"),
         include_str!("migrations/postgres/0003_incident_from_unknown.sql"),
+    ),
+    (
+        4,
+        "silences and quiet incidents",
+        include_str!("migrations/sqlite/0004_quiet.sql"),
+        include_str!("migrations/postgres/0004_quiet.sql"),
     ),
 ];
 

@@ -34,6 +34,7 @@ mod parsing;
 mod postgres;
 mod proxies;
 mod query_fuzz;
+mod quiet;
 mod ragflow_api;
 mod ragflow_conf;
 mod receivers;

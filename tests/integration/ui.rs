@@ -1154,3 +1154,49 @@ async fn the_page_works_under_a_path_prefix_behind_nginx() {
     assert_eq!(background, "rgb(246, 247, 249)");
     browser.screenshot("behind-nginx").await;
 }
+
+#[tokio::test]
+async fn the_page_shows_a_maintenance_window_and_marks_its_incident() {
+    let es = elasticsearch(GREEN_ES).await;
+    let mut server = RedisInstance::start(None).await;
+    let now = jiff::Timestamp::now();
+    let window = format!(
+        "[task_executors]\nenabled = false\n[alerts]\n\
+         [[alerts.maintenance]]\nstart = \"{}\"\nend = \"{}\"\ncomponents = [\"redis\"]\ncomment = \"upgrade\"\n\
+         [[alerts.maintenance]]\ncron = \"0 3 * * Sun\"\ntimezone = \"Europe/Berlin\"\nduration = \"1h\"\n",
+        now - std::time::Duration::from_secs(60),
+        now + std::time::Duration::from_secs(3600),
+    );
+    let app = ragwatch(&server.url(), &es.url(), &window).await;
+    let browser = Browser::start(1280, 1000).await;
+    browser.open(&app.url("/")).await;
+    let quiet = browser
+        .wait_for(
+            "the windows shown",
+            "(() => { const s = document.getElementById('quiet-section'); \
+             return s && !s.hidden ? document.getElementById('quiet').innerText : null; })()",
+        )
+        .await;
+    let lines: Vec<&str> = quiet.as_str().unwrap().lines().collect();
+    assert_eq!(lines.len(), 2, "{quiet}");
+    assert!(lines[0].starts_with("Maintenance now, until "), "{quiet}");
+    assert!(lines[0].ends_with(": redis (upgrade)"), "{quiet}");
+    assert!(lines[1].starts_with("Next maintenance "), "{quiet}");
+    assert!(lines[1].ends_with(": all components"), "{quiet}");
+    server.kill();
+    let incident = browser
+        .wait_for(
+            "an open redis incident marked as in maintenance",
+            "(() => { const row = document.querySelector('#incidents tbody tr[data-open]'); \
+             return row && row.innerText.includes('in maintenance') ? row.innerText : null; })()",
+        )
+        .await;
+    assert!(
+        incident
+            .as_str()
+            .unwrap()
+            .starts_with("redis\tRED\tRED in maintenance\t"),
+        "{incident}"
+    );
+    browser.screenshot("maintenance").await;
+}
