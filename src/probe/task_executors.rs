@@ -9,14 +9,13 @@ use super::redis::RedisServer;
 use super::{Outcome, Probe, ProbeError, Status, into_details};
 use crate::config::{Config, KeyError};
 use crate::net::Roots;
-use crate::task_executors::{self, Board, State, Summary, Tracker};
+use crate::task_executors::{self, Board, Executor, State, Summary, Tracker};
 
 /// Reads the heartbeats into the tracker's board and summarises it.
 pub struct TaskExecutorsProbe {
     server: RedisServer,
     tracker: Arc<Tracker>,
     min_alive: u32,
-    max_failure_rate: f64,
 }
 
 impl TaskExecutorsProbe {
@@ -38,13 +37,18 @@ impl TaskExecutorsProbe {
             )?,
             tracker,
             min_alive: settings.min_alive,
-            max_failure_rate: settings.max_failure_rate,
         })
     }
 
     fn judge(&self, board: &Board, now: jiff::Timestamp) -> Outcome {
         let summary = Summary::of(board, now, self.tracker.liveness());
         let rate = summary.failure_rate();
+        let failing: Vec<&Executor> = board
+            .executors
+            .values()
+            .map(|e| &**e)
+            .filter(|e| self.tracker.failing(e))
+            .collect();
         let details = into_details(serde_json::json!({
             "executors": board.executors.len(),
             "alive": summary.alive,
@@ -55,6 +59,7 @@ impl TaskExecutorsProbe {
             "failure_rate": rate,
             "malformed": summary.malformed,
             "clock_ahead": summary.ahead,
+            "failing": failing.len(),
         }));
         if summary.alive < self.min_alive {
             let problem = if board.executors.is_empty() {
@@ -95,7 +100,25 @@ impl TaskExecutorsProbe {
                 task_executors::CLOCK_SKEW.as_secs()
             ));
         }
-        if rate > self.max_failure_rate {
+        let failing: Vec<String> = failing
+            .iter()
+            .map(|e| {
+                let (done, failed) = e.window_counts();
+                format!(
+                    "{} ({:.0}%: {failed} failed, {done} done)",
+                    e.name,
+                    e.failure_rate() * 100.0
+                )
+            })
+            .collect();
+        if !failing.is_empty() {
+            warnings.push(format!(
+                "more than {:.0}% of the tasks of the last 30 minutes failed on {}",
+                self.tracker.max_failure_rate() * 100.0,
+                failing.join(", ")
+            ));
+        }
+        if rate > self.tracker.max_failure_rate() {
             warnings.push(format!(
                 "{:.0}% of the tasks of the last 30 minutes failed ({} failed, {} done)",
                 rate * 100.0,

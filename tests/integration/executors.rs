@@ -319,8 +319,27 @@ async fn failures_and_stale_executors_make_the_summary_yellow() {
     assert_eq!(
         result.error.as_deref(),
         Some(
-            "no recent heartbeat from te_quiet (100 s); 75% of the tasks of the last 30 minutes failed (3 failed, 1 done)"
+            "no recent heartbeat from te_quiet (100 s); more than 50% of the tasks of the last 30 minutes failed on te_failing (75%: 3 failed, 1 done); 75% of the tasks of the last 30 minutes failed (3 failed, 1 done)"
         )
+    );
+    // The API and the metrics judge each executor as the component does.
+    let list = executors(&app).await;
+    let failing: Vec<(&str, bool)> = list["executors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["failing"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(failing, [("te_failing", true), ("te_quiet", false)]);
+    assert_eq!(list["executors"][0]["failure_rate_30m"], 0.75);
+    let (_, _, metrics) = app.get_as("/metrics", Some(TOKEN)).await;
+    assert!(
+        metrics.contains("ragwatch_task_executor_failing{executor=\"te_failing\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ragwatch_task_executor_failing{executor=\"te_quiet\"} 0"),
+        "{metrics}"
     );
 }
 
