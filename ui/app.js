@@ -273,21 +273,34 @@ async function refreshHistory() {
   page.historyAt = Date.now();
 }
 
+/// Each shown executor's intervals: the whole window once, then only those ending since the
+/// newest known (`since`), merged by their end and trimmed to the window.
 async function refreshIntervals() {
   const names = shownExecutors().map((e) => e.name);
   const due = names.filter((name) => {
     const known = page.intervals.get(name);
     return !known || Date.now() - known.at >= INTERVALS_MS;
   });
+  const newest = (name) => {
+    const known = page.intervals.get(name)?.intervals || [];
+    return known.length ? known[known.length - 1].end : null;
+  };
   const results = await Promise.all(
-    due.map((name) =>
-      api(`api/v1/executors/${encodeURIComponent(name)}/intervals`).catch((error) => {
+    due.map((name) => {
+      const since = newest(name);
+      return api(`api/v1/executors/${encodeURIComponent(name)}/intervals${since === null ? "" : `?since=${since}`}`).catch((error) => {
         if (!error.status) throw error;
         return { intervals: [], error: error.message };
-      }),
-    ),
+      });
+    }),
   );
-  due.forEach((name, i) => page.intervals.set(name, { ...results[i], at: Date.now() }));
+  const from = Date.now() / 1000 - WINDOW_S;
+  due.forEach((name, i) => {
+    const byEnd = new Map((page.intervals.get(name)?.intervals || []).map((x) => [x.end, x]));
+    for (const x of results[i].intervals) byEnd.set(x.end, x);
+    const intervals = [...byEnd.values()].filter((x) => x.end > from).sort((a, b) => a.end - b.end);
+    page.intervals.set(name, { ...results[i], intervals, at: Date.now() });
+  });
   for (const name of page.intervals.keys()) {
     if (!names.includes(name)) page.intervals.delete(name);
   }

@@ -144,7 +144,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
         ("since" = Option<String>, Query, description = "Only intervals ending at or after this: unix seconds or RFC 3339"),
     ),
     responses(
-        (status = 200, description = "`{name, state, intervals: [{start, end, done, failed, done_total, failed_total, pending, lag, restarted, heartbeat}]}`", body = Object),
+        (status = 200, description = "`{name, state, intervals: [{start, end, done, failed, done_total, failed_total, pending, lag, restarted}]}`", body = Object),
         (status = 400, description = "Bad parameter", body = ApiError),
         (status = 404, description = "No such executor", body = ApiError),
     )
@@ -240,9 +240,11 @@ pub async fn interval(
             }
         }
     };
+    let mut interval_view = json!(interval);
+    interval_view["heartbeat"] = json!(interval.heartbeat);
     Ok(Json(json!({
         "name": executor.name,
-        "interval": interval,
+        "interval": interval_view,
         "opening_heartbeat": opening.raw,
         "running_at_start": running_at_start.keys().collect::<Vec<_>>(),
         "tasks": tasks,

@@ -1560,6 +1560,40 @@ async fn fifteen_executors_read_problems_first_in_a_compact_view() {
         "nothing announced while the status stays"
     );
 
+    // Light on the wire: gzip for the files and the JSON, and after the first load only
+    // what is new (each shown executor's new intervals, `since` the newest known one).
+    let weight = browser
+        .run(
+            "performance.setResourceTimingBufferSize(10000); window.measuredFrom = performance.now(); \
+             const first = performance.getEntriesByType('resource').filter(e => /ui\\/app\\.(js|css)$|api\\/v1\\/executors$/.test(e.name)); \
+             return first.map(e => [e.name.split('/').pop(), e.encodedBodySize < e.decodedBodySize / 3]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        weight,
+        json!([["app.css", true], ["app.js", true], ["executors", true]]),
+        "gzip"
+    );
+    let measured = browser
+        .wait_for(
+            "five refreshes to weigh",
+            "(() => { const since = performance.getEntriesByType('resource').filter(e => e.startTime > window.measuredFrom); \
+             const refreshes = since.filter(e => e.name.endsWith('api/v1/components')); \
+             if (refreshes.length < 5) return null; \
+             const [t0, t1] = [refreshes[0].startTime, refreshes[4].startTime]; \
+             const inside = since.filter(e => e.startTime >= t0 && e.startTime < t1); \
+             return { bytes: inside.reduce((s, e) => s + e.transferSize, 0), ms: t1 - t0, \
+                      incremental: inside.filter(e => e.name.includes('/intervals')).every(e => e.name.includes('/intervals?since=')), \
+                      intervals: inside.filter(e => e.name.includes('/intervals')).length }; })()",
+        )
+        .await;
+    let per_minute =
+        measured["bytes"].as_f64().unwrap() / measured["ms"].as_f64().unwrap() * 60_000.0;
+    assert_eq!(measured["incremental"], true, "{measured}");
+    assert!(measured["intervals"].as_u64().unwrap() >= 12, "{measured}");
+    assert!(per_minute < 200_000.0, "{per_minute:.0} B/min: {measured}");
+
     // On a phone: rows stacked, nothing wider than the screen, the dialog fitting it.
     let phone = Browser::phone().await;
     phone.open(&app.url("/")).await;
