@@ -1593,6 +1593,15 @@ async fn fifteen_executors_read_problems_first_in_a_compact_view() {
     assert_eq!(measured["incremental"], true, "{measured}");
     assert!(measured["intervals"].as_u64().unwrap() >= 12, "{measured}");
     assert!(per_minute < 200_000.0, "{per_minute:.0} B/min: {measured}");
+    // The merged intervals are the whole window still, each once.
+    let kept = browser
+        .run(
+            "const bars = [...document.querySelectorAll('.executor[data-name=task_executor_failing_0] .bar')]; \
+             return [bars.length, new Set(bars.map(b => b.dataset.end)).size];",
+            vec![],
+        )
+        .await;
+    assert_eq!(kept, json!([59, 59]));
 
     // On a phone: rows stacked, nothing wider than the screen, the dialog fitting it.
     let phone = Browser::phone().await;
