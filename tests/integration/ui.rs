@@ -1522,6 +1522,17 @@ async fn fifteen_executors_read_problems_first_in_a_compact_view() {
         .await;
     browser.screenshot("executors-1440").await;
 
+    // The failing pill and the compact rows read at 4.5:1 or more, in light and dark mode.
+    for scheme in ["light", "dark"] {
+        browser.prefer_color_scheme(scheme).await;
+        let contrast = browser.run(LOWEST_CONTRAST, vec![]).await;
+        assert!(
+            contrast[1][0].as_f64().unwrap() >= 4.5,
+            "{scheme}: {contrast}"
+        );
+    }
+    browser.prefer_color_scheme("light").await;
+
     // The overall status is announced politely, and only when it changes.
     let live = browser
         .run(
