@@ -198,11 +198,14 @@ impl Running {
 /// database is (or the parsing pipeline reads it).
 pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigError> {
     let executors = config.task_executors.settings.enabled.then(|| {
-        Arc::new(Tracker::new(Liveness {
-            period: config.task_executors.heartbeat_period,
-            timeout: config.task_executors.heartbeat_timeout,
-            forget_after: config.task_executors.forget_after,
-        }))
+        Arc::new(Tracker::new(
+            Liveness {
+                period: config.task_executors.heartbeat_period,
+                timeout: config.task_executors.heartbeat_timeout,
+                forget_after: config.task_executors.forget_after,
+            },
+            config.task_executors.max_failure_rate,
+        ))
     });
     let tasks = if config.db.settings.enabled || config.parsing.is_some() {
         let timeout = config.db.settings.timeout.unwrap_or(config.monitor.timeout);

@@ -49,6 +49,8 @@ pub const COMPONENT_LAST_CHECK: &str = "ragwatch_component_last_check_timestamp"
 pub const EXECUTOR_ALIVE: &str = "ragwatch_task_executor_alive";
 /// An executor's last heartbeat time.
 pub const EXECUTOR_LAST_HEARTBEAT: &str = "ragwatch_task_executor_last_heartbeat_timestamp";
+/// 1 when an executor fails more of its tasks than `task_executors.max_failure_rate`.
+pub const EXECUTOR_FAILING: &str = "ragwatch_task_executor_failing";
 /// Tasks an executor finished since it started.
 pub const EXECUTOR_DONE: &str = "ragwatch_task_executor_done";
 /// Tasks an executor failed since it started.
@@ -258,7 +260,7 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     register_canary_stages(&mut live, present.components, &verdicts);
     pipeline::register(&mut live, present.components, &verdicts);
     if let Some(tracker) = present.executors {
-        register_executors(&mut live, &tracker.board(), tracker.liveness());
+        register_executors(&mut live, tracker);
     }
     if let Some(history) = present.history {
         let up = Gauge::<i64>::default();
@@ -459,13 +461,11 @@ fn register_components(registry: &mut Registry, components: &[Component], verdic
     );
 }
 
-fn register_executors(
-    registry: &mut Registry,
-    board: &task_executors::Board,
-    liveness: task_executors::Liveness,
-) {
+fn register_executors(registry: &mut Registry, tracker: &Tracker) {
+    let (board, liveness) = (tracker.board(), tracker.liveness());
     let now = jiff::Timestamp::now();
     let alive = Family::<ExecutorLabels, Gauge>::default();
+    let failing = Family::<ExecutorLabels, Gauge>::default();
     let last = Family::<ExecutorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let done = Family::<ExecutorLabels, Counter>::default();
     let failed = Family::<ExecutorLabels, Counter>::default();
@@ -494,6 +494,9 @@ fn register_executors(
         alive
             .get_or_create(&labels)
             .set(i64::from(state == State::Alive));
+        failing
+            .get_or_create(&labels)
+            .set(i64::from(tracker.failing(executor)));
         if let Some(beat) = &executor.last {
             last.get_or_create(&labels)
                 .set(task_executors::time_score(beat.at));
@@ -505,6 +508,11 @@ fn register_executors(
         EXECUTOR_ALIVE,
         "Whether the task executor is alive (1) or stale or dead (0)",
         alive,
+    );
+    registry.register(
+        EXECUTOR_FAILING,
+        "Whether the task executor failed more than task_executors.max_failure_rate of its tasks of the last 30 minutes (1) or not (0)",
+        failing,
     );
     registry.register_with_unit(
         EXECUTOR_LAST_HEARTBEAT,

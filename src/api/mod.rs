@@ -22,6 +22,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use axum::routing::{delete, get};
 use axum::{Router, middleware};
+use tower_http::compression::CompressionLayer;
 
 use crate::alert::Alerts;
 use crate::config::{Scrubber, Secret};
@@ -128,5 +129,8 @@ pub fn router(parts: Parts) -> Router {
         .route_layer(middleware::from_fn(extract::require_utf8_path))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        // gzip when the client asks for it (browsers and Prometheus do): the page's JSON
+        // shrinks about tenfold.
+        .layer(CompressionLayer::new())
         .with_state(state)
 }
