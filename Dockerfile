@@ -20,6 +20,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 target/release/ragwatch /out/ragwatch
 
 # Same Debian release as the build stage, so the binary finds the glibc it was linked with.
+# No tzdata needed: named time zones (maintenance windows) use the system's zoneinfo when
+# present, else the copy of the time zone database built into the binary.
 FROM debian:bookworm-slim
 # The system's certificate store, which every TLS client of ragwatch trusts: add a private
 # CA to it in a derived image (update-ca-certificates), or give it as a tls_ca_file.

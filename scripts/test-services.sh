@@ -11,6 +11,8 @@
 #   gcp-storage-emulator (GCS JSON API) from PyPI in its own virtualenv; the tests start their
 #   own, not this script. openssl makes the RSA keys of the GCS service-account tests and the
 #   private certificate authorities of the TLS tests (Debian's redis-server serves TLS).
+# - python3-aiosmtpd: the e-mail tests run their own SMTP server (aiosmtpd, with STARTTLS and
+#   AUTH) under Debian's /usr/bin/python3.
 # - iproute2 (`ip netns`) and curl: the access tests put a client in a network namespace of
 #   its own, to be a client whose address is not loopback.
 # Prints one line per action. Must run as root (installs packages, starts system services).
@@ -67,6 +69,7 @@ have nginx || missing+=(nginx)
 have openssl || missing+=(openssl)
 have ip || missing+=(iproute2)
 have curl || missing+=(curl)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
 if ((${#missing[@]})); then
   say "apt-get update"
   quietly apt-get update

@@ -12,16 +12,20 @@ use axum::Router;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::alert::{Alerts, Leadership, Subject};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crate::alert::{Alerts, Leadership, Quiet, Subject};
 use crate::api;
 use crate::cluster::Cluster;
 use crate::component::{self, Component};
-use crate::config::{Config, ConfigError, KeyError};
-use crate::history::{ChangeRecord, History, Record, ResultRecord, Store};
+use crate::config::{ComponentKey, Config, ConfigError, KeyError};
+use crate::history::{ChangeRecord, History, QuietRecord, Record, ResultRecord, Store};
 use crate::metrics::Metrics;
 use crate::monitor::{Monitor, Published, Sink};
 use crate::net::Network;
 use crate::probe::Sources;
+use crate::status::Status;
 use crate::task_executors::{self, Liveness, TaskSource, Tracker};
 
 /// What the application is built for.
@@ -67,7 +71,12 @@ impl App {
             .and(history.as_ref())
             .map(|_| Arc::new(Leadership::default()));
         let alerts = match mode {
-            Mode::Serve => open_alerts(&config, &sources.network, leadership.clone()),
+            Mode::Serve => open_alerts(
+                &config,
+                &sources.network,
+                history.clone(),
+                leadership.clone(),
+            ),
             Mode::Check => None,
         };
         let cluster = match (&history, leadership) {
@@ -77,11 +86,13 @@ impl App {
             _ => None,
         };
         let mut sinks: Vec<Arc<dyn Sink>> = vec![metrics.clone()];
-        sinks.extend(
-            history
-                .clone()
-                .map(|h| Arc::new(Recorder(h)) as Arc<dyn Sink>),
-        );
+        sinks.extend(history.clone().map(|history| {
+            Arc::new(Recorder {
+                history,
+                quiet: alerts.as_ref().map(|a| Arc::clone(a.quiet())),
+                marked: Mutex::new(HashSet::new()),
+            }) as Arc<dyn Sink>
+        }));
         sinks.extend(alerts.clone().map(|a| a as Arc<dyn Sink>));
         sinks.extend(cluster.clone().map(|c| c as Arc<dyn Sink>));
         let monitor = Arc::new(Monitor::new(
@@ -224,11 +235,14 @@ impl Running {
 /// database is (or the parsing pipeline reads it).
 pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigError> {
     let executors = config.task_executors.settings.enabled.then(|| {
-        Arc::new(Tracker::new(Liveness {
-            period: config.task_executors.heartbeat_period,
-            timeout: config.task_executors.heartbeat_timeout,
-            forget_after: config.task_executors.forget_after,
-        }))
+        Arc::new(Tracker::new(
+            Liveness {
+                period: config.task_executors.heartbeat_period,
+                timeout: config.task_executors.heartbeat_timeout,
+                forget_after: config.task_executors.forget_after,
+            },
+            config.task_executors.max_failure_rate,
+        ))
     });
     let tasks = if config.db.settings.enabled || config.parsing.is_some() {
         let timeout = config.db.settings.timeout.unwrap_or(config.monitor.timeout);
@@ -242,6 +256,18 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
     } else {
         None
     };
+    let network = network()?;
+    let sources = Sources {
+        executors,
+        tasks,
+        network,
+    };
+    Ok((component::from_config(config, &sources)?, sources))
+}
+
+/// How this process reaches other hosts: the system's trusted roots and the proxies of
+/// its environment.
+fn network() -> Result<Network, ConfigError> {
     let network = Network::from_env().map_err(|error| ConfigError::Invalid {
         location: format!("environment variable {}", error.variable),
         message: error.message,
@@ -251,12 +277,13 @@ pub fn components(config: &Config) -> Result<(Vec<Component>, Sources), ConfigEr
             "HTTP requests go through the proxies of HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, except to loopback and NO_PROXY's hosts."
         );
     }
-    let sources = Sources {
-        executors,
-        tasks,
-        network,
-    };
-    Ok((component::from_config(config, &sources)?, sources))
+    Ok(network)
+}
+
+/// The receivers of `[alerts]` alone, as `serve` would reach them, for `ragwatch notify`;
+/// `None` without `[alerts]`.
+pub fn receivers(config: &Config) -> Result<Option<Arc<Alerts>>, ConfigError> {
+    Ok(open_alerts(config, &network()?, None, None))
 }
 
 /// The history `serve` records into, when enabled.
@@ -273,19 +300,22 @@ fn open_history(config: &Config) -> Result<Option<Arc<History>>, ConfigError> {
     Ok(Some(Arc::new(history)))
 }
 
-/// The alerting `serve` sends, when `[alerts]` is configured; in a cluster, only while
-/// `leadership` says this replica leads.
+/// The alerting `serve` sends, when `[alerts]` is configured; its silences are kept in
+/// `history`; in a cluster, it sends only while `leadership` says this replica leads.
 fn open_alerts(
     config: &Config,
     network: &Network,
+    history: Option<Arc<History>>,
     leadership: Option<Arc<Leadership>>,
 ) -> Option<Arc<Alerts>> {
     let alerts = config.alerts.as_ref()?;
+    let quiet = Arc::new(Quiet::new(alerts, history));
     Some(Arc::new(Alerts::new(
         alerts,
         config.scrubber(),
         network,
         leadership,
+        quiet,
     )))
 }
 
@@ -327,14 +357,20 @@ fn open_cluster(
 }
 
 /// The history as a sink of the monitor: every result, and every status change, handed to
-/// the writer without waiting. It lives here so the history need not know the monitor.
-struct Recorder(Arc<History>);
+/// the writer without waiting; an incident open while its component is quiet is marked so,
+/// once. It lives here so the history need not know the monitor.
+struct Recorder {
+    history: Arc<History>,
+    quiet: Option<Arc<Quiet>>,
+    /// Components whose open incident has been marked quiet.
+    marked: Mutex<HashSet<ComponentKey>>,
+}
 
 impl Sink for Recorder {
     fn publish(&self, published: &Published<'_>) {
         let (component, result) = (published.component, published.result);
         if published.previous != Some(result.status) {
-            self.0.record(Record::Change(ChangeRecord {
+            self.history.record(Record::Change(ChangeRecord {
                 component: component.key.clone(),
                 at: result.checked_at,
                 from: published.previous,
@@ -342,13 +378,30 @@ impl Sink for Recorder {
                 error: result.error.clone(),
             }));
         }
-        self.0.record(Record::Result(ResultRecord {
+        self.history.record(Record::Result(ResultRecord {
             component: component.key.clone(),
             checked_at: result.checked_at,
             status: result.status,
             elapsed_ms: result.elapsed_ms,
             error: result.error.clone(),
         }));
+        let mut marked = self.marked.lock().expect("marked lock");
+        if result.status == Status::Green {
+            marked.remove(&component.key);
+            return;
+        }
+        let reason = self
+            .quiet
+            .as_ref()
+            .and_then(|quiet| quiet.reason(component.key.as_str(), jiff::Timestamp::now()));
+        if let Some(reason) = reason
+            && marked.insert(component.key.clone())
+        {
+            self.history.record(Record::Quiet(QuietRecord {
+                component: component.key.clone(),
+                reason: reason.as_str(),
+            }));
+        }
     }
 }
 

@@ -1,5 +1,8 @@
-//! The command line: `serve` (the default), `check` and `config`. Exit codes carry
+//! The command line: `serve` (the default), `check`, `config`, `healthcheck` and
+//! `notify --test`. Exit codes carry
 //! meaning: 0 all ok, 1 something is not ok (or the server failed), 2 bad configuration.
+
+mod silence;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -57,6 +60,21 @@ pub enum Command {
     /// when `/livez` answers, else 1. Meant for a container's HEALTHCHECK; says nothing of
     /// the dependencies.
     Healthcheck,
+    /// Send a test notification to every receiver of `[alerts]` (or the one named) and
+    /// print each outcome: exit 0 when all were delivered, else 1.
+    Notify {
+        /// Send a test notification (a paging service's is resolved at once).
+        #[arg(long, required = true)]
+        test: bool,
+        /// Only this receiver: its name as readyz shows it (`slack hooks.slack.com:443`)
+        /// or its key (`alerts.slack[0]`).
+        #[arg(long, value_name = "NAME")]
+        receiver: Option<String>,
+    },
+    /// Hold back the notifications of components for a while, through the running
+    /// server's API: `ragwatch silence redis 30m --comment "upgrade"`; `--list`,
+    /// `--delete ID`.
+    Silence(silence::SilenceArgs),
 }
 
 /// Log line formats.
@@ -85,6 +103,9 @@ pub enum Failure {
     /// The configuration was refused (exit 2).
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
+    /// The command asks for what the configuration does not have (exit 2).
+    #[error("{0}")]
+    Usage(String),
     /// Anything else (exit 1).
     #[error(transparent)]
     Runtime(#[from] anyhow::Error),
@@ -94,18 +115,21 @@ impl Failure {
     /// The exit code this failure maps to.
     pub fn exit(&self) -> Exit {
         match self {
-            Failure::Config(_) => Exit::BadConfig,
+            Failure::Config(_) | Failure::Usage(_) => Exit::BadConfig,
             Failure::Runtime(_) => Exit::NotOk,
         }
     }
 }
 
 impl Cli {
-    /// Logging for this command: stderr, `RUST_LOG` filtering, text or JSON. `check` and
-    /// `config` print their result on stdout, so they log only errors unless asked.
+    /// Logging for this command: stderr, `RUST_LOG` filtering, text or JSON. `check`,
+    /// `config` and the others print their result on stdout, so they log only errors
+    /// (`notify`, warnings too) unless asked.
     pub fn init_logging(&self) {
         let default = match self.command {
             None | Some(Command::Serve) => "info",
+            // A template that fails on the test is worth a warning to the person testing.
+            Some(Command::Notify { .. }) => "warn",
             Some(_) => "error",
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -142,6 +166,10 @@ impl Cli {
             Command::Check { json } => check(config, json).await,
             Command::Config => print_config(&config, imported.as_ref()),
             Command::Healthcheck => healthcheck(&config).await,
+            Command::Notify { test: _, receiver } => {
+                notify_test(&config, receiver.as_deref()).await
+            }
+            Command::Silence(args) => silence::silence(&config, args).await,
         }
     }
 }
@@ -355,15 +383,21 @@ fn print_config(config: &Config, imported: Option<&Import>) -> Result<Exit, Fail
 /// How long a healthcheck waits for the server's answer.
 const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn healthcheck(config: &Config) -> Result<Exit, Failure> {
+/// Where this machine reaches the server of `server.listen`: one listening on every
+/// interface is asked on loopback.
+fn local_address(config: &Config) -> std::net::SocketAddr {
     let mut address = config.server.listen;
-    // A server listening on every interface is asked on loopback.
     if address.ip().is_unspecified() {
         address.set_ip(match address {
             std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
+    address
+}
+
+async fn healthcheck(config: &Config) -> Result<Exit, Failure> {
+    let address = local_address(config);
     let url = format!("http://{address}/livez");
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -381,6 +415,37 @@ async fn healthcheck(config: &Config) -> Result<Exit, Failure> {
     }
     write_stdout("ok\n")?;
     Ok(Exit::Ok)
+}
+
+/// Sends a test notification to the receivers and prints one line each: `ok` or `failed`,
+/// the receiver's name and key, and why it failed (scrubbed).
+async fn notify_test(config: &Config, only: Option<&str>) -> Result<Exit, Failure> {
+    let no_receiver = || Failure::Usage("no receiver to test: [alerts] configures none".into());
+    let alerts = crate::app::receivers(config)?.ok_or_else(no_receiver)?;
+    if alerts.health().is_empty() {
+        return Err(no_receiver());
+    }
+    let outcomes = alerts.test(only).await.map_err(|names| {
+        Failure::Usage(format!(
+            "no receiver is named {:?}; the receivers are: {}",
+            only.unwrap_or_default(),
+            names.join(", ")
+        ))
+    })?;
+    let mut out = String::new();
+    for outcome in &outcomes {
+        let (verdict, why) = match &outcome.error {
+            None => ("ok", String::new()),
+            Some(error) => ("failed", format!(": {error}")),
+        };
+        out.push_str(&format!(
+            "{verdict:<6} {} ({}){why}\n",
+            outcome.name, outcome.key
+        ));
+    }
+    write_stdout(&out)?;
+    let all_ok = outcomes.iter().all(|o| o.error.is_none());
+    Ok(if all_ok { Exit::Ok } else { Exit::NotOk })
 }
 
 fn write_stdout(text: &str) -> Result<(), Failure> {

@@ -49,6 +49,8 @@ pub const COMPONENT_LAST_CHECK: &str = "ragwatch_component_last_check_timestamp"
 pub const EXECUTOR_ALIVE: &str = "ragwatch_task_executor_alive";
 /// An executor's last heartbeat time.
 pub const EXECUTOR_LAST_HEARTBEAT: &str = "ragwatch_task_executor_last_heartbeat_timestamp";
+/// 1 when an executor fails more of its tasks than `task_executors.max_failure_rate`.
+pub const EXECUTOR_FAILING: &str = "ragwatch_task_executor_failing";
 /// Tasks an executor finished since it started.
 pub const EXECUTOR_DONE: &str = "ragwatch_task_executor_done";
 /// Tasks an executor failed since it started.
@@ -71,6 +73,8 @@ pub const NOTIFICATIONS: &str = "ragwatch_notifications";
 pub const NOTIFICATIONS_FAILED: &str = "ragwatch_notifications_failed";
 /// Alerts given up, per receiver kind and reason.
 pub const NOTIFICATIONS_DROPPED: &str = "ragwatch_notifications_dropped";
+/// Alerts held back while quiet, per receiver kind and reason.
+pub const NOTIFICATIONS_SUPPRESSED: &str = "ragwatch_notifications_suppressed";
 /// How long each stage of a canary's latest run took (`_seconds` is added by the encoder).
 pub const CANARY_STAGE: &str = "ragwatch_canary_stage";
 
@@ -275,7 +279,7 @@ pub fn render(counters: &Metrics, present: &Present<'_>) -> String {
     register_canary_stages(&mut live, present.components, &verdicts);
     pipeline::register(&mut live, present.components, &verdicts);
     if let Some(tracker) = present.executors {
-        register_executors(&mut live, &tracker.board(), tracker.liveness());
+        register_executors(&mut live, tracker);
     }
     if let Some(history) = present.history {
         let up = Gauge::<i64>::default();
@@ -370,6 +374,7 @@ fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth])
     let attempts = Family::<IntegrationLabels, Counter>::default();
     let failed = Family::<IntegrationLabels, Counter>::default();
     let dropped = Family::<DroppedLabels, Counter>::default();
+    let suppressed = Family::<DroppedLabels, Counter>::default();
     for receiver in receivers {
         let integration = receiver.integration;
         let labels = IntegrationLabels { integration };
@@ -381,6 +386,14 @@ fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth])
             .inc_by(receiver.counts.failures);
         for (reason, count) in &receiver.counts.dropped {
             dropped
+                .get_or_create(&DroppedLabels {
+                    integration,
+                    reason: reason.as_str(),
+                })
+                .inc_by(*count);
+        }
+        for (reason, count) in &receiver.counts.suppressed {
+            suppressed
                 .get_or_create(&DroppedLabels {
                     integration,
                     reason: reason.as_str(),
@@ -402,6 +415,11 @@ fn register_notifications(registry: &mut Registry, receivers: &[ReceiverHealth])
         NOTIFICATIONS_DROPPED,
         "Alerts given up without reaching the receiver: queue_full, retries_exhausted, shutdown",
         dropped,
+    );
+    registry.register(
+        NOTIFICATIONS_SUPPRESSED,
+        "Alerts held back while quiet: maintenance (a window) or silence; one still true when the quiet ends is sent then",
+        suppressed,
     );
 }
 
@@ -487,13 +505,11 @@ fn register_components(registry: &mut Registry, components: &[Component], verdic
     );
 }
 
-fn register_executors(
-    registry: &mut Registry,
-    board: &task_executors::Board,
-    liveness: task_executors::Liveness,
-) {
+fn register_executors(registry: &mut Registry, tracker: &Tracker) {
+    let (board, liveness) = (tracker.board(), tracker.liveness());
     let now = jiff::Timestamp::now();
     let alive = Family::<ExecutorLabels, Gauge>::default();
+    let failing = Family::<ExecutorLabels, Gauge>::default();
     let last = Family::<ExecutorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let done = Family::<ExecutorLabels, Counter>::default();
     let failed = Family::<ExecutorLabels, Counter>::default();
@@ -522,6 +538,9 @@ fn register_executors(
         alive
             .get_or_create(&labels)
             .set(i64::from(state == State::Alive));
+        failing
+            .get_or_create(&labels)
+            .set(i64::from(tracker.failing(executor)));
         if let Some(beat) = &executor.last {
             last.get_or_create(&labels)
                 .set(task_executors::time_score(beat.at));
@@ -533,6 +552,11 @@ fn register_executors(
         EXECUTOR_ALIVE,
         "Whether the task executor is alive (1) or stale or dead (0)",
         alive,
+    );
+    registry.register(
+        EXECUTOR_FAILING,
+        "Whether the task executor failed more than task_executors.max_failure_rate of its tasks of the last 30 minutes (1) or not (0)",
+        failing,
     );
     registry.register_with_unit(
         EXECUTOR_LAST_HEARTBEAT,

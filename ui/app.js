@@ -8,11 +8,14 @@ const INTERVALS_MS = 15000;
 const REQUEST_TIMEOUT_MS = 8000;
 const WINDOW_S = 30 * 60;
 const SHOWN_EXECUTORS = 12;
+// Beyond this many executors the compact view, one row each, is the default.
+const COMPACT_BEYOND = 6;
+// No heartbeat for this long (two of RAGFlow's periods): the span is drawn as missing.
+const GAP_S = 60;
 const STRIP_SLOT_S = 1800; // 48 slots over 24 hours
 const STRIP_SLOTS = 48;
 const TOKEN_KEY = "ragwatch.token";
 const ZONE_KEY = "ragwatch.zone";
-const STATE_ORDER = { dead: 0, stale: 1, alive: 2 };
 // Cards and the header's list, the worst first; within a status, the configuration's order.
 const SEVERITY = { red: 0, yellow: 1, unknown: 2, green: 3 };
 // The tab's icon per overall status: a shape each, so it is not told by colour alone.
@@ -36,9 +39,11 @@ const page = {
   incidentsError: null,
   cluster: null, // /api/v1/cluster: {enabled: false} for a single ragwatch
   open: new Map(), // component key -> this ragwatch's open incident on it
+  maintenance: { windows: [], silences: [] }, // /api/v1/maintenance
   lastOk: 0,
   failure: null,
   mode: "interval",
+  view: null, // "compact" or "cards" once the viewer chooses; by count until then
   filter: "",
   showAll: false,
   timer: 0,
@@ -223,7 +228,7 @@ async function refresh() {
     page.components = components.components;
     page.executors = executors;
     page.cluster = cluster;
-    await Promise.all([refreshIncidents(), refreshHistory(), refreshIntervals()]);
+    await Promise.all([refreshIncidents(), refreshHistory(), refreshIntervals(), refreshMaintenance()]);
     page.lastOk = Date.now();
     page.failure = null;
     hideTokenPrompt();
@@ -253,6 +258,15 @@ async function refreshIncidents() {
   }
 }
 
+async function refreshMaintenance() {
+  try {
+    page.maintenance = await api("api/v1/maintenance");
+  } catch (error) {
+    if (!error.status) throw error;
+    page.maintenance = { windows: [], silences: [] }; // an older ragwatch: nothing to show
+  }
+}
+
 async function refreshHistory() {
   // Until the first roll-ups are written (a new ragwatch), ask on every refresh.
   const empty = [...page.history.values()].some((h) => !h.error && !h.buckets.length);
@@ -272,21 +286,34 @@ async function refreshHistory() {
   page.historyAt = Date.now();
 }
 
+/// Each shown executor's intervals: the whole window once, then only those ending since the
+/// newest known (`since`), merged by their end and trimmed to the window.
 async function refreshIntervals() {
   const names = shownExecutors().map((e) => e.name);
   const due = names.filter((name) => {
     const known = page.intervals.get(name);
     return !known || Date.now() - known.at >= INTERVALS_MS;
   });
+  const newest = (name) => {
+    const known = page.intervals.get(name)?.intervals || [];
+    return known.length ? known[known.length - 1].end : null;
+  };
   const results = await Promise.all(
-    due.map((name) =>
-      api(`api/v1/executors/${encodeURIComponent(name)}/intervals`).catch((error) => {
+    due.map((name) => {
+      const since = newest(name);
+      return api(`api/v1/executors/${encodeURIComponent(name)}/intervals${since === null ? "" : `?since=${since}`}`).catch((error) => {
         if (!error.status) throw error;
         return { intervals: [], error: error.message };
-      }),
-    ),
+      });
+    }),
   );
-  due.forEach((name, i) => page.intervals.set(name, { ...results[i], at: Date.now() }));
+  const from = Date.now() / 1000 - WINDOW_S;
+  due.forEach((name, i) => {
+    const byEnd = new Map((page.intervals.get(name)?.intervals || []).map((x) => [x.end, x]));
+    for (const x of results[i].intervals) byEnd.set(x.end, x);
+    const intervals = [...byEnd.values()].filter((x) => x.end > from).sort((a, b) => a.end - b.end);
+    page.intervals.set(name, { ...results[i], intervals, at: Date.now() });
+  });
   for (const name of page.intervals.keys()) {
     if (!names.includes(name)) page.intervals.delete(name);
   }
@@ -300,6 +327,7 @@ function render() {
   renderComponents();
   renderExecutors();
   renderIncidents();
+  renderQuiet();
   renderFreshness();
   renderCluster();
   // For bench/ui.sh: when the page first showed data.
@@ -538,13 +566,62 @@ function statusStrip(history) {
   );
 }
 
+/// Dead, stale, failing (more than max_failure_rate of its tasks, as the component judges
+/// it), then the healthy.
+function problemRank(e) {
+  if (e.state === "dead") return 0;
+  if (e.state === "stale") return 1;
+  return e.failing ? 2 : 3;
+}
+
+const isProblem = (e) => problemRank(e) < 3;
+
 function shownExecutors() {
   if (!page.executors) return [];
   const filter = page.filter.toLowerCase();
   const matching = page.executors.executors
     .filter((e) => e.name.toLowerCase().includes(filter))
-    .sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.name.localeCompare(b.name));
-  return page.showAll || filter ? matching : matching.slice(0, SHOWN_EXECUTORS);
+    .sort((a, b) => problemRank(a) - problemRank(b) || a.name.localeCompare(b.name));
+  if (page.showAll || filter) return matching;
+  // Problems come first and are never hidden behind "Show all": the healthy fill up.
+  return matching.slice(0, Math.max(matching.filter(isProblem).length, SHOWN_EXECUTORS));
+}
+
+/// The compact view unless the viewer chose the cards; by default beyond COMPACT_BEYOND.
+function compactView() {
+  return page.view ? page.view === "compact" : page.executors.executors.length > COMPACT_BEYOND;
+}
+
+/// The names' common prefix up to a separator ("task_executor_"), left out of short names.
+function commonPrefix(names) {
+  if (names.length < 2) return "";
+  const prefix = names.reduce((p, n) => {
+    let i = 0;
+    while (i < p.length && p[i] === n[i]) i++;
+    return p.slice(0, i);
+  });
+  return prefix.slice(0, Math.max(...["_", "-", "."].map((s) => prefix.lastIndexOf(s))) + 1);
+}
+
+/// The consumer group's figures, the same in every executor's heartbeat: the newest one's.
+function queueText() {
+  const newest = page.executors.executors
+    .filter((e) => e.last_heartbeat && e.pending != null)
+    .sort((a, b) => Date.parse(b.last_heartbeat) - Date.parse(a.last_heartbeat))[0];
+  return newest ? ` · queue: ${newest.pending} pending, lag ${newest.lag} (newest heartbeat)` : "";
+}
+
+/// The tallest bar among the shown executors: one scale for every chart.
+function sharedMax(shown) {
+  let max = 1;
+  for (const e of shown) {
+    for (const i of page.intervals.get(e.name)?.intervals || []) max = Math.max(max, barValues(i).reduce((a, b) => a + b));
+  }
+  return max;
+}
+
+function barValues(i) {
+  return page.mode === "cumulative" ? [i.done_total, i.failed_total] : [i.done, i.failed];
 }
 
 function renderExecutors() {
@@ -555,97 +632,188 @@ function renderExecutors() {
   $("executors-summary").textContent =
     `${s.alive} alive, ${s.stale} stale, ${s.dead} dead · last 30 min: ${s.done_30m} done, ${s.failed_30m} failed` +
     (s.done_30m + s.failed_30m ? ` (${percent(s.failure_rate)} failed)` : "") +
+    queueText() +
     (s.malformed ? ` · ${s.malformed} malformed heartbeats skipped` : "");
   const shown = shownExecutors();
+  const compact = compactView();
+  for (const radio of document.querySelectorAll('input[name="view"]')) radio.checked = radio.value === (compact ? "compact" : "cards");
+  const prefix = commonPrefix(page.executors.executors.map((e) => e.name));
+  const max = sharedMax(shown);
   // Rebuilt on every refresh: keep the keyboard focus on the bar it was on.
   const focused = document.activeElement && document.activeElement.closest(".bar");
   const focusKey = focused && [focused.closest(".executor").dataset.name, focused.dataset.end];
-  $("executors").replaceChildren(...shown.map(executorCard));
+  $("executors").replaceChildren(...(compact ? [executorTable(shown, prefix, max)] : shown.map((e) => executorCard(e, max))));
+  $("executors").classList.toggle("compact", compact);
   if (focusKey) {
     for (const bar of $("executors").querySelectorAll(".bar")) {
-      if (bar.closest(".executor").dataset.name === focusKey[0] && bar.dataset.end === focusKey[1]) bar.focus();
+      if (bar.closest(".executor").dataset.name === focusKey[0] && bar.dataset.end === focusKey[1]) moveFocus(bar);
     }
   }
   const total = page.executors.executors.length;
+  const hidden = total - shown.length;
   const more = $("show-all");
-  more.hidden = Boolean(page.filter) || total <= SHOWN_EXECUTORS;
-  more.textContent = page.showAll ? `Show the first ${SHOWN_EXECUTORS}` : `Show all ${total} executors`;
+  more.hidden = Boolean(page.filter) || (page.showAll ? total <= SHOWN_EXECUTORS : hidden === 0);
+  more.textContent = page.showAll ? "Show the problems and the first healthy ones" : `Show all ${total} executors (${hidden} healthy not shown)`;
 }
 
-function executorCard(e) {
-  const known = page.intervals.get(e.name);
-  const heartbeat = e.last_heartbeat ? `last heartbeat ${duration(Date.now() - Date.parse(e.last_heartbeat))} ago` : "no heartbeat";
+function heartbeatText(e) {
+  return e.last_heartbeat ? `${duration(Date.now() - Date.parse(e.last_heartbeat))} ago` : "none";
+}
+
+/// A failing executor's flag: a pill besides its state, in the component's yellow.
+function failingPill(e) {
+  return e.failing ? [" ", el("span", { class: "pill", "data-status": "yellow", title: `more than ${percent(page.executors.summary.max_failure_rate)} of its tasks failed` }, "failing")] : null;
+}
+
+function failedShare(e) {
+  return e.done_30m + e.failed_30m ? `${Math.round(e.failure_rate_30m * 100)} %` : "–";
+}
+
+/// One row per executor, its name without the common prefix.
+function executorTable(shown, prefix, max) {
+  const head = ["Executor", "Host", "State", "Last heartbeat", "Done / failed", "Failed", "Last 30 minutes"];
   return el(
-    "article",
-    { class: "card executor", "data-name": e.name, "data-state": e.state },
-    el("div", { class: "card-head" }, el("h3", {}, e.name), el("span", { class: "pill", "data-status": e.state }, e.state)),
-    el("p", { class: "muted" }, heartbeat, e.listed ? "" : " · no longer registered", e.ip_address ? ` · ${e.ip_address}` : "", e.pid != null ? ` · pid ${e.pid}` : ""),
+    "table",
+    { class: "executor-table" },
+    el("caption", { class: "muted" }, prefix ? `Names without their common start “${prefix}”; ` : "", "done and failed over the last 30 minutes, problems first."),
+    el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
     el(
-      "dl",
-      { class: "details" },
-      [["pending", e.pending], ["lag", e.lag], ["running", e.current_tasks], ["done (30 min)", e.done_30m], ["failed (30 min)", e.failed_30m]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, scalar(v))]),
+      "tbody",
+      {},
+      shown.map((e) => {
+        const known = page.intervals.get(e.name);
+        return el(
+          "tr",
+          { class: "executor", "data-name": e.name, "data-state": e.state, "data-failing": e.failing },
+          el("th", { scope: "row", class: "name", title: e.name, "aria-label": e.name }, e.name.slice(prefix.length) || e.name),
+          el("td", { "data-label": "host" }, e.ip_address ?? "–", e.pid != null ? ` · pid ${e.pid}` : ""),
+          el("td", { class: "state" }, el("span", { class: "pill", "data-status": e.state }, e.state), failingPill(e)),
+          el("td", { "data-label": "last heartbeat" }, heartbeatText(e), e.listed ? "" : " · unregistered"),
+          el("td", { "data-label": "done / failed", class: "num" }, `${e.done_30m} / ${e.failed_30m}`),
+          el("td", { "data-label": "failed", class: "num" }, failedShare(e)),
+          el("td", { class: "spark" }, known ? barChart(e.name, known.intervals || [], max, true) : "Loading…", known && known.error ? el("p", { class: "error" }, known.error) : null),
+        );
+      }),
     ),
-    e.malformed ? el("p", { class: "error" }, `${e.malformed} malformed heartbeats skipped`, e.last_malformed ? `: ${e.last_malformed}` : "") : null,
-    known && known.error ? el("p", { class: "error" }, known.error) : null,
-    known ? barChart(e.name, known.intervals || []) : el("p", { class: "muted" }, "Loading…"),
   );
 }
 
-/// Done (green) under failed (red) per interval, placed on a 30-minute time axis.
-function barChart(name, intervals) {
+function executorCard(e, max) {
+  const known = page.intervals.get(e.name);
+  return el(
+    "article",
+    { class: "card executor", "data-name": e.name, "data-state": e.state, "data-failing": e.failing },
+    el("div", { class: "card-head" }, el("h3", {}, e.name), el("span", {}, el("span", { class: "pill", "data-status": e.state }, e.state), failingPill(e))),
+    el("p", { class: "muted" }, `last heartbeat ${heartbeatText(e)}`, e.listed ? "" : " · no longer registered", e.ip_address ? ` · ${e.ip_address}` : "", e.pid != null ? ` · pid ${e.pid}` : ""),
+    el(
+      "dl",
+      { class: "details" },
+      [["running", e.current_tasks], ["done (30 min)", e.done_30m], ["failed (30 min)", e.failed_30m], ["failed share", failedShare(e)]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, scalar(v))]),
+    ),
+    e.malformed ? el("p", { class: "error" }, `${e.malformed} malformed heartbeats skipped`, e.last_malformed ? `: ${e.last_malformed}` : "") : null,
+    known && known.error ? el("p", { class: "error" }, known.error) : null,
+    known ? barChart(e.name, known.intervals || [], max, false) : el("p", { class: "muted" }, "Loading…"),
+  );
+}
+
+/// Spans of the window without heartbeats (longer than two periods): [start, end] seconds.
+/// An interval that long is one too: its heartbeats came late.
+function gaps(intervals, from, now) {
+  const spans = [];
+  let covered = from;
+  for (const i of intervals) {
+    if (i.start - covered > GAP_S) spans.push([covered, i.start]);
+    if (i.end - i.start > GAP_S) spans.push([Math.max(i.start, from), i.end]);
+    covered = Math.max(covered, i.end);
+  }
+  if (now - covered > GAP_S) spans.push([covered, now]);
+  return spans;
+}
+
+/// Moves the chart's one tab stop to `bar` and focuses it.
+function moveFocus(bar) {
+  for (const other of bar.closest("svg").querySelectorAll(".bar")) other.setAttribute("tabindex", other === bar ? 0 : -1);
+  bar.focus();
+}
+
+/// Arrow keys, Home and End between a chart's bars; Enter or Space opens one.
+function chartKeys(event) {
+  const bar = event.target.closest(".bar");
+  if (!bar) return;
+  const bars = [...event.currentTarget.querySelectorAll(".bar")];
+  const at = bars.indexOf(bar);
+  const to = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: bars.length - 1 }[event.key];
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    bar.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+  } else if (to !== undefined) {
+    event.preventDefault();
+    moveFocus(bars[Math.max(0, Math.min(bars.length - 1, to))]);
+  }
+}
+
+/// Done (green) under failed (hatched red) per interval on a 30-minute axis and the shared
+/// scale `max`; an interval with nothing done is a tick, a span without heartbeats is
+/// hatched grey, a restart a dashed line. One tab stop; the arrow keys move between bars.
+function barChart(name, intervals, max, compact) {
   const width = 600;
-  const height = 120;
-  const top = 14;
+  const height = compact ? 36 : 120;
+  const top = compact ? 2 : 14;
+  const tick = compact ? 3 : 4;
   const now = Date.now() / 1000;
   const from = now - WINDOW_S;
   const cumulative = page.mode === "cumulative";
-  const value = (i) => (cumulative ? [i.done_total, i.failed_total] : [i.done, i.failed]);
-  const max = Math.max(1, ...intervals.map((i) => value(i)[0] + value(i)[1]));
   const scale = (height - top) / max;
-  const x = (t) => ((t - from) / WINDOW_S) * width;
-  const bars = intervals
-    .filter((i) => i.end > from)
-    .map((i) => {
-      const [done, failed] = value(i);
-      const left = Math.max(0, x(i.start));
-      const barWidth = Math.max(1, x(i.end) - left - 1);
-      const label = `${clock(i.start * 1000)}–${clock(i.end * 1000)}: ${done} done, ${failed} failed${cumulative ? " in total" : ""}${i.restarted ? " (restarted)" : ""}`;
-      const open = () => showInterval(name, i);
-      return svg(
-        "g",
-        {
-          class: "bar",
-          tabindex: 0,
-          role: "button",
-          "aria-label": label,
-          "data-end": Math.round(i.end * 1000),
-          "data-done": done,
-          "data-failed": failed,
-          onclick: open,
-          onkeydown: (event) => {
-            if (event.key === "Enter" || event.key === " ") {
-              event.preventDefault();
-              open();
-            }
-          },
-        },
-        svg("title", {}, label),
-        svg("rect", { class: "hit", x: left, y: 0, width: barWidth, height }),
-        svg("rect", { class: "done", x: left, y: height - done * scale, width: barWidth, height: done * scale }),
-        svg("rect", { class: "failed", x: left, y: height - (done + failed) * scale, width: barWidth, height: failed * scale }),
-      );
-    });
+  const x = (t) => ((Math.max(t, from) - from) / WINDOW_S) * width;
+  const inWindow = intervals.filter((i) => i.end > from);
+  const missing = gaps(inWindow, from, now);
+  let [done, failed, restarts] = [0, 0, 0];
+  const bars = inWindow.map((i, n) => {
+    const [d, f] = barValues(i);
+    done += i.done;
+    failed += i.failed;
+    restarts += i.restarted ? 1 : 0;
+    const left = x(i.start);
+    const barWidth = Math.max(1, x(i.end) - left - 1);
+    const label = `${clock(i.start * 1000)}–${clock(i.end * 1000)}: ${d} done, ${f} failed${cumulative ? " in total" : ""}${i.restarted ? " (restarted)" : ""}`;
+    return svg(
+      "g",
+      {
+        class: "bar",
+        tabindex: n === inWindow.length - 1 ? 0 : -1,
+        role: "button",
+        "aria-label": label,
+        "data-end": Math.round(i.end * 1000),
+        "data-done": d,
+        "data-failed": f,
+        "data-restarted": i.restarted,
+        onclick: () => showInterval(name, i),
+      },
+      svg("title", {}, label),
+      svg("rect", { class: "hit", x: left, y: 0, width: barWidth, height }),
+      d + f === 0 ? svg("rect", { class: "zero", x: left, y: height - tick, width: barWidth, height: tick }) : null,
+      svg("rect", { class: "done", x: left, y: height - d * scale, width: barWidth, height: d * scale }),
+      svg("rect", { class: "failed", x: left, y: height - (d + f) * scale, width: barWidth, height: f * scale }),
+      i.restarted ? svg("line", { class: "restart", x1: left + 0.5, y1: 0, x2: left + 0.5, y2: height }) : null,
+    );
+  });
+  const summary =
+    `${name}, last 30 minutes: ${done} done, ${failed} failed in ${inWindow.length} intervals` +
+    (restarts ? `, ${restarts} restart${restarts > 1 ? "s" : ""}` : "") +
+    (missing.length ? `, ${duration(missing.reduce((s, [a, b]) => s + b - a, 0) * 1000)} without heartbeats` : "") +
+    (bars.length ? ". Arrow keys move between intervals, Enter opens one." : ".");
   return el(
     "figure",
-    { class: "chart" },
+    { class: compact ? "chart spark" : "chart" },
     svg(
       "svg",
-      { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "group", "aria-label": `${name}: ${cumulative ? "cumulative" : "per-interval"} done and failed tasks, last 30 minutes` },
+      { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "group", "aria-label": summary, onkeydown: chartKeys },
+      missing.map(([a, b]) => svg("rect", { class: "gap", x: x(a), y: 0, width: Math.max(1, x(b) - x(a)), height }, svg("title", {}, `${clock(a * 1000)}–${clock(b * 1000)}: no heartbeat`))),
       svg("line", { class: "axis", x1: 0, y1: height - 0.5, x2: width, y2: height - 0.5 }),
       bars,
     ),
-    el("figcaption", { class: "muted axis-labels" }, el("span", {}, "30 min ago"), el("span", {}, `max ${max}`), el("span", {}, "now")),
-    intervals.length ? null : el("p", { class: "muted" }, "No heartbeats in the last 30 minutes."),
+    compact ? null : el("figcaption", { class: "muted axis-labels" }, el("span", {}, "30 min ago"), el("span", {}, `scale: ${max}${cumulative ? " in total" : " per interval"}, all executors`), el("span", {}, "now")),
+    intervals.length || compact ? null : el("p", { class: "muted" }, "No heartbeats in the last 30 minutes."),
   );
 }
 
@@ -654,6 +822,8 @@ async function showInterval(name, interval) {
   $("interval-title").textContent = `${name} · ${clock(interval.start * 1000)}–${clock(interval.end * 1000)}`;
   const body = $("interval-body");
   body.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  // Opens on its heading (focusable, and first), not the close button: a screen reader
+  // says what opened, and a phone does not scroll sideways to the button.
   if (!dialog.open) dialog.showModal();
   try {
     const details = await api(`api/v1/executors/${encodeURIComponent(name)}/intervals/${Math.round(interval.end * 1000)}`);
@@ -668,70 +838,152 @@ async function showInterval(name, interval) {
   }
 }
 
+/// The cause in a RAGFlow progress message: its last line, without the time and the
+/// [ERROR] tag RAGFlow puts before it.
+function lastLine(message) {
+  const lines = String(message ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.length ? lines[lines.length - 1] : "";
+}
+
+function cause(message) {
+  return lastLine(message).replace(/^\d\d:\d\d:\d\d\s*/, "").replace(/^\[ERROR\]\s*/i, "") || "no message";
+}
+
+/// "CUDA out of memory (2), timeout (1)": failures by cause, the most frequent first.
+function causes(tasks) {
+  const counts = new Map();
+  for (const t of tasks) counts.set(cause(t.progress_msg), (counts.get(cause(t.progress_msg)) || 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([text, n]) => `${text} (${n})`).join(", ");
+}
+
+/// This executor's failed tasks, then its others, then the rest failed, then the rest.
+function taskRank(t) {
+  return (t.ran_here ? 0 : 2) + (t.outcome === "failed" ? 0 : 1);
+}
+
 function intervalDetails(details) {
   const i = details.interval;
   const beat = i.heartbeat || {};
   const current = beat.current && typeof beat.current === "object" ? Object.values(beat.current) : [];
   const fields = Object.entries(beat).filter(([k]) => k !== "current");
-  const tasks = details.tasks || [];
+  const tasks = [...(details.tasks || [])].sort((a, b) => taskRank(a) - taskRank(b));
+  const failedHere = tasks.filter((t) => t.ran_here && t.outcome === "failed");
+  const failedElsewhere = tasks.filter((t) => !t.ran_here && t.outcome === "failed");
+  const filters = { here: false, failed: i.failed > 0 || failedHere.length > 0 };
+  const body = el("tbody", {});
+  const count = el("span", { class: "muted" });
+  const fill = () => {
+    const shown = tasks.filter((t) => (!filters.here || t.ran_here) && (!filters.failed || t.outcome === "failed"));
+    body.replaceChildren(...shown.map(taskRow));
+    count.textContent = `showing ${shown.length} of ${tasks.length}`;
+  };
+  const filter = (key, label) =>
+    el("label", {}, el("input", { type: "checkbox", checked: filters[key], onchange: (event) => ((filters[key] = event.target.checked), fill()) }), ` ${label}`);
+  fill();
   return [
+    el(
+      "p",
+      { class: i.failed ? "summary warning" : "summary" },
+      `${i.failed} failed here`,
+      failedHere.length ? `: ${causes(failedHere)}` : "",
+      `, ${i.done} done`,
+      failedElsewhere.length ? ` · failed in this window on any executor: ${causes(failedElsewhere)}` : "",
+    ),
     el(
       "dl",
       { class: "details" },
       [["done", i.done], ["failed", i.failed], ["pending", i.pending], ["lag", i.lag], ["restarted", i.restarted ? "yes" : "no"]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, scalar(v))]),
     ),
-    el("h3", {}, "Heartbeat at the end of the interval"),
-    el("div", { class: "table-wrap" }, el("table", { class: "fields" }, el("tbody", {}, fields.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, zonedValue(v))))))),
-    el("h3", {}, `Running (${current.length})`),
+    el("h3", {}, `Finished or failed in this interval (${tasks.length})`),
+    el("p", { class: "muted" }, "RAGFlow does not record which executor ran a task: “here” marks those this executor was running when the interval began."),
+    details.tasks_error ? el("p", { class: "error" }, details.tasks_error) : null,
+    tasks.length ? el("div", { class: "filters" }, filter("here", "this executor"), filter("failed", "failed only"), count) : null,
+    tasks.length
+      ? el(
+          "table",
+          { class: "tasks stacking" },
+          el("thead", {}, el("tr", {}, ["Document", "Outcome", "Took", "Here", "Message"].map((h) => el("th", { scope: "col" }, h)))),
+          body,
+        )
+      : details.tasks_error
+        ? null
+        : el("p", { class: "muted" }, "No task ended in this interval."),
+    el("h3", {}, `Running at its end (${current.length})`),
     current.length
       ? el(
-          "div",
-          { class: "table-wrap" },
+          "table",
+          { class: "stacking" },
+          el("thead", {}, el("tr", {}, ["Document", "Type", "Pages", "Parser", "Task"].map((h) => el("th", { scope: "col" }, h)))),
           el(
-            "table",
+            "tbody",
             {},
-            el("thead", {}, el("tr", {}, ["Document", "Type", "Pages", "Parser", "Task"].map((h) => el("th", { scope: "col" }, h)))),
-            el(
-              "tbody",
-              {},
-              current.map((t) =>
-                el("tr", {}, el("td", {}, scalar(t.name ?? t.doc_id)), el("td", {}, scalar(t.type ?? t.task_type)), el("td", {}, pageRange(t.from_page, t.to_page)), el("td", {}, scalar(t.parser_id)), el("td", { class: "mono" }, scalar(t.id))),
+            current.map((t) =>
+              el(
+                "tr",
+                {},
+                el("td", { "data-label": "document", class: "name" }, scalar(t.name ?? t.doc_id)),
+                el("td", { "data-label": "type" }, scalar(t.type ?? t.task_type)),
+                el("td", { "data-label": "pages" }, pageRange(t.from_page, t.to_page)),
+                el("td", { "data-label": "parser" }, scalar(t.parser_id)),
+                el("td", { "data-label": "task", class: "mono" }, scalar(t.id)),
               ),
             ),
           ),
         )
       : el("p", { class: "muted" }, "Nothing was running."),
-    el("h3", {}, `Finished or failed in this interval (${tasks.length})`),
-    details.tasks_error ? el("p", { class: "error" }, details.tasks_error) : null,
-    tasks.length
-      ? el(
-          "div",
-          { class: "table-wrap" },
-          el(
-            "table",
-            { class: "tasks" },
-            el("thead", {}, el("tr", {}, ["Document", "Outcome", "Took", "This executor", "Message"].map((h) => el("th", { scope: "col" }, h)))),
-            el(
-              "tbody",
-              {},
-              tasks.map((t) =>
-                el(
-                  "tr",
-                  { "data-outcome": t.outcome },
-                  el("td", {}, scalar(t.document_name ?? t.doc_id)),
-                  el("td", {}, el("span", { class: "pill", "data-status": t.outcome === "failed" ? "red" : "green" }, t.outcome)),
-                  el("td", {}, t.process_duration != null ? `${t.process_duration.toFixed(1)} s` : "–"),
-                  el("td", {}, t.ran_here ? "yes" : "–"),
-                  el("td", { class: "message" }, scalar(t.progress_msg)),
-                ),
-              ),
-            ),
-          ),
-        )
-      : details.tasks_error
-        ? null
-        : el("p", { class: "muted" }, "No task ended in this interval."),
+    el(
+      "details",
+      { class: "heartbeat" },
+      el("summary", {}, "Heartbeat at the end of the interval"),
+      el("table", { class: "fields" }, el("tbody", {}, fields.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, zonedValue(v)))))),
+    ),
   ];
+}
+
+/// Which components a window or silence quiets.
+function quietComponents(components) {
+  return components.length ? components.join(", ") : "all components";
+}
+
+/// The maintenance windows holding now or coming next, and the silences: notifications
+/// about their components wait.
+function renderQuiet() {
+  const { windows, silences } = page.maintenance;
+  const comment = (text) => (text ? ` (${text})` : "");
+  const items = [
+    ...windows
+      .filter((w) => w.active)
+      .map((w) => el("li", { "data-active": true }, `Maintenance now, until ${dateTime(Date.parse(w.active.end))}: ${quietComponents(w.components)}${comment(w.comment)}`)),
+    ...silences.map((s) => el("li", { "data-active": true }, `Silenced until ${dateTime(Date.parse(s.until))}: ${quietComponents(s.components)}${comment(s.comment)}`)),
+    ...windows
+      .filter((w) => w.next)
+      .map((w) => el("li", {}, `Next maintenance ${dateTime(Date.parse(w.next.start))} to ${dateTime(Date.parse(w.next.end))}: ${quietComponents(w.components)}${comment(w.comment)}`)),
+  ];
+  $("quiet").replaceChildren(...items);
+  $("quiet-section").hidden = items.length === 0;
+}
+
+const QUIET_MARK = { maintenance: "in maintenance", silence: "silenced" };
+
+
+/// A task that ended: its last message line in view, the whole log behind a disclosure.
+function taskRow(t) {
+  const message = String(t.progress_msg ?? "");
+  const lines = message.split("\n").filter((l) => l.trim()).length;
+  return el(
+    "tr",
+    { "data-outcome": t.outcome, "data-here": t.ran_here },
+    el("td", { "data-label": "document", class: "name" }, scalar(t.document_name ?? t.doc_id)),
+    el("td", { "data-label": "outcome" }, el("span", { class: "pill", "data-status": t.outcome === "failed" ? "red" : "green" }, t.outcome)),
+    el("td", { "data-label": "took" }, t.process_duration != null ? `${t.process_duration.toFixed(1)} s` : "–"),
+    el("td", { "data-label": "here" }, t.ran_here ? "yes" : "–"),
+    el(
+      "td",
+      { class: "message" },
+      el("span", { class: "last-line" }, lastLine(message) || "–"),
+      lines > 1 ? el("details", {}, el("summary", {}, `Full log (${lines} lines)`), el("pre", { class: "log" }, message)) : null,
+    ),
+  );
 }
 
 function renderIncidents() {
@@ -751,11 +1003,16 @@ function renderIncidents() {
         "tr",
         { id: `incident-${i.id}`, "data-open": i.open },
         el("td", {}, i.component),
-        el("td", {}, i.open ? el("span", { class: "pill", "data-status": i.last }, i.last) : el("span", { class: "muted" }, "ended")),
-        el("td", {}, el("span", { class: "pill", "data-status": i.worst }, i.worst)),
-        el("td", {}, dateTime(i.started_at_ms)),
-        el("td", {}, i.open ? `${duration(Date.now() - i.started_at_ms)}, ongoing` : duration(i.duration_ms)),
-        el("td", { class: "message" }, i.first_error || "–"),
+        el("td", { "data-label": "now" }, i.open ? el("span", { class: "pill", "data-status": i.last }, i.last) : el("span", { class: "muted" }, "ended")),
+        el(
+          "td",
+          { "data-label": "worst" },
+          el("span", { class: "pill", "data-status": i.worst }, i.worst),
+          i.quiet ? el("span", { class: "muted quiet-mark" }, ` ${QUIET_MARK[i.quiet] || i.quiet}`) : null,
+        ),
+        el("td", { "data-label": "started" }, dateTime(i.started_at_ms)),
+        el("td", { "data-label": "duration" }, i.open ? `${duration(Date.now() - i.started_at_ms)}, ongoing` : duration(i.duration_ms)),
+        el("td", { class: "message", "data-label": "first error" }, i.first_error || "–"),
       ),
     ),
   );
@@ -816,6 +1073,12 @@ function start() {
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener("change", () => {
       page.mode = radio.value;
+      renderExecutors();
+    });
+  }
+  for (const radio of document.querySelectorAll('input[name="view"]')) {
+    radio.addEventListener("change", () => {
+      page.view = radio.value;
       renderExecutors();
     });
   }

@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
+use super::template::Template;
+use super::text::{self, Markup};
 use super::{Alert, AlertState};
 use crate::config::AlertmanagerConfig;
 
@@ -17,6 +19,8 @@ pub const RESEND_EVERY: Duration = Duration::from_secs(60);
 
 /// The alert name of a component that failed.
 pub const ALERT_NAME: &str = "RagwatchComponentDown";
+/// The alert name of a test notification (`ragwatch notify --test`).
+pub const TEST_ALERT_NAME: &str = "RagwatchTest";
 /// Where the README says what to check for [`ALERT_NAME`] (the example rules' form).
 pub const RUNBOOK_URL: &str = "README.md#ragwatchcomponentdown";
 
@@ -36,6 +40,7 @@ struct PostableAlert {
 /// An Alertmanager receiver.
 pub struct Alertmanager {
     url: url::Url,
+    template: Option<Template>,
 }
 
 impl Alertmanager {
@@ -47,6 +52,7 @@ impl Alertmanager {
         }
         Self {
             url: url.join("api/v2/alerts").expect("a relative path joins"),
+            template: Template::of(config.template.as_deref(), Markup::Plain),
         }
     }
 }
@@ -75,8 +81,15 @@ impl Notifier for Alertmanager {
             .map(|alert| PostableAlert {
                 labels: labels(alert, context),
                 annotations: json!({
-                    "summary": format!("{} ({}) is {}", alert.component, alert.kind, alert.status.as_str()),
-                    "description": alert.error.clone().unwrap_or_default(),
+                    "summary": if context.test {
+                        text::TEST_HEADLINE.to_owned()
+                    } else {
+                        format!("{} ({}) is {}", alert.component, alert.kind, alert.status.as_str())
+                    },
+                    // A template's text, else the error.
+                    "description": text::templated(self.template.as_ref(), alert, context)
+                        .or_else(|| alert.error.clone())
+                        .unwrap_or_default(),
                     // The README's Runbook section, as the example rules' alerts have it.
                     "runbook_url": RUNBOOK_URL,
                 }),
@@ -103,6 +116,11 @@ impl Notifier for Alertmanager {
     fn resends_firing(&self) -> bool {
         true
     }
+
+    /// A firing alert stays active (and notifies) until it ends.
+    fn opens_incidents(&self) -> bool {
+        true
+    }
 }
 
 /// `alerts.labels`, then ragwatch's own (which win a clash, as routing relies on them).
@@ -113,7 +131,15 @@ fn labels(alert: &Alert, context: &Context) -> serde_json::Value {
         .map(|(k, v)| (k.clone(), v.clone().into()))
         .collect();
     labels.extend([
-        ("alertname".to_owned(), ALERT_NAME.into()),
+        (
+            "alertname".to_owned(),
+            if context.test {
+                TEST_ALERT_NAME
+            } else {
+                ALERT_NAME
+            }
+            .into(),
+        ),
         ("component".to_owned(), alert.component.as_str().into()),
         ("kind".to_owned(), alert.kind.into()),
         ("severity".to_owned(), alert.severity().as_str().into()),

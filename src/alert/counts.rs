@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::QuietReason;
+
 /// Why an alert was given up without reaching its receiver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
@@ -42,6 +44,7 @@ pub struct Counts {
     attempts: AtomicU64,
     failures: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    suppressed: [AtomicU64; QuietReason::ALL.len()],
 }
 
 /// A reading of [`Counts`].
@@ -53,6 +56,9 @@ pub struct CountsRead {
     pub failures: u64,
     /// Alerts given up, per reason (every reason, in [`DropReason::ALL`] order).
     pub dropped: Vec<(DropReason, u64)>,
+    /// Alerts held back while quiet, per reason (in [`QuietReason::ALL`] order); one that
+    /// is still true when the quiet ends is sent then.
+    pub suppressed: Vec<(QuietReason, u64)>,
 }
 
 impl Counts {
@@ -69,6 +75,11 @@ impl Counts {
         self.dropped[reason as usize].fetch_add(alerts as u64, Ordering::Relaxed);
     }
 
+    /// An alert held back for `reason`.
+    pub fn suppressed(&self, reason: QuietReason) {
+        self.suppressed[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counts now.
     pub fn read(&self) -> CountsRead {
         CountsRead {
@@ -80,6 +91,15 @@ impl Counts {
                     (
                         reason,
                         self.dropped[reason as usize].load(Ordering::Relaxed),
+                    )
+                })
+                .collect(),
+            suppressed: QuietReason::ALL
+                .iter()
+                .map(|&reason| {
+                    (
+                        reason,
+                        self.suppressed[reason as usize].load(Ordering::Relaxed),
                     )
                 })
                 .collect(),
@@ -98,6 +118,7 @@ mod tests {
         counts.attempted(false);
         counts.dropped(DropReason::Shutdown, 3);
         counts.dropped(DropReason::QueueFull, 1);
+        counts.suppressed(QuietReason::Silence);
         assert_eq!(
             counts.read(),
             CountsRead {
@@ -109,6 +130,7 @@ mod tests {
                     (DropReason::Shutdown, 3),
                     (DropReason::NotLeader, 0),
                 ],
+                suppressed: vec![(QuietReason::Maintenance, 0), (QuietReason::Silence, 1)],
             }
         );
     }

@@ -8,13 +8,15 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, base64, hmac_sha256, post_json_checked};
-use super::text::{self, Message};
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use crate::config::{DingtalkConfig, Secret};
 
 /// A DingTalk receiver.
 pub struct Dingtalk {
     url: url::Url,
     secret: Secret,
+    template: Option<Template>,
 }
 
 impl Dingtalk {
@@ -23,6 +25,7 @@ impl Dingtalk {
         Self {
             url: config.url.expose().clone(),
             secret: config.secret.clone(),
+            template: Template::of(config.template.as_deref(), Markup::Markdown),
         }
     }
 }
@@ -51,9 +54,12 @@ impl Notifier for Dingtalk {
                 .append_pair("sign", &sign(&self.secret, timestamp));
         }
         let message = Message::of(alert, context);
+        // The title is what a notification shows; a template makes the text.
+        let text = text::templated(self.template.as_ref(), alert, context)
+            .unwrap_or_else(|| markdown(&message));
         let body = json!({
             "msgtype": "markdown",
-            "markdown": {"title": message.headline, "text": markdown(&message)},
+            "markdown": {"title": message.headline, "text": text},
             "at": {"isAtAll": false},
         });
         post_json_checked(client, &url, &body, "errcode").await

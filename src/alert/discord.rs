@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::text::{self, Message};
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::DiscordConfig;
 use crate::status::Status;
@@ -14,6 +15,7 @@ use crate::status::Status;
 /// A Discord receiver.
 pub struct Discord {
     url: url::Url,
+    template: Option<Template>,
 }
 
 impl Discord {
@@ -21,6 +23,7 @@ impl Discord {
     pub fn new(config: &DiscordConfig) -> Self {
         Self {
             url: config.url.expose().clone(),
+            template: Template::of(config.template.as_deref(), Markup::Markdown),
         }
     }
 }
@@ -33,18 +36,21 @@ impl Notifier for Discord {
         alert: &Alert,
         context: &Context,
     ) -> Result<(), Failure> {
-        post_json(
-            client,
-            &self.url,
-            &body(alert, &Message::of(alert, context)),
-        )
-        .await?;
+        // A templated text is the embed's description (up to 4,096 characters).
+        let body = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => json!({
+                "allowed_mentions": {"parse": []},
+                "embeds": [{"description": text, "color": colour(alert)}],
+            }),
+            None => body(alert, &Message::of(alert, context)),
+        };
+        post_json(client, &self.url, &body).await?;
         Ok(())
     }
 }
 
-/// Red, amber and green.
-fn colour(alert: &Alert) -> u32 {
+/// Red, amber and green (the e-mail's headline takes them too).
+pub(super) fn colour(alert: &Alert) -> u32 {
     match (alert.state, alert.status) {
         (AlertState::Resolved, _) => 0x2e_b8_6e,
         (AlertState::Firing, Status::Yellow) => 0xf0_a0_20,

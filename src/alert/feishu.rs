@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, base64, hmac_sha256, post_json_checked};
-use super::text::Message;
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{FeishuConfig, Secret};
 
@@ -16,6 +17,7 @@ use crate::config::{FeishuConfig, Secret};
 pub struct Feishu {
     url: url::Url,
     secret: Secret,
+    template: Option<Template>,
 }
 
 impl Feishu {
@@ -24,6 +26,7 @@ impl Feishu {
         Self {
             url: config.url.expose().clone(),
             secret: config.secret.clone(),
+            template: Template::of(config.template.as_deref(), Markup::Plain),
         }
     }
 }
@@ -44,7 +47,19 @@ impl Notifier for Feishu {
         alert: &Alert,
         context: &Context,
     ) -> Result<(), Failure> {
-        let mut body = body(alert, &Message::of(alert, context));
+        let message = Message::of(alert, context);
+        let mut body = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => {
+                let (title, rest) = text::title_and_body(&text);
+                body(alert, title, rest, &message.link)
+            }
+            None => body(
+                alert,
+                &message.headline,
+                &message.lines(str::to_owned, ("", "")),
+                &message.link,
+            ),
+        };
         if !self.secret.is_empty() {
             let timestamp = jiff::Timestamp::now().as_second();
             body["timestamp"] = timestamp.to_string().into();
@@ -54,7 +69,8 @@ impl Notifier for Feishu {
     }
 }
 
-fn body(alert: &Alert, message: &Message) -> serde_json::Value {
+/// The card: `title` in a header coloured by state, `text`, and a button to `link`.
+fn body(alert: &Alert, title: &str, text: &str, link: &str) -> serde_json::Value {
     let template = match alert.state {
         AlertState::Firing => "red",
         AlertState::Resolved => "green",
@@ -63,15 +79,15 @@ fn body(alert: &Alert, message: &Message) -> serde_json::Value {
         "msg_type": "interactive",
         "card": {
             "header": {
-                "title": {"tag": "plain_text", "content": message.headline},
+                "title": {"tag": "plain_text", "content": title},
                 "template": template,
             },
             "elements": [
-                {"tag": "div", "text": {"tag": "plain_text", "content": message.lines(str::to_owned, ("", ""))}},
+                {"tag": "div", "text": {"tag": "plain_text", "content": text}},
                 {"tag": "action", "actions": [{
                     "tag": "button",
                     "text": {"tag": "plain_text", "content": "Open ragwatch"},
-                    "url": message.link,
+                    "url": link,
                     "type": "primary",
                 }]},
             ],

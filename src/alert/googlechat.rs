@@ -7,12 +7,14 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::text::{self, Message};
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use crate::config::GoogleChatConfig;
 
 /// A Google Chat receiver.
 pub struct GoogleChat {
     url: url::Url,
+    template: Option<Template>,
 }
 
 impl GoogleChat {
@@ -20,6 +22,7 @@ impl GoogleChat {
     pub fn new(config: &GoogleChatConfig) -> Self {
         Self {
             url: config.url.expose().clone(),
+            template: Template::of(config.template.as_deref(), Markup::Html),
         }
     }
 }
@@ -32,31 +35,42 @@ impl Notifier for GoogleChat {
         alert: &Alert,
         context: &Context,
     ) -> Result<(), Failure> {
-        post_json(client, &self.url, &body(&Message::of(alert, context))).await?;
+        let message = Message::of(alert, context);
+        // A templated text is the card's one paragraph (Chat's HTML subset), the button kept.
+        let body = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => card(
+                None,
+                vec![json!({"textParagraph": {"text": text}})],
+                &message.link,
+            ),
+            None => body(&message),
+        };
+        post_json(client, &self.url, &body).await?;
         Ok(())
     }
 }
 
 fn body(message: &Message) -> serde_json::Value {
-    let mut widgets: Vec<serde_json::Value> = message
+    let widgets: Vec<serde_json::Value> = message
         .facts
         .iter()
         .map(|(name, value)| {
             json!({"decoratedText": {"topLabel": name, "text": text::html(value), "wrapText": true}})
         })
         .collect();
+    card(Some(&message.headline), widgets, &message.link)
+}
+
+/// A card with an optional header `title`, `widgets`, and a button to `link`.
+fn card(title: Option<&str>, mut widgets: Vec<serde_json::Value>, link: &str) -> serde_json::Value {
     widgets.push(json!({"buttonList": {"buttons": [
-        {"text": "Open ragwatch", "onClick": {"openLink": {"url": message.link}}}
+        {"text": "Open ragwatch", "onClick": {"openLink": {"url": link}}}
     ]}}));
-    json!({
-        "cardsV2": [{
-            "cardId": "ragwatch",
-            "card": {
-                "header": {"title": message.headline},
-                "sections": [{"widgets": widgets}],
-            },
-        }],
-    })
+    let mut card = json!({"sections": [{"widgets": widgets}]});
+    if let Some(title) = title {
+        card["header"] = json!({ "title": title });
+    }
+    json!({"cardsV2": [{"cardId": "ragwatch", "card": card}]})
 }
 
 #[cfg(test)]

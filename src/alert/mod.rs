@@ -4,21 +4,30 @@
 //! delivers in order, retrying with back-off, so a slow or failing receiver delays nothing
 //! but itself. Closed ([`Alerts::close`]), each task delivers what is queued before a
 //! deadline and logs how many notifications it could not.
+//!
+//! Notifications wait while [`Quiet`] says a component is quiet (a maintenance window or a
+//! silence). A [`Ledger`] per component holds what receivers were last told and what is
+//! true now; when the quiet ends, the difference is sent: a firing alert still firing, the
+//! resolution of one told before, nothing for one that fired and resolved while quiet.
 
 mod alertmanager;
 mod counts;
 mod dingtalk;
 mod discord;
+mod email;
 mod feishu;
 mod googlechat;
 mod leadership;
+mod maintenance;
 mod notifier;
 mod ntfy;
 mod opsgenie;
 mod pagerduty;
+mod quiet;
 mod slack;
 mod teams;
 mod telegram;
+mod template;
 mod text;
 mod webhook;
 mod wecom;
@@ -47,10 +56,14 @@ use crate::status::Status;
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
 pub use leadership::Leadership;
+pub use maintenance::{LONGEST_WINDOW, Stretch, Window};
 pub use notifier::{Context, Failure, Notifier};
+pub use quiet::{Quiet, QuietReason, SILENCES_REFRESH, WindowState};
+pub use template::check as check_template;
 
 use dingtalk::Dingtalk;
 use discord::Discord;
+use email::Email;
 use feishu::Feishu;
 use googlechat::GoogleChat;
 use ntfy::Ntfy;
@@ -97,6 +110,29 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Redis down since 2025-11-24 16:00:00 UTC, holding back the task executors, and
+    /// (resolved) back up 1h 2m 3s later: what a template is checked against.
+    pub fn sample(state: AlertState) -> Self {
+        let started_at = jiff::Timestamp::from_second(1_764_000_000).expect("a valid time");
+        Alert {
+            component: ComponentKey::Redis,
+            kind: "redis",
+            required: true,
+            state,
+            status: match state {
+                AlertState::Firing => Status::Red,
+                AlertState::Resolved => Status::Green,
+            },
+            previous_status: Status::Green,
+            error: Some("connection refused to redis:6379".into()),
+            started_at,
+            resolved_at: (state == AlertState::Resolved)
+                .then(|| started_at + jiff::SignedDuration::from_secs(3_723)),
+            held_back: vec![ComponentKey::TaskExecutors],
+            term: None,
+        }
+    }
+
     /// `critical` for a required component, `warning` for an optional one.
     pub fn severity(&self) -> Severity {
         Severity::of(self.required)
@@ -143,6 +179,60 @@ pub struct Run {
     pub successes: u32,
     /// The first failure of the run: when, its error, the status before it.
     pub first_failure: Option<(jiff::Timestamp, Option<String>, Status)>,
+}
+
+/// What receivers were last told about one component, and what is true now.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Ledger {
+    /// The firing alert receivers were told of and not yet of its resolution.
+    told: Option<Alert>,
+    /// The alert firing now.
+    firing: Option<Alert>,
+    /// The resolution of `told`, while it waits.
+    resolution: Option<Alert>,
+}
+
+impl Ledger {
+    /// Takes a decided alert as the truth.
+    fn learn(&mut self, alert: &Alert) {
+        match alert.state {
+            AlertState::Firing => self.firing = Some(alert.clone()),
+            AlertState::Resolved => {
+                self.firing = None;
+                if self.told.as_ref().map(Alert::incident_key) == Some(alert.incident_key()) {
+                    self.resolution = Some(alert.clone());
+                }
+            }
+        }
+    }
+
+    /// What receivers must hear for what they were told to match the truth: the resolution
+    /// of a told alert that no longer fires, then an alert firing they were not told of.
+    fn difference(&self) -> Vec<Alert> {
+        let key = |a: &Option<Alert>| a.as_ref().map(Alert::incident_key);
+        let mut out = Vec::new();
+        if let Some(told) = &self.told
+            && key(&self.firing) != key(&self.told)
+        {
+            out.push(self.resolution.clone().unwrap_or_else(|| Alert {
+                state: AlertState::Resolved,
+                resolved_at: Some(jiff::Timestamp::now()),
+                ..told.clone()
+            }));
+        }
+        if let Some(firing) = &self.firing
+            && key(&self.firing) != key(&self.told)
+        {
+            out.push(firing.clone());
+        }
+        out
+    }
+
+    /// Receivers have been told the difference.
+    fn told(&mut self) {
+        self.told = self.firing.clone();
+        self.resolution = None;
+    }
 }
 
 /// The consecutive-result rule, per component. Kept in one place so every receiver sees
@@ -250,14 +340,6 @@ impl Thresholds {
             first_failure: streak.first_failure.clone(),
         })
     }
-
-    /// The alerts firing now.
-    pub fn firing(&self) -> Vec<Alert> {
-        self.streaks
-            .values()
-            .filter_map(|s| s.firing.clone())
-            .collect()
-    }
 }
 
 /// A time to the millisecond, as the history keeps it, so an alert resumed after a restart
@@ -275,6 +357,8 @@ fn component_link(external: &url::Url, component: &str) -> String {
 /// One receiver: its queue and how it is doing.
 struct Receiver {
     name: String,
+    /// Its key in the configuration (`alerts.slack[0]`).
+    key: String,
     /// Its kind (`webhook`, `slack`, ...).
     integration: &'static str,
     notifier: Box<dyn Notifier>,
@@ -300,30 +384,44 @@ pub struct ReceiverHealth {
     pub counts: CountsRead,
 }
 
+/// How one receiver took a test notification.
+#[derive(Clone, Debug)]
+pub struct TestOutcome {
+    /// `slack hooks.slack.com:443`, as readyz names it.
+    pub name: String,
+    /// `alerts.slack[0]`.
+    pub key: String,
+    /// Why it failed (scrubbed); `None` when it was delivered.
+    pub error: Option<String>,
+}
+
 /// The alerting of one ragwatch: thresholds plus receivers.
 pub struct Alerts {
     thresholds: Mutex<Thresholds>,
+    /// Per component, what receivers were told and what is true.
+    ledgers: Mutex<HashMap<ComponentKey, Ledger>>,
+    quiet: Arc<Quiet>,
     /// Per component, the components that depend on it.
     dependents: Mutex<HashMap<ComponentKey, BTreeSet<ComponentKey>>>,
     receivers: Vec<Receiver>,
     context: Context,
     scrubber: Scrubber,
     closer: Closer,
-    /// In a cluster: whether this replica leads, and the firing alerts its leader
-    /// decided (the quorum decides, not this replica's own results).
+    /// In a cluster: whether this replica leads (the leader decides by the quorum, not
+    /// this replica's own results, and only the leader sends).
     leadership: Option<Arc<Leadership>>,
-    decided_firing: Mutex<Vec<Alert>>,
 }
 
 impl Alerts {
     /// The receivers of `[alerts]`, reached through `network`; nothing is sent until
     /// [`Alerts::start`]. In a cluster (`leadership` given) alerts are decided by the
-    /// leader ([`Alerts::dispatch`]) and sent only while this replica leads.
+    /// leader ([`Alerts::decided`]) and sent only while this replica leads.
     pub fn new(
         config: &AlertsConfig,
         scrubber: Scrubber,
         network: &Network,
         leadership: Option<Arc<Leadership>>,
+        quiet: Arc<Quiet>,
     ) -> Self {
         let targets = [
             kind(&config.webhook, "webhook", Webhook::new),
@@ -339,6 +437,9 @@ impl Alerts {
             kind(&config.dingtalk, "dingtalk", Dingtalk::new),
             kind(&config.wecom, "wecom", Wecom::new),
             kind(&config.opsgenie, "opsgenie", Opsgenie::new),
+            kind(&config.email, "email", |c| {
+                Email::new(c, &network.trust.roots(c.tls_ca_file.as_ref()))
+            }),
         ]
         .into_iter()
         .flatten();
@@ -348,6 +449,7 @@ impl Alerts {
                 let ca_file = target.ca_file.as_ref();
                 Receiver {
                     name: target.name,
+                    key: target.key,
                     integration: target.integration,
                     notifier: target.notifier,
                     routing: target.routing,
@@ -368,42 +470,46 @@ impl Alerts {
                 config.success_threshold,
             )),
             dependents: Mutex::new(HashMap::new()),
+            ledgers: Mutex::new(HashMap::new()),
+            quiet,
             receivers,
             context: Context {
                 external: config.external_url.clone(),
                 labels: config.labels.clone(),
+                test: false,
+                scrubber: scrubber.clone(),
             },
             scrubber,
             closer: Closer::new(),
             leadership,
-            decided_firing: Mutex::new(Vec::new()),
         }
     }
 
-    /// In a cluster: the alerts the leader has recorded as firing, for the receivers that
-    /// are reminded of them.
-    pub fn set_firing(&self, firing: Vec<Alert>) {
-        *self.decided_firing.lock().expect("firing lock") = firing;
-    }
-
-    /// The alerts firing now, as this replica may send them: its own decisions, or in a
-    /// cluster the leader's while this replica leads.
-    fn firing(&self) -> Vec<Alert> {
-        match &self.leadership {
-            None => self.thresholds.lock().expect("thresholds lock").firing(),
-            Some(leadership) if leadership.term().is_some() => {
-                self.decided_firing.lock().expect("firing lock").clone()
+    /// In a cluster, when this replica starts or stops leading: the alerts the leader
+    /// recorded as firing are taken as told (unless quiet now: then they are sent when
+    /// the quiet ends), so a new leader neither repeats them nor forgets to resolve them;
+    /// a replica that stops leading forgets them.
+    pub fn adopt(&self, firing: Vec<Alert>) {
+        let now = jiff::Timestamp::now();
+        let mut ledgers = self.ledgers.lock().expect("ledgers lock");
+        ledgers.clear();
+        for alert in firing {
+            let ledger = ledgers.entry(alert.component.clone()).or_default();
+            ledger.learn(&alert);
+            if self.quiet.reason(alert.component.as_str(), now).is_none() {
+                ledger.told();
             }
-            Some(_) => Vec::new(),
         }
     }
 
     /// Takes up the alerts that were firing before a restart: every incident left open
     /// whose latest status is red, for a watched component. The threshold counts are not
     /// stored, so an incident that had not fired yet is taken as firing too; it then
-    /// resolves with a notice when the component recovers.
+    /// resolves with a notice when the component recovers. Receivers are taken to have
+    /// been told, unless the incident was quiet: then they hear of it when the quiet ends.
     pub fn resume(&self, components: &[Component], open: Vec<Incident>) {
         let mut thresholds = self.thresholds.lock().expect("thresholds lock");
+        let mut ledgers = self.ledgers.lock().expect("ledgers lock");
         for incident in open {
             let watched = components
                 .iter()
@@ -411,7 +517,7 @@ impl Alerts {
             let (Some(component), Status::Red) = (watched, incident.last) else {
                 continue;
             };
-            thresholds.resume(Alert {
+            let alert = Alert {
                 component: component.key.clone(),
                 kind: component.kind,
                 required: component.required,
@@ -424,7 +530,65 @@ impl Alerts {
                 resolved_at: None,
                 held_back: Vec::new(),
                 term: None,
-            });
+            };
+            let ledger = ledgers.entry(alert.component.clone()).or_default();
+            ledger.learn(&alert);
+            if incident.quiet.is_none() {
+                ledger.told();
+            }
+            thresholds.resume(alert);
+        }
+    }
+
+    /// The maintenance windows and silences notifications wait for.
+    pub fn quiet(&self) -> &Arc<Quiet> {
+        &self.quiet
+    }
+
+    /// Sends each component's difference once it is no longer quiet; every second, and
+    /// reads the silences every [`SILENCES_REFRESH`], until closing is asked.
+    async fn catch_up_loop(&self, mut closing: Closing) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut refreshed: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                _ = closing.asked() => return,
+                _ = tick.tick() => {}
+            }
+            if refreshed.is_none_or(|at| at.elapsed() >= SILENCES_REFRESH) {
+                // A store that hangs holds up neither the shutdown nor the loop for long:
+                // the silences last read hold meanwhile.
+                let refresh = tokio::time::timeout(SILENCES_REFRESH, self.quiet.refresh());
+                tokio::select! {
+                    _ = closing.asked() => return,
+                    _ = refresh => {}
+                }
+                refreshed = Some(tokio::time::Instant::now());
+            }
+            self.catch_up();
+        }
+    }
+
+    /// Tells receivers what changed while each component that is no longer quiet was.
+    fn catch_up(&self) {
+        let now = jiff::Timestamp::now();
+        let mut ledgers = self.ledgers.lock().expect("ledgers lock");
+        for (component, ledger) in ledgers.iter_mut() {
+            if self.quiet.reason(component.as_str(), now).is_some() {
+                continue;
+            }
+            let difference = ledger.difference();
+            if difference.is_empty() {
+                continue;
+            }
+            tracing::info!(
+                component = component.as_str(),
+                "Quiet ended; sending what changed."
+            );
+            for alert in difference {
+                self.dispatch(alert);
+            }
+            ledger.told();
         }
     }
 
@@ -457,6 +621,9 @@ impl Alerts {
             let closing = self.closer.subscribe();
             tasks.spawn(async move { alerts.deliver_loop(index, inbox, closing).await });
         }
+        let alerts = Arc::clone(self);
+        let closing = self.closer.subscribe();
+        tasks.spawn(async move { alerts.catch_up_loop(closing).await });
     }
 
     /// Takes no more alerts: each receiver's task delivers the notification under way and
@@ -485,7 +652,7 @@ impl Alerts {
                     None => return,
                 },
                 _ = resend.tick(), if receiver.notifier.resends_firing() => {
-                    let mut firing = self.firing();
+                    let mut firing = self.told_firing();
                     firing.retain(|a| receiver.routing.takes(a.component.as_str(), a.severity(), false));
                     if firing.is_empty() { continue; }
                     firing
@@ -567,18 +734,55 @@ impl Alerts {
         Ok(())
     }
 
-    /// One attempt at sending `batch` to `receiver`.
-    async fn send(&self, receiver: &Receiver, batch: &[Alert]) -> Result<(), Failure> {
-        receiver
-            .notifier
-            .send_all(&receiver.client, batch, &self.context)
-            .await
+    /// The firing alerts receivers have been told of (a silence does not take them back);
+    /// none on a cluster replica that does not lead.
+    fn told_firing(&self) -> Vec<Alert> {
+        if self.leadership.as_ref().is_some_and(|l| l.term().is_none()) {
+            return Vec::new();
+        }
+        let ledgers = self.ledgers.lock().expect("ledgers lock");
+        ledgers.values().filter_map(|l| l.told.clone()).collect()
     }
 
-    /// Queues a decided alert for every receiver that takes it, without waiting; in a
-    /// cluster it carries the leader's term.
-    pub fn dispatch(&self, mut alert: Alert) {
+    /// Takes an alert decided (by this replica's thresholds, or its cluster's leader by the
+    /// quorum): it is sent now, unless its component is quiet (a maintenance window, a
+    /// silence); then it waits, and what receivers were not told is sent when the quiet
+    /// ends.
+    pub fn decided(&self, mut alert: Alert) {
         alert.held_back = self.held_back(&alert);
+        let mut ledgers = self.ledgers.lock().expect("ledgers lock");
+        let ledger = ledgers.entry(alert.component.clone()).or_default();
+        ledger.learn(&alert);
+        if let Some(reason) = self
+            .quiet
+            .reason(alert.component.as_str(), jiff::Timestamp::now())
+        {
+            tracing::info!(
+                component = alert.component.as_str(),
+                state = ?alert.state,
+                reason = reason.as_str(),
+                "Alert held back while quiet."
+            );
+            let resolved = alert.state == AlertState::Resolved;
+            for receiver in &self.receivers {
+                if receiver
+                    .routing
+                    .takes(alert.component.as_str(), alert.severity(), resolved)
+                {
+                    receiver.counts.suppressed(reason);
+                }
+            }
+            return;
+        }
+        for alert in ledger.difference() {
+            self.dispatch(alert);
+        }
+        ledger.told();
+    }
+
+    /// Queues `alert` for every receiver that takes it; in a cluster it carries the
+    /// leader's term.
+    fn dispatch(&self, mut alert: Alert) {
         alert.term = self.leadership.as_ref().and_then(|l| l.term());
         tracing::info!(component = alert.component.as_str(), state = ?alert.state, "Alert.");
         let resolved = alert.state == AlertState::Resolved;
@@ -597,6 +801,73 @@ impl Alerts {
                 );
             }
         }
+    }
+
+    /// One attempt at sending `batch` to `receiver`.
+    async fn send(&self, receiver: &Receiver, batch: &[Alert]) -> Result<(), Failure> {
+        receiver
+            .notifier
+            .send_all(&receiver.client, batch, &self.context)
+            .await
+    }
+
+    /// Sends a test notification to every receiver, or to those `only` names (by name,
+    /// as readyz shows it, or by key), whatever their routing: one attempt each, all at
+    /// once. A paging service's test alert is resolved at once, with the same key. `Err`
+    /// lists every receiver when `only` names none.
+    pub async fn test(&self, only: Option<&str>) -> Result<Vec<TestOutcome>, Vec<String>> {
+        let chosen: Vec<&Receiver> = self
+            .receivers
+            .iter()
+            .filter(|r| only.is_none_or(|name| r.name == name || r.key == name))
+            .collect();
+        if chosen.is_empty() {
+            return Err(self
+                .receivers
+                .iter()
+                .map(|r| format!("{} ({})", r.name, r.key))
+                .collect());
+        }
+        let context = Context {
+            test: true,
+            ..self.context.clone()
+        };
+        let now = millisecond(jiff::Timestamp::now());
+        let firing = Alert {
+            component: ComponentKey::Ragflow,
+            kind: "ragwatch",
+            required: false,
+            state: AlertState::Firing,
+            status: Status::Red,
+            previous_status: Status::Green,
+            error: Some(text::TEST_TEXT.to_owned()),
+            started_at: now,
+            resolved_at: None,
+            held_back: Vec::new(),
+            term: None,
+        };
+        let resolved = Alert {
+            state: AlertState::Resolved,
+            status: Status::Green,
+            resolved_at: Some(now),
+            ..firing.clone()
+        };
+        let sends = chosen.iter().map(|receiver| {
+            let (firing, resolved, context) = (&firing, &resolved, &context);
+            async move {
+                let notifier = &receiver.notifier;
+                let mut sent = notifier.send(&receiver.client, firing, context).await;
+                if sent.is_ok() && notifier.opens_incidents() {
+                    sent = notifier.send(&receiver.client, resolved, context).await;
+                }
+                TestOutcome {
+                    name: receiver.name.clone(),
+                    key: receiver.key.clone(),
+                    error: sent.err().map(|f| self.scrubber.scrub(&f.message)),
+                }
+            }
+        });
+        Ok(futures_util::future::join_all(sends).await)
     }
 
     /// Remembers which components depend on which, as results arrive.
@@ -632,6 +903,7 @@ impl Alerts {
 /// alerts it takes and the certificate authorities it trusts beside the system's.
 struct Target {
     name: String,
+    key: String,
     /// The kind, the metrics' low-cardinality `integration` label.
     integration: &'static str,
     notifier: Box<dyn Notifier>,
@@ -643,12 +915,14 @@ struct Target {
 fn kind<C: ReceiverConfig, N: Notifier + 'static>(
     configs: &[C],
     kind: &'static str,
-    new: fn(&C) -> N,
+    new: impl Fn(&C) -> N,
 ) -> Vec<Target> {
     configs
         .iter()
-        .map(|config| Target {
+        .enumerate()
+        .map(|(index, config)| Target {
             name: format!("{kind} {}", config.host()),
+            key: format!("alerts.{kind}[{index}]"),
             integration: kind,
             notifier: Box::new(new(config)),
             routing: config.routing(),
@@ -687,7 +961,7 @@ impl Sink for Alerts {
             millisecond(result.checked_at),
         );
         if let Some(alert) = alert {
-            self.dispatch(alert);
+            self.decided(alert);
         }
     }
 }
@@ -765,7 +1039,50 @@ mod tests {
         assert_eq!(alert.started_at, first);
         assert_eq!(alert.error.as_deref(), Some("refused"));
         assert_eq!(alert.previous_status, Status::Green);
-        assert_eq!(thresholds.firing(), [alert]);
+        assert_eq!(thresholds.streaks[&ComponentKey::Redis].firing, Some(alert));
+    }
+
+    /// Receivers hear the difference between what they were told and what is true.
+    #[test]
+    fn the_difference_after_a_quiet_is_what_receivers_were_not_told() {
+        let mut thresholds = Thresholds::new(1, 1);
+        let mut at = 0;
+        let mut next = |status| {
+            at += 1;
+            let when = jiff::Timestamp::from_second(at).unwrap();
+            thresholds
+                .observe(REDIS, status, Some("down"), when)
+                .unwrap()
+        };
+        let states = |ledger: &Ledger| -> Vec<(AlertState, i64)> {
+            ledger
+                .difference()
+                .iter()
+                .map(|a| (a.state, a.started_at.as_second()))
+                .collect()
+        };
+        // Fired and resolved while quiet: nothing.
+        let mut ledger = Ledger::default();
+        ledger.learn(&next(Status::Red));
+        ledger.learn(&next(Status::Green));
+        assert_eq!(states(&ledger), []);
+        // Fired while quiet, still firing: the firing.
+        ledger.learn(&next(Status::Red));
+        assert_eq!(states(&ledger), [(AlertState::Firing, 3)]);
+        ledger.told();
+        assert_eq!(states(&ledger), [], "told");
+        // Told before, resolved while quiet: its resolution, with its own time.
+        let resolved = next(Status::Green);
+        ledger.learn(&resolved);
+        assert_eq!(ledger.difference(), [resolved]);
+        // ... and firing again while quiet: the resolution, then the new firing.
+        ledger.learn(&next(Status::Red));
+        assert_eq!(
+            states(&ledger),
+            [(AlertState::Resolved, 3), (AlertState::Firing, 5)]
+        );
+        ledger.told();
+        assert_eq!(states(&ledger), []);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Alert, MAX_BACKOFF};
+use crate::config::Scrubber;
 
 /// What every message needs beside the alert.
 #[derive(Clone, Debug)]
@@ -16,9 +17,24 @@ pub struct Context {
     pub external: url::Url,
     /// `alerts.labels`: which deployment this is.
     pub labels: BTreeMap<String, String>,
+    /// Whether the messages are test notifications (`ragwatch notify --test`).
+    pub test: bool,
+    /// Scrubs the configuration's secrets from what is logged.
+    pub scrubber: Scrubber,
 }
 
 impl Context {
+    /// A deployment labelled `deployment = "prod"` at `https://ragwatch.example/`: what a
+    /// template is checked against when the configuration loads.
+    pub fn sample() -> Self {
+        Self {
+            external: url::Url::parse("https://ragwatch.example/").expect("the URL parses"),
+            labels: [("deployment".to_owned(), "prod".to_owned())].into(),
+            test: false,
+            scrubber: Scrubber::default(),
+        }
+    }
+
     /// The link to ragwatch's page.
     pub fn page_link(&self) -> String {
         format!("{}/", self.external.as_str().trim_end_matches('/'))
@@ -69,6 +85,12 @@ pub trait Notifier: Send + Sync {
 
     /// Whether firing alerts are sent again periodically (a service that forgets them).
     fn resends_firing(&self) -> bool {
+        false
+    }
+
+    /// Whether a firing alert opens something that stays open until it resolves (an
+    /// incident of a paging service): a test notification resolves at once.
+    fn opens_incidents(&self) -> bool {
         false
     }
 }

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
-use super::text::Message;
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{NtfyConfig, Secret, Severity};
 
@@ -17,6 +18,7 @@ pub struct Ntfy {
     server: url::Url,
     topic: String,
     token: Secret,
+    template: Option<Template>,
 }
 
 impl Ntfy {
@@ -32,6 +34,7 @@ impl Ntfy {
             server,
             topic: topic.to_owned(),
             token: config.token.clone(),
+            template: Template::of(config.template.as_deref(), Markup::Plain),
         }
     }
 }
@@ -45,6 +48,16 @@ impl Notifier for Ntfy {
         context: &Context,
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
+        let (title, text) = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => {
+                let (title, rest) = text::title_and_body(&text);
+                (title.to_owned(), rest.to_owned())
+            }
+            None => (
+                message.headline.clone(),
+                message.lines(str::to_owned, ("", "")),
+            ),
+        };
         let (priority, tag) = match (alert.state, alert.severity()) {
             (AlertState::Resolved, _) => (3, "white_check_mark"),
             (AlertState::Firing, Severity::Critical) => (5, "rotating_light"),
@@ -52,8 +65,8 @@ impl Notifier for Ntfy {
         };
         let body = json!({
             "topic": self.topic,
-            "title": message.headline,
-            "message": message.lines(|s| s.to_owned(), ("", "")),
+            "title": title,
+            "message": text,
             "priority": priority,
             "tags": [tag],
             "click": message.link,

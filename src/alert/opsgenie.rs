@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
-use super::text::Message;
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{OpsgenieConfig, Secret, Severity};
 
@@ -14,6 +15,7 @@ use crate::config::{OpsgenieConfig, Secret, Severity};
 pub struct Opsgenie {
     url: url::Url,
     api_key: Secret,
+    template: Option<Template>,
 }
 
 impl Opsgenie {
@@ -22,6 +24,7 @@ impl Opsgenie {
         Self {
             url: config.url.clone(),
             api_key: config.api_key.clone(),
+            template: Template::of(config.template.as_deref(), Markup::Plain),
         }
     }
 
@@ -45,6 +48,13 @@ impl Notifier for Opsgenie {
         context: &Context,
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
+        // A templated text is the description and the close note, its first line the
+        // alert's message.
+        let templated = text::templated(self.template.as_ref(), alert, context);
+        let headline = match &templated {
+            Some(text) => text::title_and_body(text).0,
+            None => &message.headline,
+        };
         let alias = alert.incident_key();
         let (url, body) = match alert.state {
             AlertState::Firing => {
@@ -58,9 +68,9 @@ impl Notifier for Opsgenie {
                     Severity::Warning => "P3",
                 };
                 let body = json!({
-                    "message": crate::message::cut(&message.headline, 130),
+                    "message": crate::message::cut(headline, 130),
                     "alias": alias,
-                    "description": format!("{}\n{}", message.lines(str::to_owned, ("", "")), message.link),
+                    "description": templated.clone().unwrap_or_else(|| format!("{}\n{}", message.lines(str::to_owned, ("", "")), message.link)),
                     "priority": priority,
                     "source": "ragwatch",
                     "entity": alert.component,
@@ -72,7 +82,7 @@ impl Notifier for Opsgenie {
             AlertState::Resolved => {
                 let mut url = self.endpoint(&["v2", "alerts", &alias, "close"]);
                 url.query_pairs_mut().append_pair("identifierType", "alias");
-                let note = message.lines(str::to_owned, ("", ""));
+                let note = templated.unwrap_or_else(|| message.lines(str::to_owned, ("", "")));
                 (url, json!({"source": "ragwatch", "note": note}))
             }
         };
@@ -86,5 +96,10 @@ impl Notifier for Opsgenie {
             .json(&body);
         expect_success(request.send().await).await?;
         Ok(())
+    }
+
+    /// A trigger opens an incident until it is resolved.
+    fn opens_incidents(&self) -> bool {
+        true
     }
 }

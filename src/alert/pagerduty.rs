@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::text::Message;
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{PagerdutyConfig, Secret};
 
@@ -15,6 +16,7 @@ use crate::config::{PagerdutyConfig, Secret};
 pub struct Pagerduty {
     url: url::Url,
     routing_key: Secret,
+    template: Option<Template>,
 }
 
 impl Pagerduty {
@@ -23,6 +25,7 @@ impl Pagerduty {
         Self {
             url: config.url.clone(),
             routing_key: config.routing_key.clone(),
+            template: Template::of(config.template.as_deref(), Markup::Plain),
         }
     }
 }
@@ -36,6 +39,11 @@ impl Notifier for Pagerduty {
         context: &Context,
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
+        // The summary is PagerDuty's one line of text: a template's first line.
+        let summary = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => text::title_and_body(&text).0.to_owned(),
+            None => message.headline.clone(),
+        };
         let details: serde_json::Map<String, serde_json::Value> = message
             .facts
             .iter()
@@ -47,7 +55,7 @@ impl Notifier for Pagerduty {
                 "event_action": "trigger",
                 "dedup_key": alert.incident_key(),
                 "payload": {
-                    "summary": message.headline,
+                    "summary": crate::message::cut(&summary, 1024),
                     "source": context.external.host_str().unwrap_or("ragwatch"),
                     "severity": alert.severity().as_str(),
                     "timestamp": alert.started_at,
@@ -65,5 +73,10 @@ impl Notifier for Pagerduty {
         };
         post_json(client, &self.url, &body).await?;
         Ok(())
+    }
+
+    /// A trigger opens an incident until it is resolved.
+    fn opens_incidents(&self) -> bool {
+        true
     }
 }

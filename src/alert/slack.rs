@@ -6,12 +6,14 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::text::{self, Message};
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use crate::config::SlackConfig;
 
 /// A Slack receiver.
 pub struct Slack {
     url: url::Url,
+    template: Option<Template>,
 }
 
 impl Slack {
@@ -19,6 +21,7 @@ impl Slack {
     pub fn new(config: &SlackConfig) -> Self {
         Self {
             url: config.url.expose().clone(),
+            template: Template::of(config.template.as_deref(), Markup::Slack),
         }
     }
 }
@@ -31,7 +34,12 @@ impl Notifier for Slack {
         alert: &Alert,
         context: &Context,
     ) -> Result<(), Failure> {
-        post_json(client, &self.url, &body(&Message::of(alert, context))).await?;
+        // A templated text is the whole message, mrkdwn as Slack renders a message's text.
+        let body = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => json!({ "text": text }),
+            None => body(&Message::of(alert, context)),
+        };
+        post_json(client, &self.url, &body).await?;
         Ok(())
     }
 }

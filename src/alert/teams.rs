@@ -7,13 +7,15 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::text::{self, Message};
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::TeamsConfig;
 
 /// A Teams receiver.
 pub struct Teams {
     url: url::Url,
+    template: Option<Template>,
 }
 
 impl Teams {
@@ -21,6 +23,7 @@ impl Teams {
     pub fn new(config: &TeamsConfig) -> Self {
         Self {
             url: config.url.expose().clone(),
+            template: Template::of(config.template.as_deref(), Markup::Markdown),
         }
     }
 }
@@ -33,17 +36,19 @@ impl Notifier for Teams {
         alert: &Alert,
         context: &Context,
     ) -> Result<(), Failure> {
-        post_json(
-            client,
-            &self.url,
-            &body(alert, &Message::of(alert, context)),
-        )
-        .await?;
+        let message = Message::of(alert, context);
+        // A templated text is the card's one text block, the button kept.
+        let content = match text::templated(self.template.as_ref(), alert, context) {
+            Some(text) => vec![json!({"type": "TextBlock", "text": text, "wrap": true})],
+            None => default_content(alert, &message),
+        };
+        post_json(client, &self.url, &body(content, &message.link)).await?;
         Ok(())
     }
 }
 
-fn body(alert: &Alert, message: &Message) -> serde_json::Value {
+/// The default card's content: the headline, coloured by state, and the facts.
+fn default_content(alert: &Alert, message: &Message) -> Vec<serde_json::Value> {
     let facts: Vec<serde_json::Value> = message
         .facts
         .iter()
@@ -53,6 +58,14 @@ fn body(alert: &Alert, message: &Message) -> serde_json::Value {
         AlertState::Firing => "Attention",
         AlertState::Resolved => "Good",
     };
+    vec![
+        json!({"type": "TextBlock", "text": text::markdown(&message.headline), "weight": "Bolder", "size": "Medium", "color": colour, "wrap": true}),
+        json!({"type": "FactSet", "facts": facts}),
+    ]
+}
+
+/// A message with one Adaptive Card: `content`, then a button to `link`.
+fn body(content: Vec<serde_json::Value>, link: &str) -> serde_json::Value {
     json!({
         "type": "message",
         "attachments": [{
@@ -62,11 +75,8 @@ fn body(alert: &Alert, message: &Message) -> serde_json::Value {
                 "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                 "type": "AdaptiveCard",
                 "version": "1.4",
-                "body": [
-                    {"type": "TextBlock", "text": text::markdown(&message.headline), "weight": "Bolder", "size": "Medium", "color": colour, "wrap": true},
-                    {"type": "FactSet", "facts": facts},
-                ],
-                "actions": [{"type": "Action.OpenUrl", "title": "Open ragwatch", "url": message.link}],
+                "body": content,
+                "actions": [{"type": "Action.OpenUrl", "title": "Open ragwatch", "url": link}],
             },
         }],
     })
@@ -81,7 +91,8 @@ mod tests {
     fn a_hostile_error_stays_text() {
         let mut alert = alert(AlertState::Firing);
         alert.error = Some(hostile_error());
-        let body = body(&alert, &Message::of(&alert, &context()));
+        let message = Message::of(&alert, &context());
+        let body = body(default_content(&alert, &message), &message.link);
         let card = &body["attachments"][0]["content"];
         let error = card["body"][1]["facts"][0]["value"].as_str().unwrap();
         assert!(!error.contains("](") && !error.contains("<b>") && !error.contains("@all"));

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::text::{self, Message};
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use crate::config::{Secret, TelegramConfig};
 
 /// A Telegram receiver.
@@ -14,6 +15,7 @@ pub struct Telegram {
     api_url: url::Url,
     bot_token: Secret,
     chat_id: String,
+    template: Option<Template>,
 }
 
 impl Telegram {
@@ -23,6 +25,7 @@ impl Telegram {
             api_url: config.api_url.clone(),
             bot_token: config.bot_token.clone(),
             chat_id: config.chat_id.clone(),
+            template: Template::of(config.template.as_deref(), Markup::Html),
         }
     }
 }
@@ -41,9 +44,11 @@ impl Notifier for Telegram {
             self.bot_token.expose()
         ))
         .map_err(|_| Failure::from("the bot token does not fit in a URL".to_owned()))?;
+        let text = text::templated(self.template.as_ref(), alert, context)
+            .unwrap_or_else(|| html(&Message::of(alert, context)));
         let body = json!({
             "chat_id": self.chat_id,
-            "text": html(&Message::of(alert, context)),
+            "text": text,
             "parse_mode": "HTML",
             "link_preview_options": {"is_disabled": true},
         });

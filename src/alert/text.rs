@@ -2,10 +2,21 @@
 //! since when, which deployment, which dependents are held back, how long it lasted, and a
 //! link to the page. Each receiver lays it out in its own format and escapes every part
 //! for its dialect with the functions here, so no error text can break a message, add
-//! markup or mention anyone.
+//! markup or mention anyone. A receiver's `template` replaces the default text:
+//! [`templated`] is the one place that renders it, over the [`Fields`] computed here.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::template::Template;
 use super::{Alert, AlertState, Context};
 use crate::status::Status;
+
+/// The headline of a test notification (`ragwatch notify --test`).
+pub const TEST_HEADLINE: &str = "Test notification from ragwatch";
+/// What a test notification says, in its facts and in a templated text's first line.
+pub const TEST_TEXT: &str = "This is a test from ragwatch: nothing is wrong.";
 
 /// The longest error text a message carries (before escaping, which may grow it up to
 /// four times in Markdown, six in HTML: an embed field of Discord holds 1,024 characters).
@@ -26,21 +37,17 @@ impl Message {
     /// The default message about `alert`.
     pub fn of(alert: &Alert, context: &Context) -> Self {
         let component = alert.component.as_str();
-        let headline = match (alert.state, alert.status) {
-            (AlertState::Resolved, _) => format!("RAGFlow {component} is back up"),
-            (AlertState::Firing, Status::Yellow) => format!("RAGFlow {component} is degraded"),
-            (AlertState::Firing, _) => format!("RAGFlow {component} is down"),
-        };
         let mut facts = Vec::new();
-        if let Some(error) = &alert.error {
-            facts.push((
-                "Error".to_owned(),
-                crate::message::cut(error, MAX_ERROR_BYTES).into_owned(),
-            ));
+        if context.test {
+            facts.push(("Test".to_owned(), TEST_TEXT.to_owned()));
+        } else {
+            if let Some(error) = error(alert) {
+                facts.push(("Error".to_owned(), error));
+            }
+            facts.push(("Since".to_owned(), time(alert.started_at)));
         }
-        facts.push(("Since".to_owned(), time(alert.started_at)));
-        if let Some(resolved_at) = alert.resolved_at {
-            facts.push(("Lasted".to_owned(), lasted(resolved_at - alert.started_at)));
+        if let Some(duration) = duration(alert) {
+            facts.push(("Lasted".to_owned(), duration));
         }
         if !alert.held_back.is_empty() {
             let held: Vec<&str> = alert.held_back.iter().map(|k| k.as_str()).collect();
@@ -53,10 +60,20 @@ impl Message {
             facts.push((name.clone(), value.clone()));
         }
         Self {
-            headline,
+            headline: headline(alert, context),
             facts,
             link: context.page_link(),
         }
+    }
+
+    /// The whole message as plain text: the headline, the facts and the link, a line each.
+    pub fn plain(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.headline,
+            self.lines(str::to_owned, ("", "")),
+            self.link
+        )
     }
 
     /// Each fact as `Name: value`, escaped by `escape`, one per line.
@@ -66,6 +83,149 @@ impl Message {
             .map(|(name, value)| format!("{}{}:{} {}", bold.0, escape(name), bold.1, escape(value)))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+/// What is wrong, or that it is over, in one line.
+fn headline(alert: &Alert, context: &Context) -> String {
+    let component = alert.component.as_str();
+    match (alert.state, alert.status) {
+        _ if context.test => TEST_HEADLINE.to_owned(),
+        (AlertState::Resolved, _) => format!("RAGFlow {component} is back up"),
+        (AlertState::Firing, Status::Yellow) => format!("RAGFlow {component} is degraded"),
+        (AlertState::Firing, _) => format!("RAGFlow {component} is down"),
+    }
+}
+
+/// The alert's error, cut to [`MAX_ERROR_BYTES`].
+fn error(alert: &Alert) -> Option<String> {
+    let error = alert.error.as_deref()?;
+    Some(crate::message::cut(error, MAX_ERROR_BYTES).into_owned())
+}
+
+/// How long a resolved alert lasted.
+fn duration(alert: &Alert) -> Option<String> {
+    let resolved_at = alert.resolved_at?;
+    Some(lasted(resolved_at - alert.started_at))
+}
+
+/// The fields a receiver's `template` reads ([`Fields::NAMES`], documented in the
+/// README), computed as the default text computes them.
+#[derive(Debug, Serialize)]
+pub struct Fields<'a> {
+    summary: String,
+    component: &'a str,
+    kind: &'a str,
+    severity: &'static str,
+    required: bool,
+    state: AlertState,
+    status: Status,
+    previous_status: Status,
+    error: Option<String>,
+    started_at: String,
+    resolved_at: Option<String>,
+    duration: Option<String>,
+    held_back: Vec<&'a str>,
+    labels: &'a BTreeMap<String, String>,
+    link: String,
+    test: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// Every field's name, in the order of the README.
+    pub const NAMES: [&'static str; 16] = [
+        "summary",
+        "component",
+        "kind",
+        "severity",
+        "required",
+        "state",
+        "status",
+        "previous_status",
+        "error",
+        "started_at",
+        "resolved_at",
+        "duration",
+        "held_back",
+        "labels",
+        "link",
+        "test",
+    ];
+
+    /// The fields of `alert`.
+    pub fn of(alert: &'a Alert, context: &'a Context) -> Self {
+        Self {
+            summary: headline(alert, context),
+            component: alert.component.as_str(),
+            kind: alert.kind,
+            severity: alert.severity().as_str(),
+            required: alert.required,
+            state: alert.state,
+            status: alert.status,
+            previous_status: alert.previous_status,
+            error: error(alert),
+            started_at: time(alert.started_at),
+            resolved_at: alert.resolved_at.map(time),
+            duration: duration(alert),
+            held_back: alert.held_back.iter().map(|k| k.as_str()).collect(),
+            labels: &context.labels,
+            link: context.page_link(),
+            test: context.test,
+        }
+    }
+}
+
+/// The text of `alert` by the receiver's `template`, when it has one; `None` for the
+/// default text, also when the template fails (logged): an alert is never lost to its
+/// template. A test notification's text starts with [`TEST_TEXT`] whatever the template.
+pub fn templated(template: Option<&Template>, alert: &Alert, context: &Context) -> Option<String> {
+    let template = template?;
+    match template.render(&Fields::of(alert, context)) {
+        Ok(text) if context.test => Some(format!("{TEST_TEXT}\n{text}")),
+        Ok(text) => Some(text),
+        Err(error) => {
+            let error = context.scrubber.scrub(&error);
+            tracing::warn!(
+                component = alert.component.as_str(),
+                %error,
+                "A receiver's template failed; the default text is sent."
+            );
+            None
+        }
+    }
+}
+
+/// A text's first line, for a format's title, and the rest (the whole text when it is one
+/// line), for its body.
+pub fn title_and_body(text: &str) -> (&str, &str) {
+    match text.split_once('\n') {
+        Some((title, rest)) if !rest.trim().is_empty() => (title, rest),
+        _ => (text.trim_end(), text),
+    }
+}
+
+/// How inserted text is escaped, per target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Markup {
+    /// No markup (JSON fields, ntfy, PagerDuty, Opsgenie, Feishu's plain text).
+    Plain,
+    /// HTML (Telegram, Google Chat).
+    Html,
+    /// Slack's mrkdwn.
+    Slack,
+    /// Markdown (Discord, Teams, DingTalk, WeCom).
+    Markdown,
+}
+
+impl Markup {
+    /// `text` escaped for this markup.
+    pub fn escape(self, text: &str) -> String {
+        match self {
+            Markup::Plain => text.to_owned(),
+            Markup::Html => html(text),
+            Markup::Slack => slack(text),
+            Markup::Markdown => markdown(text),
+        }
     }
 }
 
@@ -101,6 +261,14 @@ pub fn html(text: &str) -> String {
         }
     }
     out
+}
+
+/// Plain text (e-mail): line breaks and other control characters as spaces, so an error
+/// stays on its line and cannot pass for another fact.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Slack mrkdwn: `&`, `<` and `>` as entities (Slack's own rule), so no `<!channel>` or
@@ -147,7 +315,6 @@ pub fn markdown(text: &str) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::config::ComponentKey;
 
     /// An error text that tries everything: markup of every dialect, mentions, and 10 KB.
     pub fn hostile_error() -> String {
@@ -158,32 +325,11 @@ pub(super) mod tests {
     }
 
     pub fn alert(state: AlertState) -> Alert {
-        let started_at = jiff::Timestamp::from_second(1_764_000_000).unwrap();
-        Alert {
-            component: ComponentKey::Redis,
-            kind: "redis",
-            required: true,
-            state,
-            status: if state == AlertState::Firing {
-                Status::Red
-            } else {
-                Status::Green
-            },
-            previous_status: Status::Green,
-            error: Some("connection refused to redis:6379".into()),
-            started_at,
-            resolved_at: (state == AlertState::Resolved)
-                .then(|| started_at + jiff::SignedDuration::from_secs(3_723)),
-            held_back: vec![ComponentKey::TaskExecutors],
-            term: None,
-        }
+        Alert::sample(state)
     }
 
     pub fn context() -> Context {
-        Context {
-            external: url::Url::parse("https://ragwatch.example/").unwrap(),
-            labels: [("deployment".to_owned(), "prod".to_owned())].into(),
-        }
+        Context::sample()
     }
 
     #[test]
@@ -216,6 +362,20 @@ pub(super) mod tests {
                 .facts
                 .contains(&("Lasted".into(), "1h 2m 3s".into()))
         );
+    }
+
+    #[test]
+    fn the_field_names_are_the_fields() {
+        let alert = alert(AlertState::Resolved);
+        let context = context();
+        let fields = serde_json::to_value(Fields::of(&alert, &context)).unwrap();
+        let names: Vec<&str> = fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(names, Fields::NAMES);
     }
 
     #[test]

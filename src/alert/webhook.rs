@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::ComponentKey;
 use crate::config::{Secret, WebhookConfig};
@@ -28,6 +30,10 @@ struct Body<'a> {
     held_back: &'a [ComponentKey],
     labels: &'a std::collections::BTreeMap<String, String>,
     link: String,
+    /// What a person reads: the receiver's template, else the default text.
+    text: String,
+    /// A test notification (`ragwatch notify --test`), not an alert.
+    test: bool,
     /// The cluster leader's term (`[cluster]` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     term: Option<i64>,
@@ -37,6 +43,7 @@ struct Body<'a> {
 pub struct Webhook {
     url: url::Url,
     secret: Secret,
+    template: Option<Template>,
 }
 
 impl Webhook {
@@ -45,6 +52,7 @@ impl Webhook {
         Self {
             url: config.url.expose().clone(),
             secret: config.secret.clone(),
+            template: Template::of(config.template.as_deref(), Markup::Plain),
         }
     }
 }
@@ -71,6 +79,9 @@ impl Notifier for Webhook {
             held_back: &alert.held_back,
             labels: &context.labels,
             link: super::component_link(&context.external, alert.component.as_str()),
+            text: text::templated(self.template.as_ref(), alert, context)
+                .unwrap_or_else(|| Message::of(alert, context).plain()),
+            test: context.test,
             term: alert.term,
         })
         .expect("alert body serialises");

@@ -6,12 +6,14 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json_checked};
-use super::text::Message;
+use super::template::Template;
+use super::text::{self, Markup, Message};
 use crate::config::WecomConfig;
 
 /// A WeCom receiver.
 pub struct Wecom {
     url: url::Url,
+    template: Option<Template>,
 }
 
 impl Wecom {
@@ -19,6 +21,7 @@ impl Wecom {
     pub fn new(config: &WecomConfig) -> Self {
         Self {
             url: config.url.expose().clone(),
+            template: Template::of(config.template.as_deref(), Markup::Markdown),
         }
     }
 }
@@ -31,9 +34,11 @@ impl Notifier for Wecom {
         alert: &Alert,
         context: &Context,
     ) -> Result<(), Failure> {
+        let content = text::templated(self.template.as_ref(), alert, context)
+            .unwrap_or_else(|| super::dingtalk::markdown(&Message::of(alert, context)));
         let body = json!({
             "msgtype": "markdown",
-            "markdown": {"content": super::dingtalk::markdown(&Message::of(alert, context))},
+            "markdown": {"content": content},
         });
         post_json_checked(client, &self.url, &body, "errcode").await
     }

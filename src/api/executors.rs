@@ -37,6 +37,10 @@ struct ExecutorView<'a> {
     failed_total: Option<u64>,
     done_30m: u64,
     failed_30m: u64,
+    failure_rate_30m: f64,
+    /// Failing more than `task_executors.max_failure_rate` of its tasks, as the component
+    /// judges it.
+    failing: bool,
     heartbeats_30m: usize,
     skipped: u64,
     heartbeats_ahead: u64,
@@ -65,6 +69,8 @@ fn view<'a>(executor: &'a Executor, now: Timestamp, probe: &Tracker) -> Executor
         failed_total: last.map(|b| b.failed),
         done_30m,
         failed_30m,
+        failure_rate_30m: executor.failure_rate(),
+        failing: probe.failing(executor),
         heartbeats_30m: executor.beats.len(),
         skipped: executor.skipped,
         heartbeats_ahead: executor.ahead,
@@ -98,7 +104,7 @@ fn find(board: &task_executors::Board, name: &str) -> Result<Arc<Executor>, ApiE
     tag = "executors",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{summary, executors: [{name, state, listed, last_heartbeat, age_s, ...}]}`", body = Object),
+        (status = 200, description = "`{summary, executors: [{name, state, failing, listed, last_heartbeat, age_s, ...}]}`", body = Object),
         (status = 404, description = "Task executors are not watched", body = ApiError),
     )
 )]
@@ -120,6 +126,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
             "done_30m": summary.done,
             "failed_30m": summary.failed,
             "failure_rate": summary.failure_rate(),
+            "max_failure_rate": probe.max_failure_rate(),
             "malformed": summary.malformed,
             "malformed_names": board.malformed_names,
         },
@@ -137,7 +144,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
         ("since" = Option<String>, Query, description = "Only intervals ending at or after this: unix seconds or RFC 3339"),
     ),
     responses(
-        (status = 200, description = "`{name, state, intervals: [{start, end, done, failed, done_total, failed_total, pending, lag, restarted, heartbeat}]}`", body = Object),
+        (status = 200, description = "`{name, state, intervals: [{start, end, done, failed, done_total, failed_total, pending, lag, restarted}]}`", body = Object),
         (status = 400, description = "Bad parameter", body = ApiError),
         (status = 404, description = "No such executor", body = ApiError),
     )
@@ -233,9 +240,11 @@ pub async fn interval(
             }
         }
     };
+    let mut interval_view = json!(interval);
+    interval_view["heartbeat"] = json!(interval.heartbeat);
     Ok(Json(json!({
         "name": executor.name,
-        "interval": interval,
+        "interval": interval_view,
         "opening_heartbeat": opening.raw,
         "running_at_start": running_at_start.keys().collect::<Vec<_>>(),
         "tasks": tasks,

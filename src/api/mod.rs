@@ -14,14 +14,16 @@ mod kube;
 mod metrics;
 mod openapi;
 mod server;
+mod silences;
 mod status;
 mod ui;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Router, middleware};
+use tower_http::compression::CompressionLayer;
 
 use crate::alert::Alerts;
 use crate::cluster::Cluster;
@@ -91,6 +93,12 @@ pub fn router(parts: Parts) -> Router {
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/cluster", get(cluster::cluster))
         .route("/api/v1/incidents/open", get(incidents::open))
+        .route(
+            "/api/v1/silences",
+            get(silences::list).post(silences::create),
+        )
+        .route("/api/v1/silences/{id}", delete(silences::delete))
+        .route("/api/v1/maintenance", get(silences::maintenance))
         .route("/api/v1/executors", get(executors::list))
         .route(
             "/api/v1/executors/{name}/intervals",
@@ -126,5 +134,8 @@ pub fn router(parts: Parts) -> Router {
         .route_layer(middleware::from_fn(extract::require_utf8_path))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        // gzip when the client asks for it (browsers and Prometheus do): the page's JSON
+        // shrinks about tenfold.
+        .layer(CompressionLayer::new())
         .with_state(state)
 }

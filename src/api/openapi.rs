@@ -7,8 +7,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ApiError;
-use super::{cluster, components, executors, healthz, incidents, kube, metrics, status};
-use crate::history::{Bucket, Incident};
+use super::silences::SilenceRequest;
+use super::{cluster, components, executors, healthz, incidents, kube, metrics, silences, status};
+use crate::alert::WindowState;
+use crate::history::{Bucket, Incident, Silence};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,13 +30,17 @@ use crate::history::{Bucket, Incident};
         incidents::list,
         cluster::cluster,
         incidents::open,
+        silences::create,
+        silences::list,
+        silences::delete,
+        silences::maintenance,
         executors::list,
         executors::intervals,
         executors::interval,
         metrics::metrics,
         openapi,
     ),
-    components(schemas(ApiError, Bucket, Incident)),
+    components(schemas(ApiError, Bucket, Incident, Silence, SilenceRequest, WindowState)),
     modifiers(&SecurityAndAliases)
 )]
 struct ApiDoc;

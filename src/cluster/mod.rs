@@ -263,9 +263,19 @@ impl Cluster {
         }
         let mut firing = self.store.firing().await?;
         let live = observers.iter().filter(|o| o.live).count() as u32;
+        if let Some(alerts) = alerts
+            && term != before
+        {
+            // A new leader goes on from what the last one recorded; a follower keeps none.
+            let recorded = firing.iter().filter_map(|f| self.firing_alert(f));
+            alerts.adopt(if term.is_some() {
+                recorded.collect()
+            } else {
+                Vec::new()
+            });
+        }
         if let (Some(term), Some(alerts)) = (term, alerts) {
             self.decide(term, live, &views, &mut firing, alerts).await?;
-            alerts.set_firing(firing.iter().filter_map(|f| self.firing_alert(f)).collect());
         }
         let leader = lease.filter(|l| l.valid);
         self.state.store(Arc::new(ClusterState {
@@ -291,7 +301,8 @@ impl Cluster {
     }
 
     /// As leader in `term`: fires and resolves by the quorum rule, each decision recorded
-    /// (fenced by the lease) before it is handed to the receivers.
+    /// (fenced by the lease) before it is handed to the alerting (which sends it, or holds
+    /// it while its component is quiet).
     async fn decide(
         &self,
         term: i64,
@@ -342,7 +353,7 @@ impl Cluster {
                     }
                 }
             };
-            alerts.dispatch(alert);
+            alerts.decided(alert);
         }
         Ok(())
     }

@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::email::EmailConfig;
+use super::maintenance::MaintenanceConfig;
 use super::receivers::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
     PagerdutyConfig, ReceiverConfig, Severity, SlackConfig, TeamsConfig, TelegramConfig,
     WecomConfig, all_severities, check_http, yes,
 };
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
+use crate::alert::Window;
 
 /// `[alerts]`: notifications when a component's status changes.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -52,10 +55,14 @@ pub struct AlertsConfig {
     pub dingtalk: Vec<DingtalkConfig>,
     /// Opsgenie (Alert API).
     pub opsgenie: Vec<OpsgenieConfig>,
+    /// E-mail through SMTP servers.
+    pub email: Vec<EmailConfig>,
+    /// Planned windows without notifications.
+    pub maintenance: Vec<MaintenanceConfig>,
 }
 
 impl AlertsConfig {
-    /// Thresholds of at least one, HTTP receivers.
+    /// Thresholds of at least one, HTTP receivers, SMTP servers and addresses that read.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
         if self.failure_threshold == 0 {
             return Err(KeyError::new(
@@ -112,7 +119,25 @@ impl AlertsConfig {
         for (key, url) in urls {
             check_http(key, url)?;
         }
+        for (i, email) in self.email.iter().enumerate() {
+            email.validate(&format!("alerts.email[{i}]"))?;
+        }
+        self.windows()?;
         Ok(())
+    }
+
+    /// The maintenance windows, each with the components it quiets (all when empty).
+    pub fn windows(&self) -> Result<Vec<(Window, Vec<String>)>, KeyError> {
+        self.maintenance
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Ok((
+                    m.window(&format!("alerts.maintenance[{i}]"))?,
+                    m.components.clone(),
+                ))
+            })
+            .collect()
     }
 }
 
@@ -141,6 +166,7 @@ impl AlertsConfig {
             .chain(each("alerts.feishu", &self.feishu))
             .chain(each("alerts.dingtalk", &self.dingtalk))
             .chain(each("alerts.opsgenie", &self.opsgenie))
+            .chain(each("alerts.email", &self.email))
             .collect()
     }
 
@@ -151,21 +177,43 @@ impl AlertsConfig {
         &self,
         is_component: impl Fn(&str) -> bool,
     ) -> Result<(), KeyError> {
+        let unknown = |key: String, components: &[String]| match components
+            .iter()
+            .find(|c| !is_component(c))
+        {
+            Some(unknown) => Err(KeyError::new(
+                format!("{key}.components"),
+                format!(
+                    "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
+                ),
+            )),
+            None => Ok(()),
+        };
+        for (i, window) in self.maintenance.iter().enumerate() {
+            unknown(format!("alerts.maintenance[{i}]"), &window.components)?;
+        }
         for (key, receiver) in self.receivers() {
             let routing = receiver.routing();
-            if let Some(unknown) = routing.components.iter().find(|c| !is_component(c)) {
-                return Err(KeyError::new(
-                    format!("{key}.components"),
-                    format!(
-                        "{unknown:?} is not a component key (db, redis, doc_engine, storage, message_queue, task_executors, ragflow, parsing, models.<name>)"
-                    ),
-                ));
-            }
+            unknown(key.clone(), &routing.components)?;
             if routing.severities.is_empty() {
                 return Err(KeyError::new(
                     format!("{key}.severities"),
                     "must name critical, warning or both",
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AlertsConfig {
+    /// Refuses a receiver's `template` that does not compile or reads a field (or label)
+    /// that does not exist, found by rendering it once for a firing and a resolved alert.
+    pub(super) fn validate_templates(&self) -> Result<(), KeyError> {
+        for (key, receiver) in self.receivers() {
+            if let Some(source) = receiver.template() {
+                crate::alert::check_template(source, &self.labels)
+                    .map_err(|why| KeyError::new(format!("{key}.template"), why))?;
             }
         }
         Ok(())
@@ -192,6 +240,8 @@ impl Default for AlertsConfig {
             feishu: Vec::new(),
             dingtalk: Vec::new(),
             opsgenie: Vec::new(),
+            email: Vec::new(),
+            maintenance: Vec::new(),
         }
     }
 }
@@ -217,6 +267,9 @@ pub struct WebhookConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 /// `[[alerts.alertmanager]]`: a Prometheus Alertmanager.
@@ -237,6 +290,9 @@ pub struct AlertmanagerConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl Secrets for AlertsConfig {
@@ -259,6 +315,8 @@ impl Secrets for AlertsConfig {
             feishu,
             dingtalk,
             opsgenie,
+            email,
+            maintenance: _,
         } = self;
         webhook.secrets(out);
         alertmanager.secrets(out);
@@ -273,6 +331,7 @@ impl Secrets for AlertsConfig {
         feishu.secrets(out);
         dingtalk.secrets(out);
         opsgenie.secrets(out);
+        email.secrets(out);
     }
 }
 
@@ -285,6 +344,7 @@ impl Secrets for WebhookConfig {
             components: _,
             severities: _,
             send_resolved: _,
+            template: _,
         } = self;
         url.secrets(out);
         secret.secrets(out);
@@ -299,6 +359,7 @@ impl Secrets for AlertmanagerConfig {
             components: _,
             severities: _,
             send_resolved: _,
+            template: _,
         } = self;
         url.secrets(out);
     }

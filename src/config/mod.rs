@@ -6,11 +6,13 @@ mod canaries;
 mod cluster;
 mod components;
 mod dotenv;
+mod email;
 mod history;
 mod key;
 mod kind;
 mod load;
 mod login;
+mod maintenance;
 mod print;
 mod ragflow;
 mod receivers;
@@ -37,11 +39,13 @@ pub use components::{
     MessageQueueConfig, MessageQueueKind, ModelConfig, ModelKind, ParsingConfig, RagflowApiConfig,
     RedisConfig, TaskExecutorsConfig,
 };
+pub use email::EmailConfig;
 pub use history::{DEFAULT_HISTORY_URL, HistoryConfig};
 pub use key::ComponentKey;
 pub use kind::{Kind, UnknownKind};
 pub use load::{ConfigError, KeyError, load, load_with_ragflow};
 pub use login::Login;
+pub use maintenance::MaintenanceConfig;
 pub use ragflow::Import;
 pub use receivers::{
     DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
@@ -293,6 +297,7 @@ impl Config {
         }
         if let Some(alerts) = &self.alerts {
             alerts.validate()?;
+            alerts.validate_templates()?;
             alerts.validate_routing(|key| {
                 ComponentKey::ALL.iter().any(|k| k.as_str() == key)
                     || self
@@ -612,6 +617,12 @@ url = "https://oapi.dingtalk.example/robot/send?access_token=s-dingtalk-url"
 secret = "s-dingtalk"
 [[alerts.opsgenie]]
 api_key = "s-opsgenie"
+[[alerts.email]]
+smtp_url = "smtp://mail.example:587"
+from = "ragwatch@example.com"
+to = ["ops@example.com"]
+username = "ragwatch"
+password = "s-smtp"
 [[models]]
 name = "m"
 kind = "openai"
@@ -765,6 +776,7 @@ question = "q"
             "alerts.dingtalk[0].secret",
             "alerts.dingtalk[0].url",
             "alerts.discord[0].url",
+            "alerts.email[0].password",
             "alerts.feishu[0].secret",
             "alerts.feishu[0].url",
             "alerts.googlechat[0].url",

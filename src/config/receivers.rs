@@ -1,6 +1,6 @@
 //! The chat and paging receivers of `[alerts]` (`[[alerts.slack]]`, `[[alerts.telegram]]`,
 //! ...), and [`Routing`], which alerts a receiver takes. Every receiver has the keys
-//! `components`, `severities` and `send_resolved`; the keys that hold a token are secrets
+//! `components`, `severities`, `send_resolved` and `template`; the keys that hold a token are secrets
 //! (with `<key>_file` twins): a chat webhook's whole `url` is one, its token sits in the
 //! path or query.
 
@@ -70,9 +70,11 @@ pub trait ReceiverConfig {
     fn host(&self) -> String;
     /// Certificate authorities it trusts beside the system's.
     fn ca_file(&self) -> Option<CaFile>;
+    /// Its `template`, replacing the default text.
+    fn template(&self) -> Option<&str>;
 }
 
-/// Implements [`ReceiverConfig`] for a receiver with the three routing keys, given the
+/// Implements [`ReceiverConfig`] for a receiver with the three routing keys and `template`, given the
 /// URL it sends to and its certificate authorities.
 macro_rules! receiver_config {
     ($($config:ty: |$c:ident| $url:expr, $ca:expr;)*) => {$(
@@ -93,6 +95,9 @@ macro_rules! receiver_config {
                 #[allow(unused_variables)]
                 let $c = self;
                 $ca
+            }
+            fn template(&self) -> Option<&str> {
+                self.template.as_deref()
             }
         }
     )*};
@@ -207,6 +212,9 @@ macro_rules! webhook_receiver {
             /// Whether resolutions are sent.
             #[serde(default = "yes")]
             pub send_resolved: bool,
+            /// A message template (minijinja) replacing the default text.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub template: Option<String>,
         }
 
         impl Secrets for $name {
@@ -271,6 +279,9 @@ pub struct OpsgenieConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 fn opsgenie_api() -> Url {
@@ -304,6 +315,9 @@ pub struct TelegramConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 fn telegram_api() -> Url {
@@ -334,6 +348,9 @@ pub struct NtfyConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl Secrets for NtfyConfig {
@@ -361,6 +378,9 @@ pub struct PagerdutyConfig {
     /// Whether resolutions are sent.
     #[serde(default = "yes")]
     pub send_resolved: bool,
+    /// A message template (minijinja) replacing the default text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 fn pagerduty_api() -> Url {

@@ -18,8 +18,9 @@ use super::{
     StorageKind, TaskExecutorsConfig, WebhookConfig,
 };
 use super::{
-    DingtalkConfig, DiscordConfig, FeishuConfig, GoogleChatConfig, NtfyConfig, OpsgenieConfig,
-    PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig, WecomConfig,
+    DingtalkConfig, DiscordConfig, EmailConfig, FeishuConfig, GoogleChatConfig, MaintenanceConfig,
+    NtfyConfig, OpsgenieConfig, PagerdutyConfig, SlackConfig, TeamsConfig, TelegramConfig,
+    WecomConfig,
 };
 
 /// What a key's value is, as its type reads it.
@@ -108,7 +109,7 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         .chain(fields::<GcsConfig>())
         .chain(shared_settings())
         .collect();
-    let sections: [(&str, Vec<(&'static str, Holds)>); 28] = [
+    let sections: [(&str, Vec<(&'static str, Holds)>); 30] = [
         ("server", fields::<ServerConfig>()),
         ("monitor", fields::<MonitorConfig>()),
         ("db", component::<DbConfig>()),
@@ -135,6 +136,8 @@ static KEYS: LazyLock<BTreeMap<String, Holds>> = LazyLock::new(|| {
         ("alerts.feishu[]", fields::<FeishuConfig>()),
         ("alerts.dingtalk[]", fields::<DingtalkConfig>()),
         ("alerts.opsgenie[]", fields::<OpsgenieConfig>()),
+        ("alerts.email[]", fields::<EmailConfig>()),
+        ("alerts.maintenance[]", fields::<MaintenanceConfig>()),
         ("models[]", component::<ModelConfig>()),
         ("canaries[]", component::<CanaryConfig>()),
     ];
@@ -332,6 +335,8 @@ mod tests {
             ("models[3].api_key", Holds::Secret),
             ("models[0].name", Holds::Text),
             ("alerts.webhook[1].secret", Holds::Secret),
+            ("alerts.email[0].password", Holds::Secret),
+            ("alerts.email[0].username", Holds::Text),
             ("alerts.webhook", Holds::Other),
             ("alerts.external_url", Holds::Text),
             ("history", Holds::Other),
@@ -347,6 +352,10 @@ mod tests {
         assert_eq!(twin_of("db.url_file"), Some("db.url"));
         assert_eq!(twin_of("models[1].api_key_file"), Some("models[1].api_key"));
         assert_eq!(twin_of("server.tokens_file"), Some("server.tokens"));
+        assert_eq!(
+            twin_of("alerts.email[1].password_file"),
+            Some("alerts.email[1].password")
+        );
         assert_eq!(holds("server.tokens_file"), Some(Holds::Text));
         assert_eq!(
             twin_of("storage.credentials_file"),

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use super::incidents::{Incident, IncidentQuery};
 use super::records::{Batch, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery};
+use super::silences::{NewSilence, Silence};
 use super::store::Store;
 use super::{HistoryError, PostgresStore, SqliteStore, postgres, sqlite};
 use crate::config::{CaFile, Login};
@@ -91,6 +92,27 @@ impl Store for AnyStore {
         match self {
             Self::Sqlite(s) => s.executors(observer).await,
             Self::Postgres(s) => s.executors(observer).await,
+        }
+    }
+
+    async fn silences(&self, now: Timestamp) -> Result<Vec<Silence>, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.silences(now).await,
+            Self::Postgres(s) => s.silences(now).await,
+        }
+    }
+
+    async fn add_silence(&self, silence: &NewSilence) -> Result<Silence, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.add_silence(silence).await,
+            Self::Postgres(s) => s.add_silence(silence).await,
+        }
+    }
+
+    async fn delete_silence(&self, id: i64) -> Result<bool, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.delete_silence(id).await,
+            Self::Postgres(s) => s.delete_silence(id).await,
         }
     }
 

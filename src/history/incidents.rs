@@ -104,6 +104,9 @@ pub struct Incident {
     pub first_error: Option<String>,
     /// Status changes during it.
     pub changes: i64,
+    /// Why its notifications waited, if they did: `maintenance` (a window held while it
+    /// was open) or `silence`.
+    pub quiet: Option<String>,
 }
 
 /// Which incidents to list.
@@ -202,6 +205,7 @@ mod tests {
             ended_at: None,
             first_error: None,
             changes: 2,
+            quiet: None,
         };
         assert_eq!(
             serde_json::to_value(&incident).unwrap(),
@@ -209,7 +213,7 @@ mod tests {
                 "id": 3, "observer": "a", "component": "redis",
                 "from": "green", "worst": "red", "last": "yellow",
                 "started_at_ms": 1_800_000_000_123_i64, "ended_at_ms": null,
-                "first_error": null, "changes": 2,
+                "first_error": null, "changes": 2, "quiet": null,
             })
         );
         let ended = Incident {

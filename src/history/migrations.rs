@@ -9,7 +9,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::dialect::Dialect;
 
 /// Every migration, oldest first: (version, description, SQLite SQL, PostgreSQL SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
     (
         1,
         "history",
@@ -30,9 +30,15 @@ const MIGRATIONS: [(i64, &str, &str, &str); 4] = [
     ),
     (
         4,
+        "silences and quiet incidents",
+        include_str!("migrations/sqlite/0004_quiet.sql"),
+        include_str!("migrations/postgres/0004_quiet.sql"),
+    ),
+    (
+        5,
         "cluster",
-        include_str!("migrations/sqlite/0004_cluster.sql"),
-        include_str!("migrations/postgres/0004_cluster.sql"),
+        include_str!("migrations/sqlite/0005_cluster.sql"),
+        include_str!("migrations/postgres/0005_cluster.sql"),
     ),
 ];
 

@@ -17,6 +17,7 @@ mod migrations;
 mod postgres;
 mod records;
 mod rollups;
+mod silences;
 mod sql;
 mod sqlite;
 mod statements;
@@ -39,6 +40,7 @@ pub use incidents::{Incident, IncidentQuery};
 pub use postgres::{PostgresStore, connect_options as postgres_connect_options};
 pub use records::{Batch, ChangeRecord, ExecutorRecord, ResultRecord};
 pub use rollups::{Bucket, BucketQuery};
+pub use silences::{NewSilence, QuietRecord, Silence};
 pub use sqlite::SqliteStore;
 pub use store::Store;
 
@@ -88,6 +90,8 @@ pub enum Record {
     Change(ChangeRecord),
     /// A task executor's newest heartbeat.
     Executor(ExecutorRecord),
+    /// The open incident of a component is marked quiet.
+    Quiet(QuietRecord),
 }
 
 /// How the store is doing.

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 
+use super::silences::QuietRecord;
 use crate::config::ComponentKey;
 use crate::status::Status;
 
@@ -56,12 +57,14 @@ pub struct Batch {
     pub changes: Vec<ChangeRecord>,
     /// Executors whose newest heartbeat changed.
     pub executors: Vec<ExecutorRecord>,
+    /// Open incidents whose notifications wait, after the changes.
+    pub quiet: Vec<QuietRecord>,
 }
 
 impl Batch {
     /// How many records it holds.
     pub fn len(&self) -> usize {
-        self.results.len() + self.changes.len() + self.executors.len()
+        self.results.len() + self.changes.len() + self.executors.len() + self.quiet.len()
     }
 
     /// True when there is nothing to write.

@@ -15,6 +15,7 @@ use super::incidents::{Incident, IncidentAction, IncidentQuery, OpenIncident, in
 use super::migrations::migrator;
 use super::records::{Batch, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery, Counts, rollups};
+use super::silences::{NewSilence, Silence};
 use super::statements::{Retention, Statements};
 use super::store::Store;
 use crate::dialect::Dialect;
@@ -204,6 +205,41 @@ where
         .await
     }
 
+    async fn silences(&self, now: Timestamp) -> Result<Vec<Silence>, HistoryError> {
+        let rows = sqlx::query::<DB>(&self.statements.silences)
+            .bind(now.as_millisecond())
+            .fetch_all(&self.pool)
+            .await;
+        self.explained(rows.and_then(|rows| rows.iter().map(silence).collect()))
+            .await
+    }
+
+    async fn add_silence(&self, new: &NewSilence) -> Result<Silence, HistoryError> {
+        let components = serde_json::to_string(&new.components).expect("strings serialise");
+        let id = sqlx::query_scalar::<DB, i64>(&self.statements.add_silence)
+            .bind(components.as_str())
+            .bind(new.created_at.as_millisecond())
+            .bind(new.until.as_millisecond())
+            .bind(new.comment.as_str())
+            .fetch_one(&self.pool)
+            .await;
+        Ok(Silence {
+            id: self.explained(id).await?,
+            components: new.components.clone(),
+            created_at: new.created_at,
+            until: new.until,
+            comment: new.comment.clone(),
+        })
+    }
+
+    async fn delete_silence(&self, id: i64) -> Result<bool, HistoryError> {
+        let done = sqlx::query::<DB>(&self.statements.delete_silence)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        Ok((self.affected)(&self.explained(done).await?) > 0)
+    }
+
     async fn prune(
         &self,
         results_before: Timestamp,
@@ -337,7 +373,33 @@ where
             .execute(&mut *tx)
             .await?;
     }
+    for quiet in &batch.quiet {
+        sqlx::query::<DB>(&statements.mark_quiet)
+            .bind(quiet.reason)
+            .bind(observer)
+            .bind(quiet.component.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
+}
+
+/// A silence from a row of [`Statements::silences`].
+fn silence<R: Row>(row: &R) -> Result<Silence, sqlx::Error>
+where
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    let components: &str = row.try_get(1)?;
+    Ok(Silence {
+        id: row.try_get(0)?,
+        components: serde_json::from_str(components).map_err(|e| column_error(1, e))?,
+        created_at: timestamp(row, 2)?,
+        until: timestamp(row, 3)?,
+        comment: row.try_get(4)?,
+    })
 }
 
 /// A bucket from a row of [`Statements::buckets`].
@@ -388,6 +450,7 @@ where
         ended_at: ended_at_ms.map(|ms| millisecond(ms, 7)).transpose()?,
         first_error: row.try_get(8)?,
         changes: row.try_get(9)?,
+        quiet: row.try_get(10)?,
     })
 }
 

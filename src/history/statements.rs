@@ -11,7 +11,7 @@ const HISTOGRAM_COLUMNS: [&str; 12] = [
 
 /// The columns an incident is read with, in the order [`Statements::incidents`] and
 /// [`Statements::open_incidents`] return them.
-const INCIDENT_COLUMNS: &str = "id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes";
+const INCIDENT_COLUMNS: &str = "id, observer, component, from_status, worst_status, last_status, started_at_ms, ended_at_ms, first_error, changes, quiet";
 
 /// Which retention a pruning statement follows.
 #[derive(Clone, Copy, Debug)]
@@ -54,8 +54,16 @@ pub struct Statements {
     /// Status changes of a component since a time, not counting first results after
     /// starts (component, since).
     pub changes_since: String,
+    /// Marks the open incident of a component quiet, once (reason, observer, component).
+    pub mark_quiet: String,
+    /// Silences not yet ended (now).
+    pub silences: String,
+    /// Stores a silence, returning its id (components, created, until, comment).
+    pub add_silence: String,
+    /// Deletes a silence (id).
+    pub delete_silence: String,
     /// Bounded deletes (cut-off, limit), each with the retention it follows.
-    pub prune: [(String, Retention); 6],
+    pub prune: [(String, Retention); 7],
 }
 
 impl Statements {
@@ -113,6 +121,16 @@ impl Statements {
             changes_since: format!(
                 "SELECT COUNT(*) FROM status_changes WHERE component = {p1} AND at_ms >= {p2} AND from_status IS NOT NULL"
             ),
+            mark_quiet: format!(
+                "UPDATE incidents SET quiet = {p1} WHERE observer = {p2} AND component = {p3} AND ended_at_ms IS NULL AND quiet IS NULL"
+            ),
+            silences: format!(
+                "SELECT id, components, created_at_ms, until_ms, comment FROM silences WHERE until_ms > {p1} ORDER BY id"
+            ),
+            add_silence: format!(
+                "INSERT INTO silences (components, created_at_ms, until_ms, comment) VALUES ({p1}, {p2}, {p3}, {p4}) RETURNING id"
+            ),
+            delete_silence: format!("DELETE FROM silences WHERE id = {p1}"),
             prune: [
                 prune("results", "id", "checked_at_ms", Retention::Results),
                 prune(
@@ -129,6 +147,7 @@ impl Statements {
                 ),
                 prune("status_changes", "id", "at_ms", Retention::Incidents),
                 prune("incidents", "id", "ended_at_ms", Retention::Incidents),
+                prune("silences", "id", "until_ms", Retention::Incidents),
                 prune(
                     "executors",
                     "observer, name",

@@ -8,6 +8,7 @@ use super::HistoryError;
 use super::incidents::{Incident, IncidentQuery};
 use super::records::{Batch, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery};
+use super::silences::{NewSilence, Silence};
 
 /// The operations ragwatch needs from a history database.
 pub trait Store: Send + Sync {
@@ -51,6 +52,21 @@ pub trait Store: Send + Sync {
         &self,
         observer: &str,
     ) -> impl Future<Output = Result<Vec<ExecutorRecord>, HistoryError>> + Send;
+
+    /// The silences not ended at `now`, oldest first.
+    fn silences(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Silence>, HistoryError>> + Send;
+
+    /// Stores a silence.
+    fn add_silence(
+        &self,
+        silence: &NewSilence,
+    ) -> impl Future<Output = Result<Silence, HistoryError>> + Send;
+
+    /// Deletes a silence; false when there was none with that id.
+    fn delete_silence(&self, id: i64) -> impl Future<Output = Result<bool, HistoryError>> + Send;
 
     /// Deletes at most `limit` rows per table older than the cut-offs (raw results and
     /// minute roll-ups before `results_before`, the rest before `incidents_before`);

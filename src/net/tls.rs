@@ -80,6 +80,16 @@ impl Roots {
         (*self.config).clone()
     }
 
+    /// The roots rustls can use, for a client that takes them one by one and refuses
+    /// the whole list for one it cannot use (the system's store may hold such a one).
+    pub fn usable(&self) -> Vec<CertificateDer<'static>> {
+        self.certificates
+            .iter()
+            .filter(|certificate| RootCertStore::empty().add((*certificate).clone()).is_ok())
+            .cloned()
+            .collect()
+    }
+
     /// These roots as PEM, for a client that takes a bundle.
     pub fn pem(&self) -> Vec<u8> {
         pem(&self.certificates)
@@ -106,6 +116,14 @@ mod tests {
     use rustls::pki_types::pem::PemObject;
 
     use super::*;
+
+    #[test]
+    fn roots_handed_out_one_by_one_leave_out_those_rustls_cannot_use() {
+        let ca = CaFile::read("tests/data/config/ca.pem").unwrap();
+        let mut certificates = ca.certificates().to_vec();
+        certificates.push(CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]));
+        assert_eq!(Roots::new(certificates).usable(), ca.certificates());
+    }
 
     #[test]
     fn pem_reads_back_as_the_same_certificates() {

@@ -35,7 +35,9 @@ pub struct Interval {
     pub lag: u64,
     /// The executor restarted in the interval.
     pub restarted: bool,
-    /// The closing heartbeat as written.
+    /// The closing heartbeat as written: in one interval's details, not in the list of
+    /// them (a page polling every executor's list needs only the counts).
+    #[serde(skip)]
     pub heartbeat: Arc<RawValue>,
 }
 

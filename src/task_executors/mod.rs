@@ -140,6 +140,26 @@ impl Executor {
             .iter()
             .fold((0, 0), |(d, f), i| (d + i.done, f + i.failed))
     }
+
+    /// Failed share of the tasks it ended in its window (0 when none ended).
+    pub fn failure_rate(&self) -> f64 {
+        let (done, failed) = self.window_counts();
+        failed_share(done, failed)
+    }
+
+    /// It failed more than `max_failure_rate` of the tasks it ended in its window: one
+    /// executor failing most of its tasks is flagged even while the fleet's share is low.
+    pub fn failing(&self, max_failure_rate: f64) -> bool {
+        self.failure_rate() > max_failure_rate
+    }
+}
+
+/// Failed share of `done + failed` ended tasks (0 when none ended).
+fn failed_share(done: u64, failed: u64) -> f64 {
+    match done + failed {
+        0 => 0.0,
+        ended => failed as f64 / ended as f64,
+    }
 }
 
 /// Counts over every executor, for the summary status.
@@ -185,10 +205,7 @@ impl Summary {
 
     /// Failed share of the tasks that ended in the window (0 when none ended).
     pub fn failure_rate(&self) -> f64 {
-        match self.done + self.failed {
-            0 => 0.0,
-            ended => self.failed as f64 / ended as f64,
-        }
+        failed_share(self.done, self.failed)
     }
 }
 
@@ -271,5 +288,43 @@ mod tests {
         };
         assert_eq!(summary.failure_rate(), 0.25);
         assert_eq!(Summary::default().failure_rate(), 0.0);
+    }
+
+    fn executor_with_counts(pairs: &[(u64, u64)]) -> Executor {
+        let beats = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (done, failed))| {
+                let json = format!(
+                    r#"{{"boot_at": "b", "done": {done}, "failed": {failed}, "pending": 0, "lag": 0}}"#
+                );
+                Heartbeat::from_member(json.as_bytes(), 30.0 * i as f64).unwrap()
+            })
+            .collect();
+        Executor {
+            beats,
+            ..Executor::default()
+        }
+    }
+
+    #[test]
+    fn an_executor_failing_more_than_the_threshold_is_failing() {
+        let cases = [
+            ("65 % failed", &[(0, 0), (7, 13)][..], 0.65, true),
+            ("half failed, not more", &[(0, 0), (5, 5)][..], 0.5, false),
+            (
+                "counted over the window",
+                &[(10, 0), (11, 1), (11, 4)][..],
+                0.8,
+                true,
+            ),
+            ("nothing ended", &[(3, 1), (3, 1)][..], 0.0, false),
+            ("one heartbeat", &[(3, 9)][..], 0.0, false),
+        ];
+        for (name, counts, rate, failing) in cases {
+            let executor = executor_with_counts(counts);
+            assert!((executor.failure_rate() - rate).abs() < 1e-9, "{name}");
+            assert_eq!(executor.failing(0.5), failing, "{name}");
+        }
     }
 }

@@ -14,15 +14,19 @@ pub struct Tracker {
     /// Executors remembered from an earlier run, added to the board by the next read.
     remembered: Mutex<Vec<Executor>>,
     liveness: Liveness,
+    /// Above this failed share of its tasks, an executor is failing.
+    max_failure_rate: f64,
 }
 
 impl Tracker {
-    /// An empty board judged with `liveness`.
-    pub fn new(liveness: Liveness) -> Self {
+    /// An empty board judged with `liveness` and `max_failure_rate`
+    /// (`task_executors.max_failure_rate`).
+    pub fn new(liveness: Liveness, max_failure_rate: f64) -> Self {
         Self {
             board: ArcSwap::from_pointee(Board::default()),
             remembered: Mutex::new(Vec::new()),
             liveness,
+            max_failure_rate,
         }
     }
 
@@ -34,6 +38,17 @@ impl Tracker {
     /// The timing that decides alive, stale and dead.
     pub fn liveness(&self) -> Liveness {
         self.liveness
+    }
+
+    /// Whether `executor` fails more of its tasks than allowed: one judgement for the
+    /// component, the API and the metrics.
+    pub fn failing(&self, executor: &Executor) -> bool {
+        executor.failing(self.max_failure_rate)
+    }
+
+    /// The failed share of tasks above which the fleet, or one executor, is yellow.
+    pub fn max_failure_rate(&self) -> f64 {
+        self.max_failure_rate
     }
 
     /// Adds executors remembered from the history to the board at the next read, unless

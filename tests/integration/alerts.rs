@@ -2,7 +2,8 @@
 //! after the thresholds (the default and another); flapping below them sends nothing; a
 //! receiver that fails or hangs is retried, delays nothing, and is given up on after the
 //! last attempt; a real Alertmanager shows the alert and its resolution; Alertmanager gets
-//! firing alerts again periodically, with severity `warning` for optional components.
+//! firing alerts again periodically, with severity `warning` for optional components; a
+//! test notification (`notify --test`) fires and resolves at once in a real Alertmanager.
 
 use crate::common;
 
@@ -553,4 +554,61 @@ async fn alertmanager_severity_is_warning_for_an_optional_component() {
     .await;
     assert_eq!(severities.0, "warning", "redis is optional");
     assert_eq!(severities.1, "critical", "db is required");
+}
+
+/// `ragwatch notify --test` to a real Alertmanager: the test alert arrives firing, then
+/// resolved at once, so none stays active.
+#[tokio::test]
+async fn a_test_notification_leaves_no_alert_active_in_alertmanager() {
+    let alertmanager = alertmanager().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[alerts]\n[alerts.labels]\ndeployment = \"prod\"\n[[alerts.alertmanager]]\nurl = \"{}\"\n",
+            alertmanager.url("")
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ragwatch"))
+        .args(["notify", "--test", "--config"])
+        .arg(&file)
+        .env_remove("RAGWATCH_CONFIG")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        format!(
+            "ok     alertmanager 127.0.0.1:{} (alerts.alertmanager[0])\n",
+            alertmanager.port()
+        )
+    );
+    let metrics = reqwest::get(alertmanager.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for status in ["firing", "resolved"] {
+        let received = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("alertmanager_alerts_received_total{")
+                    && l.contains(&format!("status=\"{status}\""))
+                    && l.contains("version=\"v2\"")
+            })
+            .unwrap_or_else(|| panic!("no {status} count in {metrics}"));
+        assert!(received.ends_with(" 1"), "{received}");
+    }
+    let active = alertmanager
+        .get(
+            "/api/v2/alerts",
+            &[("filter", "alertname=\"RagwatchTest\"")],
+        )
+        .await;
+    assert_eq!(active, serde_json::json!([]), "the test alert is resolved");
 }

@@ -192,7 +192,7 @@ fn help_describes_every_command() {
     let out = ragwatch(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
-    for word in ["serve", "check", "config", "--config"] {
+    for word in ["serve", "check", "config", "notify", "--config"] {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }
 }
@@ -364,4 +364,32 @@ fn config_prints_the_observer_and_exact_durations() {
             .map(|(i, line)| format!("{}\n", line.replace("FILE", &format!("{path}:{}", i + 1))))
             .collect::<String>()
     );
+}
+
+/// A receiver's template is printed as written, and the printed configuration loads back.
+#[test]
+fn config_prints_a_receivers_template_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ragwatch.toml");
+    let template = "*{{ summary }}* in {{ labels.deployment }}\n{% if duration %}lasted {{ duration }}{% endif %}\n";
+    std::fs::write(
+        &file,
+        format!(
+            "[alerts.labels]\ndeployment = \"prod\"\n[[alerts.slack]]\nurl = \"https://hooks.slack.example/services/T/B/slack-Tok-1\"\ntemplate = \"\"\"\n{template}\"\"\"\n"
+        ),
+    )
+    .unwrap();
+    let out = ragwatch(&["config", "--config", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(!printed.contains("slack-Tok-1"), "{printed}");
+    let table: toml::Table = toml::from_str(&printed).unwrap();
+    assert_eq!(
+        table["alerts"]["slack"][0]["template"].as_str(),
+        Some(template)
+    );
+    let again = dir.path().join("printed.toml");
+    std::fs::write(&again, &printed).unwrap();
+    let out = ragwatch(&["config", "--config", again.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

@@ -357,6 +357,50 @@ async fn a_leader_cut_off_from_the_database_stops_sending_and_follows_when_back(
     scene.finish().await;
 }
 
+#[tokio::test]
+async fn a_silence_made_through_a_follower_holds_the_leaders_notification() {
+    let mut scene = Scene::start("\"majority\"").await;
+    let (leader, _) = scene.leader().await;
+    let follower = (leader + 1) % 3;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let base = format!("http://127.0.0.1:{}", scene.replicas[follower].port);
+    let made: Value = client
+        .post(format!("{base}/api/v1/silences"))
+        .json(
+            &serde_json::json!({"components": ["redis"], "duration": "10m", "comment": "upgrade"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = made["id"].as_i64().unwrap_or_else(|| panic!("{made}"));
+    scene.redis.kill();
+    wait_until("every replica sees redis down", || async {
+        let observers = scene.observers_of_redis(leader).await?;
+        let down = ["ragwatch-a", "ragwatch-b", "ragwatch-c"]
+            .iter()
+            .all(|name| observers[name]["status"] == "red");
+        down.then_some(()).ok_or(observers.to_string())
+    })
+    .await;
+    scene.quiet().await;
+    assert_eq!(scene.deliveries(), [], "silenced, whichever replica leads");
+
+    let status = client
+        .delete(format!("{base}/api/v1/silences/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    let firing = scene.delivered(1).await;
+    assert_eq!(firing.len(), 1, "the held firing, once: {firing:?}");
+    assert_eq!(firing[0].state, "firing");
+    scene.finish().await;
+}
+
 /// Replica `c` alone cannot reach Redis; the API shows the split.
 async fn split(scene: &Scene) {
     scene.replicas[2].redis.set_mode(ProxyMode::Refuse).await;

@@ -97,8 +97,16 @@ async fn intervals_count_the_work_between_heartbeats_across_restarts() {
             (4, 0, 6, false)
         ]
     );
-    // Each interval carries its closing heartbeat as written.
-    assert_eq!(body["intervals"][3]["heartbeat"]["done"], 6);
+    // The list is counts only; one interval's details carry its closing heartbeat as written.
+    assert!(body["intervals"][3].get("heartbeat").is_none(), "{body}");
+    let end = (body["intervals"][3]["end"].as_f64().unwrap() * 1000.0).round();
+    let (_, one) = app
+        .get_json_as(
+            &format!("/api/v1/executors/te_work/intervals/{end}"),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(one["interval"]["heartbeat"]["done"], 6, "{one}");
 
     let since = format!("/api/v1/executors/te_work/intervals?since={}", now - 45.0);
     let (_, recent) = app.get_json_as(&since, Some(TOKEN)).await;
@@ -319,8 +327,27 @@ async fn failures_and_stale_executors_make_the_summary_yellow() {
     assert_eq!(
         result.error.as_deref(),
         Some(
-            "no recent heartbeat from te_quiet (100 s); 75% of the tasks of the last 30 minutes failed (3 failed, 1 done)"
+            "no recent heartbeat from te_quiet (100 s); more than 50% of the tasks of the last 30 minutes failed on te_failing (75%: 3 failed, 1 done); 75% of the tasks of the last 30 minutes failed (3 failed, 1 done)"
         )
+    );
+    // The API and the metrics judge each executor as the component does.
+    let list = executors(&app).await;
+    let failing: Vec<(&str, bool)> = list["executors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["failing"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(failing, [("te_failing", true), ("te_quiet", false)]);
+    assert_eq!(list["executors"][0]["failure_rate_30m"], 0.75);
+    let (_, _, metrics) = app.get_as("/metrics", Some(TOKEN)).await;
+    assert!(
+        metrics.contains("ragwatch_task_executor_failing{executor=\"te_failing\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ragwatch_task_executor_failing{executor=\"te_quiet\"} 0"),
+        "{metrics}"
     );
 }
 

@@ -13,8 +13,8 @@ use common::{FaultProxy, PostgresInstance, ProxyMode};
 use jiff::Timestamp;
 use ragwatch::config::{ComponentKey, HistoryConfig, Scrubber, SecretUrl};
 use ragwatch::history::{
-    AnyStore, Batch, BucketQuery, ChangeRecord, ExecutorRecord, History, IncidentQuery, Record,
-    ResultRecord, Store,
+    AnyStore, Batch, BucketQuery, ChangeRecord, ExecutorRecord, History, IncidentQuery, NewSilence,
+    QuietRecord, Record, ResultRecord, Store,
 };
 use ragwatch::probe::Status;
 use serde_json::Value;
@@ -155,6 +155,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                 executor("te_a", t0 + 1_000, 1),
                 executor("te_b", t0 + 2_000, 2),
             ],
+            quiet: vec![],
         };
         store
             .write("observer-a", &batch)
@@ -199,6 +200,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                     results: vec![result(t0 + 2_000, Status::Red, 1.0)],
                     changes: vec![],
                     executors: vec![],
+                    quiet: vec![],
                 },
             )
             .await
@@ -414,6 +416,7 @@ async fn a_restart_continues_the_open_incident() {
             results: vec![],
             changes: vec![change(t0, Some(Status::Green), Status::Red, "down")],
             executors: vec![],
+            quiet: vec![],
         };
         store.write("me", &first).await.unwrap();
         // ragwatch restarts: its first result repeats red, then the service recovers.
@@ -424,6 +427,7 @@ async fn a_restart_continues_the_open_incident() {
                 change(t0 + 20_000, Some(Status::Red), Status::Green, ""),
             ],
             executors: vec![],
+            quiet: vec![],
         };
         store.write("me", &after).await.unwrap();
         let incidents = store
@@ -437,6 +441,80 @@ async fn a_restart_continues_the_open_incident() {
         assert_eq!(incidents.len(), 1, "{name}: one outage, not two");
         assert_eq!(incidents[0].ended_at, Some(ms(t0 + 20_000)), "{name}");
         assert_eq!(incidents[0].first_error.as_deref(), Some("down"), "{name}");
+    }
+    stores.drop_all().await;
+}
+
+/// Silences are stored, listed until they end and deleted; an open incident is marked
+/// quiet once, and one opened after it is not.
+#[tokio::test]
+async fn both_stores_keep_silences_and_mark_quiet_incidents() {
+    let stores = Stores::new().await;
+    for (name, store) in &stores.list {
+        store.migrate().await.unwrap();
+        let t0 = 1_800_000_000_000;
+        let silence = |until: i64, components: &[&str]| NewSilence {
+            components: components.iter().map(|c| c.to_string()).collect(),
+            created_at: ms(t0),
+            until: ms(until),
+            comment: "upgrade".into(),
+        };
+        let redis = store
+            .add_silence(&silence(t0 + HOUR, &["redis"]))
+            .await
+            .unwrap();
+        let all = store.add_silence(&silence(t0 + MINUTE, &[])).await.unwrap();
+        assert_ne!(redis.id, all.id, "{name}");
+        assert_eq!(
+            store.silences(ms(t0)).await.unwrap(),
+            [redis.clone(), all.clone()],
+            "{name}"
+        );
+        assert_eq!(
+            store.silences(ms(t0 + MINUTE)).await.unwrap(),
+            std::slice::from_ref(&redis),
+            "{name}: ended"
+        );
+        assert!(store.delete_silence(redis.id).await.unwrap(), "{name}");
+        assert!(
+            !store.delete_silence(redis.id).await.unwrap(),
+            "{name}: gone"
+        );
+        assert_eq!(store.silences(ms(t0)).await.unwrap(), [all], "{name}");
+
+        let quiet = |reason| QuietRecord {
+            component: ComponentKey::Redis,
+            reason,
+        };
+        let batch = |changes, quiet| Batch {
+            results: vec![],
+            changes,
+            executors: vec![],
+            quiet,
+        };
+        let down = batch(
+            vec![change(t0, Some(Status::Green), Status::Red, "down")],
+            vec![quiet("maintenance"), quiet("silence")],
+        );
+        store.write("me", &down).await.unwrap();
+        let again = batch(
+            vec![
+                change(t0 + 10_000, Some(Status::Red), Status::Green, ""),
+                change(t0 + 20_000, Some(Status::Green), Status::Red, "down again"),
+            ],
+            vec![],
+        );
+        store.write("me", &again).await.unwrap();
+        let incidents = store
+            .incidents(&IncidentQuery {
+                since: ms(0),
+                component: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        let marks: Vec<Option<&str>> = incidents.iter().map(|i| i.quiet.as_deref()).collect();
+        assert_eq!(marks, [None, Some("maintenance")], "{name}: open one first");
     }
     stores.drop_all().await;
 }

@@ -73,6 +73,7 @@ async fn the_exposition_says_what_the_monitor_knows() {
         "ragwatch_component_status{component=\"redis\",kind=\"redis\"} 2",
         "ragwatch_component_required{component=\"task_executors\",kind=\"redis\"} 0",
         "ragwatch_task_executor_alive{executor=\"te_metrics\"} 1",
+        "ragwatch_task_executor_failing{executor=\"te_metrics\"} 0",
         "ragwatch_task_executor_done_total{executor=\"te_metrics\"} 7",
         "ragwatch_task_executor_failed_total{executor=\"te_metrics\"} 2",
         "ragwatch_task_executors{state=\"alive\"} 1",

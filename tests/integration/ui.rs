@@ -320,7 +320,7 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
     let card = detail_list(&browser, ".executor[data-name=\"task_executor_ui_0\"]").await;
     assert_eq!(
         card,
-        json!({"pending": "0", "lag": "0", "running": "1", "done (30 min)": "10", "failed (30 min)": "2"})
+        json!({"running": "1", "done (30 min)": "10", "failed (30 min)": "2", "failed share": "17 %"})
     );
     let state = browser
         .run("return document.querySelector('.executor[data-name=\"task_executor_ui_0\"]').dataset.state;", vec![])
@@ -348,17 +348,25 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
             vec![],
         )
         .await;
-    let details = browser
+    browser
         .wait_for(
             "the interval's details",
             "(() => { const d = document.getElementById('interval-dialog'); \
-             return d.open && d.querySelector('table.tasks') ? d.innerText : null; })()",
+             return d.open && d.querySelector('table.tasks'); })()",
+        )
+        .await;
+    // The heartbeat as written, behind its disclosure.
+    let details = browser
+        .run(
+            "const d = document.getElementById('interval-dialog'); \
+             d.querySelector('details.heartbeat > summary').click(); return d.innerText;",
+            vec![],
         )
         .await;
     let details_text = details.as_str().unwrap();
     for expected in [
         "task_executor_ui_0",
-        "Running (0)",
+        "Running at its end (0)",
         "annual_report.pdf\tFAILED",
         &format!("[ERROR]{injected}"),
         "ip_address\t172.18.0.6",
@@ -396,7 +404,7 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         .wait_for(
             "the running task",
             "(() => { const d = document.getElementById('interval-dialog'); \
-             return d.open && d.innerText.includes('Running (1)') ? d.innerText : null; })()",
+             return d.open && d.innerText.includes('Running at its end (1)') ? d.innerText : null; })()",
         )
         .await;
     let running = running.as_str().unwrap();
@@ -430,7 +438,7 @@ async fn executor_bars_match_the_heartbeats_and_a_bar_opens_its_interval() {
         .wait_for(
             "the second part's pages",
             "(() => { const d = document.getElementById('interval-dialog'); \
-             return d.open && d.innerText.includes('Running (1)') ? d.innerText : null; })()",
+             return d.open && d.innerText.includes('Running at its end (1)') ? d.innerText : null; })()",
         )
         .await;
     assert!(
@@ -1153,4 +1161,539 @@ async fn the_page_works_under_a_path_prefix_behind_nginx() {
         .await;
     assert_eq!(background, "rgb(246, 247, 249)");
     browser.screenshot("behind-nginx").await;
+}
+
+/// A document name with no break point, as uploads are often named.
+const LONG_NAME: &str = "Quarterly_financial_statement_of_the_consolidated_subsidiaries_2024_final_revised_v17_approved_EN.pdf";
+
+/// The executors' scene, written as RAGFlow writes heartbeats (one every 30 s): fifteen
+/// executors, one failing two tasks in three, two stale, one dead, one restarted after a
+/// silence, ten healthy that now and then end nothing. Returns `now`.
+async fn fifteen_executors(conn: &mut redis::aio::MultiplexedConnection) -> f64 {
+    let now = unix_now().floor();
+    // Beat `k` of the window: the oldest 29.5 minutes ago, the newest now.
+    let at = |k: u32| now - 1770.0 + 30.0 * f64::from(k);
+    let series = |ks: std::ops::Range<u32>, per_beat: fn(u32) -> (u64, u64)| -> Vec<Beat> {
+        let (mut done, mut failed) = (0, 0);
+        ks.map(|k| {
+            let (d, f) = per_beat(k);
+            done += d;
+            failed += f;
+            Beat::new(at(k), done, failed)
+        })
+        .collect()
+    };
+    let steady: fn(u32) -> (u64, u64) = |k| (if k % 5 == 0 { 0 } else { 2 }, 0);
+    for n in 0..10 {
+        write_beats(
+            conn,
+            &format!("task_executor_ok_{n:02}"),
+            &series(0..60, steady),
+        )
+        .await;
+    }
+    // Two of every three tasks fail; the newest interval's two were running here at its
+    // start (in the opening heartbeat's `current`).
+    let mut failing = series(0..60, |_| (1, 2));
+    failing[58].current = vec!["oom_task_1", "oom_task_2"];
+    write_beats(conn, "task_executor_failing_0", &failing).await;
+    // Stale: silent for 12 and 12.5 minutes; dead: silent for 25 minutes.
+    write_beats(conn, "task_executor_stale_0", &series(0..36, steady)).await;
+    write_beats(conn, "task_executor_stale_1", &series(0..35, steady)).await;
+    write_beats(conn, "task_executor_dead_0", &series(0..10, steady)).await;
+    // Restarted: three minutes without a heartbeat, then a new process counting from zero.
+    let mut booted = series(0..30, steady);
+    booted.extend(
+        series(36..60, steady)
+            .into_iter()
+            .map(|b| b.with_boot("2025-01-02T10:40:02.117+08:00")),
+    );
+    write_beats(conn, "task_executor_booted_0", &booted).await;
+    now
+}
+
+/// What a person sees of the executors: `[name, failing, text]` of every row or card.
+const EXECUTOR_ROWS: &str = "[...document.querySelectorAll('#executors .executor')].map(e => [e.dataset.name, e.hasAttribute('data-failing'), e.innerText])";
+
+/// Elements reaching past the viewport's edges, with their tag and class (visually hidden
+/// ones, clipped to a pixel for screen readers, aside).
+const OVERFLOWING: &str = "const clipped = (e) => { for (; e; e = e.parentElement) if (getComputedStyle(e).clip.startsWith('rect')) return true; return false; }; \
+     return [...document.querySelectorAll('body *')].filter(e => { \
+     const r = e.getBoundingClientRect(); return r.width > 2 && (r.right > innerWidth + 0.5 || r.left < -0.5) && !clipped(e); }) \
+     .map(e => `${e.tagName}.${e.getAttribute('class')} ${Math.round(e.getBoundingClientRect().right)}`);";
+
+/// The dialog of the failing executor's newest interval: the failed rows first, their cause
+/// in view, the full log behind a disclosure. Returns what it measured.
+async fn open_failing_interval(browser: &Browser) -> Value {
+    browser
+        .run(
+            "const bars = document.querySelectorAll('.executor[data-name=task_executor_failing_0] .bar'); \
+             bars[bars.length - 1].dispatchEvent(new MouseEvent('click', {bubbles: true}));",
+            vec![],
+        )
+        .await;
+    browser
+        .wait_for(
+            "the failing interval's tasks",
+            "(() => { const d = document.getElementById('interval-dialog'); \
+             const rows = [...d.querySelectorAll('table.tasks tbody tr')]; if (!d.open || !rows.length) return null; \
+             const failed = rows[0]; const cause = failed.querySelector('.last-line'); const r = cause.getBoundingClientRect(); \
+             const dr = d.getBoundingClientRect(); \
+             return { summary: d.querySelector('.summary').innerText, \
+                      rows: rows.map(r => [r.dataset.outcome, r.hasAttribute('data-here')]), \
+                      filters: [...d.querySelectorAll('.filters input')].map(i => [i.parentElement.innerText.trim(), i.checked]), \
+                      cause: cause.innerText, \
+                      cause_in_view: r.width > 0 && r.left >= dr.left && r.right <= dr.right && r.right <= innerWidth, \
+                      name_in_view: failed.querySelector('td.name').getBoundingClientRect().right <= dr.right, \
+                      log: [failed.querySelector('.message details').open, failed.querySelector('pre.log').textContent.split('\\n').length], \
+                      sideways: [d.scrollWidth, d.clientWidth, document.documentElement.scrollWidth, innerWidth], \
+                      focus: document.activeElement.id }; })()",
+        )
+        .await
+}
+
+fn assert_failing_interval(seen: &Value) {
+    let summary = seen["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("2 failed here: CUDA out of memory. Tried to allocate 2.00 GiB (2)"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["filters"],
+        json!([["this executor", false], ["failed only", true]]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["rows"],
+        json!([["failed", true], ["failed", true]]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["cause"], "12:31:09 [ERROR]CUDA out of memory. Tried to allocate 2.00 GiB",
+        "{seen}"
+    );
+    assert_eq!(seen["cause_in_view"], true, "{seen}");
+    assert_eq!(seen["name_in_view"], true, "{seen}");
+    assert_eq!(seen["log"], json!([false, 41]), "{seen}");
+    let sideways = &seen["sideways"];
+    assert!(
+        sideways[0].as_u64() <= sideways[1].as_u64()
+            && sideways[2].as_u64() <= sideways[3].as_u64(),
+        "no sideways scrolling: {seen}"
+    );
+    assert_eq!(seen["focus"], "interval-title", "{seen}");
+}
+
+#[tokio::test]
+async fn fifteen_executors_read_problems_first_in_a_compact_view() {
+    let db = RagflowDb::create(false).await;
+    let server = RedisInstance::start(None).await;
+    let mut conn = redis(&server.url()).await;
+    let now = fifteen_executors(&mut conn).await;
+    // The failing executor's newest interval: its two tasks failed on a long log ending in
+    // the cause; others' tasks with long unbreakable names finished in the same window.
+    let log: String = (1..=40)
+        .map(|n| {
+            format!(
+                "12:30:{:02} Page({n}~{}): OCR finished, {n} chunks\n",
+                n % 60,
+                n + 1
+            )
+        })
+        .collect::<String>()
+        + "12:31:09 [ERROR]CUDA out of memory. Tried to allocate 2.00 GiB";
+    let ended = ((now - 15.0) * 1000.0) as i64;
+    db.execute(&format!(
+        "INSERT INTO document (id, kb_id, name, type, size) VALUES ('doc_long', 'kb', '{LONG_NAME}', 'pdf', 10)"
+    ))
+    .await;
+    db.execute(&format!(
+        "INSERT INTO task (id, doc_id, progress, progress_msg, update_time, process_duration) VALUES \
+         ('oom_task_1', 'doc_long', -1, '{log}', {ended}, 41.5), ('oom_task_2', 'doc_long', -1, '{log}', {ended}, 39), \
+         ('ok_task_1', 'doc_long', 1, 'Done', {ended}, 3), ('ok_task_2', 'doc_long', 1, 'Done', {ended}, 4), \
+         ('ok_task_3', 'doc_long', 1, 'Done', {ended}, 5)"
+    ))
+    .await;
+    let es = elasticsearch(GREEN_ES).await;
+    // RAGFlow's 30 s heartbeats, judged on a long period so that the scene's states hold
+    // while the test runs on busy cores: stale past 10 minutes, dead past 20.
+    let app = TestApp::start(&format!(
+        "[monitor]\ninterval = \"2s\"\ntimeout = \"2s\"\n[db]\nurl = \"{}\"\n\
+         [redis]\nurl = \"{}\"\n[doc_engine]\nurl = \"{}\"\n[storage]\nenabled = false\n\
+         [task_executors]\nheartbeat_period = \"5m\"\nheartbeat_timeout = \"20m\"\n",
+        db.url,
+        server.url(),
+        es.url()
+    ))
+    .await;
+    let browser = Browser::start(1440, 900).await;
+    browser.open(&app.url("/")).await;
+
+    // Problems first (dead, stale, failing), then by name; the healthy fill up to twelve.
+    let rows = browser
+        .wait_for(
+            "twelve executor rows with their sparklines",
+            &format!("document.querySelectorAll('#executors .executor .bar').length > 100 && {EXECUTOR_ROWS}"),
+        )
+        .await;
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "task_executor_dead_0",
+            "task_executor_stale_0",
+            "task_executor_stale_1",
+            "task_executor_failing_0",
+            "task_executor_booted_0",
+            "task_executor_ok_00",
+            "task_executor_ok_01",
+            "task_executor_ok_02",
+            "task_executor_ok_03",
+            "task_executor_ok_04",
+            "task_executor_ok_05",
+            "task_executor_ok_06",
+        ]
+    );
+    let compact = browser
+        .run(
+            "return [document.querySelector('#executors table.executor-table') !== null, \
+             document.querySelector('input[name=view][value=compact]').checked, \
+             document.getElementById('show-all').innerText];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        compact,
+        json!([true, true, "Show all 15 executors (3 healthy not shown)"])
+    );
+    // One row each: the short name, host, state, last heartbeat, done / failed, share.
+    let failing = &rows[3];
+    assert_eq!(failing[1], true, "{failing}");
+    let cells: Vec<&str> = failing[2].as_str().unwrap().split('\t').collect();
+    assert_eq!(
+        [&cells[..3], &cells[4..6]].concat(),
+        [
+            "failing_0",
+            "172.18.0.6 · pid 41",
+            "ALIVE FAILING",
+            "59 / 118",
+            "67 %"
+        ],
+        "{failing}"
+    );
+    assert!(cells[3].ends_with(" s ago"), "{failing}");
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r[1] == true)
+            .count()
+            == 1,
+        "{rows}"
+    );
+    assert!(
+        rows[0][2]
+            .as_str()
+            .unwrap()
+            .starts_with("dead_0\t172.18.0.6 · pid 41\tDEAD\t25 min "),
+        "{rows}"
+    );
+    // The queue's figures once, in the section's header.
+    let summary = browser
+        .run(
+            "return document.getElementById('executors-summary').innerText;",
+            vec![],
+        )
+        .await;
+    assert!(
+        summary
+            .as_str()
+            .unwrap()
+            .starts_with("12 alive, 2 stale, 1 dead · last 30 min: ")
+            && summary
+                .as_str()
+                .unwrap()
+                .ends_with(" · queue: 0 pending, lag 0 (newest heartbeat)"),
+        "{summary}"
+    );
+    // The component is yellow, its reason naming the failing executor.
+    let reason = browser
+        .wait_for(
+            "the executors' card naming the failing one",
+            "(() => { const c = document.querySelector('.card[data-key=task_executors]'); \
+             return c && c.dataset.status === 'yellow' ? c.querySelector('.warning').innerText : null; })()",
+        )
+        .await;
+    assert!(
+        reason
+            .as_str()
+            .unwrap()
+            .contains("more than 50% of the tasks of the last 30 minutes failed on task_executor_failing_0 (67%: 118 failed, 59 done)"),
+        "{reason}"
+    );
+    // The charts: a dead executor's silence hatched, a restart marked, idle intervals as
+    // ticks, one scale for all.
+    let marks = browser
+        .run(
+            "const of = (name, sel) => document.querySelectorAll(`.executor[data-name=${name}] ${sel}`).length; \
+             return [of('task_executor_dead_0', 'rect.gap'), of('task_executor_booted_0', '.bar[data-restarted] line.restart'), \
+                     of('task_executor_booted_0', 'rect.gap'), of('task_executor_ok_00', 'rect.zero'), of('task_executor_ok_00', 'rect.gap')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        marks,
+        json!([1, 1, 1, 11, 0]),
+        "gap, restart, gap, ticks, none"
+    );
+
+    // One tab stop per chart, the arrow keys between its bars, a summary label on each.
+    let charts = browser
+        .run(
+            "return [...document.querySelectorAll('#executors svg')].map(s => [s.querySelectorAll('.bar[tabindex=\"0\"]').length, s.getAttribute('aria-label')]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(charts.as_array().unwrap().len(), 12);
+    assert!(
+        charts.as_array().unwrap().iter().all(|c| c[0] == 1),
+        "{charts}"
+    );
+    assert_eq!(
+        charts[3][1],
+        "task_executor_failing_0, last 30 minutes: 59 done, 118 failed in 59 intervals. Arrow keys move between intervals, Enter opens one."
+    );
+    assert!(
+        charts[0][1].as_str().unwrap().contains(", 25 min "),
+        "{charts}"
+    );
+    browser
+        .run(
+            "document.getElementById('executor-filter').focus();",
+            vec![],
+        )
+        .await;
+    let mut stops = Vec::new();
+    loop {
+        browser.press(fantoccini::key::Key::Tab).await;
+        let at = browser
+            .run(
+                "const a = document.activeElement; return a.id || a.closest('.executor')?.dataset.name || a.tagName;",
+                vec![],
+            )
+            .await;
+        if at == "show-all" || stops.len() > 40 {
+            break;
+        }
+        stops.push(at);
+    }
+    assert_eq!(stops.len(), 12, "one tab stop per chart: {stops:?}");
+    assert_eq!(stops[3], "task_executor_failing_0");
+    // On the failing executor's chart (the newest bar), Left moves to the one before.
+    browser
+        .run("document.querySelector('.executor[data-name=task_executor_failing_0] .bar[tabindex=\"0\"]').focus();", vec![])
+        .await;
+    let newest = browser
+        .run("return document.activeElement.dataset.end;", vec![])
+        .await;
+    browser.press(fantoccini::key::Key::Left).await;
+    let before = browser
+        .run("const a = document.activeElement; return [a.dataset.end, a.getAttribute('tabindex'), a.closest('.executor').dataset.name];", vec![])
+        .await;
+    assert_eq!(
+        before[0].as_str().unwrap().parse::<i64>().unwrap(),
+        newest.as_str().unwrap().parse::<i64>().unwrap() - 30_000,
+        "{before}"
+    );
+    assert_eq!(
+        (&before[1], &before[2]),
+        (&json!("0"), &json!("task_executor_failing_0"))
+    );
+    browser
+        .run(
+            "document.getElementById('executors-title').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    browser.screenshot("executors-1440").await;
+
+    // The failing pill and the compact rows read at 4.5:1 or more, in light and dark mode.
+    for scheme in ["light", "dark"] {
+        browser.prefer_color_scheme(scheme).await;
+        let contrast = browser.run(LOWEST_CONTRAST, vec![]).await;
+        assert!(
+            contrast[1][0].as_f64().unwrap() >= 4.5,
+            "{scheme}: {contrast}"
+        );
+    }
+    browser.prefer_color_scheme("light").await;
+
+    // The overall status is announced politely, and only when it changes.
+    let live = browser
+        .run(
+            "const o = document.getElementById('overall'); window.announced = 0; \
+             new MutationObserver(() => window.announced++).observe(o, {childList: true, characterData: true, subtree: true}); \
+             return [o.getAttribute('role'), o.innerText];",
+            vec![],
+        )
+        .await;
+    assert_eq!(live, json!(["status", "Degraded: task_executors"]));
+
+    let seen = open_failing_interval(&browser).await;
+    assert_failing_interval(&seen);
+    browser.screenshot("interval-1440").await;
+    // Every task of the window, once "failed only" is off: this executor's failures first.
+    let all = browser
+        .run(
+            "const box = [...document.querySelectorAll('#interval-dialog .filters input')][1]; box.click(); \
+             return [...document.querySelectorAll('#interval-dialog table.tasks tbody tr')].map(r => [r.dataset.outcome, r.hasAttribute('data-here')]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        all,
+        json!([
+            ["failed", true],
+            ["failed", true],
+            ["done", false],
+            ["done", false],
+            ["done", false]
+        ])
+    );
+    assert_eq!(
+        browser.run("return window.announced;", vec![]).await,
+        0,
+        "nothing announced while the status stays"
+    );
+
+    // Light on the wire: gzip for the files and the JSON, and after the first load only
+    // what is new (each shown executor's new intervals, `since` the newest known one).
+    let weight = browser
+        .run(
+            "performance.setResourceTimingBufferSize(10000); window.measuredFrom = performance.now(); \
+             const first = performance.getEntriesByType('resource').filter(e => /ui\\/app\\.(js|css)$|api\\/v1\\/executors$/.test(e.name)); \
+             return first.map(e => [e.name.split('/').pop(), e.encodedBodySize < e.decodedBodySize / 3]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        weight,
+        json!([["app.css", true], ["app.js", true], ["executors", true]]),
+        "gzip"
+    );
+    let measured = browser
+        .wait_for(
+            "five refreshes to weigh",
+            "(() => { const since = performance.getEntriesByType('resource').filter(e => e.startTime > window.measuredFrom); \
+             const refreshes = since.filter(e => e.name.endsWith('api/v1/components')); \
+             if (refreshes.length < 5) return null; \
+             const [t0, t1] = [refreshes[0].startTime, refreshes[4].startTime]; \
+             const inside = since.filter(e => e.startTime >= t0 && e.startTime < t1); \
+             return { bytes: inside.reduce((s, e) => s + e.transferSize, 0), ms: t1 - t0, \
+                      incremental: inside.filter(e => e.name.includes('/intervals')).every(e => e.name.includes('/intervals?since=')), \
+                      intervals: inside.filter(e => e.name.includes('/intervals')).length }; })()",
+        )
+        .await;
+    let per_minute =
+        measured["bytes"].as_f64().unwrap() / measured["ms"].as_f64().unwrap() * 60_000.0;
+    assert_eq!(measured["incremental"], true, "{measured}");
+    assert!(measured["intervals"].as_u64().unwrap() >= 12, "{measured}");
+    assert!(per_minute < 200_000.0, "{per_minute:.0} B/min: {measured}");
+    // The merged intervals are the whole window still, each once.
+    let kept = browser
+        .run(
+            "const bars = [...document.querySelectorAll('.executor[data-name=task_executor_failing_0] .bar')]; \
+             return [bars.length, new Set(bars.map(b => b.dataset.end)).size];",
+            vec![],
+        )
+        .await;
+    assert_eq!(kept, json!([59, 59]));
+
+    // On a phone: rows stacked, nothing wider than the screen, the dialog fitting it.
+    let phone = Browser::phone().await;
+    phone.open(&app.url("/")).await;
+    phone
+        .wait_for(
+            "the executor rows on a phone",
+            "document.querySelectorAll('#executors .executor .bar').length > 100",
+        )
+        .await;
+    let overflowing = phone.run(OVERFLOWING, vec![]).await;
+    assert_eq!(overflowing, json!([]), "nothing wider than a phone");
+    phone
+        .run(
+            "document.getElementById('executors-title').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    phone.screenshot("executors-390").await;
+    let seen = open_failing_interval(&phone).await;
+    assert_failing_interval(&seen);
+    let overflowing = phone
+        .run(
+            &OVERFLOWING.replace(
+                "document.querySelectorAll('body *')",
+                "document.querySelectorAll('#interval-dialog *')",
+            ),
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        overflowing,
+        json!([]),
+        "nothing in the dialog wider than a phone"
+    );
+    phone.screenshot("interval-390").await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_page_shows_a_maintenance_window_and_marks_its_incident() {
+    let es = elasticsearch(GREEN_ES).await;
+    let mut server = RedisInstance::start(None).await;
+    let now = jiff::Timestamp::now();
+    let window = format!(
+        "[task_executors]\nenabled = false\n[alerts]\n\
+         [[alerts.maintenance]]\nstart = \"{}\"\nend = \"{}\"\ncomponents = [\"redis\"]\ncomment = \"upgrade\"\n\
+         [[alerts.maintenance]]\ncron = \"0 3 * * Sun\"\ntimezone = \"Europe/Berlin\"\nduration = \"1h\"\n",
+        now - std::time::Duration::from_secs(60),
+        now + std::time::Duration::from_secs(3600),
+    );
+    let app = ragwatch(&server.url(), &es.url(), &window).await;
+    let browser = Browser::start(1280, 1000).await;
+    browser.open(&app.url("/")).await;
+    let quiet = browser
+        .wait_for(
+            "the windows shown",
+            "(() => { const s = document.getElementById('quiet-section'); \
+             return s && !s.hidden ? document.getElementById('quiet').innerText : null; })()",
+        )
+        .await;
+    let lines: Vec<&str> = quiet.as_str().unwrap().lines().collect();
+    assert_eq!(lines.len(), 2, "{quiet}");
+    assert!(lines[0].starts_with("Maintenance now, until "), "{quiet}");
+    assert!(lines[0].ends_with(": redis (upgrade)"), "{quiet}");
+    assert!(lines[1].starts_with("Next maintenance "), "{quiet}");
+    assert!(lines[1].ends_with(": all components"), "{quiet}");
+    server.kill();
+    let incident = browser
+        .wait_for(
+            "an open redis incident marked as in maintenance",
+            "(() => { const row = document.querySelector('#incidents tbody tr[data-open]'); \
+             return row && row.innerText.includes('in maintenance') ? row.innerText : null; })()",
+        )
+        .await;
+    assert!(
+        incident
+            .as_str()
+            .unwrap()
+            .starts_with("redis\tRED\tRED in maintenance\t"),
+        "{incident}"
+    );
+    browser.screenshot("maintenance").await;
 }

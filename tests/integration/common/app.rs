@@ -105,6 +105,29 @@ impl TestApp {
         (status, content_type, response.text().await.unwrap())
     }
 
+    /// Asks a path with any method, an optional bearer token and an optional JSON body;
+    /// returns the status and the body.
+    pub async fn request_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        json: Option<&str>,
+    ) -> (u16, String) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(json) = json {
+            request = request
+                .header("content-type", "application/json")
+                .body(json.to_owned());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
     /// GETs a path and parses the JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         self.get_json_as(path, None).await

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -103,6 +104,17 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Presses and releases `key` on the keyboard, as a person would.
+    pub async fn press(&self, key: fantoccini::key::Key) {
+        let press = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: key.into() })
+            .then(KeyAction::Up { value: key.into() });
+        self.client
+            .perform_actions(press)
+            .await
+            .unwrap_or_else(|e| panic!("key {key:?} pressed: {e}"));
     }
 
     /// Emulates `prefers-color-scheme: <scheme>` (`light` or `dark`) through Chromium's

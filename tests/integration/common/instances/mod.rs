@@ -1,8 +1,8 @@
 //! Own server instances for tests, each on a free port of 127.0.0.1 with its own temp dir:
 //! [`RedisInstance`], [`PostgresInstance`], [`MariadbInstance`], [`NatsInstance`],
 //! [`S3Server`] (s3s-fs), [`AzuriteServer`] (Azure Blob), [`GcsEmulator`]
-//! (gcp-storage-emulator), [`Daemon`] (a Prometheus or an Alertmanager) and [`NginxProxy`]
-//! (nginx as a reverse proxy).
+//! (gcp-storage-emulator), [`Daemon`] (a Prometheus or an Alertmanager), [`NginxProxy`]
+//! (nginx as a reverse proxy) and [`SmtpServer`] (aiosmtpd).
 //!
 //! They share one life cycle, [`Instance`]: a kind (one file here each) says how to prepare
 //! the data dir, which program to run with which arguments, and when the server is ready;
@@ -28,6 +28,7 @@ mod postgres;
 mod programs;
 mod redis;
 mod s3;
+mod smtp;
 mod wire;
 
 use std::ffi::OsString;
@@ -51,6 +52,7 @@ pub use nginx::NginxProxy;
 pub use postgres::PostgresInstance;
 pub use redis::RedisInstance;
 pub use s3::S3Server;
+pub use smtp::{Received, SmtpMode, SmtpServer};
 pub use wire::{mysql_greeting, pg_ssl_request, redis_ping};
 
 /// What one kind of server adds to the shared life cycle: its own data (credentials, ...)

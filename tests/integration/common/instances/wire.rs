@@ -103,6 +103,16 @@ pub async fn mysql_greeting(port: u16) -> std::io::Result<Vec<u8>> {
     .await
 }
 
+/// Whether an SMTP server on 127.0.0.1:`port` greets in the clear with `220`.
+pub(super) async fn smtp_greets(port: u16) -> bool {
+    bounded(async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        read_line(&mut stream).await
+    })
+    .await
+    .is_ok_and(|line| line.starts_with(b"220 "))
+}
+
 /// Whether a NATS server on 127.0.0.1:`port` sends its `INFO {...}` line.
 pub(super) async fn nats_greets(port: u16) -> bool {
     let head = bounded(async {

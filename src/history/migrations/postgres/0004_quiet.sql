@@ -1,0 +1,12 @@
+-- Silences made at run time (POST /api/v1/silences), shared by every ragwatch on the store;
+-- components is a JSON array of component keys, empty for all.
+CREATE TABLE silences (
+    id BIGSERIAL PRIMARY KEY,
+    components TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    until_ms BIGINT NOT NULL,
+    comment TEXT NOT NULL
+);
+CREATE INDEX silences_by_until ON silences (until_ms);
+-- Why an incident's notifications waited: 'maintenance' or 'silence'; NULL when none did.
+ALTER TABLE incidents ADD COLUMN quiet TEXT;
