@@ -6,7 +6,7 @@
 //! deadline and logs how many notifications it could not.
 //!
 //! Notifications wait while [`Quiet`] says a component is quiet (a maintenance window or a
-//! silence). A [`Ledger`] per component holds what receivers were last told and what is
+//! silence). A `Ledger` (`ledger.rs`) per component holds what receivers were last told and what is
 //! true now; when the quiet ends, the difference is sent: a firing alert still firing, the
 //! resolution of one told before, nothing for one that fired and resolved while quiet.
 
@@ -18,6 +18,7 @@ mod email;
 mod feishu;
 mod googlechat;
 mod leadership;
+mod ledger;
 mod maintenance;
 mod notifier;
 mod ntfy;
@@ -29,6 +30,7 @@ mod teams;
 mod telegram;
 mod template;
 mod text;
+mod thresholds;
 mod webhook;
 mod wecom;
 
@@ -56,10 +58,12 @@ use crate::status::Status;
 pub use alertmanager::{ALERT_NAME, Alertmanager, RESEND_EVERY};
 pub use counts::{Counts, CountsRead, DropReason};
 pub use leadership::Leadership;
+use ledger::Ledger;
 pub use maintenance::{LONGEST_WINDOW, Stretch, Window};
 pub use notifier::{Context, Failure, Notifier};
 pub use quiet::{Quiet, QuietReason, SILENCES_REFRESH, WindowState};
 pub use template::check as check_template;
+pub use thresholds::{Run, Subject, Thresholds};
 
 use dingtalk::Dingtalk;
 use discord::Discord;
@@ -157,189 +161,6 @@ pub enum AlertState {
     Firing,
     /// It has been ok `success_threshold` times in a row since.
     Resolved,
-}
-
-/// One component's run of results.
-#[derive(Clone, Debug, Default)]
-struct Streak {
-    failures: u32,
-    successes: u32,
-    first_failure: Option<(jiff::Timestamp, Option<String>, Status)>,
-    last_status: Option<Status>,
-    firing: Option<Alert>,
-}
-
-/// A component's run of results: red ones in a row, ok ones in a row, and when the
-/// failures began (with the first error and the status before).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Run {
-    /// Red results in a row.
-    pub failures: u32,
-    /// Ok results in a row.
-    pub successes: u32,
-    /// The first failure of the run: when, its error, the status before it.
-    pub first_failure: Option<(jiff::Timestamp, Option<String>, Status)>,
-}
-
-/// What receivers were last told about one component, and what is true now.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Ledger {
-    /// The firing alert receivers were told of and not yet of its resolution.
-    told: Option<Alert>,
-    /// The alert firing now.
-    firing: Option<Alert>,
-    /// The resolution of `told`, while it waits.
-    resolution: Option<Alert>,
-}
-
-impl Ledger {
-    /// Takes a decided alert as the truth.
-    fn learn(&mut self, alert: &Alert) {
-        match alert.state {
-            AlertState::Firing => self.firing = Some(alert.clone()),
-            AlertState::Resolved => {
-                self.firing = None;
-                if self.told.as_ref().map(Alert::incident_key) == Some(alert.incident_key()) {
-                    self.resolution = Some(alert.clone());
-                }
-            }
-        }
-    }
-
-    /// What receivers must hear for what they were told to match the truth: the resolution
-    /// of a told alert that no longer fires, then an alert firing they were not told of.
-    fn difference(&self) -> Vec<Alert> {
-        let key = |a: &Option<Alert>| a.as_ref().map(Alert::incident_key);
-        let mut out = Vec::new();
-        if let Some(told) = &self.told
-            && key(&self.firing) != key(&self.told)
-        {
-            out.push(self.resolution.clone().unwrap_or_else(|| Alert {
-                state: AlertState::Resolved,
-                resolved_at: Some(jiff::Timestamp::now()),
-                ..told.clone()
-            }));
-        }
-        if let Some(firing) = &self.firing
-            && key(&self.firing) != key(&self.told)
-        {
-            out.push(firing.clone());
-        }
-        out
-    }
-
-    /// Receivers have been told the difference.
-    fn told(&mut self) {
-        self.told = self.firing.clone();
-        self.resolution = None;
-    }
-}
-
-/// The consecutive-result rule, per component. Kept in one place so every receiver sees
-/// the same alerts.
-#[derive(Debug)]
-pub struct Thresholds {
-    failure: u32,
-    success: u32,
-    streaks: HashMap<ComponentKey, Streak>,
-}
-
-/// What a component is, for an alert.
-#[derive(Clone, Debug)]
-pub struct Subject {
-    /// Component key.
-    pub component: ComponentKey,
-    /// Its kind.
-    pub kind: &'static str,
-    /// Counted in the overall status.
-    pub required: bool,
-}
-
-impl Thresholds {
-    /// Fire after `failure` red results in a row, resolve after `success` ok ones.
-    pub fn new(failure: u32, success: u32) -> Self {
-        Self {
-            failure: failure.max(1),
-            success: success.max(1),
-            streaks: HashMap::new(),
-        }
-    }
-
-    /// Marks an alert as already firing (remembered from before a restart).
-    pub fn resume(&mut self, alert: Alert) {
-        let streak = self.streaks.entry(alert.component.clone()).or_default();
-        streak.failures = self.failure;
-        streak.firing = Some(alert);
-    }
-
-    /// Takes a result; returns the alert to send, if this result fires or resolves one.
-    pub fn observe(
-        &mut self,
-        subject: Subject,
-        status: Status,
-        error: Option<&str>,
-        at: jiff::Timestamp,
-    ) -> Option<Alert> {
-        let (failure, success) = (self.failure, self.success);
-        let streak = self.streaks.entry(subject.component.clone()).or_default();
-        let previous = streak.last_status.replace(status);
-        if status.is_ok() {
-            streak.failures = 0;
-            streak.first_failure = None;
-            streak.successes += 1;
-            if streak.successes >= success
-                && let Some(firing) = streak.firing.take()
-            {
-                return Some(Alert {
-                    state: AlertState::Resolved,
-                    status,
-                    resolved_at: Some(at),
-                    ..firing
-                });
-            }
-            return None;
-        }
-        streak.successes = 0;
-        streak.failures += 1;
-        let (started_at, first_error, before) = streak
-            .first_failure
-            .get_or_insert_with(|| {
-                (
-                    at,
-                    error.map(str::to_owned),
-                    previous.unwrap_or(Status::Green),
-                )
-            })
-            .clone();
-        if streak.failures >= failure && streak.firing.is_none() {
-            let alert = Alert {
-                component: subject.component,
-                kind: subject.kind,
-                required: subject.required,
-                state: AlertState::Firing,
-                status,
-                previous_status: before,
-                error: first_error,
-                started_at,
-                resolved_at: None,
-                held_back: Vec::new(),
-                term: None,
-            };
-            streak.firing = Some(alert.clone());
-            return Some(alert);
-        }
-        None
-    }
-
-    /// A component's current run of results.
-    pub fn run(&self, component: &ComponentKey) -> Option<Run> {
-        let streak = self.streaks.get(component)?;
-        Some(Run {
-            failures: streak.failures,
-            successes: streak.successes,
-            first_failure: streak.first_failure.clone(),
-        })
-    }
 }
 
 /// A time to the millisecond, as the history keeps it, so an alert resumed after a restart
@@ -971,133 +792,4 @@ impl Sink for Alerts {
 /// only if it stays red once the cause is gone.
 pub fn held_by_dependency(published: &Published<'_>) -> bool {
     published.held_by.is_some() && !published.result.status.is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const REDIS: Subject = Subject {
-        component: ComponentKey::Redis,
-        kind: "redis",
-        required: true,
-    };
-
-    fn run(thresholds: &mut Thresholds, statuses: &[Status]) -> Vec<(usize, AlertState)> {
-        statuses
-            .iter()
-            .enumerate()
-            .filter_map(|(i, status)| {
-                let at = jiff::Timestamp::from_second(1_000 + i as i64).unwrap();
-                thresholds
-                    .observe(REDIS, *status, Some("down"), at)
-                    .map(|a| (i, a.state))
-            })
-            .collect()
-    }
-
-    #[test]
-    fn fires_and_resolves_after_consecutive_results_only() {
-        use Status::{Green as G, Red as R, Yellow as Y};
-        let cases = [
-            ("one red is not enough", vec![G, R, G, R, G], vec![]),
-            (
-                "flapping below the thresholds",
-                vec![R, G, R, G, R, Y, R],
-                vec![],
-            ),
-            (
-                "two reds fire once",
-                vec![G, R, R, R, R],
-                vec![(2, AlertState::Firing)],
-            ),
-            (
-                "two oks resolve; one does not",
-                vec![R, R, G, R, G, Y],
-                vec![(1, AlertState::Firing), (5, AlertState::Resolved)],
-            ),
-        ];
-        for (name, statuses, expected) in cases {
-            let mut thresholds = Thresholds::new(2, 2);
-            assert_eq!(run(&mut thresholds, &statuses), expected, "{name}");
-        }
-    }
-
-    #[test]
-    fn a_firing_alert_carries_the_first_failure() {
-        let mut thresholds = Thresholds::new(2, 1);
-        let first = jiff::Timestamp::from_second(10).unwrap();
-        let second = jiff::Timestamp::from_second(15).unwrap();
-        assert_eq!(thresholds.observe(REDIS, Status::Green, None, first), None);
-        assert_eq!(
-            thresholds.observe(REDIS, Status::Red, Some("refused"), first),
-            None
-        );
-        let alert = thresholds
-            .observe(REDIS, Status::Red, Some("timed out"), second)
-            .unwrap();
-        assert_eq!(alert.started_at, first);
-        assert_eq!(alert.error.as_deref(), Some("refused"));
-        assert_eq!(alert.previous_status, Status::Green);
-        assert_eq!(thresholds.streaks[&ComponentKey::Redis].firing, Some(alert));
-    }
-
-    /// Receivers hear the difference between what they were told and what is true.
-    #[test]
-    fn the_difference_after_a_quiet_is_what_receivers_were_not_told() {
-        let mut thresholds = Thresholds::new(1, 1);
-        let mut at = 0;
-        let mut next = |status| {
-            at += 1;
-            let when = jiff::Timestamp::from_second(at).unwrap();
-            thresholds
-                .observe(REDIS, status, Some("down"), when)
-                .unwrap()
-        };
-        let states = |ledger: &Ledger| -> Vec<(AlertState, i64)> {
-            ledger
-                .difference()
-                .iter()
-                .map(|a| (a.state, a.started_at.as_second()))
-                .collect()
-        };
-        // Fired and resolved while quiet: nothing.
-        let mut ledger = Ledger::default();
-        ledger.learn(&next(Status::Red));
-        ledger.learn(&next(Status::Green));
-        assert_eq!(states(&ledger), []);
-        // Fired while quiet, still firing: the firing.
-        ledger.learn(&next(Status::Red));
-        assert_eq!(states(&ledger), [(AlertState::Firing, 3)]);
-        ledger.told();
-        assert_eq!(states(&ledger), [], "told");
-        // Told before, resolved while quiet: its resolution, with its own time.
-        let resolved = next(Status::Green);
-        ledger.learn(&resolved);
-        assert_eq!(ledger.difference(), [resolved]);
-        // ... and firing again while quiet: the resolution, then the new firing.
-        ledger.learn(&next(Status::Red));
-        assert_eq!(
-            states(&ledger),
-            [(AlertState::Resolved, 3), (AlertState::Firing, 5)]
-        );
-        ledger.told();
-        assert_eq!(states(&ledger), []);
-    }
-
-    #[test]
-    fn a_resumed_alert_resolves_without_firing_again() {
-        let mut thresholds = Thresholds::new(2, 1);
-        let mut alert = thresholds
-            .observe(REDIS, Status::Red, None, jiff::Timestamp::UNIX_EPOCH)
-            .or_else(|| thresholds.observe(REDIS, Status::Red, None, jiff::Timestamp::UNIX_EPOCH))
-            .unwrap();
-        alert.error = Some("before the restart".into());
-        let mut restarted = Thresholds::new(2, 1);
-        restarted.resume(alert);
-        assert_eq!(
-            run(&mut restarted, &[Status::Red, Status::Red, Status::Green]),
-            [(2, AlertState::Resolved)]
-        );
-    }
 }

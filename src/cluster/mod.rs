@@ -1,7 +1,7 @@
 //! Several ragwatch replicas on one PostgreSQL history (`[cluster]`). Every replica probes,
 //! serves and writes its results as its own observer, and reports its run of results per
 //! component (its *view*). One replica holds a lease and leads: it alone decides alerts, by
-//! the quorum rule over the live observers' views ([`quorum`]), records each decision in
+//! the quorum rule over the live observers' views (`quorum.rs`), records each decision in
 //! the shared store under its term before handing it to the receivers, and sends only
 //! while its lease is surely in force ([`Leadership`]). The parts:
 //! - `store.rs`: the rows and their statements, on the database's clock, fenced by the lease;
