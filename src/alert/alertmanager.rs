@@ -37,6 +37,15 @@ struct PostableAlert {
     generator_url: String,
 }
 
+/// The annotations, with the cluster leader's term when there is one: an annotation, as a
+/// label would split the alert's identity at every change of leader.
+fn annotations(mut annotations: serde_json::Value, term: Option<i64>) -> serde_json::Value {
+    if let Some(term) = term {
+        annotations["term"] = json!(term.to_string());
+    }
+    annotations
+}
+
 /// An Alertmanager receiver.
 pub struct Alertmanager {
     url: url::Url,
@@ -80,7 +89,7 @@ impl Notifier for Alertmanager {
             .iter()
             .map(|alert| PostableAlert {
                 labels: labels(alert, context),
-                annotations: json!({
+                annotations: annotations(json!({
                     "summary": if context.test {
                         text::TEST_HEADLINE.to_owned()
                     } else {
@@ -92,7 +101,7 @@ impl Notifier for Alertmanager {
                         .unwrap_or_default(),
                     // The README's Runbook section, as the example rules' alerts have it.
                     "runbook_url": RUNBOOK_URL,
-                }),
+                }), alert.term),
                 starts_at: alert.started_at,
                 ends_at: match alert.state {
                     AlertState::Firing => None,
@@ -145,4 +154,19 @@ fn labels(alert: &Alert, context: &Context) -> serde_json::Value {
         ("severity".to_owned(), alert.severity().as_str().into()),
     ]);
     labels.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_term_is_an_annotation_only_in_a_cluster() {
+        let base = json!({"summary": "s"});
+        assert_eq!(annotations(base.clone(), None), base);
+        assert_eq!(
+            annotations(base, Some(4)),
+            json!({"summary": "s", "term": "4"})
+        );
+    }
 }

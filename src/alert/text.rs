@@ -59,6 +59,9 @@ impl Message {
         for (name, value) in &context.labels {
             facts.push((name.clone(), value.clone()));
         }
+        if let Some(term) = alert.term {
+            facts.push(("Leader term".to_owned(), term.to_string()));
+        }
         Self {
             headline: headline(alert, context),
             facts,
@@ -129,11 +132,12 @@ pub struct Fields<'a> {
     labels: &'a BTreeMap<String, String>,
     link: String,
     test: bool,
+    term: Option<i64>,
 }
 
 impl<'a> Fields<'a> {
     /// Every field's name, in the order of the README.
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "summary",
         "component",
         "kind",
@@ -150,6 +154,7 @@ impl<'a> Fields<'a> {
         "labels",
         "link",
         "test",
+        "term",
     ];
 
     /// The fields of `alert`.
@@ -171,6 +176,7 @@ impl<'a> Fields<'a> {
             labels: &context.labels,
             link: context.page_link(),
             test: context.test,
+            term: alert.term,
         }
     }
 }
@@ -351,6 +357,24 @@ pub(super) mod tests {
             ]
         );
         assert_eq!(message.link, "https://ragwatch.example/");
+    }
+
+    #[test]
+    fn a_cluster_leaders_message_carries_its_term() {
+        let alert = Alert {
+            term: Some(7),
+            ..alert(AlertState::Firing)
+        };
+        let message = Message::of(&alert, &context());
+        assert_eq!(
+            message.facts.last(),
+            Some(&("Leader term".to_owned(), "7".to_owned()))
+        );
+        let template = Template::new("term {{ term }}", Markup::Plain).unwrap();
+        assert_eq!(
+            templated(Some(&template), &alert, &context()).as_deref(),
+            Some("term 7")
+        );
     }
 
     #[test]
