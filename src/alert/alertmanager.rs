@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup};
 use super::{Alert, AlertState};
 use crate::config::AlertmanagerConfig;
@@ -96,7 +96,7 @@ impl Notifier for Alertmanager {
                         format!("{} ({}) is {}", alert.component, alert.kind, alert.status.as_str())
                     },
                     // A template's text, else the error.
-                    "description": text::templated(self.template.as_ref(), alert, context)
+                    "description": templated(self.template.as_ref(), alert, context)
                         .or_else(|| alert.error.clone())
                         .unwrap_or_default(),
                     // The README's Runbook section, as the example rules' alerts have it.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, base64, hmac_sha256, post_json_checked};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use crate::config::{DingtalkConfig, Secret};
 
@@ -55,8 +55,8 @@ impl Notifier for Dingtalk {
         }
         let message = Message::of(alert, context);
         // The title is what a notification shows; a template makes the text.
-        let text = text::templated(self.template.as_ref(), alert, context)
-            .unwrap_or_else(|| markdown(&message));
+        let text =
+            templated(self.template.as_ref(), alert, context).unwrap_or_else(|| markdown(&message));
         let body = json!({
             "msgtype": "markdown",
             "markdown": {"title": message.headline, "text": text},

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::DiscordConfig;
@@ -37,7 +37,7 @@ impl Notifier for Discord {
         context: &Context,
     ) -> Result<(), Failure> {
         // A templated text is the embed's description (up to 4,096 characters).
-        let body = match text::templated(self.template.as_ref(), alert, context) {
+        let body = match templated(self.template.as_ref(), alert, context) {
             Some(text) => json!({
                 "allowed_mentions": {"parse": []},
                 "embeds": [{"description": text, "color": colour(alert)}],

@@ -14,7 +14,7 @@ use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsPar
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::EmailConfig;
@@ -94,8 +94,8 @@ impl Email {
                 .references(firing_id),
         };
         let templated = self.template.as_ref().and_then(|(plain, html)| {
-            let text = text::templated(Some(plain), alert, context)?;
-            let markup = text::templated(Some(html), alert, context)?;
+            let text = templated(Some(plain), alert, context)?;
+            let markup = templated(Some(html), alert, context)?;
             Some((text, templated_html(&markup)))
         });
         let (text, html) = templated.unwrap_or_else(|| (plain(&message), html(alert, &message)));

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, base64, hmac_sha256, post_json_checked};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{FeishuConfig, Secret};
@@ -48,7 +48,7 @@ impl Notifier for Feishu {
         context: &Context,
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
-        let mut body = match text::templated(self.template.as_ref(), alert, context) {
+        let mut body = match templated(self.template.as_ref(), alert, context) {
             Some(text) => {
                 let (title, rest) = text::title_and_body(&text);
                 body(alert, title, rest, &message.link)

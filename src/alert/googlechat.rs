@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use crate::config::GoogleChatConfig;
 
@@ -37,7 +37,7 @@ impl Notifier for GoogleChat {
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
         // A templated text is the card's one paragraph (Chat's HTML subset), the button kept.
-        let body = match text::templated(self.template.as_ref(), alert, context) {
+        let body = match templated(self.template.as_ref(), alert, context) {
             Some(text) => card(
                 None,
                 vec![json!({"textParagraph": {"text": text}})],

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{NtfyConfig, Secret, Severity};
@@ -48,7 +48,7 @@ impl Notifier for Ntfy {
         context: &Context,
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
-        let (title, text) = match text::templated(self.template.as_ref(), alert, context) {
+        let (title, text) = match templated(self.template.as_ref(), alert, context) {
             Some(text) => {
                 let (title, rest) = text::title_and_body(&text);
                 (title.to_owned(), rest.to_owned())

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{OpsgenieConfig, Secret, Severity};
@@ -50,7 +50,7 @@ impl Notifier for Opsgenie {
         let message = Message::of(alert, context);
         // A templated text is the description and the close note, its first line the
         // alert's message.
-        let templated = text::templated(self.template.as_ref(), alert, context);
+        let templated = templated(self.template.as_ref(), alert, context);
         let headline = match &templated {
             Some(text) => text::title_and_body(text).0,
             None => &message.headline,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::{PagerdutyConfig, Secret};
@@ -40,7 +40,7 @@ impl Notifier for Pagerduty {
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
         // The summary is PagerDuty's one line of text: a template's first line.
-        let summary = match text::templated(self.template.as_ref(), alert, context) {
+        let summary = match templated(self.template.as_ref(), alert, context) {
             Some(text) => text::title_and_body(&text).0.to_owned(),
             None => message.headline.clone(),
         };

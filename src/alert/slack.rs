@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use crate::config::SlackConfig;
 
@@ -35,7 +35,7 @@ impl Notifier for Slack {
         context: &Context,
     ) -> Result<(), Failure> {
         // A templated text is the whole message, mrkdwn as Slack renders a message's text.
-        let body = match text::templated(self.template.as_ref(), alert, context) {
+        let body = match templated(self.template.as_ref(), alert, context) {
             Some(text) => json!({ "text": text }),
             None => body(&Message::of(alert, context)),
         };

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::TeamsConfig;
@@ -38,7 +38,7 @@ impl Notifier for Teams {
     ) -> Result<(), Failure> {
         let message = Message::of(alert, context);
         // A templated text is the card's one text block, the button kept.
-        let content = match text::templated(self.template.as_ref(), alert, context) {
+        let content = match templated(self.template.as_ref(), alert, context) {
             Some(text) => vec![json!({"type": "TextBlock", "text": text, "wrap": true})],
             None => default_content(alert, &message),
         };

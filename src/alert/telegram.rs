@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json};
-use super::template::Template;
+use super::template::{Template, templated};
 use super::text::{self, Markup, Message};
 use crate::config::{Secret, TelegramConfig};
 
@@ -44,7 +44,7 @@ impl Notifier for Telegram {
             self.bot_token.expose()
         ))
         .map_err(|_| Failure::from("the bot token does not fit in a URL".to_owned()))?;
-        let text = text::templated(self.template.as_ref(), alert, context)
+        let text = templated(self.template.as_ref(), alert, context)
             .unwrap_or_else(|| html(&Message::of(alert, context)));
         let body = json!({
             "chat_id": self.chat_id,

@@ -115,6 +115,26 @@ pub fn check(source: &str, labels: &BTreeMap<String, String>) -> Result<(), Stri
     Ok(())
 }
 
+/// The text of `alert` by the receiver's `template`, when it has one; `None` for the
+/// default text, also when the template fails (logged): an alert is never lost to its
+/// template. A test notification's text starts with [`TEST_TEXT`](super::text::TEST_TEXT) whatever the template.
+pub fn templated(template: Option<&Template>, alert: &Alert, context: &Context) -> Option<String> {
+    let template = template?;
+    match template.render(&Fields::of(alert, context)) {
+        Ok(text) if context.test => Some(format!("{}\n{text}", super::text::TEST_TEXT)),
+        Ok(text) => Some(text),
+        Err(error) => {
+            let error = context.scrubber.scrub(&error);
+            tracing::warn!(
+                component = alert.component.as_str(),
+                %error,
+                "A receiver's template failed; the default text is sent."
+            );
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +142,19 @@ mod tests {
 
     fn render(source: &str, markup: Markup, alert: &Alert) -> Result<String, String> {
         Template::new(source, markup)?.render(&Fields::of(alert, &context()))
+    }
+
+    #[test]
+    fn a_template_reads_a_cluster_leaders_term() {
+        let alert = Alert {
+            term: Some(7),
+            ..alert(AlertState::Firing)
+        };
+        let template = Template::new("term {{ term }}", Markup::Plain).unwrap();
+        assert_eq!(
+            templated(Some(&template), &alert, &context()).as_deref(),
+            Some("term 7")
+        );
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! link to the page. Each receiver lays it out in its own format and escapes every part
 //! for its dialect with the functions here, so no error text can break a message, add
 //! markup or mention anyone. A receiver's `template` replaces the default text:
-//! [`templated`] is the one place that renders it, over the [`Fields`] computed here.
+//! `template::templated` is the one place that renders it, over the [`Fields`] computed
+//! here.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::template::Template;
 use super::{Alert, AlertState, Context};
 use crate::status::Status;
 
@@ -177,26 +177,6 @@ impl<'a> Fields<'a> {
             link: context.page_link(),
             test: context.test,
             term: alert.term,
-        }
-    }
-}
-
-/// The text of `alert` by the receiver's `template`, when it has one; `None` for the
-/// default text, also when the template fails (logged): an alert is never lost to its
-/// template. A test notification's text starts with [`TEST_TEXT`] whatever the template.
-pub fn templated(template: Option<&Template>, alert: &Alert, context: &Context) -> Option<String> {
-    let template = template?;
-    match template.render(&Fields::of(alert, context)) {
-        Ok(text) if context.test => Some(format!("{TEST_TEXT}\n{text}")),
-        Ok(text) => Some(text),
-        Err(error) => {
-            let error = context.scrubber.scrub(&error);
-            tracing::warn!(
-                component = alert.component.as_str(),
-                %error,
-                "A receiver's template failed; the default text is sent."
-            );
-            None
         }
     }
 }
@@ -369,11 +349,6 @@ pub(super) mod tests {
         assert_eq!(
             message.facts.last(),
             Some(&("Leader term".to_owned(), "7".to_owned()))
-        );
-        let template = Template::new("term {{ term }}", Markup::Plain).unwrap();
-        assert_eq!(
-            templated(Some(&template), &alert, &context()).as_deref(),
-            Some("term 7")
         );
     }
 

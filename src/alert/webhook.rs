@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::notifier::{Context, Failure, Notifier, REQUEST_TIMEOUT, expect_success};
-use super::template::Template;
-use super::text::{self, Markup, Message};
+use super::template::{Template, templated};
+use super::text::{Markup, Message};
 use super::{Alert, AlertState};
 use crate::config::ComponentKey;
 use crate::config::{Secret, WebhookConfig};
@@ -79,7 +79,7 @@ impl Notifier for Webhook {
             held_back: &alert.held_back,
             labels: &context.labels,
             link: super::component_link(&context.external, alert.component.as_str()),
-            text: text::templated(self.template.as_ref(), alert, context)
+            text: templated(self.template.as_ref(), alert, context)
                 .unwrap_or_else(|| Message::of(alert, context).plain()),
             test: context.test,
             term: alert.term,

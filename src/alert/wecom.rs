@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::Alert;
 use super::notifier::{Context, Failure, Notifier, post_json_checked};
-use super::template::Template;
-use super::text::{self, Markup, Message};
+use super::template::{Template, templated};
+use super::text::{Markup, Message};
 use crate::config::WecomConfig;
 
 /// A WeCom receiver.
@@ -34,7 +34,7 @@ impl Notifier for Wecom {
         alert: &Alert,
         context: &Context,
     ) -> Result<(), Failure> {
-        let content = text::templated(self.template.as_ref(), alert, context)
+        let content = templated(self.template.as_ref(), alert, context)
             .unwrap_or_else(|| super::dingtalk::markdown(&Message::of(alert, context)));
         let body = json!({
             "msgtype": "markdown",
