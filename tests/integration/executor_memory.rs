@@ -92,13 +92,17 @@ async fn survives_a_restart(history_url: &str, with_page: bool) {
     assert_eq!(counts(&before), DEAD_INTERVALS);
     drop(first);
 
-    // While ragwatch is down, another executor reaps the dead one, as RAGFlow does.
+    // While ragwatch is down, another executor reaps the dead one, as RAGFlow does; the
+    // live one leaves TASKEXE for a while, so that it is first known from the history.
     redis::pipe()
         .cmd("SREM")
         .arg("TASKEXE")
         .arg("te_dead")
         .cmd("DEL")
         .arg("te_dead")
+        .cmd("SREM")
+        .arg("TASKEXE")
+        .arg("te_alive")
         .query_async::<()>(&mut conn)
         .await
         .unwrap();
@@ -151,7 +155,19 @@ async fn survives_a_restart(history_url: &str, with_page: bool) {
         details["interval"]["heartbeat"]["current"]["task_at_death"].is_object(),
         "{details}"
     );
-    // The executor still in Redis reads on from its stored window: nothing twice.
+    // Listed again, the live one reads on from its stored window: nothing twice.
+    redis::cmd("SADD")
+        .arg("TASKEXE")
+        .arg("te_alive")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    common::wait_until("the live executor is listed again", || async {
+        let (_, list) = second.get_json_as("/api/v1/executors", Some(TOKEN)).await;
+        let listed = &find(&list, "te_alive")["listed"];
+        (listed == true).then_some(()).ok_or(listed.to_string())
+    })
+    .await;
     let alive = intervals(&second, "te_alive").await;
     assert_eq!(counts(&alive), [(1, 0)], "{alive}");
     // Each observer keeps its own rows.
