@@ -5,7 +5,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::incidents::{Incident, IncidentQuery};
-use super::records::{Batch, ExecutorRecord};
+use super::records::{Batch, BeatRecord, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery};
 use super::silences::{NewSilence, Silence};
 use super::store::Store;
@@ -92,6 +92,13 @@ impl Store for AnyStore {
         match self {
             Self::Sqlite(s) => s.executors(observer).await,
             Self::Postgres(s) => s.executors(observer).await,
+        }
+    }
+
+    async fn executor_beats(&self, observer: &str) -> Result<Vec<BeatRecord>, HistoryError> {
+        match self {
+            Self::Sqlite(s) => s.executor_beats(observer).await,
+            Self::Postgres(s) => s.executor_beats(observer).await,
         }
     }
 

@@ -9,7 +9,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::dialect::Dialect;
 
 /// Every migration, oldest first: (version, description, SQLite SQL, PostgreSQL SQL).
-const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str, &str); 6] = [
     (
         1,
         "history",
@@ -39,6 +39,12 @@ const MIGRATIONS: [(i64, &str, &str, &str); 5] = [
         "cluster",
         include_str!("migrations/sqlite/0005_cluster.sql"),
         include_str!("migrations/postgres/0005_cluster.sql"),
+    ),
+    (
+        6,
+        "executor heartbeats",
+        include_str!("migrations/sqlite/0006_executor_heartbeats.sql"),
+        include_str!("migrations/postgres/0006_executor_heartbeats.sql"),
     ),
 ];
 

@@ -38,7 +38,9 @@ use crate::shutdown::Closer;
 pub use any_store::AnyStore;
 pub use incidents::{Incident, IncidentQuery};
 pub use postgres::{PostgresStore, connect_options as postgres_connect_options};
-pub use records::{Batch, ChangeRecord, ExecutorRecord, ResultRecord};
+pub use records::{
+    Batch, BeatRecord, ChangeRecord, ExecutorRecord, MAX_REMEMBERED_BEATS, ResultRecord,
+};
 pub use rollups::{Bucket, BucketQuery};
 pub use silences::{NewSilence, QuietRecord, Silence};
 pub use sqlite::SqliteStore;
@@ -90,6 +92,8 @@ pub enum Record {
     Change(ChangeRecord),
     /// A task executor's newest heartbeat.
     Executor(ExecutorRecord),
+    /// A heartbeat of a task executor's window.
+    Beat(BeatRecord),
     /// The open incident of a component is marked quiet.
     Quiet(QuietRecord),
 }

@@ -1,5 +1,6 @@
 //! What the history remembers, as the program hands it over: probe results, status
-//! changes, task executors' newest heartbeats, and the batch one write carries.
+//! changes, task executors' newest heartbeats and the heartbeats of their windows, and the
+//! batch one write carries.
 
 use jiff::Timestamp;
 
@@ -48,6 +49,22 @@ pub struct ExecutorRecord {
     pub heartbeat: String,
 }
 
+/// Heartbeats an executor's window keeps in the history: the newest this many, at most
+/// 30 minutes older than its newest (RAGFlow writes 60 in 30 minutes; the rest is slack
+/// for a shorter period).
+pub const MAX_REMEMBERED_BEATS: usize = 120;
+
+/// One heartbeat of a task executor's window, to give the window back after a restart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BeatRecord {
+    /// Executor name.
+    pub executor: String,
+    /// Heartbeat time.
+    pub at: Timestamp,
+    /// The heartbeat as the executor wrote it.
+    pub heartbeat: String,
+}
+
 /// What one write carries: results, changes and executors of one observer.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
@@ -57,6 +74,8 @@ pub struct Batch {
     pub changes: Vec<ChangeRecord>,
     /// Executors whose newest heartbeat changed.
     pub executors: Vec<ExecutorRecord>,
+    /// Heartbeats of executors' windows not stored yet, oldest first per executor.
+    pub beats: Vec<BeatRecord>,
     /// Open incidents whose notifications wait, after the changes.
     pub quiet: Vec<QuietRecord>,
 }
@@ -64,7 +83,11 @@ pub struct Batch {
 impl Batch {
     /// How many records it holds.
     pub fn len(&self) -> usize {
-        self.results.len() + self.changes.len() + self.executors.len() + self.quiet.len()
+        self.results.len()
+            + self.changes.len()
+            + self.executors.len()
+            + self.beats.len()
+            + self.quiet.len()
     }
 
     /// True when there is nothing to write.

@@ -2,6 +2,8 @@
 //! through sqlx, generic over the `Database`. Here, and only here, times become unix
 //! milliseconds and statuses their stored names, and back.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use sqlx::migrate::MigrateError;
 use sqlx::pool::PoolConnection;
@@ -13,13 +15,14 @@ use sqlx::{
 use super::HistoryError;
 use super::incidents::{Incident, IncidentAction, IncidentQuery, OpenIncident, incident_action};
 use super::migrations::migrator;
-use super::records::{Batch, ExecutorRecord};
+use super::records::{Batch, BeatRecord, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery, Counts, rollups};
 use super::silences::{NewSilence, Silence};
 use super::statements::{Retention, Statements};
 use super::store::Store;
 use crate::dialect::Dialect;
 use crate::status::Status;
+use crate::task_executors::WINDOW;
 
 /// Rows per multi-row INSERT (6 parameters each).
 const INSERT_CHUNK: usize = 1000;
@@ -205,6 +208,25 @@ where
         .await
     }
 
+    async fn executor_beats(&self, observer: &str) -> Result<Vec<BeatRecord>, HistoryError> {
+        let rows = sqlx::query::<DB>(&self.statements.executor_beats)
+            .bind(observer)
+            .fetch_all(&self.pool)
+            .await;
+        self.explained(rows.and_then(|rows| {
+            rows.iter()
+                .map(|row| {
+                    Ok(BeatRecord {
+                        executor: row.try_get(0)?,
+                        at: timestamp(row, 1)?,
+                        heartbeat: row.try_get(2)?,
+                    })
+                })
+                .collect()
+        }))
+        .await
+    }
+
     async fn silences(&self, now: Timestamp) -> Result<Vec<Silence>, HistoryError> {
         let rows = sqlx::query::<DB>(&self.statements.silences)
             .bind(now.as_millisecond())
@@ -370,6 +392,29 @@ where
             .bind(executor.name.as_str())
             .bind(executor.at.as_millisecond())
             .bind(executor.heartbeat.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut newest_beats = BTreeMap::new();
+    for beat in &batch.beats {
+        sqlx::query::<DB>(&statements.remember_beat)
+            .bind(observer)
+            .bind(beat.executor.as_str())
+            .bind(beat.at.as_millisecond())
+            .bind(beat.heartbeat.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let newest = newest_beats
+            .entry(beat.executor.as_str())
+            .or_insert(beat.at);
+        *newest = beat.at.max(*newest);
+    }
+    for (executor, newest) in newest_beats {
+        let cut_off = newest.checked_sub(WINDOW).unwrap_or(Timestamp::MIN);
+        sqlx::query::<DB>(&statements.trim_beats)
+            .bind(observer)
+            .bind(executor)
+            .bind(cut_off.as_millisecond())
             .execute(&mut *tx)
             .await?;
     }

@@ -1,6 +1,7 @@
 //! The history's SQL, each statement written once as a function of the [`Dialect`] and
 //! rendered when the store is made.
 
+use super::records::MAX_REMEMBERED_BEATS;
 use crate::dialect::Dialect;
 
 /// Columns of the latency histogram, in `LATENCY_BOUNDS_MS` order then +inf.
@@ -18,7 +19,8 @@ const INCIDENT_COLUMNS: &str = "id, observer, component, from_status, worst_stat
 pub enum Retention {
     /// Raw results and minute roll-ups.
     Results,
-    /// Incidents, status changes, hour roll-ups and remembered executors.
+    /// Incidents, status changes, hour roll-ups and remembered executors with their
+    /// heartbeats.
     Incidents,
 }
 
@@ -51,6 +53,15 @@ pub struct Statements {
     pub remember_executor: String,
     /// The executors an observer remembers (observer).
     pub executors: String,
+    /// Stores a heartbeat of an executor's window, once (observer, executor, at,
+    /// heartbeat).
+    pub remember_beat: String,
+    /// Drops an executor's stored heartbeats beyond the newest [`MAX_REMEMBERED_BEATS`] or
+    /// older than a cut-off (observer, executor, cut-off).
+    pub trim_beats: String,
+    /// The stored heartbeats of an observer's executors, by executor, oldest first
+    /// (observer).
+    pub executor_beats: String,
     /// Status changes of a component since a time, not counting first results after
     /// starts (component, since).
     pub changes_since: String,
@@ -63,7 +74,7 @@ pub struct Statements {
     /// Deletes a silence (id).
     pub delete_silence: String,
     /// Bounded deletes (cut-off, limit), each with the retention it follows.
-    pub prune: [(String, Retention); 7],
+    pub prune: [(String, Retention); 8],
 }
 
 impl Statements {
@@ -118,6 +129,19 @@ impl Statements {
             executors: format!(
                 "SELECT name, last_at_ms, heartbeat FROM executors WHERE observer = {p1} ORDER BY name"
             ),
+            remember_beat: format!(
+                "INSERT INTO executor_heartbeats (observer, executor, at_ms, heartbeat) VALUES ({p1}, {p2}, {p3}, {p4}) \
+                 ON CONFLICT (observer, executor, at_ms) DO NOTHING"
+            ),
+            trim_beats: format!(
+                "DELETE FROM executor_heartbeats WHERE observer = {p1} AND executor = {p2} AND (at_ms < {p3} OR at_ms < \
+                 (SELECT at_ms FROM executor_heartbeats WHERE observer = {p1} AND executor = {p2} \
+                 ORDER BY at_ms DESC LIMIT 1 OFFSET {}))",
+                MAX_REMEMBERED_BEATS - 1
+            ),
+            executor_beats: format!(
+                "SELECT executor, at_ms, heartbeat FROM executor_heartbeats WHERE observer = {p1} ORDER BY executor, at_ms"
+            ),
             changes_since: format!(
                 "SELECT COUNT(*) FROM status_changes WHERE component = {p1} AND at_ms >= {p2} AND from_status IS NOT NULL"
             ),
@@ -152,6 +176,13 @@ impl Statements {
                     "executors",
                     "observer, name",
                     "last_at_ms",
+                    Retention::Incidents,
+                ),
+                // Never newer than the executor's newest: they go with it, or before.
+                prune(
+                    "executor_heartbeats",
+                    "observer, executor, at_ms",
+                    "at_ms",
                     Retention::Incidents,
                 ),
             ],

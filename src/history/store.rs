@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use super::HistoryError;
 use super::incidents::{Incident, IncidentQuery};
-use super::records::{Batch, ExecutorRecord};
+use super::records::{Batch, BeatRecord, ExecutorRecord};
 use super::rollups::{Bucket, BucketQuery};
 use super::silences::{NewSilence, Silence};
 
@@ -52,6 +52,13 @@ pub trait Store: Send + Sync {
         &self,
         observer: &str,
     ) -> impl Future<Output = Result<Vec<ExecutorRecord>, HistoryError>> + Send;
+
+    /// The heartbeats of the executors' windows an observer remembers, by executor, oldest
+    /// first.
+    fn executor_beats(
+        &self,
+        observer: &str,
+    ) -> impl Future<Output = Result<Vec<BeatRecord>, HistoryError>> + Send;
 
     /// The silences not ended at `now`, oldest first.
     fn silences(

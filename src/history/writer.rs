@@ -219,6 +219,7 @@ fn push(batch: &mut Batch, record: Record) {
         Record::Result(result) => batch.results.push(result),
         Record::Change(change) => batch.changes.push(change),
         Record::Executor(executor) => batch.executors.push(executor),
+        Record::Beat(beat) => batch.beats.push(beat),
         Record::Quiet(quiet) => batch.quiet.push(quiet),
     }
 }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 pub use heartbeat::{Heartbeat, Identity, MAX_HEARTBEAT_BYTES, score_time, time_score};
@@ -99,12 +99,17 @@ pub struct Liveness {
 }
 
 impl Executor {
-    /// An executor known only from its last heartbeat, remembered from an earlier run.
-    pub fn remembered(name: String, last: Heartbeat) -> Self {
+    /// An executor remembered from an earlier run: its last heartbeat and the heartbeats
+    /// of its window (oldest first), each timed to the millisecond as stored.
+    pub fn remembered(name: String, last: Heartbeat, beats: Vec<Heartbeat>) -> Self {
+        // The member itself may be up to half a millisecond later than its stored time:
+        // the next read starts past it, so it is not added twice.
+        let cursor = last.at.checked_add(SignedDuration::from_micros(500)).ok();
         Self {
             name,
-            cursor: Some(last.at),
+            cursor,
             last: Some(last),
+            beats,
             ..Self::default()
         }
     }

@@ -13,8 +13,8 @@ use common::{FaultProxy, PostgresInstance, ProxyMode};
 use jiff::Timestamp;
 use ragwatch::config::{ComponentKey, HistoryConfig, Scrubber, SecretUrl};
 use ragwatch::history::{
-    AnyStore, Batch, BucketQuery, ChangeRecord, ExecutorRecord, History, IncidentQuery, NewSilence,
-    QuietRecord, Record, ResultRecord, Store,
+    AnyStore, Batch, BeatRecord, BucketQuery, ChangeRecord, ExecutorRecord, History, IncidentQuery,
+    MAX_REMEMBERED_BEATS, NewSilence, QuietRecord, Record, ResultRecord, Store,
 };
 use ragwatch::probe::Status;
 use serde_json::Value;
@@ -155,6 +155,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                 executor("te_a", t0 + 1_000, 1),
                 executor("te_b", t0 + 2_000, 2),
             ],
+            beats: vec![],
             quiet: vec![],
         };
         store
@@ -200,6 +201,7 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
                     results: vec![result(t0 + 2_000, Status::Red, 1.0)],
                     changes: vec![],
                     executors: vec![],
+                    beats: vec![],
                     quiet: vec![],
                 },
             )
@@ -274,6 +276,62 @@ async fn both_stores_write_roll_up_and_answer_the_same() {
         );
         assert!(
             store.executors("observer-b").await.unwrap().is_empty(),
+            "{name}"
+        );
+
+        // Executors' windows: at most MAX_REMEMBERED_BEATS each, within 30 minutes of the
+        // newest, each observer's apart, a heartbeat stored once.
+        let beat = |executor: &str, at_ms: i64| BeatRecord {
+            executor: executor.to_owned(),
+            at: ms(at_ms),
+            heartbeat: format!(r#"{{"at": {at_ms}}}"#),
+        };
+        let window =
+            |from: i64, count: i64| (0..count).map(move |i| beat("te_a", t0 + from + i * 1_000));
+        let first = Batch {
+            beats: window(0, 100).chain([beat("te_b", t0)]).collect(),
+            ..Batch::default()
+        };
+        store.write("observer-a", &first).await.unwrap();
+        let again = Batch {
+            beats: window(90_000, 40).collect(),
+            ..Batch::default()
+        };
+        store.write("observer-a", &again).await.unwrap();
+        store
+            .write(
+                "observer-b",
+                &Batch {
+                    beats: vec![beat("te_a", t0)],
+                    ..Batch::default()
+                },
+            )
+            .await
+            .unwrap();
+        let kept = store.executor_beats("observer-a").await.unwrap();
+        let expected: Vec<BeatRecord> = window(
+            130_000 - 1_000 * MAX_REMEMBERED_BEATS as i64,
+            MAX_REMEMBERED_BEATS as i64,
+        )
+        .chain([beat("te_b", t0)])
+        .collect();
+        assert_eq!(kept, expected, "{name}: the newest 120 of 130");
+        let late = Batch {
+            beats: vec![beat("te_a", t0 + 129_000 + 30 * MINUTE)],
+            ..Batch::default()
+        };
+        store.write("observer-a", &late).await.unwrap();
+        let kept = store.executor_beats("observer-a").await.unwrap();
+        let first_kept = kept.iter().find(|b| b.executor == "te_a").unwrap();
+        assert_eq!(
+            first_kept.at,
+            ms(t0 + 129_000),
+            "{name}: 30 minutes before the newest"
+        );
+        assert_eq!(kept.len(), 3, "{name}");
+        assert_eq!(
+            store.executor_beats("observer-b").await.unwrap(),
+            [beat("te_a", t0)],
             "{name}"
         );
 
@@ -416,6 +474,7 @@ async fn a_restart_continues_the_open_incident() {
             results: vec![],
             changes: vec![change(t0, Some(Status::Green), Status::Red, "down")],
             executors: vec![],
+            beats: vec![],
             quiet: vec![],
         };
         store.write("me", &first).await.unwrap();
@@ -427,6 +486,7 @@ async fn a_restart_continues_the_open_incident() {
                 change(t0 + 20_000, Some(Status::Red), Status::Green, ""),
             ],
             executors: vec![],
+            beats: vec![],
             quiet: vec![],
         };
         store.write("me", &after).await.unwrap();
@@ -490,6 +550,7 @@ async fn both_stores_keep_silences_and_mark_quiet_incidents() {
             results: vec![],
             changes,
             executors: vec![],
+            beats: vec![],
             quiet,
         };
         let down = batch(

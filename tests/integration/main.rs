@@ -17,6 +17,7 @@ mod deploy;
 mod elasticsearch;
 mod email;
 mod executor_bounds;
+mod executor_memory;
 mod executors;
 mod gcs;
 mod harness;
