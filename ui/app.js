@@ -671,7 +671,7 @@ function showSlot(key, start, step, bucket, slot) {
   const total = bucket ? bucket.green + bucket.yellow + bucket.red : 0;
   page.slot = { key, start };
   $("slot-title").textContent = `${key} · ${dateTime(start)}–${clock(start + step)} ${zone}`;
-  $("slot-body").replaceChildren(
+  const details = [
     total
       ? el(
           "dl",
@@ -683,7 +683,8 @@ function showSlot(key, start, step, bucket, slot) {
         )
       : el("p", { class: "muted" }, "No checks in this slot."),
     incident ? el("p", {}, el("a", { class: "incident-link", href: `#incident-${incident.id}` }, `Incident: ${incident.worst}, started ${dateTime(incident.started_at_ms)}`)) : null,
-  );
+  ];
+  $("slot-body").replaceChildren(...details.filter(Boolean));
   popover.hidden = false;
   placeSlotPopover(slot);
   $("slot-title").focus();

@@ -667,7 +667,8 @@ async fn the_page_fits_a_phone_screen() {
         .run(
             "const slots = document.querySelectorAll('.card[data-key=\"redis\"] .slot'); \
              slots[slots.length - 1].click(); const p = document.getElementById('slot-popover').getBoundingClientRect(); \
-             return [p.left, p.right, p.width, document.documentElement.scrollWidth];",
+             return [p.left, p.right, p.width, document.documentElement.scrollWidth, \
+               document.getElementById('slot-body').innerText];",
             vec![],
         )
         .await;
@@ -680,6 +681,11 @@ async fn the_page_fits_a_phone_screen() {
         "the details fit the screen: {tapped}"
     );
     assert!(tapped[3].as_u64().unwrap() <= 390, "{tapped}");
+    let details = tapped[4].as_str().unwrap();
+    assert!(
+        details.starts_with("checks") && details.trim_end().ends_with(" ms"),
+        "counts and p95, no incident: {details:?}"
+    );
     browser.screenshot("phone-slot-details").await;
 }
 
