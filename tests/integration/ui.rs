@@ -1891,8 +1891,9 @@ async fn a_short_blip_is_one_light_slot_that_opens_its_details_and_incident() {
     );
     assert!(shown[2].as_str().unwrap().ends_with(" ms"), "p95: {shown}");
     assert_eq!(
-        shown[3].as_str().unwrap(),
-        format!("#{}", incident.as_str().unwrap())
+        shown[3],
+        json!(format!("#{}", incident.as_str().unwrap())),
+        "the incident's link: {shown}"
     );
     browser.screenshot("strip-slot-details").await;
 
