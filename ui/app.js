@@ -12,8 +12,11 @@ const SHOWN_EXECUTORS = 12;
 const COMPACT_BEYOND = 6;
 // No heartbeat for this long (two of RAGFlow's periods): the span is drawn as missing.
 const GAP_S = 60;
-const STRIP_SLOT_S = 1800; // 48 slots over 24 hours
-const STRIP_SLOTS = 48;
+const STRIP_SPAN_S = 24 * 3600;
+// 5-minute slots (288) where the page is wide enough to draw them, 15-minute ones (96) else.
+const STRIP_WIDE_PX = 1000;
+const STRIP_STEPS_S = { wide: 300, narrow: 900 };
+const STRIP_TICK_S = 6 * 3600;
 const TOKEN_KEY = "ragwatch.token";
 const ZONE_KEY = "ragwatch.zone";
 // Cards and the header's list, the worst first; within a status, the configuration's order.
@@ -46,6 +49,7 @@ const page = {
   view: null, // "compact" or "cards" once the viewer chooses; by count until then
   filter: "",
   showAll: false,
+  slot: null, // {key, start}: the strip slot whose details are open
   timer: 0,
 };
 
@@ -267,20 +271,36 @@ async function refreshMaintenance() {
   }
 }
 
+function stripStep() {
+  return window.innerWidth >= STRIP_WIDE_PX ? STRIP_STEPS_S.wide : STRIP_STEPS_S.narrow;
+}
+
+/// Each component's 24 h of buckets: the whole day once, then only the last two buckets
+/// (the one being written and the one before, which may still get late roll-ups), merged by
+/// their start and trimmed to the day.
 async function refreshHistory() {
   // Until the first roll-ups are written (a new ragwatch), ask on every refresh.
   const empty = [...page.history.values()].some((h) => !h.error && !h.buckets.length);
   if (!empty && Date.now() - page.historyAt < HISTORY_MS) return;
-  const keys = page.components.map((c) => c.key);
+  const step = stripStep();
   // Aligned to the roll-ups, so that each slot is exactly one bucket; the last one is now.
-  const since = (Math.floor(Date.now() / 1000 / STRIP_SLOT_S) - STRIP_SLOTS + 1) * STRIP_SLOT_S;
+  const current = Math.floor(Date.now() / 1000 / step) * step;
+  const since = current - STRIP_SPAN_S + step;
+  const keys = page.components.map((c) => c.key);
   const results = await Promise.all(
-    keys.map((key) =>
-      api(`api/v1/components/${encodeURIComponent(key)}/history?since=${since}&step=${STRIP_SLOT_S}`).catch((error) => {
-        if (!error.status) throw error;
-        return { error: error.message };
-      }),
-    ),
+    keys.map((key) => {
+      const known = page.history.get(key);
+      const from = known && !known.error && known.step_s === step ? Math.max(since, current - step) : since;
+      return api(`api/v1/components/${encodeURIComponent(key)}/history?since=${from}&step=${step}`)
+        .then((answer) => {
+          const kept = from === since ? [] : known.buckets.filter((b) => b.start_ms >= since * 1000 && b.start_ms < from * 1000);
+          return { step_s: step, since_ms: since * 1000, buckets: [...kept, ...answer.buckets] };
+        })
+        .catch((error) => {
+          if (!error.status) throw error;
+          return { error: error.message };
+        });
+    }),
   );
   page.history = new Map(keys.map((key, i) => [key, results[i]]));
   page.historyAt = Date.now();
@@ -496,7 +516,20 @@ function detailRows(component) {
 }
 
 function renderComponents() {
+  // Rebuilt on every refresh: keep the keyboard focus on the slot it was on, and an open
+  // slot's details beside their slot (or closed when it has left the strip).
+  const focused = document.activeElement && document.activeElement.closest(".slot");
+  const focusKey = focused && [focused.closest(".card").dataset.key, focused.dataset.start];
   $("components").replaceChildren(...bySeverity(page.components).map(componentCard));
+  if (focusKey) {
+    const slot = document.querySelector(`.card[data-key="${CSS.escape(focusKey[0])}"] .slot[data-start="${focusKey[1]}"]`);
+    if (slot) moveSlotFocus(slot);
+  }
+  if (page.slot) {
+    const slot = openSlot();
+    if (slot) placeSlotPopover(slot);
+    else closeSlot(false);
+  }
 }
 
 function componentCard(c) {
@@ -524,7 +557,7 @@ function componentCard(c) {
     observersSplit(c),
     c.error ? el("p", { class: reasonClass(c) }, c.error) : null,
     rows.length ? el("dl", { class: "details" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])) : null,
-    statusStrip(history),
+    statusStrip(c.key, history),
   );
 }
 
@@ -534,36 +567,153 @@ function reasonClass(c) {
   return c.status === "yellow" ? "warning" : "error";
 }
 
-/// 24 hours of roll-ups, one slot per bucket; a slot is as bad as its worst check.
-function statusStrip(history) {
+/// How bad a slot is, besides its worst status: the share of its checks that were not green,
+/// in three levels, so that one red check among sixty is a light mark and not a full slot.
+function badLevel(bad, total) {
+  const share = bad / total;
+  return share <= 0.25 ? 1 : share <= 0.75 ? 2 : 3;
+}
+
+/// 24 hours of roll-ups, one slot per bucket; a slot has its worst check's status, shaded by
+/// the share of bad checks. One tab stop; the arrow keys move between slots, and a click,
+/// a tap, Enter or Space opens the slot's details.
+function statusStrip(key, history) {
   if (!history) return null;
   if (history.error) return el("p", { class: "muted strip-note" }, `No history: ${history.error}`);
   const step = history.step_s * 1000;
   const buckets = new Map(history.buckets.map((b) => [Math.floor((b.start_ms - history.since_ms) / step), b]));
-  const count = STRIP_SLOTS;
+  const count = (STRIP_SPAN_S * 1000) / step;
   let checks = 0;
-  let up = 0;
+  let ok = 0;
   const slots = [];
   for (let i = 0; i < count; i++) {
     const start = history.since_ms + i * step;
     const b = buckets.get(i);
-    let status = "none";
-    let label = `${clock(start)}–${clock(start + step)}: no data`;
-    if (b) {
-      status = b.red ? "red" : b.yellow ? "yellow" : "green";
-      const total = b.green + b.yellow + b.red;
-      checks += total;
-      up += b.green + b.yellow;
-      label = `${clock(start)}–${clock(start + step)}: ${status} (${b.green} green, ${b.yellow} yellow, ${b.red} red; p95 ${millis(b.latency_p95_ms)})`;
-    }
-    slots.push(el("span", { class: "slot", "data-status": status, title: label }));
+    const total = b ? b.green + b.yellow + b.red : 0;
+    const status = !total ? "none" : b.red ? "red" : b.yellow ? "yellow" : "green";
+    checks += total;
+    ok += total ? b.green + b.yellow : 0;
+    const label = `${clock(start)}–${clock(start + step)}: ${total ? `${status} (${b.green} green, ${b.yellow} yellow, ${b.red} red; p95 ${millis(b.latency_p95_ms)})` : "no data"}`;
+    slots.push(
+      el("span", {
+        class: "slot",
+        role: "button",
+        tabindex: i === count - 1 ? 0 : -1,
+        "aria-label": label,
+        title: label,
+        "data-start": start,
+        "data-status": status,
+        "data-level": status === "red" || status === "yellow" ? badLevel(b.yellow + b.red, total) : null,
+        onclick: (event) => showSlot(key, start, step, b, event.currentTarget),
+      }),
+    );
   }
+  const uptime = checks ? `${percent(ok / checks)} ok (green or yellow) over 24 h` : "no checks in 24 h yet";
   return el(
     "div",
     { class: "strip-wrap" },
-    el("div", { class: "strip", role: "img", "aria-label": `Last 24 hours: ${checks ? percent(up / checks) : "no"} uptime` }, slots),
-    el("p", { class: "muted strip-note" }, el("span", {}, "24 h ago"), el("span", {}, checks ? `${percent(up / checks)} up` : "no checks yet"), el("span", {}, "now")),
+    el("div", { class: "strip", role: "group", "aria-label": `${key}, last 24 hours: ${uptime}. Arrow keys move between slots, Enter opens one.`, onkeydown: stripKeys }, slots),
+    stripTicks(history.since_ms, history.since_ms + STRIP_SPAN_S * 1000),
+    el("p", { class: "muted strip-note" }, el("span", { class: "uptime" }, uptime)),
   );
+}
+
+/// Ticks under a strip at every sixth hour of the page's zone, left out near the ends where
+/// their labels would not fit.
+function stripTicks(from, to) {
+  const hour = new Intl.DateTimeFormat("en-GB", { ...zoneOption(), hour: "numeric", minute: "numeric", hourCycle: "h23" });
+  const ticks = [];
+  // Every quarter hour is a candidate: zones are offset from UTC by whole quarters.
+  for (let t = Math.ceil(from / 900000) * 900000; t < to; t += 900000) {
+    const parts = Object.fromEntries(hour.formatToParts(t).map((p) => [p.type, p.value]));
+    if (Number(parts.minute) !== 0 || (Number(parts.hour) * 3600) % STRIP_TICK_S !== 0) continue;
+    const at = (t - from) / (to - from);
+    if (at < 0.06 || at > 0.94) continue;
+    const label = new Date(t).toLocaleTimeString([], { ...zoneOption(), hour: "2-digit", minute: "2-digit" });
+    const tick = el("span", { class: "tick", "data-at": t }, label);
+    tick.style.left = `${at * 100}%`; // through the CSSOM: the page's policy refuses style attributes
+    ticks.push(tick);
+  }
+  return el("div", { class: "ticks", "aria-hidden": "true" }, ticks);
+}
+
+/// Arrow keys, Home and End between a strip's slots; Enter or Space opens one.
+function stripKeys(event) {
+  const slot = event.target.closest(".slot");
+  if (!slot) return;
+  const slots = [...event.currentTarget.querySelectorAll(".slot")];
+  const at = slots.indexOf(slot);
+  const to = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: slots.length - 1 }[event.key];
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    slot.click();
+  } else if (to !== undefined) {
+    event.preventDefault();
+    moveSlotFocus(slots[Math.max(0, Math.min(slots.length - 1, to))]);
+  }
+}
+
+function moveSlotFocus(slot) {
+  for (const other of slot.parentElement.children) other.setAttribute("tabindex", other === slot ? 0 : -1);
+  slot.focus();
+}
+
+/// The incident on `key` that overlaps `from`–`to`, if any of the recent ones does.
+function incidentDuring(key, from, to) {
+  return (page.incidents || []).find((i) => i.component === key && i.started_at_ms < to && (i.open ? Date.now() : i.started_at_ms + i.duration_ms) >= from);
+}
+
+/// The slot's details next to it: its span, counts, p95 and the incident it overlaps.
+function showSlot(key, start, step, bucket, slot) {
+  const popover = $("slot-popover");
+  const zone = page.zone === "utc" ? "UTC" : "local";
+  const incident = incidentDuring(key, start, start + step);
+  const total = bucket ? bucket.green + bucket.yellow + bucket.red : 0;
+  page.slot = { key, start };
+  $("slot-title").textContent = `${key} · ${dateTime(start)}–${clock(start + step)} ${zone}`;
+  const details = [
+    total
+      ? el(
+          "dl",
+          { class: "details" },
+          el("dt", {}, "checks"),
+          el("dd", { class: "counts" }, `${bucket.green} green, ${bucket.yellow} yellow, ${bucket.red} red`),
+          el("dt", {}, "p95 latency"),
+          el("dd", {}, millis(bucket.latency_p95_ms)),
+        )
+      : el("p", { class: "muted" }, "No checks in this slot."),
+    incident ? el("p", {}, el("a", { class: "incident-link", href: `#incident-${incident.id}` }, `Incident: ${incident.worst}, started ${dateTime(incident.started_at_ms)}`)) : null,
+  ];
+  $("slot-body").replaceChildren(...details.filter(Boolean));
+  popover.hidden = false;
+  placeSlotPopover(slot);
+  $("slot-title").focus();
+}
+
+/// Under the slot, kept inside the viewport's width.
+function placeSlotPopover(slot) {
+  const popover = $("slot-popover");
+  const rect = slot.getBoundingClientRect();
+  const width = popover.offsetWidth;
+  const viewport = document.documentElement.clientWidth;
+  const left = Math.max(8, Math.min(viewport - width - 8, rect.left + rect.width / 2 - width / 2));
+  popover.style.left = `${left + window.scrollX}px`;
+  popover.style.top = `${rect.bottom + window.scrollY + 6}px`;
+}
+
+/// Closes the slot's details; the focus goes back to the slot when it was inside them.
+function closeSlot(refocus) {
+  const popover = $("slot-popover");
+  if (popover.hidden) return;
+  popover.hidden = true;
+  const slot = openSlot();
+  page.slot = null;
+  if (refocus && slot) moveSlotFocus(slot);
+}
+
+function openSlot() {
+  if (!page.slot) return null;
+  return document.querySelector(`.card[data-key="${CSS.escape(page.slot.key)}"] .slot[data-start="${page.slot.start}"]`);
 }
 
 /// Dead, stale, failing (more than max_failure_rate of its tasks, as the component judges
@@ -1061,6 +1211,14 @@ function start() {
     showTokenPrompt(null);
   });
   $("interval-close").addEventListener("click", () => $("interval-dialog").close());
+  $("slot-close").addEventListener("click", () => closeSlot(true));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeSlot(true);
+  });
+  // A click or tap elsewhere closes a slot's details; on a slot, it opens that one's.
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("#slot-popover, .slot")) closeSlot(false);
+  });
   $("zone-local-name").textContent = localZoneName();
   for (const radio of document.querySelectorAll('input[name="zone"]')) {
     radio.checked = radio.value === page.zone;

@@ -12,6 +12,7 @@ use common::{
     AzuriteServer, FaultProxy, FixtureResponse, FixtureServer, NginxProxy, ProxyMode, RedisInstance,
 };
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const GREEN_ES: &str = "elasticsearch/netdata/v8.4.2/cluster_health.json";
 const YELLOW_ES: &str = "elasticsearch/clusterhealth/7.13.1.json";
@@ -152,7 +153,7 @@ async fn cards_show_each_components_colour_details_and_error() {
         .await;
     assert_eq!(overall, "Down: storage");
 
-    // The strip: one slot per half hour of the last day, the current one coloured from
+    // The strip: one slot per 5 minutes of the last day, the current one coloured from
     // the roll-ups ragwatch has written so far.
     let strip = browser
         .wait_for(
@@ -162,7 +163,7 @@ async fn cards_show_each_components_colour_details_and_error() {
              return last && last.dataset.status !== 'none' ? [slots.length, last.dataset.status, last.title] : null; })()",
         )
         .await;
-    assert_eq!(strip[0], 48);
+    assert_eq!(strip[0], 288, "5-minute slots on a wide screen");
     assert_eq!(strip[1], "red");
     assert!(strip[2].as_str().unwrap().contains("red ("), "{strip}");
 
@@ -652,6 +653,40 @@ async fn the_page_fits_a_phone_screen() {
         "no sideways scrolling on a phone: {widths}"
     );
     browser.screenshot("phone").await;
+
+    // Wider slots on a narrow screen; a tap on one opens its details, inside the screen.
+    let slots = browser
+        .wait_for(
+            "the redis strip's newest slot with checks",
+            "(() => { const slots = document.querySelectorAll('.card[data-key=\"redis\"] .slot'); \
+             return slots[slots.length - 1]?.dataset.status === 'green' ? slots.length : null; })()",
+        )
+        .await;
+    assert_eq!(slots, 96, "15-minute slots on a phone");
+    let tapped = browser
+        .run(
+            "const slots = document.querySelectorAll('.card[data-key=\"redis\"] .slot'); \
+             slots[slots.length - 1].click(); const p = document.getElementById('slot-popover').getBoundingClientRect(); \
+             return [p.left, p.right, p.width, document.documentElement.scrollWidth, \
+               document.getElementById('slot-body').innerText];",
+            vec![],
+        )
+        .await;
+    assert!(
+        tapped[2].as_f64().unwrap() > 0.0,
+        "the details show: {tapped}"
+    );
+    assert!(
+        tapped[0].as_f64().unwrap() >= 0.0 && tapped[1].as_f64().unwrap() <= 390.0,
+        "the details fit the screen: {tapped}"
+    );
+    assert!(tapped[3].as_u64().unwrap() <= 390, "{tapped}");
+    let details = tapped[4].as_str().unwrap();
+    assert!(
+        details.starts_with("checks") && details.trim_end().ends_with(" ms"),
+        "counts and p95, no incident: {details:?}"
+    );
+    browser.screenshot("phone-slot-details").await;
 }
 
 #[tokio::test]
@@ -1124,7 +1159,7 @@ async fn the_page_works_under_a_path_prefix_behind_nginx() {
     browser
         .wait_for(
             "the 24 h strips and incidents through the proxy",
-            "document.querySelectorAll('.slot').length === 3 * 48 && document.getElementById('incidents-note').innerText === 'No incidents in the last 7 days.'",
+            "document.querySelectorAll('.slot').length === 3 * 288 && document.getElementById('incidents-note').innerText === 'No incidents in the last 7 days.'",
         )
         .await;
     let urls = browser
@@ -1696,4 +1731,189 @@ async fn the_page_shows_a_maintenance_window_and_marks_its_incident() {
         "{incident}"
     );
     browser.screenshot("maintenance").await;
+}
+
+/// The redis strip's newest slot as the page has it: its green checks and the milliseconds
+/// left until it ends.
+const NEWEST_REDIS_SLOT: &str = "(() => { const s = [...document.querySelectorAll('.card[data-key=\"redis\"] .slot')].pop(); \
+     const m = s && /\\((\\d+) green/.exec(s.title); \
+     return m ? [Number(m[1]), Number(s.dataset.start) + 300000 - Date.now()] : null; })()";
+
+/// The strip's ticks in `zone`: at least three, each on a sixth hour of that zone, labelled
+/// with its time there.
+async fn assert_ticks_in(browser: &Browser, zone: &str) {
+    let ticks = browser
+        .run(
+            "return [...document.querySelectorAll('.card[data-key=\"redis\"] .tick')].map(t => [Number(t.dataset.at), t.innerText]);",
+            vec![],
+        )
+        .await;
+    let ticks = ticks.as_array().unwrap();
+    assert!(ticks.len() >= 3, "ticks every 6 h: {ticks:?}");
+    for tick in ticks {
+        let time = jiff::Timestamp::from_millisecond(tick[0].as_i64().unwrap())
+            .unwrap()
+            .in_tz(zone)
+            .unwrap();
+        assert!(
+            time.minute() == 0 && time.hour() % 6 == 0,
+            "{tick} on a sixth hour in {zone}"
+        );
+        let text = tick[1].as_str().unwrap();
+        let (h24, h12) = (time.strftime("%H:%M"), time.strftime("%I:%M"));
+        assert!(
+            text.contains(&h24.to_string()) || text.contains(&h12.to_string()),
+            "{text} shows {h24} in {zone}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_short_blip_is_one_light_slot_that_opens_its_details_and_incident() {
+    let es = elasticsearch(GREEN_ES).await;
+    let mut server = RedisInstance::start(None).await;
+    let app = ragwatch(
+        &server.url(),
+        &es.url(),
+        "[task_executors]\nenabled = false\n",
+    )
+    .await;
+    let browser = Browser::start(1280, 1000).await;
+    // Half an hour off UTC: ticks in the browser's zone and in UTC are never the same.
+    browser.time_zone("Asia/Kolkata").await;
+    browser.open(&app.url("/")).await;
+    card_colours(&browser, 3).await;
+
+    // The blip lands in a slot that already has green checks, early enough to stay in it.
+    common::wait::wait_until_within(
+        "green checks in the newest slot, with time left in it",
+        Duration::from_secs(420),
+        || async {
+            let newest = browser
+                .run(&format!("return {NEWEST_REDIS_SLOT};"), vec![])
+                .await;
+            match (newest[0].as_i64(), newest[1].as_i64()) {
+                (Some(green), Some(left)) if green >= 8 && left >= 20_000 => Ok(()),
+                _ => Err(newest.to_string()),
+            }
+        },
+    )
+    .await;
+    server.kill();
+    browser
+        .wait_for(
+            "the redis card turning red",
+            "document.querySelector('.card[data-key=\"redis\"]')?.dataset.status === 'red'",
+        )
+        .await;
+    server.start_again().await;
+    browser
+        .wait_for(
+            "the redis card green again",
+            "document.querySelector('.card[data-key=\"redis\"]')?.dataset.status === 'green'",
+        )
+        .await;
+
+    // One narrow, lightly shaded bad slot; the uptime says what it counts.
+    let bad = common::wait::wait_until_within(
+        "the blip on the redis strip",
+        Duration::from_secs(120),
+        || async {
+            let bad = browser
+                .run(
+                    "const strip = document.querySelector('.card[data-key=\"redis\"] .strip'); \
+                     const bad = [...strip.querySelectorAll('.slot:not([data-status=green]):not([data-status=none])')]; \
+                     return bad.length ? [bad.length, bad[0].dataset.status, bad[0].dataset.level, \
+                       bad[0].getBoundingClientRect().width / strip.getBoundingClientRect().width, \
+                       strip.querySelectorAll('.slot').length, Number(bad[0].dataset.start), \
+                       document.querySelector('.card[data-key=\"redis\"] .uptime').innerText] : null;",
+                    vec![],
+                )
+                .await;
+            if bad.is_null() { Err("no bad slot yet".into()) } else { Ok(bad) }
+        },
+    )
+    .await;
+    assert_eq!(bad[0], 1, "one slot: {bad}");
+    assert_eq!(bad[1], "red", "{bad}");
+    assert_eq!(
+        bad[2], "1",
+        "lightly shaded: few of its checks were red: {bad}"
+    );
+    assert!(bad[3].as_f64().unwrap() < 0.01, "narrow: {bad}");
+    assert_eq!(bad[4], 288, "5-minute slots: {bad}");
+    let uptime = bad[6].as_str().unwrap();
+    assert!(
+        uptime.ends_with(" % ok (green or yellow) over 24 h") && !uptime.starts_with("100 "),
+        "{uptime}"
+    );
+    let start = bad[5].as_i64().unwrap();
+    browser.screenshot("strip-blip").await;
+
+    assert_ticks_in(&browser, "Asia/Kolkata").await;
+    browser
+        .run(
+            "document.querySelector('input[name=zone][value=utc]').click();",
+            vec![],
+        )
+        .await;
+    assert_ticks_in(&browser, "UTC").await;
+
+    // A click opens the slot's span, counts, p95 and a link to the incident.
+    let incident = browser
+        .wait_for(
+            "the ended redis incident",
+            "(() => { const row = [...document.querySelectorAll('#incidents tbody tr')].find(r => !r.hasAttribute('data-open') && r.cells[0].innerText === 'redis'); \
+             return row ? row.id : null; })()",
+        )
+        .await;
+    let bad_slot = "document.querySelector('.card[data-key=\"redis\"] .slot[data-status=red]')";
+    let element = browser
+        .client
+        .find(fantoccini::Locator::Css(
+            ".card[data-key=\"redis\"] .slot[data-status=red]",
+        ))
+        .await
+        .unwrap();
+    element.click().await.unwrap();
+    const POPOVER: &str = "(() => { const p = document.getElementById('slot-popover'); \
+        return p.hidden ? null : [document.getElementById('slot-title').innerText, p.querySelector('.counts')?.innerText, \
+          p.querySelectorAll('dd')[1]?.innerText, p.querySelector('.incident-link')?.getAttribute('href')]; })()";
+    let shown = browser.wait_for("the slot's details", POPOVER).await;
+    assert_shown_in(&shown[0], start, "UTC");
+    assert!(shown[0].as_str().unwrap().ends_with(" UTC"), "{shown}");
+    let counts = shown[1].as_str().unwrap();
+    assert!(
+        counts.contains(" green, 0 yellow, ")
+            && counts.ends_with(" red")
+            && !counts.ends_with(" 0 red"),
+        "{shown}"
+    );
+    assert!(shown[2].as_str().unwrap().ends_with(" ms"), "p95: {shown}");
+    assert_eq!(
+        shown[3],
+        json!(format!("#{}", incident.as_str().unwrap())),
+        "the incident's link: {shown}"
+    );
+    browser.screenshot("strip-slot-details").await;
+
+    // Escape closes it and gives the focus back to the slot; Enter opens it again.
+    browser.press(fantoccini::key::Key::Escape).await;
+    let closed = browser
+        .run(
+            &format!("return [document.getElementById('slot-popover').hidden, document.activeElement === {bad_slot}];"),
+            vec![],
+        )
+        .await;
+    assert_eq!(closed, json!([true, true]));
+    let stops = browser
+        .run(
+            "return document.querySelectorAll('.card[data-key=\"redis\"] .slot[tabindex=\"0\"]').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(stops, 1, "one tab stop per strip");
+    browser.press(fantoccini::key::Key::Enter).await;
+    let again = browser.wait_for("the details by keyboard", POPOVER).await;
+    assert_eq!(again[3], shown[3]);
 }
