@@ -59,6 +59,7 @@ pub struct App {
 impl App {
     /// Builds every part `mode` needs from `config`; nothing runs until [`App::start`].
     pub fn build(config: Config, mode: Mode) -> Result<Self, ConfigError> {
+        check_templates(&config)?;
         let (components, sources) = components(&config)?;
         let metrics = Arc::new(Metrics::new(&components));
         let history = match mode {
@@ -284,6 +285,21 @@ fn network() -> Result<Network, ConfigError> {
 /// `None` without `[alerts]`.
 pub fn receivers(config: &Config) -> Result<Option<Arc<Alerts>>, ConfigError> {
     Ok(open_alerts(config, &network()?, None, None))
+}
+
+/// Refuses a receiver's `template` that does not compile or reads a field (or label) that
+/// does not exist, found by rendering it once for a firing and a resolved alert: every
+/// command checks them once the configuration is loaded (the configuration itself knows
+/// no template engine).
+pub fn check_templates(config: &Config) -> Result<(), ConfigError> {
+    let Some(alerts) = &config.alerts else {
+        return Ok(());
+    };
+    for (key, source) in alerts.templates() {
+        crate::alert::check_template(source, &alerts.labels)
+            .map_err(|why| config.invalid(KeyError::new(key, why)))?;
+    }
+    Ok(())
 }
 
 /// The history `serve` records into, when enabled.

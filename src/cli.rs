@@ -152,7 +152,11 @@ impl Cli {
             self.config.as_deref(),
             self.ragflow_conf.as_deref(),
             std::env::vars(),
-        );
+        )
+        .and_then(|(config, imported)| {
+            crate::app::check_templates(&config)?;
+            Ok((config, imported))
+        });
         let command = self.command.unwrap_or(Command::Serve);
         let (config, imported) = match (&command, loaded) {
             // Docker reserves exit code 2: a healthcheck says 0 or 1, whatever went wrong.

@@ -10,8 +10,8 @@ use arc_swap::ArcSwap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::maintenance::{Stretch, Window};
 use crate::config::AlertsConfig;
+use crate::config::{Stretch, Window};
 use crate::history::{History, Silence, Store};
 
 /// How often the silences are read from the store.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::Window;
 use super::email::EmailConfig;
 use super::maintenance::MaintenanceConfig;
 use super::receivers::{
@@ -13,7 +14,6 @@ use super::receivers::{
     WecomConfig, all_severities, check_http, yes,
 };
 use super::{CaFile, KeyError, Secret, SecretUrl, Secrets, secret};
-use crate::alert::Window;
 
 /// `[alerts]`: notifications when a component's status changes.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -207,16 +207,13 @@ impl AlertsConfig {
 }
 
 impl AlertsConfig {
-    /// Refuses a receiver's `template` that does not compile or reads a field (or label)
-    /// that does not exist, found by rendering it once for a firing and a resolved alert.
-    pub(super) fn validate_templates(&self) -> Result<(), KeyError> {
-        for (key, receiver) in self.receivers() {
-            if let Some(source) = receiver.template() {
-                crate::alert::check_template(source, &self.labels)
-                    .map_err(|why| KeyError::new(format!("{key}.template"), why))?;
-            }
-        }
-        Ok(())
+    /// Every receiver's `template`, keyed `alerts.slack[0].template`: the alerting checks
+    /// them when the configuration loads (`check_templates` in the composition root).
+    pub fn templates(&self) -> Vec<(String, &str)> {
+        self.receivers()
+            .into_iter()
+            .filter_map(|(key, receiver)| Some((format!("{key}.template"), receiver.template()?)))
+            .collect()
     }
 }
 

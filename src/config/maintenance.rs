@@ -1,14 +1,14 @@
 //! `[[alerts.maintenance]]`: planned work during which no notification is sent for the
 //! components it names. A window is recurring (`cron` in a named `timezone`, lasting
 //! `duration`) or one-off (`start` to `end`, RFC 3339); the keys are checked and parsed at
-//! load into an [`crate::alert::Window`].
+//! load into an [`Window`](super::Window).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::{KeyError, duration_text};
-use crate::alert::{LONGEST_WINDOW, Window};
+use super::{LONGEST_WINDOW, Window};
 
 /// `[[alerts.maintenance]]`: one planned window.
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -23,6 +23,7 @@ mod section;
 mod server;
 mod storage;
 mod tls;
+mod window;
 
 use std::time::Duration;
 
@@ -63,6 +64,7 @@ pub use storage::{
     S3Config, StorageConfig, StorageKind, StorageService,
 };
 pub use tls::CaFile;
+pub use window::{LONGEST_WINDOW, Stretch, Window};
 
 /// The whole configuration (one TOML file plus `RAGWATCH_<SECTION>__<KEY>` overrides).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -297,7 +299,6 @@ impl Config {
         }
         if let Some(alerts) = &self.alerts {
             alerts.validate()?;
-            alerts.validate_templates()?;
             alerts.validate_routing(|key| {
                 ComponentKey::ALL.iter().any(|k| k.as_str() == key)
                     || self

@@ -39,7 +39,8 @@ pub use any_store::AnyStore;
 pub use incidents::{Incident, IncidentQuery};
 pub use postgres::{PostgresStore, connect_options as postgres_connect_options};
 pub use records::{
-    Batch, BeatRecord, ChangeRecord, ExecutorRecord, MAX_REMEMBERED_BEATS, ResultRecord,
+    Batch, BeatRecord, ChangeRecord, ExecutorRecord, MAX_REMEMBERED_BEATS, REMEMBERED_SPAN,
+    ResultRecord,
 };
 pub use rollups::{Bucket, BucketQuery};
 pub use silences::{NewSilence, QuietRecord, Silence};

@@ -54,6 +54,10 @@ pub struct ExecutorRecord {
 /// for a shorter period).
 pub const MAX_REMEMBERED_BEATS: usize = 120;
 
+/// How much older than an executor's newest heartbeat a kept one may be: the executors'
+/// window (the task executors' own `WINDOW`, which a test there keeps equal to this).
+pub const REMEMBERED_SPAN: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// One heartbeat of a task executor's window, to give the window back after a restart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BeatRecord {

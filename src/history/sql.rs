@@ -15,14 +15,13 @@ use sqlx::{
 use super::HistoryError;
 use super::incidents::{Incident, IncidentAction, IncidentQuery, OpenIncident, incident_action};
 use super::migrations::migrator;
-use super::records::{Batch, BeatRecord, ExecutorRecord};
+use super::records::{Batch, BeatRecord, ExecutorRecord, REMEMBERED_SPAN};
 use super::rollups::{Bucket, BucketQuery, Counts, rollups};
 use super::silences::{NewSilence, Silence};
 use super::statements::{Retention, Statements};
 use super::store::Store;
 use crate::dialect::Dialect;
 use crate::status::Status;
-use crate::task_executors::WINDOW;
 
 /// Rows per multi-row INSERT (6 parameters each).
 const INSERT_CHUNK: usize = 1000;
@@ -410,7 +409,9 @@ where
         *newest = beat.at.max(*newest);
     }
     for (executor, newest) in newest_beats {
-        let cut_off = newest.checked_sub(WINDOW).unwrap_or(Timestamp::MIN);
+        let cut_off = newest
+            .checked_sub(REMEMBERED_SPAN)
+            .unwrap_or(Timestamp::MIN);
         sqlx::query::<DB>(&statements.trim_beats)
             .bind(observer)
             .bind(executor)

@@ -236,4 +236,9 @@ mod tests {
         assert_ne!(accepted(vec![b'm'; 300]).unwrap_err(), fingerprint);
         assert!(accepted(vec![b'a', 0xff]).is_err());
     }
+
+    #[test]
+    fn the_history_keeps_the_window_this_reader_keeps() {
+        assert_eq!(WINDOW, crate::history::REMEMBERED_SPAN);
+    }
 }
