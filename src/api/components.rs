@@ -65,19 +65,17 @@ struct Seen {
 
 /// What each live observer of a cluster sees of `component`.
 fn observers(state: &AppState, component: &Component) -> Option<BTreeMap<String, Seen>> {
-    let cluster = state.cluster.as_ref()?.state();
-    let views = cluster.views.get(component.key.as_str());
+    let views = state.cluster.as_ref()?.views_of(component.key.as_str());
     Some(
         views
             .into_iter()
-            .flatten()
             .map(|v| {
                 let seen = Seen {
                     status: v.status,
                     checked_at: v.checked_at,
-                    error: v.error.clone(),
+                    error: v.error,
                 };
-                (v.observer.clone(), seen)
+                (v.observer, seen)
             })
             .collect(),
     )

@@ -27,8 +27,9 @@ use crate::history::History;
 use crate::monitor::{Published, Sink};
 use crate::shutdown::{Closer, Closing};
 
-pub use quorum::{Decision, ObserverView, Rule};
-pub use store::{ClusterStore, FiringRow, LeaseRow, ObserverRow};
+pub use quorum::ObserverView;
+use quorum::{Decision, Rule};
+use store::{ClusterStore, FiringRow};
 
 /// What the API and metrics show of the cluster, as of the latest round.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -379,15 +380,14 @@ impl Cluster {
         })
     }
 
-    /// What each live observer sees of `component`, when several do not agree.
-    pub fn split(&self, component: &str) -> Option<Vec<ObserverView>> {
-        let state = self.state.load();
-        let views = state.views.get(component)?;
-        let first = views.first()?.status;
-        views
-            .iter()
-            .any(|v| v.status != first)
-            .then(|| views.clone())
+    /// What each live observer last reported of `component`, as of the latest round.
+    pub fn views_of(&self, component: &str) -> Vec<ObserverView> {
+        self.state
+            .load()
+            .views
+            .get(component)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
